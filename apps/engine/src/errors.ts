@@ -1,0 +1,21 @@
+/** Stable codes of every error that @li/engine-app throws. */
+export type AppErrorCode = 'APP_INVALID_ARGUMENT' | 'APP_INTERNAL'
+
+/** The one error class of @li/engine-app: `code` is stable, `message` says what was wrong and what to do. */
+export class AppError extends Error {
+  override readonly name: string = 'AppError'
+  readonly code: AppErrorCode
+
+  constructor(code: AppErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+/** Whether `e` is a AppError (also across duplicated module copies: checks `name` and `code`). */
+export function isAppError(e: unknown): e is AppError {
+  return (
+    e instanceof AppError ||
+    (e instanceof Error && e.name === 'AppError' && typeof (e as { code?: unknown }).code === 'string')
+  )
+}

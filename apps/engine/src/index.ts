@@ -1,0 +1,2 @@
+export { AppError, isAppError } from './errors.js'
+export type { AppErrorCode } from './errors.js'

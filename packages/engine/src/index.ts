@@ -1,0 +1,2 @@
+export { EngineError, isEngineError } from './errors.js'
+export type { EngineErrorCode } from './errors.js'

@@ -1,0 +1,111 @@
+/**
+ * The production model: what an IRIS production export (or a native `defineProduction`) says,
+ * kept whole so that `toXml()` round-trips it, plus the contract between the IRIS side (loader,
+ * rules, transforms, lookup tables) and the runtime (hosts, queues, the Engine).
+ *
+ * Contract shared by `src/production/**` and `src/iris/**` (loader, rules, DTL) and by
+ * `src/runtime/**` (hosts and Engine). Extend it; do not rename what is here.
+ */
+import type { Message } from '@li/hl7'
+
+/** Where a setting applies, as IRIS writes it in `<Setting Target="...">`. */
+export type SettingTarget = 'Adapter' | 'Host' | 'Production'
+
+/** One `<Setting Target Name>value</Setting>`, known or not. */
+export interface ProductionSetting {
+  target: SettingTarget
+  name: string
+  value: string
+}
+
+/** One `<Item>` of a production. */
+export interface ProductionItem {
+  name: string
+  className: string
+  category?: string
+  /** IRIS default is 1. */
+  poolSize: number
+  enabled: boolean
+  foreground?: boolean
+  comment?: string
+  logTraceEvents?: boolean
+  schedule?: string
+  /** Every attribute as read, in document order, so unknown ones round-trip too. */
+  attributes: Record<string, string>
+  settings: ProductionSetting[]
+}
+
+/** What kind of business host an item is, from its class (registry) or IRIS naming. */
+export type HostKind = 'service' | 'process' | 'operation'
+
+/** A whole production. */
+export interface Production {
+  name: string
+  testingEnabled?: boolean
+  logGeneralTraceEvents?: boolean
+  description?: string
+  actorPoolSize?: number
+  /** Every production attribute as read, for round trip. */
+  attributes: Record<string, string>
+  /** Production-level settings (`<Setting Target="Production">` directly under `<Production>`). */
+  settings: ProductionSetting[]
+  items: ProductionItem[]
+  /** Routing rule classes found beside the production, by class name. */
+  rules: Map<string, RuleClassDefinition>
+  /** DTL transform classes found beside the production, by class name. */
+  transforms: Map<string, TransformDefinition>
+  /** Lookup tables: table name → key → value. */
+  lookupTables: Map<string, Map<string, string>>
+}
+
+/** A routing rule class (`XData RuleDefinition`) as loaded, before compilation. */
+export interface RuleClassDefinition {
+  className: string
+  /** The raw XML of the rule definition, kept for the compatibility report and round trip. */
+  xml: string
+  /** Where it came from, for error messages: file and line. */
+  origin?: { file?: string; line?: number }
+}
+
+/** A DTL transform class (`XData DTL`) as loaded, before compilation. */
+export interface TransformDefinition {
+  className: string
+  xml: string
+  origin?: { file?: string; line?: number }
+}
+
+/** What the router evaluates rules against. */
+export interface RuleContext {
+  /** The message being routed. */
+  message: Message
+  /** Config name of the host that sent it to the router (IRIS `source` constraint). */
+  source: string
+  /** Evaluation time (rule set effective dates). */
+  now: Date
+  /** Lookup tables (rule `Lookup`, DTL `..Lookup`). */
+  lookupTables: Map<string, Map<string, string>>
+}
+
+/** One thing the router must do with a message. */
+export type RouteAction =
+  | { type: 'send'; target: string; transforms: string[]; rule?: string }
+  | { type: 'delete'; rule?: string }
+
+/** The outcome of evaluating a rule class for one message. */
+export interface RouteResult {
+  actions: RouteAction[]
+  /** Names (or 1-based positions) of the rules that fired, for the trace. */
+  matchedRules: string[]
+}
+
+/** A compiled rule class: pure and synchronous. */
+export interface CompiledRules {
+  className: string
+  evaluate(ctx: RuleContext): RouteResult
+}
+
+/** A compiled DTL transform: returns a new message (or a plain object for non-HL7 targets). */
+export interface CompiledTransform {
+  className: string
+  apply(source: Message, ctx: Omit<RuleContext, 'message'>): Message | Record<string, unknown>
+}

@@ -1,0 +1,2 @@
+export { HealthError, isHealthError } from './errors.js'
+export type { HealthErrorCode } from './errors.js'

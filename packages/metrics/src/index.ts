@@ -1,0 +1,2 @@
+export { MetricsError, isMetricsError } from './errors.js'
+export type { MetricsErrorCode } from './errors.js'

@@ -1,0 +1,2 @@
+export { QueueError, isQueueError } from './errors.js'
+export type { QueueErrorCode } from './errors.js'

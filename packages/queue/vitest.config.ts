@@ -1,0 +1,3 @@
+import { packageProject } from '@li/vitest-config'
+
+export default packageProject('@li/queue')

@@ -1,0 +1,2 @@
+export { StoreError, isStoreError } from './errors.js'
+export type { StoreErrorCode } from './errors.js'

@@ -1,0 +1,3 @@
+import { liConfig } from '@li/eslint-config'
+
+export default liConfig({ tsconfigRootDir: import.meta.dirname })

@@ -1,0 +1,2 @@
+export { WalError, isWalError } from './errors.js'
+export type { WalErrorCode } from './errors.js'
