@@ -1,5 +1,10 @@
 /** Stable codes of every error that @li/health throws. */
-export type HealthErrorCode = 'HEALTH_INVALID_ARGUMENT' | 'HEALTH_INTERNAL'
+export type HealthErrorCode =
+  | 'HEALTH_INVALID_ARGUMENT'
+  | 'HEALTH_DUPLICATE_CHECK'
+  | 'HEALTH_CHECK_TIMEOUT'
+  | 'HEALTH_SHUTDOWN_TIMEOUT'
+  | 'HEALTH_INTERNAL'
 
 /** The one error class of @li/health: `code` is stable, `message` says what was wrong and what to do. */
 export class HealthError extends Error {

@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process'
+import { Hono } from 'hono'
+import { Registry } from 'prom-client'
+import { describe, expect, it } from 'vitest'
+import { LiMetrics, MetricsError, metricsHandler, OTHER_LABEL } from './index.js'
+
+function promtoolCheck(text: string): { status: number | null; output: string } {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+  if (r.error) {
+    throw new Error(
+      `promtool is needed for this test (Debian/Ubuntu: apt-get install -y prometheus; macOS: brew install prometheus): ${r.error.message}`,
+    )
+  }
+  return { status: r.status, output: `${r.stdout}${r.stderr}` }
+}
+
+function populated(): LiMetrics {
+  const m = new LiMetrics({ collectDefaultMetrics: true })
+  m.recordMessageReceived('PAS-In', 'ADT')
+  m.recordMessageSent('Router', 'EPR-Out')
+  m.recordMessageFailed('EPR-Out', 'MLLP_ACK_TIMEOUT')
+  m.recordProcessingTime('Router', 0.0031)
+  m.recordMessageSize('PAS-In', 'in', 3300)
+  m.setConnectionsActive('PAS-In', 'mllp', 2)
+  m.setHostStatus('PAS-In', 'service', true)
+  m.trackQueue('EPR-Out', () => ({ depth: 7, oldestAgeMs: 1500 }))
+  m.trackWal(() => 42)
+  return m
+}
+
+describe('LiMetrics', () => {
+  it('exposes exactly the contracted metric names with their labels', async () => {
+    const text = await populated().render()
+    expect(text).toContain('li_messages_received_total{host="PAS-In",message_type="ADT"} 1')
+    expect(text).toContain('li_messages_sent_total{host="Router",target="EPR-Out"} 1')
+    expect(text).toContain('li_messages_failed_total{host="EPR-Out",error_type="MLLP_ACK_TIMEOUT"} 1')
+    expect(text).toContain('li_message_processing_seconds_bucket{le="0.005",host="Router"} 1')
+    expect(text).toContain('li_message_size_bytes_count{host="PAS-In",direction="in"} 1')
+    expect(text).toContain('li_connections_active{host="PAS-In",adapter="mllp"} 2')
+    expect(text).toContain('li_queue_depth{host="EPR-Out"} 7')
+    expect(text).toContain('li_queue_oldest_age_seconds{host="EPR-Out"} 1.5')
+    expect(text).toContain('li_host_status{host="PAS-In",type="service"} 1')
+    expect(text).toContain('li_wal_pending 42')
+    expect(text).toContain('process_cpu_seconds_total')
+  })
+
+  it('reads tracked gauges at scrape time, not at registration', async () => {
+    const m = new LiMetrics({ collectDefaultMetrics: false })
+    let depth = 1
+    m.trackQueue('Q', async () => ({ depth, oldestAgeMs: 0 }))
+    expect(await m.render()).toContain('li_queue_depth{host="Q"} 1')
+    depth = 5
+    expect(await m.render()).toContain('li_queue_depth{host="Q"} 5')
+    m.untrackQueue('Q')
+    expect(await m.render()).not.toContain('li_queue_depth{host="Q"}')
+  })
+
+  it('bounds label values taken from messages', async () => {
+    const m = new LiMetrics({ collectDefaultMetrics: false, maxLabelValues: 3 })
+    for (const t of ['ADT', 'ORU', 'ORM', 'SIU', 'MDM']) m.recordMessageReceived('In', t)
+    m.recordMessageReceived('In', 'x"}\nevil{')
+    m.recordMessageReceived('In', undefined)
+    const text = await m.render()
+    const series = text.split('\n').filter((l) => l.startsWith('li_messages_received_total{'))
+    expect(series).toHaveLength(4)
+    expect(text).toContain(`li_messages_received_total{host="In",message_type="${OTHER_LABEL}"} 4`)
+  })
+
+  it('uses an injected registry and never the global one', async () => {
+    const registry = new Registry()
+    const m = new LiMetrics({ registry, collectDefaultMetrics: false })
+    m.setWalPending(3)
+    expect(await registry.metrics()).toContain('li_wal_pending 3')
+    expect(() => new LiMetrics({ maxLabelValues: 0 })).toThrow(MetricsError)
+  })
+
+  it('passes promtool check metrics', async () => {
+    const m = populated()
+    // Our own metrics: no finding at all.
+    const ours = (await m.render())
+      .split('\n# HELP ')
+      .filter((block, i) => i === 0 || block.startsWith('li_'))
+      .join('\n# HELP ')
+    expect(ours).toContain('li_wal_pending')
+    expect(promtoolCheck(ours)).toEqual({ status: 0, output: '' })
+    // The whole exposition parses; the only lint findings are prom-client's own default gauges
+    // named nodejs_active_*_total (upstream naming, not ours).
+    const { output } = promtoolCheck(await m.render())
+    const findings = output.split('\n').filter(Boolean)
+    for (const f of findings) expect(f).toMatch(/^nodejs_active_\w+_total non-counter metrics/)
+  })
+})
+
+describe('metricsHandler', () => {
+  it('serves GET /metrics in the Prometheus text format', async () => {
+    const app = new Hono()
+    app.get('/metrics', metricsHandler(populated()))
+    const res = await app.request('/metrics')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
+    const body = await res.text()
+    expect(body).toContain('# TYPE li_messages_received_total counter')
+    expect(promtoolCheck(body).output).not.toMatch(/error|li_/)
+  })
+})
