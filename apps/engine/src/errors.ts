@@ -1,7 +1,12 @@
-/** Stable codes of every error that @li/engine-app throws. */
-export type AppErrorCode = 'APP_INVALID_ARGUMENT' | 'APP_INTERNAL'
+/** Stable codes of every error that the li-engine app raises. */
+export type AppErrorCode =
+  | 'APP_BAD_ARGUMENT'
+  | 'APP_UNREADABLE_INPUT'
+  | 'APP_STARTUP_FAILED'
+  | 'APP_INVALID_ARGUMENT'
+  | 'APP_INTERNAL'
 
-/** The one error class of @li/engine-app: `code` is stable, `message` says what was wrong and what to do. */
+/** The one error class of the app: `code` is stable, `message` says what was wrong and what to do. */
 export class AppError extends Error {
   override readonly name: string = 'AppError'
   readonly code: AppErrorCode
@@ -12,7 +17,7 @@ export class AppError extends Error {
   }
 }
 
-/** Whether `e` is a AppError (also across duplicated module copies: checks `name` and `code`). */
+/** Whether `e` is an AppError (also across duplicated module copies: checks `name` and `code`). */
 export function isAppError(e: unknown): e is AppError {
   return (
     e instanceof AppError ||

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest'
+import { parseRunConfig } from './config.js'
+import { AppError } from './errors.js'
+
+describe('parseRunConfig', () => {
+  it('runs on embedded defaults with only a production file', () => {
+    expect(parseRunConfig(['prod.xml'], {})).toEqual({
+      production: 'prod.xml',
+      dataDir: './data',
+      httpHost: '0.0.0.0',
+      httpPort: 8080,
+      syncMode: 'fsync',
+      logLevel: 'info',
+      shutdownTimeout: 30,
+      drainTimeout: 10,
+    })
+  })
+
+  it('takes every option from the environment, and options over the environment', () => {
+    const env = {
+      LI_PRODUCTION: 'env.xml',
+      LI_DATA_DIR: '/data',
+      LI_HTTP_HOST: '127.0.0.1',
+      LI_HTTP_PORT: '9090',
+      LI_REDIS_URL: 'redis://r:6379',
+      LI_SYNC_MODE: 'async',
+      LI_LOG_LEVEL: 'debug',
+      LI_ADMIN_TOKEN: 'secret',
+    }
+    expect(parseRunConfig([], env)).toMatchObject({
+      production: 'env.xml',
+      dataDir: '/data',
+      httpHost: '127.0.0.1',
+      httpPort: 9090,
+      redisUrl: 'redis://r:6379',
+      syncMode: 'async',
+      logLevel: 'debug',
+      adminToken: 'secret',
+    })
+    expect(parseRunConfig(['cli.xml', '--http-port', '7000', '--sync', 'none'], env)).toMatchObject({
+      production: 'cli.xml',
+      httpPort: 7000,
+      syncMode: 'none',
+    })
+  })
+
+  it('refuses unknown options and bad values with a message that names them', () => {
+    expect(() => parseRunConfig(['p.xml', '--bogus'], {})).toThrow(/Unknown option '--bogus'/)
+    expect(() => parseRunConfig(['p.xml', '--http-port', '70000'], {})).toThrow(
+      '--http-port must be a port number from 1 to 65535, got "70000"',
+    )
+    expect(() => parseRunConfig(['p.xml'], { LI_SYNC_MODE: 'sometimes' })).toThrow(
+      'LI_SYNC_MODE must be one of fsync, async, none, got "sometimes"',
+    )
+    expect(() => parseRunConfig(['p.xml', '--redis-url', 'http://x'], {})).toThrow(/redis:\/\//)
+    expect(() => parseRunConfig([], {})).toThrow(/needs a production file/)
+    expect(() => parseRunConfig(['a.xml', 'b.xml'], {})).toThrow(AppError)
+  })
+})

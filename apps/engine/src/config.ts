@@ -1,0 +1,144 @@
+/**
+ * Configuration of `li-engine run`: command-line options first, then the environment, then the
+ * embedded defaults (data dir ./data, in-process queues, SQLite store, WAL in fsync mode).
+ * Unknown options and bad values are refused with a message that names the option and the value.
+ */
+import { parseArgs } from 'node:util'
+import { AppError } from './errors.js'
+
+/** WAL sync modes, as `@li/wal` names them. */
+export const SYNC_MODES = ['fsync', 'async', 'none'] as const
+/** A WAL sync mode. */
+export type SyncMode = (typeof SYNC_MODES)[number]
+
+/** pino levels accepted by `--log-level`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+/** A pino level. */
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** Everything `li-engine run` needs. */
+export interface RunConfig {
+  production: string
+  dataDir: string
+  httpHost: string
+  httpPort: number
+  redisUrl?: string
+  syncMode: SyncMode
+  logLevel: LogLevel
+  adminToken?: string
+  /** Seconds (GracefulShutdown). */
+  shutdownTimeout: number
+  /** Seconds (GracefulShutdown). */
+  drainTimeout: number
+}
+
+/** Defaults of the embedded mode. */
+export const RUN_DEFAULTS = {
+  dataDir: './data',
+  httpHost: '0.0.0.0',
+  httpPort: 8080,
+  syncMode: 'fsync',
+  logLevel: 'info',
+  shutdownTimeout: 30,
+  drainTimeout: 10,
+} as const satisfies Partial<RunConfig>
+
+function bad(message: string, cause?: unknown): AppError {
+  return new AppError('APP_BAD_ARGUMENT', message, cause === undefined ? undefined : { cause })
+}
+
+/** Parse a TCP port (1–65535), naming `what` in the error. */
+export function parsePort(value: string, what: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1 || n > 65535) {
+    throw bad(`${what} must be a port number from 1 to 65535, got "${value}"`)
+  }
+  return n
+}
+
+function parseSeconds(value: string, what: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw bad(`${what} must be a positive number of seconds, got "${value}"`)
+  }
+  return n
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], what: string): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw bad(`${what} must be one of ${allowed.join(', ')}, got "${value}"`)
+  }
+  return value as T
+}
+
+function redis(value: string, what: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch (e) {
+    throw bad(`${what} must be a redis:// or rediss:// URL, got "${value}"`, e)
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw bad(`${what} must be a redis:// or rediss:// URL, got "${value}"`)
+  }
+  return value
+}
+
+/** Run `node:util` parseArgs strictly, turning its errors into AppError with the same text. */
+export function strictParse<O extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>>(
+  args: string[],
+  options: O,
+  allowPositionals = true,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>> {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals })
+  } catch (e) {
+    throw bad(`${e instanceof Error ? e.message : String(e)}. See --help.`, e)
+  }
+}
+
+/** Options of `li-engine run`. */
+export const RUN_OPTIONS = {
+  'data-dir': { type: 'string' },
+  'http-host': { type: 'string' },
+  'http-port': { type: 'string' },
+  'redis-url': { type: 'string' },
+  sync: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/** Build the run configuration from `args` (after `run`) and `env`. */
+export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfig {
+  const { values, positionals } = strictParse(args, RUN_OPTIONS)
+  if (positionals.length > 1) {
+    throw bad(`run takes one production file, got ${positionals.length}: ${positionals.join(' ')}`)
+  }
+  const production = positionals[0] ?? env.LI_PRODUCTION
+  if (!production) {
+    throw bad('run needs a production file: li-engine run <production.xml> (or set LI_PRODUCTION)')
+  }
+  const pick = (opt: string | undefined, envName: string): [string | undefined, string] =>
+    opt !== undefined ? [opt, `--${envName.slice(3).toLowerCase().replace(/_/g, '-')}`] : [env[envName], envName]
+  const [dataDir] = pick(values['data-dir'], 'LI_DATA_DIR')
+  const [httpHost] = pick(values['http-host'], 'LI_HTTP_HOST')
+  const [httpPort, httpPortName] = pick(values['http-port'], 'LI_HTTP_PORT')
+  const [redisUrl, redisName] = pick(values['redis-url'], 'LI_REDIS_URL')
+  const [sync, syncName] = values.sync !== undefined ? [values.sync, '--sync'] : [env.LI_SYNC_MODE, 'LI_SYNC_MODE']
+  const [logLevel, logName] = pick(values['log-level'], 'LI_LOG_LEVEL')
+  const config: RunConfig = {
+    production,
+    dataDir: dataDir || RUN_DEFAULTS.dataDir,
+    httpHost: httpHost || RUN_DEFAULTS.httpHost,
+    httpPort: httpPort ? parsePort(httpPort, httpPortName) : RUN_DEFAULTS.httpPort,
+    syncMode: sync ? oneOf(sync, SYNC_MODES, syncName) : RUN_DEFAULTS.syncMode,
+    logLevel: logLevel ? oneOf(logLevel, LOG_LEVELS, logName) : RUN_DEFAULTS.logLevel,
+    shutdownTimeout: env.LI_SHUTDOWN_TIMEOUT
+      ? parseSeconds(env.LI_SHUTDOWN_TIMEOUT, 'LI_SHUTDOWN_TIMEOUT')
+      : RUN_DEFAULTS.shutdownTimeout,
+    drainTimeout: env.LI_DRAIN_TIMEOUT ? parseSeconds(env.LI_DRAIN_TIMEOUT, 'LI_DRAIN_TIMEOUT') : RUN_DEFAULTS.drainTimeout,
+  }
+  if (redisUrl) config.redisUrl = redis(redisUrl, redisName)
+  if (env.LI_ADMIN_TOKEN) config.adminToken = env.LI_ADMIN_TOKEN
+  return config
+}

@@ -1,0 +1,88 @@
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { parseAllDocuments } from 'yaml'
+
+// No Docker engine or cluster runs here: the manifests are parsed and checked for what ops rely
+// on, and the alert rules are checked by promtool.
+const root = fileURLToPath(new URL('..', import.meta.url))
+const k8s = path.join(root, 'deploy/kubernetes')
+
+function docs(file: string): any[] {
+  const parsed = parseAllDocuments(readFileSync(path.join(k8s, file), 'utf8'))
+  for (const d of parsed) expect(d.errors, `${file}: ${String(d.errors[0])}`).toEqual([])
+  return parsed.map((d) => d.toJS()).filter(Boolean)
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : e.name.endsWith('.yaml') ? [path.join(dir, e.name)] : [],
+  )
+}
+
+describe('Kubernetes manifests', () => {
+  it('all parse as YAML', () => {
+    const files = yamlFiles(k8s)
+    expect(files.length).toBeGreaterThanOrEqual(7)
+    for (const f of files) docs(path.relative(k8s, f))
+  })
+
+  it('run 3 engine replicas with probes, preStop, a grace period longer than the drain, and a volume each', () => {
+    const all = docs('engine.yaml')
+    const sts = all.find((d) => d.kind === 'StatefulSet')
+    expect(sts.spec.replicas).toBe(3)
+    const pod = sts.spec.template.spec
+    const c = pod.containers[0]
+    expect(c.livenessProbe.httpGet.path).toBe('/health/live')
+    expect(c.readinessProbe.httpGet.path).toBe('/health/ready')
+    expect(c.lifecycle.preStop).toBeDefined()
+    // drain 10 s + shutdown 30 s + preStop 5 s must fit in the grace period
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(45)
+    expect(pod.securityContext.runAsNonRoot).toBe(true)
+    expect(c.volumeMounts).toContainEqual(expect.objectContaining({ name: 'data', mountPath: '/data' }))
+    expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data')
+    const env = Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value ?? 'from-secret']))
+    expect(env).toMatchObject({ LI_DATA_DIR: '/data', LI_HTTP_PORT: '8080', LI_SYNC_MODE: 'fsync' })
+    expect(env.LI_REDIS_URL).toMatch(/^redis:\/\/li-redis:6379$/)
+    const svc = all.find((d) => d.kind === 'Service' && d.metadata.name === 'li-engine')
+    expect(svc.spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([2575, 8080])
+  })
+
+  it('ship the production as a ConfigMap and a persistent Redis', () => {
+    const cm = docs('configmap.yaml')[0]
+    expect(cm.kind).toBe('ConfigMap')
+    expect(cm.data['production.xml']).toContain('<Production')
+    const redis = docs('redis.yaml').find((d) => d.kind === 'StatefulSet')
+    expect(redis.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--appendonly', 'yes']))
+  })
+
+  it('have alert rules that promtool accepts, on the contracted metric names', () => {
+    const file = path.join(k8s, 'prometheus/alert-rules.yaml')
+    const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' })
+    if (r.error) throw new Error(`promtool is needed (apt-get install -y prometheus): ${r.error.message}`)
+    expect(r.stdout + r.stderr).toContain('SUCCESS')
+    expect(r.status).toBe(0)
+    const text = readFileSync(file, 'utf8')
+    for (const m of ['li_queue_depth', 'li_queue_oldest_age_seconds', 'li_host_status', 'li_messages_failed_total']) {
+      expect(text).toContain(m)
+    }
+    const scrape = docs('prometheus/scrape-config.yaml')[0]
+    expect(scrape.scrape_configs[0].metrics_path).toBe('/metrics')
+  })
+})
+
+describe('Dockerfile', () => {
+  const text = readFileSync(path.join(root, 'Dockerfile'), 'utf8')
+  it('is multi-stage, deploys the app with pnpm, runs Node 24 slim as non-root with a /data volume', () => {
+    expect(text.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2)
+    expect(text).toContain('ARG NODE_VERSION=24')
+    expect(text).toMatch(/FROM node:\$\{NODE_VERSION\}-bookworm-slim AS runtime/)
+    expect(text).toMatch(/pnpm --filter @li\/engine-app deploy --prod/)
+    expect(text).toMatch(/^USER li$/m)
+    expect(text).toMatch(/^VOLUME \["\/data"\]$/m)
+    expect(text).toMatch(/^EXPOSE 2575 8080$/m)
+    expect(text).toMatch(/^HEALTHCHECK /m)
+  })
+})
