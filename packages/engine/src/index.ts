@@ -21,7 +21,118 @@ export type {
 } from './production/types.js'
 
 // --- IRIS: production loader, rules, DTL, lookup tables, compatibility report (section: iris)
+export type { NativeRule, NativeCondition, ProductionIssue } from './production/types.js'
+export {
+  itemSetting,
+  productionSetting,
+  splitList,
+  hostKindOf,
+  startOrder,
+  stopOrder,
+} from './production/model.js'
+export type { HostKindResolver } from './production/model.js'
+export { originOf } from './production/origin.js'
+export type { Origin } from './production/origin.js'
+export { validateProduction } from './production/validate.js'
+export type { ValidateOptions } from './production/validate.js'
+export { defineProduction, ITEM_TYPES, ADAPTER_SETTINGS } from './production/define.js'
+export type {
+  NativeProduction,
+  NativeItem,
+  ItemType,
+  SettingValue,
+  DefineProductionOptions,
+} from './production/define.js'
+export {
+  loadProduction,
+  loadProductionFile,
+  readIrisSource,
+  createIrisBundle,
+  productionFromBundle,
+} from './iris/loader.js'
+export type { ProductionSource, LoadProductionOptions, IrisBundle, OtherClass } from './iris/loader.js'
+export { toXml } from './iris/to-xml.js'
+export type { ToXmlOptions } from './iris/to-xml.js'
+export {
+  parseReplyCodeActions,
+  ackActionFor,
+  DEFAULT_REPLY_CODE_ACTIONS,
+} from './iris/reply-code-actions.js'
+export type {
+  ReplyCodeAction,
+  ReplyDecision,
+  ReplyContext,
+  ReplyOutcome,
+  ReplyActionLetter,
+} from './iris/reply-code-actions.js'
+export { compileRules } from './iris/rules.js'
+export type { CompileOptions } from './iris/schemas.js'
+export { compileTransform } from './iris/dtl.js'
+export type { CompiledDtl, DtlHeader, TransformOutput } from './iris/dtl.js'
+export { registerIrisFunction } from './iris/expression.js'
+export type { IrisFunction, Value as IrisValue } from './iris/expression.js'
+export { irisPathToHl7 } from './iris/virtual-path.js'
+export type { SchemaProvider } from './iris/virtual-path.js'
+export { LookupTables } from './iris/lookup-tables.js'
+export type { LookupTableSummary } from './iris/lookup-tables.js'
+export { checkProduction, checkBundle, formatCompatibilityReport } from './iris/check.js'
+export type {
+  CompatibilityReport,
+  CompatibilityEntry,
+  SupportStatus,
+  CheckOptions,
+} from './iris/check.js'
 // (end iris)
 
 // --- runtime: hosts, adapters, Engine (section: runtime) ----------------------------------
+export { Engine, orderingKey } from './runtime/engine.js'
+export type {
+  EngineConfig,
+  EngineEvents,
+  EngineItemStatus,
+  EngineState,
+  EngineStatus,
+  EngineTlsConfig,
+} from './runtime/engine.js'
+export { Host, errorText } from './runtime/host.js'
+export type { HostState, HostStatus } from './runtime/host.js'
+export type { EngineAlert, HostContext } from './runtime/host-context.js'
+export { HostRegistry, defaultHostRegistry, registerHostClass } from './runtime/host-registry.js'
+export type { HostClass, HostFactory } from './runtime/host-registry.js'
+export { BUILTIN_HOST_CLASSES, registerBuiltinHosts } from './runtime/builtin-hosts.js'
+export { QueueHost, sleep } from './runtime/queue-host.js'
+export type { Disposition } from './runtime/queue-host.js'
+export { OperationHost } from './runtime/operation-host.js'
+export type { Delivery, OperationTiming } from './runtime/operation-host.js'
+export { MessagePath } from './runtime/message-path.js'
+export type { AcceptInput, Accepted, MessagePathOptions, PathOutcome, WalCompletion } from './runtime/message-path.js'
+export { InboundCore } from './runtime/inbound.js'
+export type { AckDecision } from './runtime/inbound.js'
+export { ItemSettings, nodeEncoding, parseAckMode } from './runtime/settings.js'
+export type { AckMode } from './runtime/settings.js'
+export { decodeEnvelope, encodeEnvelope } from './runtime/envelope.js'
+export type { Envelope } from './runtime/envelope.js'
+export { peekHeader } from './runtime/hl7-peek.js'
+export type { HeaderPeek } from './runtime/hl7-peek.js'
+export { defaultProductionTools } from './runtime/production-tools.js'
+export type { ProductionTools } from './runtime/production-tools.js'
+export type {
+  HopStateLike,
+  MetricsPort,
+  QueueMessageLike,
+  QueuePort,
+  StorePort,
+  StoredMessageLike,
+  WalEntryLike,
+  WalPort,
+} from './runtime/ports.js'
+export { TcpServiceHost } from './hosts/tcp-service.js'
+export { TcpOperationHost } from './hosts/tcp-operation.js'
+export { FileServiceHost, matchesFileSpec, splitHl7File } from './hosts/file-service.js'
+export { FileOperationHost } from './hosts/file-operation.js'
+export { HttpServiceHost } from './hosts/http-service.js'
+export { HttpOperationHost } from './hosts/http-operation.js'
+export { RoutingEngineHost } from './hosts/routing-engine.js'
+export { counterValue, formatFilename } from './hosts/filename-pattern.js'
+export type { FilenameCandidates, FilenameContext } from './hosts/filename-pattern.js'
 // (end runtime)

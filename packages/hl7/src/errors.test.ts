@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Hl7Error, isHl7Error } from './index.js'
+import { Hl7Error, Hl7ParseError, isHl7Error, isHl7ParseError } from './index.js'
 
 describe('Hl7Error', () => {
   it('carries a stable code and the cause, and is recognised by its guard', () => {
@@ -10,5 +10,24 @@ describe('Hl7Error', () => {
     expect(e.cause).toBe(cause)
     expect(isHl7Error(e)).toBe(true)
     expect(isHl7Error(new Error('plain'))).toBe(false)
+  })
+})
+
+describe('Hl7ParseError', () => {
+  it('extends Hl7Error, carries code, offset and segment, and passes the guards', () => {
+    const e = new Hl7ParseError('HL7_BAD_SEGMENT_NAME', 'bad', { offset: 12, segment: 2 })
+    expect(e).toBeInstanceOf(Hl7Error)
+    expect(e.name).toBe('Hl7ParseError')
+    expect([e.code, e.offset, e.segment]).toEqual(['HL7_BAD_SEGMENT_NAME', 12, 2])
+    expect(isHl7Error(e)).toBe(true)
+    expect(isHl7ParseError(e)).toBe(true)
+    expect(isHl7ParseError(new Hl7Error('HL7_INTERNAL', 'x'))).toBe(false)
+  })
+
+  it('is recognised across duplicated module copies by name and code', () => {
+    const copy = Object.assign(new Error('x'), { name: 'Hl7ParseError', code: 'HL7_MISSING_MSH' })
+    expect(isHl7ParseError(copy)).toBe(true)
+    expect(isHl7Error(copy)).toBe(true)
+    expect(isHl7Error(Object.assign(new Error('x'), { name: 'Other', code: 'X' }))).toBe(false)
   })
 })

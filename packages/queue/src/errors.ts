@@ -1,5 +1,20 @@
-/** Stable codes of every error that @li/queue throws. */
-export type QueueErrorCode = 'QUEUE_INVALID_ARGUMENT' | 'QUEUE_INTERNAL'
+/**
+ * Stable codes of every error that @li/queue throws.
+ * - `QUEUE_UNAVAILABLE`: Redis is unreachable or not ready; the client reconnects by itself, retry later.
+ * - `QUEUE_CLOSED`: the queue was not started, or was stopped.
+ * - `QUEUE_NOT_FOUND`: the message or dead letter named by an id does not exist.
+ * - `QUEUE_INVALID_ARGUMENT`: a config value or call argument is out of range.
+ * - `QUEUE_STALE_RECEIPT`: ack/nack of a delivery that is no longer current (its visibility timeout
+ *   expired and it was redelivered, or it was already acked).
+ * - `QUEUE_INTERNAL`: anything else (a bug, or an unexpected Redis reply).
+ */
+export type QueueErrorCode =
+  | 'QUEUE_UNAVAILABLE'
+  | 'QUEUE_CLOSED'
+  | 'QUEUE_NOT_FOUND'
+  | 'QUEUE_INVALID_ARGUMENT'
+  | 'QUEUE_STALE_RECEIPT'
+  | 'QUEUE_INTERNAL'
 
 /** The one error class of @li/queue: `code` is stable, `message` says what was wrong and what to do. */
 export class QueueError extends Error {
@@ -16,6 +31,8 @@ export class QueueError extends Error {
 export function isQueueError(e: unknown): e is QueueError {
   return (
     e instanceof QueueError ||
-    (e instanceof Error && e.name === 'QueueError' && typeof (e as { code?: unknown }).code === 'string')
+    (e instanceof Error &&
+      e.name === 'QueueError' &&
+      typeof (e as { code?: unknown }).code === 'string')
   )
 }

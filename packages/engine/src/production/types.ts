@@ -65,6 +65,62 @@ export interface RuleClassDefinition {
   xml: string
   /** Where it came from, for error messages: file and line. */
   origin?: { file?: string; line?: number }
+  /** Class parameters (e.g. RuleAssistClass), as written. */
+  parameters?: Record<string, string>
+  /** Native rules (`defineProduction`); when set, `xml` is empty and these are compiled instead. */
+  native?: NativeRule[]
+}
+
+/** A structured condition of the native rule form (the string form is an IRIS expression). */
+export type NativeCondition =
+  | string
+  | { all: NativeCondition[] }
+  | { any: NativeCondition[] }
+  | { not: NativeCondition }
+  | {
+      /** An `@li/hl7` path (`PID-3[1].1`) or an IRIS one (`{PID:3(1).1}`). */
+      path: string
+      eq?: string
+      ne?: string
+      in?: string[]
+      notIn?: string[]
+      contains?: string
+      startsWith?: string
+      /** A JavaScript regular expression source. */
+      matches?: string
+      exists?: boolean
+    }
+
+/** One native rule: when the condition holds (and the constraints match), do the actions. */
+export interface NativeRule {
+  name?: string
+  /** IRIS expression (`HL7.{MSH:9.1} = "ADT"`) or structured condition; absent = always. */
+  when?: NativeCondition
+  /** Constraint: only messages from these source items. */
+  source?: string | string[]
+  /** Constraint: only these doc names (`ADT_A01`) or message types. */
+  docName?: string | string[]
+  /** Constraint: only these schema categories (`2.5`). */
+  docCategory?: string | string[]
+  send?: string | string[]
+  /** Transform class(es) applied in order before sending. */
+  transform?: string | string[]
+  delete?: boolean
+  /** Stop evaluating later rules when this one fired. */
+  return?: boolean
+}
+
+/** A finding of `validateProduction`: errors stop a load, warnings are reported. */
+export interface ProductionIssue {
+  severity: 'error' | 'warning'
+  /** Item name, when the finding is about an item. */
+  item?: string
+  /** Setting name, when the finding is about a setting. */
+  setting?: string
+  message: string
+  /** File and line, when known. */
+  file?: string
+  line?: number
 }
 
 /** A DTL transform class (`XData DTL`) as loaded, before compilation. */
@@ -72,6 +128,8 @@ export interface TransformDefinition {
   className: string
   xml: string
   origin?: { file?: string; line?: number }
+  /** Class parameters (IGNOREMISSINGSOURCE, REPORTERRORS, ...), as written. */
+  parameters?: Record<string, string>
 }
 
 /** What the router evaluates rules against. */
@@ -84,6 +142,13 @@ export interface RuleContext {
   now: Date
   /** Lookup tables (rule `Lookup`, DTL `..Lookup`). */
   lookupTables: Map<string, Map<string, string>>
+  /**
+   * Schema category the receiving service assigned (its MessageSchemaCategory, e.g. `2.5` or a
+   * custom category); defaults to MSH-12. Used by `docCategory` constraints and symbolic paths.
+   */
+  docCategory?: string
+  /** Called by `<trace>` actions in rules and DTL. */
+  trace?: (text: string) => void
 }
 
 /** One thing the router must do with a message. */

@@ -1,0 +1,364 @@
+/**
+ * The HTTP surface of `li-engine run`: health probes and Prometheus metrics without auth, and the
+ * management API under `/api` behind a bearer token. Every `/api` input is validated with zod;
+ * bad input gets 400 with a JSON error, unknown hosts, messages and dead letters get 404, and an
+ * unexpected failure gets 500 with a generic JSON body (the detail goes to the log, never a stack
+ * trace to the client). Message bodies are returned only by `GET /api/messages/:id`.
+ *
+ * It does not listen on a socket: `main.ts` serves it; tests call `app.request()`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Engine } from '@li/engine'
+import { LookupTables, decodeEnvelope, isEngineError } from '@li/engine'
+import { healthRoutes } from '@li/health'
+import { metricsHandler } from '@li/metrics'
+import { isQueueError } from '@li/queue'
+import { isStoreError } from '@li/store'
+import type { MessageQuery } from '@li/store'
+import { Hono } from 'hono'
+import type { Context } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+
+/** What `createApp` needs. */
+export interface AppDeps {
+  /** A loaded (and normally started) engine: status, hosts, store, queue, health, metrics. */
+  engine: Engine
+  /** The bearer token that `/api` requires. */
+  adminToken: string
+  /** Where request failures are logged; default: not logged. */
+  logger?: Logger
+  /** Called after a lookup table edit (main.ts persists the tables under the data dir). */
+  onLookupTablesChanged?: (tables: LookupTables) => Promise<void> | void
+}
+
+/** The actions of `POST /api/hosts/:name/:action`. */
+export const HOST_ACTIONS = ['start', 'stop', 'enable', 'disable', 'restart'] as const
+
+const MESSAGE_STATES = ['received', 'processing', 'completed', 'failed'] as const
+
+const isoDate = z
+  .string()
+  .refine((s) => s.trim() !== '' && !Number.isNaN(Date.parse(s)), {
+    message: 'expected an ISO 8601 date-time, e.g. 2026-11-27T10:00:00Z',
+  })
+  .transform((s) => new Date(s))
+
+const messageQuerySchema = z
+  .object({
+    host: z.string().min(1).optional(),
+    type: z.string().min(1).optional(),
+    state: z.enum(MESSAGE_STATES).optional(),
+    correlationId: z.string().min(1).optional(),
+    sessionId: z.string().min(1).optional(),
+    since: isoDate.optional(),
+    until: isoDate.optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(50),
+    cursor: z.string().min(1).optional(),
+  })
+  .strict()
+
+const deadLetterQuerySchema = z
+  .object({
+    host: z.string().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict()
+
+const resendBodySchema = z.object({ target: z.string().min(1).optional() }).strict()
+const tableBodySchema = z.object({ entries: z.record(z.string(), z.string()) }).strict()
+const entryBodySchema = z.object({ value: z.string() }).strict()
+const nameSchema = z.string().min(1).max(200)
+
+/** A JSON error body: `{ error: { code, message, issues? } }`. */
+function fail(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: string,
+  message: string,
+  issues?: unknown,
+): Response {
+  return c.json({ error: { code, message, ...(issues === undefined ? {} : { issues }) } }, status)
+}
+
+function zodIssues(e: z.ZodError): { path: string; message: string }[] {
+  return e.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+}
+
+/** Constant-time comparison of two tokens (hashing first makes the lengths equal). */
+export function tokensEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest()
+  const b = createHash('sha256').update(expected).digest()
+  return timingSafeEqual(a, b) && expected.length > 0
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text()
+  if (text.trim() === '') return {}
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new BadRequest('APP_BAD_JSON', 'request body is not valid JSON')
+  }
+}
+
+class BadRequest extends Error {
+  readonly code: string
+  readonly issues: unknown
+  constructor(code: string, message: string, issues?: unknown) {
+    super(message)
+    this.code = code
+    this.issues = issues
+  }
+}
+
+function parseWith<T extends z.ZodType>(schema: T, input: unknown, what: string): z.output<T> {
+  const r = schema.safeParse(input)
+  if (!r.success) throw new BadRequest('APP_BAD_REQUEST', `invalid ${what}`, zodIssues(r.error))
+  return r.data
+}
+
+/** Names of the hosts that have a queue (routers and operations). */
+function queueNames(engine: Engine): string[] {
+  return engine
+    .getHosts()
+    .filter((h) => h.kind !== 'service')
+    .map((h) => h.name)
+}
+
+/** Envelope fields of a dead letter, without the HL7 body. */
+function deadLetterSummary(payload: string): Record<string, string> {
+  try {
+    const env = decodeEnvelope(payload)
+    return {
+      sessionId: env.sessionId,
+      storeId: env.storeId,
+      messageId: env.messageId,
+      source: env.source,
+    }
+  } catch {
+    return {}
+  }
+}
+
+/**
+ * Builds the hono app of the engine.
+ * @example
+ * const app = createApp({ engine, adminToken })
+ * const res = await app.request('/health/ready')
+ */
+export function createApp(deps: AppDeps): Hono {
+  const { engine, adminToken, logger } = deps
+  const app = new Hono()
+
+  app.onError((err, c) => {
+    if (err instanceof BadRequest) return fail(c, 400, err.code, err.message, err.issues)
+    const code = (err as { code?: unknown }).code
+    if (isEngineError(err) || isStoreError(err) || isQueueError(err)) {
+      const c0 = String(code)
+      if (c0 === 'ENGINE_UNKNOWN_HOST' || c0.endsWith('_NOT_FOUND')) {
+        return fail(c, 404, c0, err.message)
+      }
+      if (c0.endsWith('_INVALID_ARGUMENT')) return fail(c, 400, c0, err.message)
+      if (c0 === 'ENGINE_INVALID_STATE' || c0 === 'QUEUE_CLOSED' || c0.endsWith('_CLOSED')) {
+        return fail(c, 409, c0, err.message)
+      }
+      if (c0 === 'QUEUE_UNAVAILABLE') return fail(c, 503, c0, err.message)
+    }
+    logger?.error({ err: err.message, path: c.req.path, method: c.req.method }, 'api request failed')
+    return fail(c, 500, 'APP_INTERNAL', 'internal error; see the engine log')
+  })
+  app.notFound((c) => fail(c, 404, 'APP_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`))
+
+  app.route('/', healthRoutes(engine.health))
+  app.get('/metrics', metricsHandler(engine.metrics))
+
+  const api = new Hono()
+  api.use('*', async (c, next) => {
+    const header = c.req.header('authorization') ?? ''
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+    if (m === null || !tokensEqual(m[1] ?? '', adminToken)) {
+      c.header('WWW-Authenticate', 'Bearer realm="li-engine"')
+      return fail(c, 401, 'APP_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <token>)')
+    }
+    await next()
+  })
+
+  api.get('/production', async (c) => {
+    const status = await engine.getStatus()
+    return c.json({
+      name: status.production ?? null,
+      state: status.state,
+      walPending: status.walPending,
+      inFlight: status.inFlight,
+      items: status.items.map((s) => ({
+        name: s.name,
+        className: s.className,
+        kind: s.kind,
+        state: s.state,
+        enabled: s.enabled,
+        poolSize: s.poolSize,
+        queueDepth: s.queueDepth ?? null,
+        oldestQueuedAgeMs: s.oldestQueuedAgeMs ?? null,
+        lastError: s.lastError ?? null,
+      })),
+    })
+  })
+
+  api.post('/hosts/:name/:action', async (c) => {
+    const name = parseWith(nameSchema, c.req.param('name'), 'host name')
+    const action = parseWith(z.enum(HOST_ACTIONS), c.req.param('action'), 'action')
+    const host = engine.getHost(name)
+    if (host === undefined) return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${name}"`)
+    switch (action) {
+      case 'start':
+        await engine.startHost(name)
+        break
+      case 'stop':
+        await engine.stopHost(name)
+        break
+      case 'enable':
+        await engine.enableHost(name)
+        break
+      case 'disable':
+        await engine.disableHost(name)
+        break
+      case 'restart':
+        await engine.restartHost(name)
+        break
+    }
+    logger?.info({ host: name, action }, 'host action')
+    return c.json({ host: host.status() })
+  })
+
+  api.get('/messages', async (c) => {
+    const q = parseWith(messageQuerySchema, c.req.query(), 'query')
+    const query: MessageQuery = { limit: q.limit }
+    if (q.host !== undefined) query.hostName = q.host
+    if (q.type !== undefined) query.messageType = q.type
+    if (q.state !== undefined) query.state = q.state
+    if (q.correlationId !== undefined) query.correlationId = q.correlationId
+    if (q.sessionId !== undefined) query.sessionId = q.sessionId
+    if (q.since !== undefined) query.since = q.since
+    if (q.until !== undefined) query.until = q.until
+    if (q.cursor !== undefined) query.cursor = q.cursor
+    const page = await engine.store.query(query)
+    return c.json({
+      messages: page.records.map(({ payload, ...rest }) => ({ ...rest, size: payload.length })),
+      nextCursor: page.nextCursor ?? null,
+    })
+  })
+
+  api.get('/messages/:id', async (c) => {
+    const id = parseWith(nameSchema, c.req.param('id'), 'message id')
+    const detail = await engine.store.get(id)
+    if (detail === undefined) return fail(c, 404, 'APP_UNKNOWN_MESSAGE', `no stored message with id ${id}`)
+    const trace = detail.sessionId === undefined ? [] : await engine.store.trace(detail.sessionId)
+    return c.json({ message: detail, trace })
+  })
+
+  api.post('/messages/:id/resend', async (c) => {
+    const id = parseWith(nameSchema, c.req.param('id'), 'message id')
+    const body = parseWith(resendBodySchema, await readJson(c), 'body')
+    if ((await engine.store.get(id)) === undefined) {
+      return fail(c, 404, 'APP_UNKNOWN_MESSAGE', `no stored message with id ${id}`)
+    }
+    if (body.target !== undefined && engine.getHost(body.target) === undefined) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${body.target}"`)
+    }
+    const accepted = await engine.resend(id, body.target)
+    logger?.info({ messageId: id, sessionId: accepted.sessionId, target: body.target }, 'message resent')
+    return c.json({ resent: accepted }, 202)
+  })
+
+  api.get('/dead-letters', async (c) => {
+    const q = parseWith(deadLetterQuerySchema, c.req.query(), 'query')
+    const names = queueNames(engine)
+    if (q.host !== undefined && !names.includes(q.host)) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no queued item named "${q.host}"`)
+    }
+    const out: unknown[] = []
+    for (const name of q.host === undefined ? names : [q.host]) {
+      for (const d of await engine.queue.deadLetters(name, { limit: q.limit })) {
+        out.push({
+          id: d.id,
+          host: d.queue,
+          enqueuedAt: new Date(d.enqueuedAt).toISOString(),
+          deadLetteredAt: new Date(d.deadLetteredAt).toISOString(),
+          attempts: d.attempts,
+          lastError: d.lastError,
+          ...deadLetterSummary(d.payload),
+        })
+      }
+    }
+    return c.json({ deadLetters: out })
+  })
+
+  api.post('/dead-letters/:id/redrive', async (c) => {
+    const id = parseWith(nameSchema, c.req.param('id'), 'dead letter id')
+    for (const name of queueNames(engine)) {
+      const found = (await engine.queue.deadLetters(name, { limit: 100_000 })).some((d) => d.id === id)
+      if (!found) continue
+      await engine.queue.redrive(name, id)
+      logger?.info({ deadLetter: id, host: name }, 'dead letter redriven')
+      return c.json({ redriven: { id, host: name } })
+    }
+    return fail(c, 404, 'APP_UNKNOWN_DEAD_LETTER', `no dead letter with id ${id}`)
+  })
+
+  const tables = (): LookupTables => new LookupTables(engine.lookupTables)
+  const changed = async (): Promise<void> => {
+    await deps.onLookupTablesChanged?.(tables())
+  }
+
+  api.get('/lookup-tables', (c) => c.json({ tables: tables().list() }))
+
+  api.get('/lookup-tables/:table', (c) => {
+    const table = parseWith(nameSchema, c.req.param('table'), 'table name')
+    const entries = tables().get(table)
+    if (entries === undefined) return fail(c, 404, 'APP_UNKNOWN_TABLE', `no lookup table "${table}"`)
+    return c.json({ name: table, entries })
+  })
+
+  api.put('/lookup-tables/:table', async (c) => {
+    const table = parseWith(nameSchema, c.req.param('table'), 'table name')
+    const body = parseWith(tableBodySchema, await readJson(c), 'body')
+    tables().replace(table, body.entries)
+    await changed()
+    logger?.info({ table, entries: Object.keys(body.entries).length }, 'lookup table replaced')
+    return c.json({ name: table, entries: body.entries })
+  })
+
+  api.delete('/lookup-tables/:table', async (c) => {
+    const table = parseWith(nameSchema, c.req.param('table'), 'table name')
+    if (!tables().delete(table)) return fail(c, 404, 'APP_UNKNOWN_TABLE', `no lookup table "${table}"`)
+    await changed()
+    logger?.info({ table }, 'lookup table deleted')
+    return c.body(null, 204)
+  })
+
+  api.put('/lookup-tables/:table/:key', async (c) => {
+    const table = parseWith(nameSchema, c.req.param('table'), 'table name')
+    const key = parseWith(nameSchema, c.req.param('key'), 'key')
+    const body = parseWith(entryBodySchema, await readJson(c), 'body')
+    tables().set(table, key, body.value)
+    await changed()
+    logger?.info({ table, key }, 'lookup table entry set')
+    return c.json({ table, key, value: body.value })
+  })
+
+  api.delete('/lookup-tables/:table/:key', async (c) => {
+    const table = parseWith(nameSchema, c.req.param('table'), 'table name')
+    const key = parseWith(nameSchema, c.req.param('key'), 'key')
+    if (!tables().delete(table, key)) {
+      return fail(c, 404, 'APP_UNKNOWN_ENTRY', `no key "${key}" in lookup table "${table}"`)
+    }
+    await changed()
+    logger?.info({ table, key }, 'lookup table entry deleted')
+    return c.body(null, 204)
+  })
+
+  app.route('/api', api)
+  return app
+}

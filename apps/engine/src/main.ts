@@ -1,0 +1,183 @@
+/**
+ * `li-engine run`: config → Engine (data dir, WAL sync mode, Redis, timeouts, pino) → load the
+ * production → start → HTTP (hono on @hono/node-server) → graceful shutdown on SIGTERM/SIGINT.
+ *
+ * Shutdown, in the phases of `GracefulShutdown`: readiness goes false and the services stop
+ * accepting (their listeners close; in-flight messages finish); the engine's in-flight messages
+ * drain for up to the drain timeout; routers and operations stop in reverse start order (an
+ * operation in the middle of a retry hands its message back; the WAL still holds it); then the
+ * data layer and the HTTP server close and the process exits 0. A second signal exits at once:
+ * everything acknowledged is already in the write-ahead log and is resumed on the next start.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { serve } from '@hono/node-server'
+import { Engine, LookupTables } from '@li/engine'
+import type { Host } from '@li/engine'
+import { GracefulShutdown } from '@li/health'
+import { pino } from 'pino'
+import type { Logger } from 'pino'
+import { ensureAdminToken } from './admin-token.js'
+import { createApp } from './app.js'
+import type { RunConfig } from './config.js'
+import { AppError } from './errors.js'
+
+/** File under the data dir that keeps lookup tables edited through the API. */
+export const LOOKUP_TABLES_FILE = 'lookup-tables.xml'
+
+/** A running engine with its HTTP server. */
+export interface RunningEngine {
+  engine: Engine
+  logger: Logger
+  /** The HTTP port actually bound. */
+  httpPort: number
+  shutdown: GracefulShutdown
+}
+
+/** Options of {@link runEngine} (tests and the load test replace the defaults). */
+export interface RunEngineOptions {
+  /** Logger; default pino on stdout at `config.logLevel`. */
+  logger?: Logger
+  /** Install SIGTERM/SIGINT handlers that exit the process (default true). */
+  signals?: boolean
+}
+
+interface WithAddress {
+  address(): AddressInfo | undefined
+}
+
+function hasAddress(h: Host): h is Host & WithAddress {
+  return typeof (h as Partial<WithAddress>).address === 'function'
+}
+
+async function loadSavedTables(dataDir: string, engine: Engine, logger: Logger): Promise<void> {
+  const file = path.join(dataDir, LOOKUP_TABLES_FILE)
+  let xml: string
+  try {
+    xml = await readFile(file, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw e
+  }
+  const saved = LookupTables.fromXml(xml, file)
+  for (const [name, table] of saved.tables) engine.lookupTables.set(name, table)
+  logger.info({ file, tables: saved.tables.size }, 'lookup tables edited through the API loaded')
+}
+
+async function saveTables(dataDir: string, tables: LookupTables): Promise<void> {
+  const file = path.join(dataDir, LOOKUP_TABLES_FILE)
+  const tmp = `${file}.tmp`
+  await writeFile(tmp, tables.toXml(), { mode: 0o600 })
+  await rename(tmp, file)
+}
+
+/**
+ * Starts a production and its HTTP server. Throws AppError `APP_STARTUP_FAILED` with a message
+ * that says what failed (unreadable production, port in use...).
+ */
+export async function runEngine(config: RunConfig, options: RunEngineOptions = {}): Promise<RunningEngine> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'li-engine' } })
+  const dataDir = path.resolve(config.dataDir)
+  await mkdir(dataDir, { recursive: true })
+  const token = await ensureAdminToken(dataDir, config.adminToken)
+  if (token.source === 'env') logger.info({}, 'admin API token from LI_ADMIN_TOKEN')
+  else logger.info({ file: token.file, created: token.created }, 'admin API token file (Authorization: Bearer <contents>)')
+
+  const engine = new Engine({
+    dataDir,
+    syncMode: config.syncMode,
+    ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
+    shutdownTimeout: config.shutdownTimeout,
+    // The drain is done by GracefulShutdown below; Engine.stop() then only tears down.
+    drainTimeout: 0.001,
+    logger,
+  })
+  try {
+    await engine.load({ path: config.production })
+  } catch (e) {
+    throw new AppError(
+      'APP_STARTUP_FAILED',
+      `cannot load production ${config.production}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    )
+  }
+  await loadSavedTables(dataDir, engine, logger)
+  try {
+    await engine.start()
+  } catch (e) {
+    throw new AppError('APP_STARTUP_FAILED', `engine failed to start: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    })
+  }
+
+  const app = createApp({
+    engine,
+    adminToken: token.token,
+    logger,
+    onLookupTablesChanged: (tables) => saveTables(dataDir, tables),
+  })
+  let httpPort: number
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.httpPort, hostname: config.httpHost }, (info) => {
+      httpPort = info.port
+      resolve(s)
+    })
+    s.once('error', reject)
+  }).catch(async (e: unknown) => {
+    await engine.stop()
+    throw new AppError(
+      'APP_STARTUP_FAILED',
+      `cannot listen on http ${config.httpHost}:${config.httpPort}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    )
+  })
+
+  const shutdown = new GracefulShutdown({
+    timeout: config.shutdownTimeout,
+    drainTimeout: config.drainTimeout,
+    health: engine.health,
+    logger,
+  })
+  const hosts = engine.getHosts()
+  shutdown.registerListener('services', async () => {
+    for (const h of [...hosts].reverse()) if (h.kind === 'service') await h.stop()
+  })
+  shutdown.registerDrain('in-flight messages', async () => {
+    for (;;) {
+      const s = await engine.getStatus()
+      const queued = s.items.reduce((n, i) => n + (i.queueDepth ?? 0), 0)
+      if (s.inFlight === 0 && queued === 0) return
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  })
+  // Stopped in reverse order of registration: register in start order (operations first).
+  for (const h of hosts) if (h.kind !== 'service') shutdown.registerHost(h)
+  shutdown.registerHandler('engine', () => engine.stop())
+  shutdown.registerHandler('http', () => {
+    const s = server as { closeAllConnections?: () => void; close: (cb: () => void) => void }
+    s.closeAllConnections?.()
+    return new Promise<void>((r) => s.close(() => r()))
+  })
+  if (options.signals !== false) shutdown.installSignalHandlers()
+
+  for (const h of hosts) {
+    if (hasAddress(h)) {
+      const a = h.address()
+      if (a !== undefined) logger.info({ host: h.name, protocol: 'mllp', port: a.port, address: a.address }, 'listening')
+    }
+  }
+  logger.info({ protocol: 'http', port: httpPort!, address: config.httpHost }, 'listening')
+  const status = await engine.getStatus()
+  logger.info(
+    {
+      production: status.production,
+      items: status.items.map((i) => ({ name: i.name, className: i.className, kind: i.kind, state: i.state, enabled: i.enabled })),
+      dataDir,
+      syncMode: config.syncMode,
+      queues: config.redisUrl === undefined ? 'memory' : 'redis',
+    },
+    'production started',
+  )
+  return { engine, logger, httpPort: httpPort!, shutdown }
+}

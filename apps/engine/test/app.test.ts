@@ -1,0 +1,179 @@
+// createApp through app.request(), no HTTP socket: auth, validation, 404s, lookup tables. The
+// engine behind it is real (temp data dir, SQLite store, in-process queues, WAL in async mode).
+import path from 'node:path'
+import { Engine } from '@li/engine'
+import type { LookupTables } from '@li/engine'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp, tokensEqual } from '../src/app.js'
+import { MllpSender, freePort, hl7, removeDir, tempDir, testProduction, waitFor } from './helpers.js'
+
+const TOKEN = 'unit-test-token'
+
+describe('createApp', () => {
+  let dir: string
+  let engine: Engine
+  let app: ReturnType<typeof createApp>
+  let inPort: number
+  const saved: LookupTables[] = []
+
+  const call = (method: string, url: string, body?: unknown, token: string | null = TOKEN): Promise<Response> =>
+    Promise.resolve(
+      app.request(url, {
+        method,
+        headers: {
+          ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+          'content-type': 'application/json',
+        },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      }),
+    )
+
+  beforeAll(async () => {
+    dir = await tempDir('app')
+    inPort = await freePort()
+    // The MLLP operation points at a port nobody listens on: messages wait in its queue.
+    const outPort = await freePort()
+    engine = new Engine({ dataDir: path.join(dir, 'data'), syncMode: 'async', drainTimeout: 0.1 })
+    await engine.load({ xml: testProduction({ inPort, outPort, outDir: path.join(dir, 'out'), retryInterval: 60 }) })
+    await engine.start()
+    app = createApp({ engine, adminToken: TOKEN, onLookupTablesChanged: (t) => void saved.push(t) })
+  }, 30_000)
+
+  afterAll(async () => {
+    await engine?.stop()
+    await removeDir(dir)
+  })
+
+  it('serves health and metrics without a token', async () => {
+    expect((await call('GET', '/health/live', undefined, null)).status).toBe(200)
+    expect((await call('GET', '/health/ready', undefined, null)).status).toBe(200)
+    expect((await call('GET', '/health', undefined, null)).status).toBe(200)
+    const m = await call('GET', '/metrics', undefined, null)
+    expect(m.status).toBe(200)
+    expect(await m.text()).toContain('li_host_status')
+  })
+
+  it('refuses /api without the right bearer token', async () => {
+    for (const token of [null, 'wrong', '']) {
+      const r = await call('GET', '/api/production', undefined, token)
+      expect(r.status).toBe(401)
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('APP_UNAUTHORIZED')
+    }
+    const basic = await app.request('/api/production', { headers: { authorization: `Basic ${TOKEN}` } })
+    expect(basic.status).toBe(401)
+    expect((await call('GET', '/api/production')).status).toBe(200)
+  })
+
+  it('compares tokens in constant time, whatever their length', () => {
+    expect(tokensEqual('abc', 'abc')).toBe(true)
+    expect(tokensEqual('abcd', 'abc')).toBe(false)
+    expect(tokensEqual('', '')).toBe(false)
+  })
+
+  it('lists the production items with class, state, pool size and queue depth', async () => {
+    const body = (await (await call('GET', '/api/production')).json()) as {
+      name: string
+      items: { name: string; className: string; poolSize: number; queueDepth: number | null; enabled: boolean }[]
+    }
+    expect(body.name).toBe('Test.Production')
+    const out = body.items.find((i) => i.name === 'EPR.Out')
+    expect(out).toMatchObject({ className: 'EnsLib.HL7.Operation.TCPOperation', poolSize: 1, enabled: true })
+    expect(typeof out?.queueDepth).toBe('number')
+  })
+
+  it('finds messages by filters and returns one with its body and trace', async () => {
+    const sender = await MllpSender.connect(inPort)
+    expect(await sender.send(hl7('ADT^A01', 'UNIT-1'))).toBe('AA')
+    sender.close()
+    const page = await waitFor(async () => {
+      const r = await call('GET', '/api/messages?host=MLLP.In&correlationId=UNIT-1&type=ADT%5EA01&limit=10')
+      const b = (await r.json()) as { messages: { id: string; payload?: string }[] }
+      return b.messages.length === 1 ? b : undefined
+    }, 'UNIT-1 in the store')
+    expect(page.messages[0]?.payload).toBeUndefined()
+    const one = await call('GET', `/api/messages/${page.messages[0]!.id}`)
+    const detail = (await one.json()) as { message: { payload: string; history: unknown[] }; trace: unknown[] }
+    expect(detail.message.payload).toContain('UNIT-1')
+    expect(detail.message.history.length).toBeGreaterThan(0)
+    expect(detail.trace.length).toBeGreaterThan(0)
+    const since = await call('GET', '/api/messages?since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z')
+    expect(since.status).toBe(200)
+  })
+
+  it('answers bad input with 400 and a JSON error, never a stack trace', async () => {
+    const bad = [
+      '/api/messages?limit=0',
+      '/api/messages?limit=abc',
+      '/api/messages?state=lost',
+      '/api/messages?since=yesterday',
+      '/api/messages?bogus=1',
+      '/api/dead-letters?limit=-1',
+    ]
+    for (const url of bad) {
+      const r = await call('GET', url)
+      expect(r.status, url).toBe(400)
+      const text = await r.text()
+      expect(text).not.toMatch(/\n\s+at /)
+      expect((JSON.parse(text) as { error: { code: string } }).error.code).toBe('APP_BAD_REQUEST')
+    }
+    const action = await call('POST', '/api/hosts/EPR.Out/explode')
+    expect(action.status).toBe(400)
+    const json = await call('POST', '/api/messages/1/resend', '{not json')
+    expect(json.status).toBe(400)
+    const extra = await call('POST', '/api/messages/1/resend', { target: 'EPR.Out', x: 1 })
+    expect(extra.status).toBe(400)
+    const table = await call('PUT', '/api/lookup-tables/T', { entries: { a: 1 } })
+    expect(table.status).toBe(400)
+  })
+
+  it('answers unknown hosts, messages and dead letters with 404', async () => {
+    const cases: [string, string, unknown?][] = [
+      ['POST', '/api/hosts/Nope/restart'],
+      ['GET', '/api/messages/999999'],
+      ['POST', '/api/messages/999999/resend', {}],
+      ['POST', '/api/dead-letters/nope/redrive'],
+      ['GET', '/api/dead-letters?host=Nope'],
+      ['GET', '/api/lookup-tables/Nope'],
+      ['GET', '/api/nothing-here'],
+    ]
+    for (const [method, url, body] of cases) {
+      const r = await call(method, url, body)
+      expect(r.status, `${method} ${url}`).toBe(404)
+      expect(((await r.json()) as { error: { code: string } }).error.code).toMatch(/^(APP|ENGINE|QUEUE)_/)
+    }
+    const stored = (await (await call('GET', '/api/messages?limit=1')).json()) as { messages: { id: string }[] }
+    const r = await call('POST', `/api/messages/${stored.messages[0]!.id}/resend`, { target: 'Nope' })
+    expect(r.status).toBe(404)
+  })
+
+  it('stops, starts, disables and enables a host', async () => {
+    const stop = (await (await call('POST', '/api/hosts/File.Out/stop')).json()) as { host: { state: string } }
+    expect(stop.host.state).toBe('STOPPED')
+    const disable = (await (await call('POST', '/api/hosts/File.Out/disable')).json()) as { host: { enabled: boolean } }
+    expect(disable.host.enabled).toBe(false)
+    const enable = (await (await call('POST', '/api/hosts/File.Out/enable')).json()) as { host: { state: string; enabled: boolean } }
+    expect(enable.host).toMatchObject({ state: 'RUNNING', enabled: true })
+    const restart = (await (await call('POST', '/api/hosts/File.Out/restart')).json()) as { host: { state: string } }
+    expect(restart.host.state).toBe('RUNNING')
+  })
+
+  it('lists, reads and edits lookup tables, reporting each change', async () => {
+    expect((await call('PUT', '/api/lookup-tables/Wards', { entries: { W1: 'Ward 1' } })).status).toBe(200)
+    expect((await call('PUT', '/api/lookup-tables/Wards/W2', { value: 'Ward 2' })).status).toBe(200)
+    const list = (await (await call('GET', '/api/lookup-tables')).json()) as { tables: { name: string; entries: number }[] }
+    expect(list.tables).toContainEqual({ name: 'Wards', entries: 2 })
+    const got = (await (await call('GET', '/api/lookup-tables/Wards')).json()) as { entries: Record<string, string> }
+    expect(got.entries).toEqual({ W1: 'Ward 1', W2: 'Ward 2' })
+    expect(engine.lookupTables.get('Wards')?.get('W2')).toBe('Ward 2')
+    expect((await call('DELETE', '/api/lookup-tables/Wards/W1')).status).toBe(204)
+    expect((await call('DELETE', '/api/lookup-tables/Wards/W1')).status).toBe(404)
+    expect((await call('DELETE', '/api/lookup-tables/Wards')).status).toBe(204)
+    expect(saved.length).toBe(4)
+  })
+
+  it('lists dead letters (none yet) as JSON', async () => {
+    const r = await call('GET', '/api/dead-letters')
+    expect(r.status).toBe(200)
+    expect(((await r.json()) as { deadLetters: unknown[] }).deadLetters).toEqual([])
+  })
+})

@@ -1,0 +1,152 @@
+// The built `li-engine` as a child process: help, version, bad options, check exit codes, send.
+import { readdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEMO, DEMO_MESSAGES, MllpPeer, controlIdOf, hl7, removeDir, requireBuild, runCli, tempDir, testProduction } from './helpers.js'
+
+requireBuild()
+
+describe('li-engine: help, version, bad arguments', () => {
+  it('prints help for the command and for each subcommand, exit 0', async () => {
+    const main = await runCli(['--help'])
+    expect(main.code).toBe(0)
+    expect(main.stdout).toMatch(/li-engine run/)
+    for (const [cmd, text] of [
+      ['run', '--data-dir'],
+      ['check', 'Exit status'],
+      ['send', '--host'],
+    ] as const) {
+      const r = await runCli([cmd, '--help'])
+      expect(r.code, cmd).toBe(0)
+      expect(r.stdout).toContain(text)
+    }
+  })
+
+  it('prints the version', async () => {
+    const r = await runCli(['--version'])
+    expect(r.code).toBe(0)
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+  })
+
+  it('refuses unknown commands, unknown options and bad values with a clear message and exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['run', DEMO, '--bogus'], /Unknown option '--bogus'/],
+      [['run', DEMO, '--http-port', 'eighty'], /--http-port must be a port number/],
+      [['run', DEMO, '--sync', 'sometimes'], /--sync must be one of fsync, async, none/],
+      [['run'], /run needs a production file/],
+      [['send', '--port', '2575', 'x.hl7'], /send needs --host/],
+      [['send', '--host', 'h', '--port', '0', 'x.hl7'], /--port must be a port number/],
+      [['send', '--host', 'h', '--port', '1', '--timeout', 'soon', 'x.hl7'], /--timeout must be a positive number/],
+      [['check'], /expected one production file/],
+      [['check', 'a.xml', '--strict'], /Unknown option '--strict'/],
+    ]
+    for (const [args, message] of cases) {
+      const r = await runCli(args, { env: { LI_PRODUCTION: '' } })
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr, args.join(' ')).toMatch(message)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+  })
+
+  it('exits 1 with a message when the production cannot be loaded', async () => {
+    const dir = await tempDir('badrun')
+    try {
+      const r = await runCli(['run', path.join(dir, 'missing.xml'), '--data-dir', path.join(dir, 'data')])
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/cannot load production .*missing\.xml/)
+    } finally {
+      await removeDir(dir)
+    }
+  })
+})
+
+describe('li-engine check', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await tempDir('check')
+  })
+  afterAll(async () => {
+    await removeDir(dir)
+  })
+
+  it('exits 0 for the demo production, listing its items and rule', async () => {
+    const r = await runCli(['check', DEMO])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('Production Demo.Production')
+    expect(r.stdout).toContain('item Demo.Router')
+    expect(r.stdout).toContain('rule Demo.RoutingRules')
+    expect(r.stdout).toMatch(/0 not supported/)
+  })
+
+  it('exits 1 when an item class is not supported', async () => {
+    const file = path.join(dir, 'custom.xml')
+    const xml = testProduction({ inPort: 2575, outPort: 6661, outDir: '/tmp/x' }).replace(
+      'EnsLib.HL7.Operation.FileOperation',
+      'Trust.Custom.Operation',
+    )
+    await writeFile(file, xml)
+    const r = await runCli(['check', file])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/FAIL\s+item File\.Out: class Trust\.Custom\.Operation has no built-in host/)
+  })
+
+  it('exits 2 on unreadable input, saying where', async () => {
+    const missing = await runCli(['check', path.join(dir, 'nope.xml')])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/unreadable input: cannot read .*nope\.xml/)
+    const broken = path.join(dir, 'broken.xml')
+    await writeFile(broken, '<Export>\n<Class name="X">\n<Super>Ens.Production</Super>\n</Clas>\n')
+    const r = await runCli(['check', broken])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/broken\.xml/)
+  })
+})
+
+describe('li-engine send', () => {
+  let peer: MllpPeer
+  let port: number
+  let dir: string
+  beforeAll(async () => {
+    dir = await tempDir('send')
+    peer = new MllpPeer((m) => (controlIdOf(m).startsWith('BAD') ? 'AE' : 'AA'))
+    port = await peer.listen()
+  })
+  afterAll(async () => {
+    await peer.close()
+    await removeDir(dir)
+  })
+
+  it('sends the demo messages (single messages and a batch) and summarises the ACKs, exit 0', async () => {
+    const files = (await readdir(DEMO_MESSAGES)).map((f) => path.join(DEMO_MESSAGES, f))
+    const r = await runCli(['send', '--host', '127.0.0.1', '--port', String(port), ...files])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^sent 5 messages to 127\.0\.0\.1:\d+ in [\d.]+ s: AA 5\n$/)
+    expect(peer.ids()).toEqual(new Set(['DEMO0001', 'DEMO0002', 'DEMO0003', 'DEMO0101', 'DEMO0102']))
+  })
+
+  it('reads stdin, and exits 1 when any ACK is not AA, naming the message', async () => {
+    const input = hl7('ADT^A01', 'OK-1') + hl7('ADT^A01', 'BAD-1')
+    const r = await runCli(['send', '--host', '127.0.0.1', '--port', String(port), '-'], { input })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/AA 1, AE 1/)
+    expect(r.stdout).toMatch(/AE\s+<stdin> message 2 \(MSH-10 BAD-1\)/)
+  })
+
+  it('exits 2 on a file that is not HL7, and 1 when the receiver is not there', async () => {
+    const junk = path.join(dir, 'junk.hl7')
+    await writeFile(junk, 'hello world\n')
+    const r = await runCli(['send', '--host', '127.0.0.1', '--port', String(port), junk])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/junk\.hl7/)
+    const ok = path.join(dir, 'ok.hl7')
+    await writeFile(ok, hl7('ADT^A01', 'X-1'))
+    const closed = new MllpPeer()
+    const closedPort = await closed.listen()
+    await closed.close()
+    const down = await runCli(['send', '--host', '127.0.0.1', '--port', String(closedPort), '--timeout', '2', ok])
+    expect(down.code).toBe(1)
+    expect(down.stderr).toMatch(/cannot connect to 127\.0\.0\.1/)
+  })
+})

@@ -1,0 +1,246 @@
+// End to end: the built `li-engine run` as a child process with an IRIS production on free ports
+// in a temp dir, talked to only over MLLP (a plain `net` sender and receiver) and HTTP.
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  EngineProcess,
+  MllpPeer,
+  MllpSender,
+  controlIdOf,
+  freePort,
+  hl7,
+  removeDir,
+  requireBuild,
+  tempDir,
+  testProduction,
+  waitFor,
+} from './helpers.js'
+
+interface Msg {
+  id: string
+  hostName: string
+  messageId: string
+  state: string
+  sessionId: string
+}
+interface Hop {
+  source: string
+  target: string
+  state: string
+  detail?: string
+}
+
+requireBuild()
+
+// The peer answers by the MSH-10 prefix: AE-/AR- with that code, NONE- never, else AA.
+function behave(message: string): string | null {
+  const kind = controlIdOf(message).split('-')[0]
+  if (kind === 'AE' || kind === 'AR') return kind
+  if (kind === 'NONE') return null
+  return 'AA'
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  try {
+    // Skip the operation's temporary files (`.li-<uuid>.tmp`, linked to their final name).
+    const names = (await readdir(dir)).filter((f) => !f.startsWith('.'))
+    return await Promise.all(names.map((f) => readFile(path.join(dir, f), 'utf8')))
+  } catch {
+    return []
+  }
+}
+
+async function messageByControlId(engine: EngineProcess, id: string): Promise<Msg | undefined> {
+  const r = await engine.api('GET', `/api/messages?host=MLLP.In&correlationId=${encodeURIComponent(id)}`)
+  return (r.json as { messages: Msg[] }).messages[0]
+}
+
+async function traceOf(engine: EngineProcess, storeId: string): Promise<Hop[]> {
+  const r = await engine.api('GET', `/api/messages/${storeId}`)
+  return (r.json as { trace: Hop[] }).trace
+}
+
+describe('li-engine run: routing, traces, resend, ReplyCodeActions', () => {
+  let dir: string
+  let outDir: string
+  let peer: MllpPeer
+  let engine: EngineProcess
+  let sender: MllpSender
+
+  beforeAll(async () => {
+    dir = await tempDir('e2e')
+    outDir = path.join(dir, 'out')
+    peer = new MllpPeer(behave)
+    const outPort = await peer.listen()
+    const inPort = await freePort()
+    engine = await EngineProcess.start(
+      dir,
+      testProduction({ inPort, outPort, outDir, responseTimeout: 1, retryInterval: 0.2, failureTimeout: 2 }),
+    )
+    sender = await MllpSender.connect(inPort)
+  }, 60_000)
+
+  afterAll(async () => {
+    sender?.close()
+    if (engine !== undefined) expect((await engine.stop('SIGTERM')).code).toBe(0)
+    await peer?.close()
+    await removeDir(dir)
+  }, 60_000)
+
+  it('logs the listening ports and the production items once started', () => {
+    const listening = engine.lines.filter((l) => l.msg === 'listening')
+    expect(listening.map((l) => l.protocol).sort()).toEqual(['http', 'mllp'])
+    const started = engine.lines.find((l) => l.msg === 'production started') as { items: { name: string }[] }
+    expect(started.items.map((i) => i.name).sort()).toEqual(['EPR.Out', 'File.Out', 'MLLP.In', 'Router'])
+  })
+
+  it('routes ADT to the MLLP receiver and the file directory, ORU to the file directory only', async () => {
+    expect(await sender.send(hl7('ADT^A01', 'ADT-1'))).toBe('AA')
+    expect(await sender.send(hl7('ORU^R01', 'ORU-1'))).toBe('AA')
+    await waitFor(() => peer.count('ADT-1') === 1, 'ADT-1 at the receiver')
+    const files = await waitFor(async () => {
+      const f = await filesIn(outDir)
+      return f.length >= 2 ? f : undefined
+    }, 'two files')
+    expect(files.map(controlIdOf).sort()).toEqual(['ADT-1', 'ORU-1'])
+    expect(peer.count('ORU-1')).toBe(0)
+  })
+
+  it('shows the trace of a message through the API', async () => {
+    let last: unknown
+    const msg = await waitFor(async () => {
+      const m = await messageByControlId(engine, 'ADT-1')
+      last = m
+      return m?.state === 'completed' ? m : undefined
+    }, 'ADT-1 completed', 5000).catch((e: Error) => {
+      throw new Error(`${e.message}; last: ${JSON.stringify(last)}`)
+    })
+    const detail = await engine.api('GET', `/api/messages/${msg.id}`)
+    expect(detail.status).toBe(200)
+    const body = detail.json as { message: { payload: string; history: { state: string }[] }; trace: Hop[] }
+    expect(controlIdOf(body.message.payload)).toBe('ADT-1')
+    expect(body.message.history.map((h) => h.state)).toContain('completed')
+    const done = body.trace.filter((h) => h.state === 'completed').map((h) => h.target)
+    expect(done.sort()).toEqual(['EPR.Out', 'File.Out', 'Router'])
+  })
+
+  it('resends a stored message as a new session', async () => {
+    const msg = (await messageByControlId(engine, 'ADT-1'))!
+    const r = await engine.api('POST', `/api/messages/${msg.id}/resend`, { target: 'EPR.Out' })
+    expect(r.status).toBe(202)
+    await waitFor(() => peer.count('ADT-1') === 2, 'ADT-1 delivered again')
+  })
+
+  it('fails AE and AR replies per ReplyCodeActions and dead-letters them; redrive sends again', async () => {
+    expect(await sender.send(hl7('ADT^A08', 'AE-1'))).toBe('AA')
+    expect(await sender.send(hl7('ADT^A08', 'AR-1'))).toBe('AA')
+    for (const id of ['AE-1', 'AR-1']) {
+      const m = await waitFor(async () => {
+        const x = await messageByControlId(engine, id)
+        return x?.state === 'failed' ? x : undefined
+      }, `${id} failed`)
+      const hops = await traceOf(engine, m.id)
+      const failed = hops.find((h) => h.target === 'EPR.Out' && h.state === 'failed')
+      expect(failed?.detail).toContain(id.slice(0, 2))
+      // F: no retry.
+      expect(peer.count(id)).toBe(1)
+    }
+    const dl = await engine.api('GET', '/api/dead-letters?host=EPR.Out')
+    const letters = (dl.json as { deadLetters: { id: string; messageId: string }[] }).deadLetters
+    const ae = letters.find((d) => d.messageId === 'AE-1')
+    expect(ae).toBeDefined()
+    const rd = await engine.api('POST', `/api/dead-letters/${ae!.id}/redrive`)
+    expect(rd.status).toBe(200)
+    await waitFor(() => peer.count('AE-1') === 2, 'AE-1 redriven to the receiver')
+  })
+
+  it('retries a message that gets no ACK until FailureTimeout, then fails it', async () => {
+    expect(await sender.send(hl7('ADT^A08', 'NONE-1'))).toBe('AA')
+    const m = await waitFor(async () => {
+      const x = await messageByControlId(engine, 'NONE-1')
+      return x?.state === 'failed' ? x : undefined
+    }, 'NONE-1 failed after FailureTimeout')
+    expect(peer.count('NONE-1')).toBeGreaterThanOrEqual(2)
+    const hops = await traceOf(engine, m.id)
+    expect(hops.some((h) => h.target === 'EPR.Out' && h.state === 'failed')).toBe(true)
+  })
+
+  it('lists the production with queue depths and controls hosts', async () => {
+    const p = await engine.api('GET', '/api/production')
+    const items = (p.json as { items: { name: string; state: string; queueDepth: number | null }[] }).items
+    expect(items.find((i) => i.name === 'EPR.Out')).toMatchObject({ state: 'RUNNING' })
+    const stop = await engine.api('POST', '/api/hosts/File.Out/stop')
+    expect((stop.json as { host: { state: string } }).host.state).toBe('STOPPED')
+    const start = await engine.api('POST', '/api/hosts/File.Out/start')
+    expect((start.json as { host: { state: string } }).host.state).toBe('RUNNING')
+  })
+})
+
+describe('li-engine run: crash and shutdown', () => {
+  let dir: string
+  let peer: MllpPeer
+
+  beforeAll(async () => {
+    dir = await tempDir('crash')
+  })
+
+  afterAll(async () => {
+    await peer?.close()
+    await removeDir(dir)
+  })
+
+  it('loses nothing acknowledged when killed with SIGKILL mid-stream and restarted', async () => {
+    // The receiver stays silent at first, so acknowledged messages pile up in the engine.
+    let answer = false
+    peer = new MllpPeer((m) => (answer ? behave(m) : null))
+    const outPort = await peer.listen()
+    const inPort = await freePort()
+    const xml = testProduction({ inPort, outPort, outDir: path.join(dir, 'out'), responseTimeout: 30 })
+    const first = await EngineProcess.start(dir, xml)
+    const sender = await MllpSender.connect(inPort)
+    const acked: string[] = []
+    for (let i = 0; i < 20; i++) {
+      const id = `K-${i}`
+      if ((await sender.send(hl7('ADT^A01', id))) === 'AA') acked.push(id)
+    }
+    sender.close()
+    expect(acked.length).toBe(20)
+    const killed = await first.stop('SIGKILL')
+    expect(killed.signal).toBe('SIGKILL')
+
+    answer = true
+    const second = await EngineProcess.start(dir, xml)
+    await waitFor(() => acked.every((id) => peer.count(id) >= 1), 'every acknowledged message at the receiver', 60_000)
+    const files = await waitFor(async () => {
+      const f = await filesIn(path.join(dir, 'out'))
+      return new Set(f.map(controlIdOf)).size >= 20 ? f : undefined
+    }, 'every acknowledged message in the file directory', 60_000)
+    expect(new Set(files.map(controlIdOf))).toEqual(new Set(acked))
+    expect((await second.stop('SIGTERM')).code).toBe(0)
+  }, 120_000)
+
+  it('drains on SIGTERM: readiness false, queued messages delivered, exit 0', async () => {
+    await peer.close()
+    peer = new MllpPeer(behave)
+    const outPort = await peer.listen()
+    const inPort = await freePort()
+    const sub = path.join(dir, 'drain')
+    const { mkdir } = await import('node:fs/promises')
+    await mkdir(sub, { recursive: true })
+    const engine = await EngineProcess.start(sub, testProduction({ inPort, outPort, outDir: path.join(sub, 'out') }))
+    const sender = await MllpSender.connect(inPort)
+    const ids: string[] = []
+    for (let i = 0; i < 10; i++) {
+      ids.push(`D-${i}`)
+      expect(await sender.send(hl7('ADT^A01', `D-${i}`))).toBe('AA')
+    }
+    sender.close()
+    const exit = await engine.stop('SIGTERM')
+    expect(exit.code).toBe(0)
+    expect(ids.every((id) => peer.count(id) >= 1)).toBe(true)
+    const msgs = engine.lines.map((l) => l.msg)
+    expect(msgs).toContain('shutdown: stop accepting, readiness false')
+    expect(msgs).toContain('shutdown complete')
+  }, 90_000)
+})

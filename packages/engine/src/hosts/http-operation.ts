@@ -1,0 +1,77 @@
+/**
+ * `EnsLib.HL7.Operation.HTTPOperation`: POSTs each message to HTTPServer:HTTPPort/URL (HTTPS
+ * with SSLConfig) and reads the response body as the ACK, which goes through ReplyCodeActions;
+ * a 2xx response with an empty body completes the message. A non-2xx status, a connection error
+ * or no response within ResponseTimeout is a transport error (retried until FailureTimeout).
+ * Settings: HTTPServer, HTTPPort, URL, SSLConfig, ResponseTimeout (s, default 30),
+ * ConnectTimeout, ReplyCodeActions, RetryInterval, FailureTimeout, DefCharEncoding.
+ */
+import http from 'node:http'
+import https from 'node:https'
+import type { ProductionItem } from '../production/types.js'
+import { EngineError } from '../errors.js'
+import type { Envelope } from '../runtime/envelope.js'
+import type { HostContext } from '../runtime/host-context.js'
+import { OperationHost } from '../runtime/operation-host.js'
+import type { Delivery } from '../runtime/operation-host.js'
+import { nodeEncoding } from '../runtime/settings.js'
+
+/** HTTP outbound operation. */
+export class HttpOperationHost extends OperationHost {
+  constructor(item: ProductionItem, ctx: HostContext) {
+    super(item, ctx)
+    if (this.settings.string('HTTPServer') === undefined) {
+      throw new EngineError('ENGINE_INVALID_SETTING', `item "${item.name}": HTTPServer is not set`)
+    }
+  }
+
+  protected override deliver(env: Envelope, signal: AbortSignal): Promise<Delivery> {
+    const s = this.settings
+    const ssl = s.string('SSLConfig')
+    const secure = ssl !== undefined
+    const host = s.string('HTTPServer', '127.0.0.1')
+    const port = s.number('HTTPPort', secure ? 443 : 80)
+    let urlPath = s.string('URL', '/')
+    if (!urlPath.startsWith('/')) urlPath = '/' + urlPath
+    const encoding = nodeEncoding(s.string('DefCharEncoding'))
+    const body = Buffer.from(env.raw, encoding)
+    const timeoutMs = s.number('ResponseTimeout', 30) * 1000
+    const where = `${secure ? 'https' : 'http'}://${host}:${port}${urlPath}`
+    return new Promise<Delivery>((resolve, reject) => {
+      const options: https.RequestOptions = {
+        host,
+        port,
+        path: urlPath,
+        method: 'POST',
+        headers: { 'content-type': 'x-application/hl7-v2+er7', 'content-length': body.length },
+        signal,
+        timeout: timeoutMs,
+        ...(secure ? this.ctx.tls(ssl) : {}),
+      }
+      const req = (secure ? https : http).request(options, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('error', reject)
+        res.on('end', () => {
+          const status = res.statusCode ?? 0
+          if (status < 200 || status > 299) {
+            reject(new EngineError('ENGINE_DELIVERY_FAILED', `${where} answered HTTP ${status}`))
+            return
+          }
+          const text = Buffer.concat(chunks).toString(encoding)
+          resolve({ reply: text.trim() === '' ? undefined : text, detail: `${where} ${status}` })
+        })
+      })
+      req.on('timeout', () =>
+        req.destroy(
+          new EngineError(
+            'ENGINE_DELIVERY_FAILED',
+            `no response from ${where} within ${timeoutMs} ms`,
+          ),
+        ),
+      )
+      req.on('error', reject)
+      req.end(body)
+    })
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * `EnsLib.HL7.Service.HTTPService`: HL7 v2 over HTTP POST. The request body is one message; the
+ * response body is its ACK (`Content-Type: x-application/hl7-v2+er7`), decided by `InboundCore`
+ * exactly as for MLLP. AckMode Never or Byte answers 200 with an empty body. Settings: Port,
+ * IPAddress, SSLConfig (HTTPS), AckMode, TargetConfigNames, Validation, MessageSchemaCategory,
+ * BadMessageHandler, DefCharEncoding. Request bodies are limited to 16 MiB (413 beyond).
+ */
+import http from 'node:http'
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { buildMllpAck, isHeaderProblem, readHeader } from '@li/hl7/mllp'
+import type { ProductionItem } from '../production/types.js'
+import { Host, errorText } from '../runtime/host.js'
+import type { HostContext } from '../runtime/host-context.js'
+import { InboundCore } from '../runtime/inbound.js'
+import { ItemSettings } from '../runtime/settings.js'
+import { inboundEncoding } from './charset.js'
+
+const MAX_BODY = 16 * 1024 * 1024
+
+/** HTTP inbound service. */
+export class HttpServiceHost extends Host {
+  readonly kind = 'service' as const
+  readonly #ctx: HostContext
+  readonly #settings: ItemSettings
+  readonly #core: InboundCore
+  #server: http.Server | undefined
+  #address: AddressInfo | undefined
+
+  constructor(item: ProductionItem, ctx: HostContext) {
+    super(item, ctx.logger)
+    this.#ctx = ctx
+    this.#settings = new ItemSettings(item)
+    this.#core = new InboundCore(item, ctx)
+  }
+
+  /** The bound address while listening. */
+  address(): AddressInfo | undefined {
+    return this.#address
+  }
+
+  protected override async onStart(): Promise<void> {
+    await this.#listen()
+  }
+
+  protected override async onStop(): Promise<void> {
+    await this.#close()
+  }
+
+  protected override async onPause(): Promise<void> {
+    await this.#close()
+  }
+
+  protected override async onResume(): Promise<void> {
+    await this.#listen()
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST' }).end()
+      return
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > MAX_BODY) {
+        res.writeHead(413).end()
+        return
+      }
+      chunks.push(chunk)
+    }
+    const body = Buffer.concat(chunks)
+    const head = readHeader(body)
+    const header = isHeaderProblem(head) ? head.partial : head
+    const raw = body.toString(
+      inboundEncoding(this.#settings.raw('DefCharEncoding'), header?.charset ?? ''),
+    )
+    const d = await this.#core.receive(raw, {
+      peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`,
+    })
+    if (d.kind !== 'ack') {
+      res.writeHead(200).end()
+      return
+    }
+    const opts: { text?: string; errorCode?: string } = {}
+    if (d.text !== undefined) opts.text = d.text
+    if (d.errorCode !== undefined) opts.errorCode = d.errorCode
+    const ack = buildMllpAck(header, d.code, opts)
+    res
+      .writeHead(200, { 'content-type': 'x-application/hl7-v2+er7' })
+      .end(Buffer.from(ack, 'latin1'))
+  }
+
+  async #listen(): Promise<void> {
+    const ssl = this.#settings.string('SSLConfig')
+    const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      this.#handle(req, res).catch((e: unknown) => {
+        this.noteError(e)
+        this.logger.error({ err: errorText(e) }, 'http request failed')
+        if (!res.headersSent) res.writeHead(500).end()
+        else res.destroy()
+      })
+    }
+    const server =
+      ssl === undefined
+        ? http.createServer(listener)
+        : https.createServer(this.#ctx.tls(ssl), listener)
+    const port = this.#settings.number('Port', 0) || (this.#address?.port ?? 0)
+    const host = this.#settings.string('IPAddress')
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host === undefined || host === '' ? undefined : host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    this.#address = server.address() as AddressInfo
+    this.#server = server
+    this.logger.info({ port: this.#address.port, tls: ssl !== undefined }, 'http service listening')
+  }
+
+  async #close(): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    if (server === undefined) return
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeIdleConnections()
+    })
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * `EnsLib.HL7.Service.TCPService`: MLLP inbound. Each frame goes through `InboundCore` (WAL
+ * first, then the ACK per AckMode). Settings: Port, IPAddress (default all interfaces), SSLConfig
+ * (TLS from the engine's `tls` config), AckMode, TargetConfigNames, MessageSchemaCategory,
+ * Validation, BadMessageHandler, DefCharEncoding, ReadTimeout (idle seconds, -1 = never).
+ *
+ * One message per connection is in flight at a time (MLLP original mode), so messages of one
+ * connection enter the WAL and the queues in the order they arrived. Pause closes the listener
+ * (senders see connection refused and retry); resume opens it again.
+ */
+import type { AddressInfo } from 'node:net'
+import { MllpServer } from '@li/hl7'
+import type { ProductionItem } from '../production/types.js'
+import { Host, errorText } from '../runtime/host.js'
+import type { HostContext } from '../runtime/host-context.js'
+import { InboundCore } from '../runtime/inbound.js'
+import { ItemSettings } from '../runtime/settings.js'
+import { inboundEncoding } from './charset.js'
+
+/** MLLP inbound service. */
+export class TcpServiceHost extends Host {
+  readonly kind = 'service' as const
+  readonly #ctx: HostContext
+  readonly #settings: ItemSettings
+  readonly #core: InboundCore
+  #server: MllpServer | undefined
+  #address: AddressInfo | undefined
+
+  constructor(item: ProductionItem, ctx: HostContext) {
+    super(item, ctx.logger)
+    this.#ctx = ctx
+    this.#settings = new ItemSettings(item)
+    this.#core = new InboundCore(item, ctx)
+  }
+
+  /** The bound address while listening (Port=0 picks a free port). */
+  address(): AddressInfo | undefined {
+    return this.#address
+  }
+
+  protected override async onStart(): Promise<void> {
+    await this.#listen()
+  }
+
+  protected override async onStop(): Promise<void> {
+    await this.#close()
+  }
+
+  protected override async onPause(): Promise<void> {
+    await this.#close()
+  }
+
+  protected override async onResume(): Promise<void> {
+    await this.#listen()
+  }
+
+  async #listen(): Promise<void> {
+    const s = this.#settings
+    const ssl = s.string('SSLConfig')
+    const readTimeout = s.number('ReadTimeout', -1)
+    const defEnc = s.raw('DefCharEncoding')
+    const server = new MllpServer({
+      handler: async (frame, ctx) => {
+        const raw = frame.toString(inboundEncoding(defEnc, ctx.header.charset))
+        const d = await this.#core.receive(raw, { peer: `${ctx.remoteAddress}:${ctx.remotePort}` })
+        switch (d.kind) {
+          case 'none':
+            return undefined
+          case 'byte':
+            return Uint8Array.of(0x06)
+          case 'ack': {
+            const opts: { text?: string; errorCode?: string } = {}
+            if (d.text !== undefined) opts.text = d.text
+            if (d.errorCode !== undefined) opts.errorCode = d.errorCode
+            return ctx.ack(d.code, opts)
+          }
+        }
+      },
+      ...(ssl === undefined ? {} : { tls: this.#ctx.tls(ssl) }),
+      idleTimeoutMs: readTimeout > 0 ? readTimeout * 1000 : 0,
+      maxInFlight: 1,
+    })
+    const track = (): void =>
+      this.#ctx.metrics?.setConnectionsActive(this.name, 'mllp', server.connectionCount)
+    server.on('connection', track)
+    server.on('disconnect', track)
+    server.on('error', (e) => {
+      this.noteError(e)
+      this.logger.warn({ err: errorText(e) }, 'mllp server error')
+    })
+    // After a pause, Port=0 keeps the port it was given first.
+    const port = s.number('Port', 0) || (this.#address?.port ?? 0)
+    const host = s.string('IPAddress')
+    this.#address = await server.listen(
+      port,
+      host === undefined || host === '' ? undefined : host.replace(/^!/, ''),
+    )
+    this.#server = server
+    this.logger.info({ port: this.#address.port, tls: ssl !== undefined }, 'mllp service listening')
+  }
+
+  async #close(): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    if (server === undefined) return
+    await server.close({ drain: true, timeoutMs: 10_000 })
+    this.#ctx.metrics?.setConnectionsActive(this.name, 'mllp', 0)
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * `checkProduction`: the compatibility report a trust runs first. It reads a whole export (or a
+ * production file and the files next to it) and says, per item, rule class, transform, lookup
+ * table and other class or document: supported, supported with differences (which), or not
+ * supported (what), with counts and an exit code (0 unless something is not supported).
+ *
+ * It compiles every rule class and DTL it finds (not only those the production uses), so it
+ * reports everything a full load would reject, without stopping at the first problem.
+ */
+import { readFile, readdir } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { isEngineError } from '../errors.js'
+import { hostKindOf, itemSetting } from '../production/model.js'
+import { originOf } from '../production/origin.js'
+import type { Production } from '../production/types.js'
+import { validateProduction } from '../production/validate.js'
+import { compileTransform, type CompiledDtl } from './dtl.js'
+import {
+  createIrisBundle,
+  productionFromBundle,
+  readIrisSource,
+  type IrisBundle,
+  type ProductionSource,
+} from './loader.js'
+import { compileRules } from './rules.js'
+import type { CompileOptions } from './schemas.js'
+
+/** How well LI Engine runs one part of an IRIS production. */
+export type SupportStatus = 'supported' | 'differences' | 'unsupported'
+
+/** One line of the report. */
+export interface CompatibilityEntry {
+  kind: 'production' | 'item' | 'rule' | 'transform' | 'lookup-table' | 'class' | 'document'
+  name: string
+  status: SupportStatus
+  /** What differs, or what is not supported. */
+  notes: string[]
+  file?: string
+  line?: number
+}
+
+/** The whole report. */
+export interface CompatibilityReport {
+  production?: string
+  entries: CompatibilityEntry[]
+  counts: Record<SupportStatus, number>
+  /** 0 when everything is supported (with or without differences), 1 otherwise: for the CLI. */
+  exitCode: 0 | 1
+}
+
+/** Options of `checkProduction`. */
+export interface CheckOptions extends CompileOptions {
+  /** Host classes the engine runs (the host registry's names); defaults to the built-in EnsLib ones. */
+  hostClasses?: Iterable<string>
+  /** Which production to check when the source holds several. */
+  production?: string
+}
+
+/** The EnsLib classes the built-in hosts implement. */
+const DEFAULT_HOST_CLASSES = [
+  'EnsLib.HL7.Service.TCPService',
+  'EnsLib.HL7.Operation.TCPOperation',
+  'EnsLib.HL7.Service.FileService',
+  'EnsLib.HL7.Operation.FileOperation',
+  'EnsLib.HL7.Service.HTTPService',
+  'EnsLib.HL7.Operation.HTTPOperation',
+  'EnsLib.HL7.MsgRouter.RoutingEngine',
+  'EnsLib.MsgRouter.RoutingEngine',
+]
+
+/** Settings the runtime honours (issue 6). */
+const HONOURED = new Set([
+  'Port',
+  'IPAddress',
+  'SSLConfig',
+  'TargetConfigNames',
+  'MessageSchemaCategory',
+  'Validation',
+  'AckMode',
+  'ReplyCodeActions',
+  'RetryInterval',
+  'FailureTimeout',
+  'ConnectTimeout',
+  'ResponseTimeout',
+  'StayConnected',
+  'BadMessageHandler',
+  'DefCharEncoding',
+  'QueueCountAlert',
+  'QueueWaitAlert',
+  'AlertOnError',
+  'BusinessRuleName',
+  'FilePath',
+  'FileSpec',
+  'ArchivePath',
+  'Filename',
+  'WorkPath',
+  'HTTPServer',
+  'HTTPPort',
+  'URL',
+  'Charset',
+])
+
+/** Settings that only tune IRIS logging or archiving: accepted and mapped to our logging. */
+const LOGGING_ONLY = new Set([
+  'ArchiveIO',
+  'LogTraceEvents',
+  'Foreground',
+  'Category',
+  'Comment',
+  'TraceOperations',
+])
+
+/**
+ * Reads a production source and reports what runs as is, what runs with differences and what
+ * does not run. A path also reads the rule/DTL/lookup files next to it.
+ * @example const r = await checkProduction({ path: 'export.xml' }); console.log(formatCompatibilityReport(r)); process.exitCode = r.exitCode
+ */
+export async function checkProduction(
+  source: ProductionSource,
+  options: CheckOptions = {},
+): Promise<CompatibilityReport> {
+  const bundle = createIrisBundle()
+  let path: string | undefined
+  let text: string | undefined
+  if (typeof source === 'string') {
+    if (/[<\n{]/.test(source)) text = source
+    else path = source
+  } else if ('path' in source) path = source.path
+  else text = source.xml
+  if (path !== undefined) {
+    readIrisSource(await readFile(path, 'utf8'), path, bundle)
+    const dir = dirname(resolve(path))
+    for (const n of (await readdir(dir)).sort()) {
+      const f = join(dir, n)
+      if (f === resolve(path) || !/\.(cls|xml|lut)$/i.test(n)) continue
+      const t = await readFile(f, 'utf8')
+      if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b/.test(t)) continue
+      const before = bundle.productions.length
+      try {
+        readIrisSource(t, join(dirname(path), n), bundle)
+      } catch {
+        continue
+      }
+      bundle.productions.length = before
+    }
+  } else {
+    readIrisSource(text ?? '', undefined, bundle)
+  }
+  return checkBundle(bundle, options)
+}
+
+function counts(entries: CompatibilityEntry[]): Record<SupportStatus, number> {
+  const c: Record<SupportStatus, number> = { supported: 0, differences: 0, unsupported: 0 }
+  for (const e of entries) c[e.status]++
+  return c
+}
+
+function statusOf(unsupported: string[], differences: string[]): SupportStatus {
+  return unsupported.length > 0
+    ? 'unsupported'
+    : differences.length > 0
+      ? 'differences'
+      : 'supported'
+}
+
+/** Reports on an already-read bundle (see `checkProduction`). */
+export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): CompatibilityReport {
+  const entries: CompatibilityEntry[] = []
+  const hostClasses = new Set(options.hostClasses ?? DEFAULT_HOST_CLASSES)
+  let p: Production | undefined
+  try {
+    p = productionFromBundle(bundle, {
+      validate: false,
+      compile: false,
+      ...(options.production !== undefined ? { production: options.production } : {}),
+    })
+  } catch (e) {
+    entries.push({
+      kind: 'production',
+      name: options.production ?? '(none)',
+      status: 'unsupported',
+      notes: [(e as Error).message],
+    })
+  }
+  if (p) {
+    const issues = validateProduction(p)
+    const prodIssues = issues.filter((i) => i.item === undefined).map((i) => i.message)
+    const o = originOf(p)
+    entries.push({
+      kind: 'production',
+      name: p.name,
+      status: statusOf(prodIssues, []),
+      notes: prodIssues,
+      ...where(o),
+    })
+    for (const item of p.items) {
+      const unsupported: string[] = []
+      const differences: string[] = []
+      if (!hostClasses.has(item.className)) {
+        const other = bundle.otherClasses.find((c) => c.className === item.className)
+        const what = other
+          ? `class ${item.className} is ObjectScript in the export (extends ${other.superClass ?? '?'}); LI Engine cannot run it: register a host class for it`
+          : `class ${item.className} has no LI Engine host; register one with registerHostClass`
+        // A disabled item is not started, so it does not stop the production from running.
+        if (item.enabled) unsupported.push(what)
+        else differences.push(`disabled; enabling it will fail: ${what}`)
+      }
+      for (const i of issues.filter((x) => x.item === item.name)) unsupported.push(i.message)
+      const seen = new Set<string>()
+      for (const s of item.settings) {
+        if (seen.has(s.name)) continue
+        seen.add(s.name)
+        if (HONOURED.has(s.name) || LOGGING_ONLY.has(s.name)) continue
+        differences.push(`setting ${s.name} (${s.target}) is kept but not yet supported`)
+      }
+      if (item.poolSize > 1 && hostKindOf(item) === 'service')
+        differences.push(
+          'PoolSize > 1 on a service: connections are served concurrently, order is kept per connection',
+        )
+      const category = itemSetting(item, 'MessageSchemaCategory')
+      if (category !== undefined && category !== '' && !/^2\.\d(\.\d)?$/.test(category)) {
+        differences.push(
+          `MessageSchemaCategory "${category}" is a custom category: define it with @li/hl7 defineCustomSchema and pass it as a schema`,
+        )
+      }
+      entries.push({
+        kind: 'item',
+        name: item.name,
+        status: statusOf(unsupported, differences),
+        notes: [...unsupported, ...differences],
+        ...where(originOf(item)),
+      })
+    }
+  }
+  const prod = p ?? {
+    name: '',
+    attributes: {},
+    settings: [],
+    items: [],
+    rules: bundle.rules,
+    transforms: bundle.transforms,
+    lookupTables: bundle.lookupTables,
+  }
+  const cache = new Map<string, CompiledDtl>()
+  for (const def of bundle.rules.values()) {
+    const notes: string[] = []
+    let status: SupportStatus = 'supported'
+    try {
+      compileRules(def, prod, options)
+      const x = def.xml
+      if (/<foreach\b/.test(x)) notes.push('a return inside foreach ends the foreach only')
+      if (/InFile\s*\(/.test(x))
+        notes.push('InFile reads files on the LI Engine host: the paths must exist there')
+      if (/&amp;&amp;|&&|\|\|/.test(x) && /AND|OR/.test(x))
+        notes.push(
+          'operators take the usual precedence (|| < && < comparisons); ObjectScript evaluates left to right',
+        )
+      const used =
+        p?.items.some((i) => itemSetting(i, 'BusinessRuleName') === def.className) ?? false
+      if (p && !used) notes.push('not used by any item of the production')
+      if (notes.length > 0) status = 'differences'
+    } catch (e) {
+      status = 'unsupported'
+      notes.push(isEngineError(e) ? e.message : String(e))
+    }
+    entries.push({ kind: 'rule', name: def.className, status, notes, ...where(def.origin) })
+  }
+  for (const def of bundle.transforms.values()) {
+    const notes: string[] = []
+    let status: SupportStatus = 'supported'
+    try {
+      const dtl = compileTransform(def, prod, options, cache)
+      const h = dtl.header
+      if (!h.hl7Target)
+        notes.push(
+          `target class ${h.targetClass} is not an HL7 message: the transform produces a plain JSON object with the same property paths`,
+        )
+      if (h.create === 'existing')
+        notes.push(
+          'create="existing" works on a copy: the message as received is kept unchanged in the store',
+        )
+      if (!h.reportErrors)
+        notes.push(
+          'REPORTERRORS = 0: action errors are returned with the result and logged, not thrown',
+        )
+      if (/<code>/.test(def.xml)) notes.push('<code> blocks holding only comments are ignored')
+      if (notes.length > 0) status = 'differences'
+    } catch (e) {
+      status = 'unsupported'
+      notes.push(isEngineError(e) ? e.message : String(e))
+    }
+    entries.push({ kind: 'transform', name: def.className, status, notes, ...where(def.origin) })
+  }
+  for (const [name, table] of bundle.lookupTables) {
+    entries.push({
+      kind: 'lookup-table',
+      name,
+      status: 'supported',
+      notes: [`${table.size} entries`],
+    })
+  }
+  const usedClasses = new Set(p?.items.map((i) => i.className) ?? [])
+  for (const c of bundle.otherClasses) {
+    if (usedClasses.has(c.className)) continue
+    entries.push({
+      kind: 'class',
+      name: c.className,
+      status: 'differences',
+      notes: [
+        `ObjectScript class${c.superClass ? ` (extends ${c.superClass})` : ''} not used by the production's items: ignored`,
+      ],
+      ...where(c),
+    })
+  }
+  for (const d of bundle.otherDocuments) {
+    const custom = d.name.toUpperCase().endsWith('.HL7')
+    entries.push({
+      kind: 'document',
+      name: d.name,
+      status: 'differences',
+      notes: [
+        custom
+          ? 'custom HL7 schema category: not read from the export; define it with @li/hl7 defineCustomSchema'
+          : 'document ignored',
+      ],
+      ...where(d),
+    })
+  }
+  const c = counts(entries)
+  return {
+    ...(p ? { production: p.name } : {}),
+    entries,
+    counts: c,
+    exitCode: c.unsupported > 0 ? 1 : 0,
+  }
+}
+
+function where(o: { file?: string; line?: number } | undefined): { file?: string; line?: number } {
+  return {
+    ...(o?.file !== undefined ? { file: o.file } : {}),
+    ...(o?.line !== undefined ? { line: o.line } : {}),
+  }
+}
+
+const LABEL: Record<SupportStatus, string> = {
+  supported: 'supported',
+  differences: 'supported with differences',
+  unsupported: 'NOT SUPPORTED',
+}
+
+/**
+ * Formats a report as plain text: one block per entry, then the counts and the exit code.
+ * @example formatCompatibilityReport(report) // "item  PAS ADT In  supported\n..."
+ */
+export function formatCompatibilityReport(r: CompatibilityReport): string {
+  const out: string[] = [
+    `Compatibility report${r.production !== undefined ? ` for production ${r.production}` : ''}`,
+    '',
+  ]
+  for (const e of r.entries) {
+    const loc =
+      e.file !== undefined ? ` (${e.file}${e.line !== undefined ? `:${e.line}` : ''})` : ''
+    out.push(`${e.kind.padEnd(12)} ${e.name}: ${LABEL[e.status]}${loc}`)
+    for (const n of e.notes)
+      out.push(`${' '.repeat(13)}- ${n.replace(/\n\s*/g, '\n' + ' '.repeat(15))}`)
+  }
+  out.push('')
+  out.push(
+    `${r.counts.supported} supported, ${r.counts.differences} supported with differences, ${r.counts.unsupported} not supported`,
+  )
+  out.push(`exit code ${r.exitCode}`)
+  return out.join('\n') + '\n'
+}

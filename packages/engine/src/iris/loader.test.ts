@@ -1,0 +1,225 @@
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { isEngineError } from '../errors.js'
+import { itemSetting, startOrder, stopOrder } from '../production/model.js'
+import type { Production } from '../production/types.js'
+import { loadProduction, loadProductionFile, readIrisSource } from './loader.js'
+import { toXml } from './to-xml.js'
+
+const fixtures = fileURLToPath(new URL('../../test/fixtures/iris/', import.meta.url))
+const fx = (name: string): string => fixtures + name
+
+/** The parts of a model that must survive a round trip. */
+function shape(p: Production): unknown {
+  return {
+    name: p.name,
+    testingEnabled: p.testingEnabled,
+    logGeneralTraceEvents: p.logGeneralTraceEvents,
+    description: p.description,
+    actorPoolSize: p.actorPoolSize,
+    attributes: p.attributes,
+    settings: p.settings,
+    items: p.items,
+    lookupTables: p.lookupTables,
+    rules: [...p.rules.keys()],
+    transforms: [...p.transforms.keys()],
+  }
+}
+
+describe('loadProduction: the three IRIS forms', () => {
+  it('reads a bare <Production> with every attribute and setting, known or not', async () => {
+    const p = await loadProduction({ path: fx('bare-production.xml') }, { validate: false })
+    expect(p.name).toBe('RGH.Bare.Production')
+    expect(p.testingEnabled).toBe(true)
+    expect(p.logGeneralTraceEvents).toBe(false)
+    expect(p.description).toBe('Bare production: PAS in, router, EPR out & file out')
+    expect(p.actorPoolSize).toBe(2)
+    expect(p.attributes.LegacyAttribute).toBe('kept')
+    expect(p.settings).toEqual([{ target: 'Production', name: 'ShutdownTimeout', value: '120' }])
+    expect(p.items.map((i) => i.name)).toEqual([
+      'PAS ADT In',
+      'ADT Router',
+      'EPR ADT Out',
+      'ADT File Out',
+    ])
+    const pas = p.items[0]!
+    expect(pas).toMatchObject({
+      className: 'EnsLib.HL7.Service.TCPService',
+      category: 'ADT,PAS',
+      poolSize: 1,
+      enabled: true,
+      foreground: false,
+      comment: 'From the PAS "live" feed',
+      logTraceEvents: false,
+      schedule: '',
+    })
+    expect(itemSetting(pas, 'Port', 'Adapter')).toBe('35001')
+    expect(itemSetting(pas, 'Port', 'Host')).toBeUndefined()
+    expect(itemSetting(pas, 'ArchiveIO')).toBe('1')
+    const epr = p.items[2]!
+    expect(itemSetting(epr, 'FrameworkCustomSetting')).toBe('kept as is')
+    expect(p.items[1]!.enabled).toBe(true) // Enabled="1"
+    expect(p.items[3]!.enabled).toBe(false)
+    expect(itemSetting(p.items[3]!, 'Filename')).toBe('%f_%Q%!+(_a)')
+  })
+
+  it('reads a UDL .cls class with XData ProductionDefinition', async () => {
+    const p = await loadProduction(fx('RGH.Udl.Production.cls'))
+    expect(p.name).toBe('RGH.Udl.Production')
+    expect(p.description).toBe('')
+    expect(p.items.map((i) => [i.name, i.poolSize])).toEqual([
+      ['Lab In', 1],
+      ['Lab Out', 3],
+    ])
+    expect(itemSetting(p.items[0]!, 'FileSpec')).toBe('*.hl7')
+  })
+
+  it('reads an IRIS export: production (split CDATA), rule and DTL classes, lookup table', async () => {
+    const p = await loadProduction({ path: fx('export.xml') })
+    expect(p.name).toBe('RGH.Integration.Production')
+    expect(p.items[0]!.comment).toBe('legacy marker ]]> kept')
+    expect([...p.rules.keys()]).toEqual(['RGH.Integration.ADTRouterRules'])
+    expect(p.rules.get('RGH.Integration.ADTRouterRules')!.parameters).toEqual({
+      RuleAssistClass: 'EnsLib.HL7.MsgRouter.RuleAssist',
+    })
+    expect([...p.transforms.keys()]).toEqual(['RGH.Integration.ADTtoA08'])
+    expect(p.transforms.get('RGH.Integration.ADTtoA08')!.parameters).toMatchObject({
+      REPORTERRORS: '1',
+    })
+    expect(p.lookupTables.get('RGH-Wards')).toEqual(
+      new Map([
+        ['WARD1', 'Ward One'],
+        ['WARD2', 'Ward Two & Annex'],
+      ]),
+    )
+    const bundle = readIrisSource(await readFile(fx('export.xml'), 'utf8'), 'export.xml')
+    expect(bundle.otherClasses.map((c) => [c.className, c.superClass])).toEqual([
+      ['RGH.Custom.LabProcess', 'Ens.BusinessProcess'],
+    ])
+    expect(bundle.otherDocuments.map((d) => d.name)).toEqual(['RGH2.5.HL7'])
+  })
+
+  it('records file lines of items for messages', async () => {
+    const text = await readFile(fx('export.xml'), 'utf8')
+    const bundle = readIrisSource(text, 'export.xml')
+    const lines = text.split('\n')
+    const itemLine = lines.findIndex((l) => l.includes('<Item Name="ADT Router"')) + 1
+    const { originOf } = await import('../production/origin.js')
+    expect(originOf(bundle.productions[0]!.items[1]!)).toEqual({
+      file: 'export.xml',
+      line: itemLine,
+    })
+  })
+
+  it('picks up rule, DTL and lookup files next to a production file', async () => {
+    const p = await loadProductionFile(fx('folder/RGH.Folder.Production.cls'))
+    expect([...p.rules.keys()]).toEqual(['RGH.Folder.Router'])
+    expect([...p.transforms.keys()]).toEqual(['RGH.Folder.StripZ'])
+    expect(p.lookupTables.get('Sites')?.get('RGH')).toBe('Royal General')
+  })
+})
+
+describe('toXml round trip', () => {
+  for (const file of ['bare-production.xml', 'RGH.Udl.Production.cls', 'export.xml']) {
+    it(`load → toXml → load gives an equal model (${file})`, async () => {
+      const a = await loadProduction({ path: fx(file) }, { validate: false })
+      for (const form of ['production', 'class', 'export'] as const) {
+        const xml = toXml(a, { form })
+        const b = await loadProduction({ xml }, { validate: false })
+        const strip = (p: Production): unknown => {
+          const s = shape(p) as Record<string, unknown>
+          if (form !== 'export') {
+            delete s.rules
+            delete s.transforms
+            delete s.lookupTables
+          }
+          return s
+        }
+        expect(strip(b)).toEqual(strip(a))
+        // and the second serialisation is identical text (semantically equal XML)
+        expect(toXml(b, { form })).toBe(xml)
+      }
+    })
+  }
+
+  it('keeps attribute spellings such as Enabled="1"', async () => {
+    const a = await loadProduction({ path: fx('bare-production.xml') }, { validate: false })
+    expect(toXml(a)).toContain(
+      'Name="ADT Router" Category="ADT" ClassName="EnsLib.HL7.MsgRouter.RoutingEngine" PoolSize="1" Enabled="1"',
+    )
+  })
+})
+
+describe('validation', () => {
+  const base = (items: string): string => `<Production Name="P">${items}</Production>`
+
+  it('rejects unknown targets, duplicate names, reused ports and bad numbers, naming item and setting', async () => {
+    const xml = base(`
+      <Item Name="In" ClassName="EnsLib.HL7.Service.TCPService" PoolSize="x">
+        <Setting Target="Adapter" Name="Port">2575</Setting>
+        <Setting Target="Host" Name="TargetConfigNames">Router,Nowhere</Setting>
+      </Item>
+      <Item Name="In2" ClassName="EnsLib.HL7.Service.TCPService">
+        <Setting Target="Adapter" Name="Port">2575</Setting>
+        <Setting Target="Host" Name="AckMode">Sometimes</Setting>
+      </Item>
+      <Item Name="Router" ClassName="EnsLib.HL7.MsgRouter.RoutingEngine"/>
+      <Item Name="Out" ClassName="EnsLib.HL7.Operation.TCPOperation">
+        <Setting Target="Host" Name="RetryInterval">soon</Setting>
+        <Setting Target="Host" Name="FailureTimeout">-2</Setting>
+        <Setting Target="Adapter" Name="Port">70000</Setting>
+        <Setting Target="Host" Name="ReplyCodeActions">:?E=Q</Setting>
+      </Item>
+      <Item Name="Out" ClassName="EnsLib.HL7.Operation.FileOperation"/>`)
+    let err: unknown
+    try {
+      await loadProduction({ xml })
+    } catch (e) {
+      err = e
+    }
+    expect(isEngineError(err) && err.code).toBe('ENGINE_PRODUCTION_INVALID')
+    const msg = (err as Error).message
+    expect(msg).toContain('item "In": PoolSize "x" is not a whole number')
+    expect(msg).toContain('item "In" setting TargetConfigNames: unknown target "Nowhere"')
+    expect(msg).not.toContain('unknown target "Router"')
+    expect(msg).toContain('item "In2" setting Port: port 2575 is already used by item "In"')
+    expect(msg).toContain(
+      'item "In2" setting AckMode: "Sometimes" is not one of Never, Immed, App, Msh, Byte',
+    )
+    expect(msg).toContain('item "Out" setting RetryInterval: "soon" is not a valid number')
+    expect(msg).toContain('item "Out" setting FailureTimeout: "-2" is not a valid number')
+    expect(msg).toContain('item "Out" setting Port: "70000" is not a valid number')
+    expect(msg).toContain('item "Out" setting ReplyCodeActions')
+    expect(msg).toContain('item "Out": duplicate item name')
+    expect(msg).toMatch(/line \d+: item "In2" setting Port/)
+  })
+
+  it('fails on malformed XML with the line', async () => {
+    await expect(
+      loadProduction({ xml: '<Production Name="P">\n<Item Name="A">\n</Production>' }),
+    ).rejects.toThrow(/line \d+/)
+  })
+
+  it('fails when a source has no production', async () => {
+    await expect(loadProduction({ xml: '<lookupTable></lookupTable>' })).rejects.toThrow(
+      /no production found/,
+    )
+  })
+
+  it('orders start: operations, processes, services; stop in reverse', async () => {
+    const p = await loadProduction({ path: fx('bare-production.xml') }, { validate: false })
+    expect(startOrder(p).map((i) => i.name)).toEqual([
+      'EPR ADT Out',
+      'ADT File Out',
+      'ADT Router',
+      'PAS ADT In',
+    ])
+    expect(stopOrder(p).map((i) => i.name)).toEqual([
+      'PAS ADT In',
+      'ADT Router',
+      'ADT File Out',
+      'EPR ADT Out',
+    ])
+  })
+})

@@ -1,0 +1,530 @@
+/**
+ * Reads what an IRIS user has on disk into the production model: a bare `<Production>` XML, a
+ * UDL `.cls` class with `XData ProductionDefinition`, or an IRIS/Studio XML export (`<Export>`
+ * with `<Class>` elements, XData inside `<Data><![CDATA[...]]></Data>`, including CDATA split as
+ * `]]]]><![CDATA[>`), plus routing rule classes (`XData RuleDefinition`), DTL classes
+ * (`XData DTL`) and lookup tables (`<lookupTable>`, `<Document name="X.LUT">`) from the same
+ * text or from files next to the production.
+ *
+ * XML goes through fast-xml-parser (`xml.ts`). UDL is not XML: its class header, parameters and
+ * XData blocks are found by line structure, and the XData bodies are then parsed as XML.
+ *
+ * It does not read ObjectScript (methods, BPL, custom host classes): such classes are listed in
+ * `otherClasses` so that `checkProduction` can report them.
+ */
+import { readFile, readdir } from 'node:fs/promises'
+import { basename, dirname, extname, join, resolve } from 'node:path'
+import { EngineError } from '../errors.js'
+import { itemSetting, parseIrisBoolean } from '../production/model.js'
+import { setOrigin } from '../production/origin.js'
+import type {
+  Production,
+  ProductionItem,
+  ProductionSetting,
+  RuleClassDefinition,
+  TransformDefinition,
+} from '../production/types.js'
+import { validateProduction } from '../production/validate.js'
+import { childNamed, childrenNamed, localName, parseXml, type XmlElement } from './xml.js'
+import { compileRules, type CompileOptions } from './rules.js'
+import { compileTransform, type CompiledDtl } from './dtl.js'
+
+/** A class found in a source that is neither a production, a rule nor a DTL. */
+export interface OtherClass {
+  className: string
+  superClass?: string
+  file?: string
+  line?: number
+}
+
+/** Everything read from one or more IRIS sources. */
+export interface IrisBundle {
+  productions: Production[]
+  rules: Map<string, RuleClassDefinition>
+  transforms: Map<string, TransformDefinition>
+  lookupTables: Map<string, Map<string, string>>
+  otherClasses: OtherClass[]
+  /** Other `<Document>` entries of an export (custom schemas `.HL7`, ...), by name. */
+  otherDocuments: { name: string; file?: string; line?: number }[]
+}
+
+/** An empty bundle. */
+export function createIrisBundle(): IrisBundle {
+  return {
+    productions: [],
+    rules: new Map(),
+    transforms: new Map(),
+    lookupTables: new Map(),
+    otherClasses: [],
+    otherDocuments: [],
+  }
+}
+
+/**
+ * Reads one source text (any of the supported forms) into `bundle` (a new one by default).
+ * Throws `ENGINE_PRODUCTION_PARSE` naming the file and line of malformed input.
+ */
+export function readIrisSource(
+  text: string,
+  file?: string,
+  bundle = createIrisBundle(),
+): IrisBundle {
+  const where = file ?? '<input>'
+  const trimmed = text.replace(/^\uFEFF/, '').trimStart()
+  if (trimmed.startsWith('<')) {
+    const root = parseXml(text.replace(/^\uFEFF/, ''), where)
+    readXmlRoot(root, file, bundle)
+  } else {
+    readUdl(text, file, bundle)
+  }
+  return bundle
+}
+
+function readXmlRoot(root: XmlElement, file: string | undefined, bundle: IrisBundle): void {
+  const name = localName(root.name)
+  switch (name) {
+    case 'Export':
+      for (const el of root.children) {
+        const n = localName(el.name)
+        if (n === 'Class') readExportClass(el, file, bundle)
+        else if (n === 'Document') readExportDocument(el, file, bundle)
+        else if (n === 'lookupTable') readLookupTable(el, undefined, file, bundle)
+      }
+      return
+    case 'Production':
+      bundle.productions.push(productionFromElement(root, file))
+      return
+    case 'lookupTable':
+      readLookupTable(root, undefined, file, bundle)
+      return
+    case 'RuleDefinition':
+    case 'ruleDefinition': {
+      const className = file ? basename(file, extname(file)) : 'Rules'
+      bundle.rules.set(className, {
+        className,
+        xml: xmlSliceForRoot(root),
+        origin: { file, line: root.line },
+      })
+      return
+    }
+    case 'transform': {
+      const className = file ? basename(file, extname(file)) : 'Transform'
+      bundle.transforms.set(className, {
+        className,
+        xml: xmlSliceForRoot(root),
+        origin: { file, line: root.line },
+      })
+      return
+    }
+    default:
+      throw new EngineError(
+        'ENGINE_PRODUCTION_PARSE',
+        `${file ?? '<input>'} line ${root.line}: unexpected root element <${root.name}>; expected <Export>, <Production>, <lookupTable>, <ruleDefinition> or <transform>`,
+      )
+  }
+}
+
+/** Standalone rule or DTL XML is re-parsed later by the compilers from this text. */
+function xmlSliceForRoot(root: XmlElement): string {
+  return serializeElement(root)
+}
+
+/** Serializes an element tree back to XML (used for standalone rule/DTL files). */
+function serializeElement(el: XmlElement): string {
+  const attrs = Object.entries(el.attrs)
+    .map(
+      ([k, v]) =>
+        ` ${k}="${v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')}"`,
+    )
+    .join('')
+  const text = el.text.trim() === '' ? '' : el.text.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+  if (el.children.length === 0 && text === '') return `<${el.name}${attrs}/>`
+  return `<${el.name}${attrs}>${text}${el.children.map(serializeElement).join('')}</${el.name}>`
+}
+
+function readExportClass(el: XmlElement, file: string | undefined, bundle: IrisBundle): void {
+  const className = el.attrs.name ?? ''
+  const superClass = childNamed(el, 'Super')?.text.trim()
+  const parameters: Record<string, string> = {}
+  for (const p of childrenNamed(el, 'Parameter')) {
+    const pname = p.attrs.name
+    if (pname !== undefined) parameters[pname] = unquote(childNamed(p, 'Default')?.text ?? '')
+  }
+  let used = false
+  for (const x of childrenNamed(el, 'XData')) {
+    const data = childNamed(x, 'Data')
+    if (!data) continue
+    const body = data.text
+    const offset = data.line - 1
+    used =
+      handleXData(x.attrs.name ?? '', body, className, parameters, file, offset, bundle) || used
+  }
+  if (!used)
+    bundle.otherClasses.push({
+      className,
+      ...(superClass ? { superClass } : {}),
+      file,
+      line: el.line,
+    })
+}
+
+function readExportDocument(el: XmlElement, file: string | undefined, bundle: IrisBundle): void {
+  const name = el.attrs.name ?? ''
+  const lut = childNamed(el, 'lookupTable')
+  if (name.toUpperCase().endsWith('.LUT') && lut) {
+    readLookupTable(lut, name.slice(0, -4), file, bundle)
+    return
+  }
+  bundle.otherDocuments.push({ name, file, line: el.line })
+}
+
+function readLookupTable(
+  el: XmlElement,
+  defaultTable: string | undefined,
+  file: string | undefined,
+  bundle: IrisBundle,
+): void {
+  for (const entry of childrenNamed(el, 'entry')) {
+    const table = entry.attrs.table ?? defaultTable
+    const key = entry.attrs.key
+    if (table === undefined || key === undefined) {
+      throw new EngineError(
+        'ENGINE_LOOKUP_TABLE',
+        `${file ?? '<input>'} line ${entry.line}: lookup table <entry> needs table and key attributes`,
+      )
+    }
+    let t = bundle.lookupTables.get(table)
+    if (!t) {
+      t = new Map()
+      bundle.lookupTables.set(table, t)
+    }
+    t.set(key, entry.text)
+  }
+}
+
+/** Returns whether the XData block was one we use. */
+function handleXData(
+  xdataName: string,
+  body: string,
+  className: string,
+  parameters: Record<string, string>,
+  file: string | undefined,
+  lineOffset: number,
+  bundle: IrisBundle,
+): boolean {
+  const where = `${file ?? '<input>'} (class ${className}, XData ${xdataName})`
+  if (xdataName === 'ProductionDefinition') {
+    const root = parseXml(
+      body.trim() === '' ? '<Production/>' : trimLeadingBlankLines(body),
+      where,
+      lineOffset + leadingLines(body),
+    )
+    if (localName(root.name) !== 'Production') {
+      throw new EngineError(
+        'ENGINE_PRODUCTION_PARSE',
+        `${where} line ${root.line}: expected <Production>, found <${root.name}>`,
+      )
+    }
+    const p = productionFromElement(root, file)
+    if (p.name === '') p.name = className
+    bundle.productions.push(p)
+    return true
+  }
+  if (xdataName === 'RuleDefinition') {
+    bundle.rules.set(className, {
+      className,
+      xml: body,
+      origin: { file, line: lineOffset + 1 },
+      parameters,
+    })
+    return true
+  }
+  if (xdataName === 'DTL') {
+    bundle.transforms.set(className, {
+      className,
+      xml: body,
+      origin: { file, line: lineOffset + 1 },
+      parameters,
+    })
+    return true
+  }
+  return false
+}
+
+function leadingLines(s: string): number {
+  const m = /^\s*/.exec(s)
+  return (m?.[0].match(/\n/g) ?? []).length
+}
+
+function trimLeadingBlankLines(s: string): string {
+  return s.replace(/^\s*/, '')
+}
+
+function unquote(v: string): string {
+  const t = v.trim()
+  if (t.length >= 2 && t.startsWith('"') && t.endsWith('"'))
+    return t.slice(1, -1).replace(/""/g, '"')
+  return t
+}
+
+/** Reads a UDL class: `Class X Extends Y { Parameter ...; XData Name { ... } }`. */
+function readUdl(text: string, file: string | undefined, bundle: IrisBundle): void {
+  const lines = text.split(/\r\n|\r|\n/)
+  let className: string | undefined
+  let superClass: string | undefined
+  const parameters: Record<string, string> = {}
+  let used = false
+  let headerLine = 0
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? ''
+    const cls = /^\s*Class\s+([\w.%]+)(?:\s+Extends\s+\(?([\w.%, ]+)\)?)?/.exec(line)
+    if (cls && className === undefined) {
+      className = cls[1]
+      superClass = cls[2]?.trim()
+      headerLine = i + 1
+      continue
+    }
+    const par =
+      /^\s*Parameter\s+(\w+)(?:\s+As\s+[\w.%]+(?:\s*\([^)]*\))?)?\s*(?:=\s*(.*?))?\s*;\s*$/.exec(
+        line,
+      )
+    if (par?.[1] !== undefined) {
+      parameters[par[1]] = unquote(par[2] ?? '')
+      continue
+    }
+    const xd = /^\s*XData\s+(\w+)(\s*\[.*\])?\s*(\{)?\s*$/.exec(line)
+    if (xd?.[1] !== undefined) {
+      let j = i + 1
+      if (xd[3] === undefined) {
+        while (j < lines.length && (lines[j] ?? '').trim() === '') j++
+        if ((lines[j] ?? '').trim() !== '{') {
+          throw new EngineError(
+            'ENGINE_PRODUCTION_PARSE',
+            `${file ?? '<input>'} line ${j + 1}: expected "{" to open XData ${xd[1]}`,
+          )
+        }
+        j++
+      }
+      const start = j
+      while (j < lines.length && (lines[j] ?? '').trimEnd() !== '}') j++
+      if (j >= lines.length) {
+        throw new EngineError(
+          'ENGINE_PRODUCTION_PARSE',
+          `${file ?? '<input>'} line ${i + 1}: XData ${xd[1]} is not closed by a line holding only "}"`,
+        )
+      }
+      const body = lines.slice(start, j).join('\n')
+      used =
+        handleXData(xd[1], body, className ?? 'Unknown', parameters, file, start, bundle) || used
+      i = j
+    }
+  }
+  if (className === undefined) {
+    throw new EngineError(
+      'ENGINE_PRODUCTION_PARSE',
+      `${file ?? '<input>'}: neither XML nor a UDL class ("Class Name Extends Super {"); cannot read it`,
+    )
+  }
+  if (!used)
+    bundle.otherClasses.push({
+      className,
+      ...(superClass ? { superClass } : {}),
+      file,
+      line: headerLine,
+    })
+}
+
+function settingsOf(el: XmlElement, file: string | undefined, where: string): ProductionSetting[] {
+  const out: ProductionSetting[] = []
+  for (const s of childrenNamed(el, 'Setting')) {
+    const target = s.attrs.Target ?? 'Host'
+    if (target !== 'Adapter' && target !== 'Host' && target !== 'Production') {
+      throw new EngineError(
+        'ENGINE_PRODUCTION_PARSE',
+        `${file ?? '<input>'} line ${s.line}: ${where}: <Setting Name="${s.attrs.Name ?? ''}"> has Target="${target}"; expected Adapter, Host or Production`,
+      )
+    }
+    const setting: ProductionSetting = { target, name: s.attrs.Name ?? '', value: s.text }
+    setOrigin(setting, { file, line: s.line })
+    out.push(setting)
+  }
+  return out
+}
+
+/** Builds the production model from a `<Production>` element. */
+export function productionFromElement(el: XmlElement, file?: string): Production {
+  const a = el.attrs
+  const items: ProductionItem[] = []
+  for (const it of childrenNamed(el, 'Item')) {
+    const ia = it.attrs
+    const name = ia.Name ?? ''
+    const pool = ia.PoolSize
+    const item: ProductionItem = {
+      name,
+      className: ia.ClassName ?? '',
+      poolSize: pool === undefined || pool.trim() === '' ? 1 : Number(pool),
+      enabled: parseIrisBoolean(ia.Enabled) ?? true,
+      attributes: { ...ia },
+      settings: settingsOf(it, file, `item "${name}"`),
+    }
+    if (ia.Category !== undefined) item.category = ia.Category
+    const fg = parseIrisBoolean(ia.Foreground)
+    if (fg !== undefined) item.foreground = fg
+    if (ia.Comment !== undefined) item.comment = ia.Comment
+    const lte = parseIrisBoolean(ia.LogTraceEvents)
+    if (lte !== undefined) item.logTraceEvents = lte
+    if (ia.Schedule !== undefined) item.schedule = ia.Schedule
+    setOrigin(item, { file, line: it.line })
+    items.push(item)
+  }
+  const p: Production = {
+    name: a.Name ?? '',
+    attributes: { ...a },
+    settings: settingsOf(el, file, `production "${a.Name ?? ''}"`),
+    items,
+    rules: new Map(),
+    transforms: new Map(),
+    lookupTables: new Map(),
+  }
+  const te = parseIrisBoolean(a.TestingEnabled)
+  if (te !== undefined) p.testingEnabled = te
+  const lg = parseIrisBoolean(a.LogGeneralTraceEvents)
+  if (lg !== undefined) p.logGeneralTraceEvents = lg
+  const desc = childNamed(el, 'Description')
+  if (desc) p.description = desc.text
+  const aps = childNamed(el, 'ActorPoolSize')
+  if (aps) p.actorPoolSize = Number(aps.text.trim())
+  setOrigin(p, { file, line: el.line })
+  return p
+}
+
+/** Where to read a production from: text, `{ xml }`, or a file `{ path }` (a string without `<` or newline is a path). */
+export type ProductionSource = string | { path: string } | { xml: string }
+
+/** Options of `loadProduction`. */
+export interface LoadProductionOptions extends CompileOptions {
+  /** Which production to take when the source holds several (class or production name). */
+  production?: string
+  /** Run `validateProduction` and throw on errors (default true). */
+  validate?: boolean
+  /** Compile the rule classes items use, and their DTLs, so unsupported constructs fail the load (default true). */
+  compile?: boolean
+  /** Extra sources (rule/DTL/lookup files) to read into the same bundle. */
+  extraSources?: { text: string; file?: string }[]
+}
+
+function looksLikePath(s: string): boolean {
+  return !s.includes('<') && !s.includes('\n') && !s.includes('{')
+}
+
+/**
+ * Loads a production from any of the three IRIS forms, with the rules, DTLs and lookup tables
+ * found in the same source (and, for a file path, in the files next to it: `loadProductionFile`). Validates it (throws `ENGINE_PRODUCTION_INVALID` listing every
+ * error, naming item and setting) and compiles its rules and transforms (throws
+ * `ENGINE_RULE_UNSUPPORTED` / `ENGINE_TRANSFORM_UNSUPPORTED` naming class, line and construct).
+ * @example const p = await loadProduction({ path: 'Demo.Production.cls' })
+ */
+export async function loadProduction(
+  source: ProductionSource,
+  options: LoadProductionOptions = {},
+): Promise<Production> {
+  if (typeof source === 'string' && looksLikePath(source))
+    return loadProductionFile(source, options)
+  if (typeof source !== 'string' && 'path' in source)
+    return loadProductionFile(source.path, options)
+  const text = typeof source === 'string' ? source : source.xml
+  const bundle = readIrisSource(text)
+  for (const extra of options.extraSources ?? []) readIrisSource(extra.text, extra.file, bundle)
+  return productionFromBundle(bundle, options)
+}
+
+/**
+ * Loads a production file and every `*.cls`/`*.xml`/`*.lut` file next to it that holds rule
+ * classes, DTL classes or lookup tables (other files are left alone).
+ */
+export async function loadProductionFile(
+  path: string,
+  options: LoadProductionOptions = {},
+): Promise<Production> {
+  const full = resolve(path)
+  const text = await readFile(full, 'utf8')
+  const bundle = readIrisSource(text, path)
+  const dir = dirname(full)
+  const names = (await readdir(dir)).sort()
+  for (const n of names) {
+    const f = join(dir, n)
+    if (f === full || !/\.(cls|xml|lut)$/i.test(n)) continue
+    const t = await readFile(f, 'utf8')
+    if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b/.test(t)) continue
+    const before = bundle.productions.length
+    readIrisSource(t, join(dirname(path), n), bundle)
+    bundle.productions.length = before
+  }
+  for (const extra of options.extraSources ?? []) readIrisSource(extra.text, extra.file, bundle)
+  return productionFromBundle(bundle, options, path)
+}
+
+/** Picks the production from a bundle, attaches rules/DTLs/tables, validates and compiles. */
+export function productionFromBundle(
+  bundle: IrisBundle,
+  options: LoadProductionOptions = {},
+  file?: string,
+): Production {
+  const want = options.production
+  const candidates =
+    want === undefined ? bundle.productions : bundle.productions.filter((p) => p.name === want)
+  if (candidates.length === 0) {
+    throw new EngineError(
+      'ENGINE_PRODUCTION_PARSE',
+      want === undefined
+        ? `${file ?? '<input>'}: no production found (expected <Production> or a class with XData ProductionDefinition)`
+        : `${file ?? '<input>'}: no production named "${want}"; found ${bundle.productions.map((p) => p.name).join(', ') || 'none'}`,
+    )
+  }
+  if (candidates.length > 1) {
+    throw new EngineError(
+      'ENGINE_PRODUCTION_PARSE',
+      `${file ?? '<input>'}: several productions (${candidates.map((p) => p.name).join(', ')}); pass options.production to choose`,
+    )
+  }
+  const p = candidates[0] as Production
+  p.rules = new Map(bundle.rules)
+  p.transforms = new Map(bundle.transforms)
+  p.lookupTables = new Map(bundle.lookupTables)
+  if (options.validate !== false) {
+    const errors = validateProduction(p).filter((i) => i.severity === 'error')
+    if (errors.length > 0) {
+      throw new EngineError(
+        'ENGINE_PRODUCTION_INVALID',
+        `production "${p.name}" is invalid:\n` +
+          errors
+            .map(
+              (e) =>
+                `  - ${e.line !== undefined ? `${e.file ?? file ?? ''} line ${e.line}: ` : ''}${e.message}`,
+            )
+            .join('\n'),
+      )
+    }
+  }
+  if (options.compile !== false) compileReferenced(p, options)
+  return p
+}
+
+/**
+ * Compiles the rule classes the production's items name (BusinessRuleName) and the transforms
+ * their sends use, so unsupported constructs fail the load. Other classes found beside the
+ * production are kept but not compiled (`checkProduction` reports on all of them).
+ */
+export function compileReferenced(p: Production, options: CompileOptions = {}): void {
+  const cache = new Map<string, CompiledDtl>()
+  for (const item of p.items) {
+    const ruleName = itemSetting(item, 'BusinessRuleName')?.trim()
+    const def = ruleName !== undefined && ruleName !== '' ? p.rules.get(ruleName) : undefined
+    if (!def) continue
+    const compiled = compileRules(def, p, options)
+    for (const t of compiled.transforms) {
+      const tdef = p.transforms.get(t)
+      if (tdef) compileTransform(tdef, p, options, cache)
+    }
+  }
+}

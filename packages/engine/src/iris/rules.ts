@@ -1,0 +1,690 @@
+/**
+ * IRIS routing rule classes (`XData RuleDefinition`, as used by `EnsLib.HL7.MsgRouter.RoutingEngine`)
+ * and the native rule form of `defineProduction`, compiled to one synchronous evaluator.
+ *
+ * Semantics (IRIS routing rules): the first rule set whose effectiveBegin/effectiveEnd window
+ * holds the evaluation time is used; its rules run in order; a rule runs only when its
+ * constraints (source, msgClass, docCategory, docName, docType lists) match; the first `when`
+ * whose condition is true runs its actions (else `otherwise`); every matching rule contributes
+ * its `send`s until a `return` stops evaluation. `foreach propertypath="HL7.{OBX()}"` runs its
+ * nested rules once per segment, with `Segment.{5}` naming that segment's fields; a `return`
+ * inside it ends the foreach only.
+ *
+ * Anything not understood fails compilation with the class, file line, rule and construct.
+ */
+import { EngineError } from '../errors.js'
+import { splitList } from '../production/model.js'
+import type {
+  CompiledRules,
+  NativeCondition,
+  NativeRule,
+  Production,
+  RouteAction,
+  RouteResult,
+  RuleClassDefinition,
+  RuleContext,
+} from '../production/types.js'
+import {
+  collectRefs,
+  evaluate,
+  expressionFailure,
+  functionRegistry,
+  parseExpression,
+  truthy,
+  toStr,
+  type EvalEnv,
+  type Expr,
+  type FunctionRegistry,
+  type Value,
+} from './expression.js'
+import { Hl7Doc, type DocSegment, getSegmentValue } from './hl7-doc.js'
+import { schemaProviderFor, type CompileOptions } from './schemas.js'
+import {
+  parseVirtualPath,
+  pathDocFor,
+  pathSegments,
+  readPath,
+  type PathDoc,
+  type VirtualPath,
+} from './virtual-path.js'
+import { childrenNamed, localName, parseXml, type XmlElement } from './xml.js'
+
+export type { CompileOptions } from './schemas.js'
+
+/** A compiled rule class, with the transform classes its sends use. */
+export interface CompiledRuleClass extends CompiledRules {
+  /** Transform class names used by `send transform=...`, in first-use order. */
+  readonly transforms: string[]
+}
+
+type Action =
+  | { a: 'send'; targets: string[]; transforms: string[] }
+  | { a: 'delete' }
+  | { a: 'return' }
+  | { a: 'trace'; value: Expr }
+  | { a: 'foreach'; path: VirtualPath; base: string; rules: Rule[] }
+  | { a: 'rule'; rule: Rule }
+
+interface Rule {
+  name: string
+  constraints: {
+    source?: string[]
+    msgClass?: string[]
+    docCategory?: string[]
+    docName?: string[]
+    docType?: string[]
+  }
+  whens: { cond: Expr; actions: Action[] }[]
+  otherwise?: Action[]
+  /** Actions directly under the rule (run when the constraints match). */
+  direct: Action[]
+}
+
+interface RuleSet {
+  name: string
+  begin?: Date
+  end?: Date
+  rules: Rule[]
+}
+
+const RULE_BASES = new Set([
+  'HL7',
+  'Document',
+  'Source',
+  'DocName',
+  'DocType',
+  'MsgClass',
+  'Segment',
+  'Session',
+])
+const HL7_PROPS = new Set([
+  'Name',
+  'DocType',
+  'DocTypeName',
+  'DocTypeCategory',
+  'MessageTypeCategory',
+  'Source',
+  'Identifier',
+  'TypeVersion',
+])
+
+function parseDate(s: string | undefined): Date | undefined {
+  if (s === undefined || s.trim() === '') return undefined
+  const t = s.trim()
+  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00` : t)
+  return Number.isNaN(d.getTime()) ? undefined : d
+}
+
+/** Location text for messages: `file line N: rule class X`. */
+function whereOf(def: RuleClassDefinition, line?: number): string {
+  const file = def.origin?.file
+  return `${file !== undefined ? `${file} ` : ''}${line !== undefined ? `line ${line}: ` : ''}rule class ${def.className}`
+}
+
+/**
+ * Compiles a rule class (IRIS XML or native) against a production: targets must be items,
+ * transforms must be loaded, every construct must be supported.
+ */
+export function compileRules(
+  def: RuleClassDefinition,
+  p: Production,
+  options: CompileOptions = {},
+): CompiledRuleClass {
+  const functions = functionRegistry(options.functions)
+  const sets = def.native ? [nativeRuleSet(def, functions)] : xmlRuleSets(def, functions)
+  const transforms = checkTargets(def, sets, p)
+  const schemas = schemaProviderFor(options)
+  return {
+    className: def.className,
+    transforms,
+    evaluate(ctx: RuleContext): RouteResult {
+      const set = sets.find(
+        (s) =>
+          (s.begin === undefined || ctx.now >= s.begin) &&
+          (s.end === undefined || ctx.now <= s.end),
+      )
+      const result: RouteResult = { actions: [], matchedRules: [] }
+      if (!set) return result
+      const doc = Hl7Doc.parse(ctx.message.toString())
+      const pd = pathDocFor(doc, schemas, ctx.docCategory)
+      const facts = docFacts(doc, pd, ctx)
+      const run = new Runner(def, ctx, pd, facts, functions, result)
+      run.rules(set.rules, undefined)
+      return result
+    },
+  }
+}
+
+interface DocFacts {
+  docName: string
+  category: string
+  structure: string
+}
+
+function docFacts(doc: Hl7Doc, pd: PathDoc, ctx: RuleContext): DocFacts {
+  const msh = doc.first('MSH')
+  const get = (f: number, c: number): string =>
+    msh ? getSegmentValue(doc, msh, { field: f, comp: c }) : ''
+  const type = get(9, 1)
+  const event = get(9, 2)
+  return {
+    docName: event === '' ? type : `${type}_${event}`,
+    category: ctx.docCategory ?? get(12, 1),
+    structure: pd.structure?.id ?? (get(9, 3) || (event === '' ? type : `${type}_${event}`)),
+  }
+}
+
+class Runner {
+  constructor(
+    readonly def: RuleClassDefinition,
+    readonly ctx: RuleContext,
+    readonly pd: PathDoc,
+    readonly facts: DocFacts,
+    readonly functions: FunctionRegistry,
+    readonly result: RouteResult,
+  ) {}
+
+  env(segment: DocSegment | undefined, ruleName: string): EvalEnv {
+    return {
+      lookupTables: this.ctx.lookupTables,
+      now: this.ctx.now,
+      functions: this.functions,
+      vpath: (base: string, path: VirtualPath): Value => {
+        try {
+          if (base === 'Segment') {
+            if (!segment)
+              throw new EngineError(
+                'ENGINE_RULE_FAILED',
+                'Segment.{...} is only valid inside foreach',
+              )
+            return readPath(this.pd, toFieldPath(path), noVars, { context: segment })
+          }
+          return readPath(this.pd, path, noVars)
+        } catch (e) {
+          throw expressionFailure(e, `rule class ${this.def.className}, rule "${ruleName}"`, {
+            invalid: 'ENGINE_RULE_FAILED',
+            unsupported: 'ENGINE_RULE_FAILED',
+          })
+        }
+      },
+      ref: (base: string, props: string[]): Value => this.ref(base, props),
+    }
+  }
+
+  ref(base: string, props: string[]): Value {
+    const f = this.facts
+    const prop = props.join('.')
+    if (base === 'Source' && prop === '') return this.ctx.source
+    if (base === 'DocName' && prop === '') return f.docName
+    if (base === 'DocType' && prop === '') return `${f.category}:${f.structure}`
+    if (base === 'MsgClass' && prop === '') return 'EnsLib.HL7.Message'
+    if (base === 'HL7' || base === 'Document') {
+      switch (prop) {
+        case 'Name':
+          return f.docName
+        case 'DocType':
+          return `${f.category}:${f.structure}`
+        case 'DocTypeName':
+          return f.structure
+        case 'DocTypeCategory':
+        case 'MessageTypeCategory':
+        case 'TypeVersion':
+          return f.category
+        case 'Source':
+          return this.ctx.source
+        case 'Identifier':
+          return this.pd.doc.first('MSH')
+            ? getSegmentValue(this.pd.doc, this.pd.doc.first('MSH') as DocSegment, { field: 10 })
+            : ''
+        default:
+          break
+      }
+    }
+    throw new EngineError(
+      'ENGINE_RULE_FAILED',
+      `rule class ${this.def.className}: ${[base, ...props].join('.')} is not supported`,
+    )
+  }
+
+  constraintsMatch(r: Rule): boolean {
+    const c = r.constraints
+    const f = this.facts
+    if (c.source && !c.source.includes(this.ctx.source)) return false
+    if (c.msgClass && !c.msgClass.some((m) => m === 'EnsLib.HL7.Message')) return false
+    if (c.docCategory && !c.docCategory.includes(f.category)) return false
+    if (c.docName && !c.docName.includes(f.docName)) return false
+    if (
+      c.docType &&
+      !c.docType.includes(`${f.category}:${f.structure}`) &&
+      !c.docType.includes(f.structure)
+    )
+      return false
+    return true
+  }
+
+  /** Runs rules; returns true when a `return` stopped them. */
+  rules(rules: Rule[], segment: DocSegment | undefined): boolean {
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i] as Rule
+      if (!this.constraintsMatch(r)) continue
+      const env = this.env(segment, r.name)
+      let actions: Action[] | undefined
+      for (const w of r.whens) {
+        let v: Value
+        try {
+          v = evaluate(w.cond, env)
+        } catch (e) {
+          throw expressionFailure(e, `rule class ${this.def.className}, rule "${r.name}"`, {
+            invalid: 'ENGINE_RULE_FAILED',
+            unsupported: 'ENGINE_RULE_FAILED',
+          })
+        }
+        if (truthy(v)) {
+          actions = w.actions
+          break
+        }
+      }
+      actions ??= r.otherwise
+      const all = [...r.direct, ...(actions ?? [])]
+      if (actions !== undefined || r.direct.length > 0) this.result.matchedRules.push(r.name)
+      if (this.actions(all, r.name, segment, env)) return true
+    }
+    return false
+  }
+
+  actions(
+    actions: Action[],
+    ruleName: string,
+    segment: DocSegment | undefined,
+    env: EvalEnv,
+  ): boolean {
+    for (const a of actions) {
+      switch (a.a) {
+        case 'send':
+          for (const t of a.targets) {
+            const act: RouteAction = {
+              type: 'send',
+              target: t,
+              transforms: a.transforms,
+              rule: ruleName,
+            }
+            this.result.actions.push(act)
+          }
+          break
+        case 'delete':
+          this.result.actions.push({ type: 'delete', rule: ruleName })
+          break
+        case 'return':
+          return true
+        case 'trace':
+          this.ctx.trace?.(toStr(evaluate(a.value, env)))
+          break
+        case 'rule':
+          if (this.rules([a.rule], segment)) return true
+          break
+        case 'foreach': {
+          const segs = pathSegments(this.pd, a.path, noVars)
+          for (const s of segs) if (this.rules(a.rules, s)) break
+          break
+        }
+      }
+    }
+    return false
+  }
+}
+
+const noVars = (name: string): number => {
+  throw new EngineError('ENGINE_RULE_FAILED', `variable "${name}" is not defined in a rule path`)
+}
+
+/** `Segment.{ObservationValue}` names a field of the current segment, not a segment. */
+function toFieldPath(p: VirtualPath): VirtualPath {
+  if (p.steps.length === 1 && p.fields.length === 0) {
+    const st = p.steps[0] as { name: string; index?: number | string }
+    const key = /^\d+$/.test(st.name) ? Number(st.name) : st.name
+    return {
+      raw: p.raw,
+      steps: [],
+      fields: [st.index === undefined ? { key } : { key, index: st.index }],
+    }
+  }
+  if (p.steps.length === 1 && p.fields.length > 0) {
+    // `{3.1}` written as `{3:1}` never occurs; `{PatientIdentifierList.IDNumber}` parses as steps
+    return p
+  }
+  return p
+}
+
+// ---- XML rule classes -------------------------------------------------------------------
+
+function xmlRuleSets(def: RuleClassDefinition, functions: FunctionRegistry): RuleSet[] {
+  const offset = (def.origin?.line ?? 1) - 1
+  let root: XmlElement
+  try {
+    root = parseXml(def.xml.replace(/^\s+/, ''), whereOf(def), offset + leadingNewlines(def.xml))
+  } catch (e) {
+    throw new EngineError('ENGINE_RULE_INVALID', (e as Error).message, { cause: e })
+  }
+  if (localName(root.name).toLowerCase() !== 'ruledefinition') {
+    throw new EngineError(
+      'ENGINE_RULE_INVALID',
+      `${whereOf(def, root.line)}: expected <RuleDefinition>, found <${root.name}>`,
+    )
+  }
+  const sets: RuleSet[] = []
+  let anon = 0
+  const compileRule = (el: XmlElement): Rule => {
+    anon++
+    const name = el.attrs.name !== undefined && el.attrs.name !== '' ? el.attrs.name : `#${anon}`
+    const rule: Rule = { name, constraints: {}, whens: [], direct: [] }
+    const where = (line: number): string => `${whereOf(def, line)}, rule "${name}"`
+    for (const c of el.children) {
+      const n = localName(c.name)
+      if (n === 'constraint') {
+        const cname = c.attrs.name ?? ''
+        const values = splitList(c.attrs.value)
+        if (
+          cname === 'source' ||
+          cname === 'msgClass' ||
+          cname === 'docCategory' ||
+          cname === 'docName' ||
+          cname === 'docType'
+        ) {
+          if (values.length > 0) rule.constraints[cname] = values
+        } else {
+          throw new EngineError(
+            'ENGINE_RULE_UNSUPPORTED',
+            `${where(c.line)}: constraint "${cname}" is not supported (expected source, msgClass, docCategory, docName, docType)`,
+          )
+        }
+      } else if (n === 'when') {
+        rule.whens.push({
+          cond: compileCondition(c.attrs.condition ?? '', where(c.line), functions),
+          actions: compileActions(c, where),
+        })
+      } else if (n === 'otherwise') {
+        rule.otherwise = compileActions(c, where)
+      } else if (n === 'annotation' || n === 'description') {
+        continue
+      } else {
+        rule.direct.push(...compileActions({ ...el, children: [c] }, where))
+      }
+    }
+    return rule
+  }
+  const compileActions = (parent: XmlElement, where: (line: number) => string): Action[] => {
+    const out: Action[] = []
+    for (const c of parent.children) {
+      const n = localName(c.name)
+      switch (n) {
+        case 'send': {
+          const targets = splitList(c.attrs.target)
+          if (targets.length === 0)
+            throw new EngineError('ENGINE_RULE_INVALID', `${where(c.line)}: <send> has no target`)
+          out.push({ a: 'send', targets, transforms: splitList(c.attrs.transform) })
+          break
+        }
+        case 'delete':
+          out.push({ a: 'delete' })
+          break
+        case 'return':
+          out.push({ a: 'return' })
+          break
+        case 'trace':
+          out.push({
+            a: 'trace',
+            value: compileCondition(c.attrs.value ?? '""', where(c.line), functions),
+          })
+          break
+        case 'rule':
+          out.push({ a: 'rule', rule: compileRule(c) })
+          break
+        case 'foreach': {
+          const pp = c.attrs.propertypath ?? c.attrs.propertyPath ?? ''
+          const m = /^\s*(HL7|Document)\.\{(.*)\}\s*$/.exec(pp)
+          if (!m?.[2])
+            throw new EngineError(
+              'ENGINE_RULE_UNSUPPORTED',
+              `${where(c.line)}: foreach propertypath "${pp}" is not supported (expected HL7.{SEG()})`,
+            )
+          let path: VirtualPath
+          try {
+            path = parseVirtualPath(m[2])
+          } catch (e) {
+            throw new EngineError(
+              'ENGINE_RULE_UNSUPPORTED',
+              `${where(c.line)}: ${(e as Error).message}`,
+            )
+          }
+          const last = path.steps[path.steps.length - 1]
+          if (!last || path.fields.length > 0 || /grp$/i.test(last.name)) {
+            throw new EngineError(
+              'ENGINE_RULE_UNSUPPORTED',
+              `${where(c.line)}: foreach propertypath "${pp}" must name repeating segments (e.g. HL7.{OBX()}); groups and fields are not supported`,
+            )
+          }
+          out.push({
+            a: 'foreach',
+            path,
+            base: m[1] as string,
+            rules: childrenNamed(c, 'rule').map(compileRule),
+          })
+          break
+        }
+        case 'comment':
+        case 'annotation':
+        case 'description':
+          break
+        default:
+          throw new EngineError(
+            'ENGINE_RULE_UNSUPPORTED',
+            `${where(c.line)}: <${n}> is not supported in routing rules`,
+          )
+      }
+    }
+    return out
+  }
+  for (const rs of root.children) {
+    const n = localName(rs.name)
+    if (n === 'ruleSet') {
+      const set: RuleSet = { name: rs.attrs.name ?? '', rules: [] }
+      const begin = parseDate(rs.attrs.effectiveBegin)
+      const end = parseDate(rs.attrs.effectiveEnd)
+      if (begin) set.begin = begin
+      if (end) set.end = end
+      for (const c of rs.children) {
+        const cn = localName(c.name)
+        if (cn === 'rule') set.rules.push(compileRule(c))
+        else if (cn === 'comment' || cn === 'annotation' || cn === 'description') continue
+        else {
+          anon++
+          const direct = compileActions(
+            { ...rs, children: [c] },
+            (line) => `${whereOf(def, line)}, rule set "${set.name}"`,
+          )
+          set.rules.push({ name: `#${anon}`, constraints: {}, whens: [], direct })
+        }
+      }
+      sets.push(set)
+    } else if (n !== 'comment' && n !== 'annotation' && n !== 'description') {
+      throw new EngineError(
+        'ENGINE_RULE_UNSUPPORTED',
+        `${whereOf(def, rs.line)}: <${n}> is not supported under <RuleDefinition>`,
+      )
+    }
+  }
+  return sets
+}
+
+function leadingNewlines(s: string): number {
+  return (/^\s*/.exec(s)?.[0].match(/\n/g) ?? []).length
+}
+
+function compileCondition(src: string, where: string, functions: FunctionRegistry): Expr {
+  if (src.trim() === '') return { k: 'num', v: 1 }
+  let e: Expr
+  try {
+    e = parseExpression(src, { functions })
+  } catch (err) {
+    throw expressionFailure(err, `${where}: condition ${src}`, {
+      invalid: 'ENGINE_RULE_INVALID',
+      unsupported: 'ENGINE_RULE_UNSUPPORTED',
+    })
+  }
+  const { refs, vpaths } = collectRefs(e)
+  for (const r of refs) {
+    const [base, ...props] = r.split('.')
+    const ok =
+      (base === 'HL7' || base === 'Document'
+        ? props.length === 1 && HL7_PROPS.has(props[0] as string)
+        : RULE_BASES.has(base as string) && props.length === 0) && base !== 'Segment'
+    if (!ok)
+      throw new EngineError(
+        'ENGINE_RULE_UNSUPPORTED',
+        `${where}: condition ${src}: "${r}" is not supported (expected HL7.{path}, Document.{path}, Segment.{path} or HL7.Name/DocType, Source, DocName, DocType)`,
+      )
+  }
+  for (const v of vpaths) {
+    if (v !== 'HL7' && v !== 'Document' && v !== 'Segment') {
+      throw new EngineError(
+        'ENGINE_RULE_UNSUPPORTED',
+        `${where}: condition ${src}: "${v}.{...}" is not supported (expected HL7.{...}, Document.{...} or Segment.{...})`,
+      )
+    }
+  }
+  return e
+}
+
+function checkTargets(def: RuleClassDefinition, sets: RuleSet[], p: Production): string[] {
+  const used = new Set<string>()
+  const visit = (actions: Action[], rule: string): void => {
+    for (const a of actions) {
+      if (a.a === 'send') {
+        for (const t of a.targets) {
+          if (!p.items.some((i) => i.name === t)) {
+            throw new EngineError(
+              'ENGINE_RULE_INVALID',
+              `${whereOf(def)}, rule "${rule}": send target "${t}" is not an item of production "${p.name}"`,
+            )
+          }
+        }
+        for (const t of a.transforms) {
+          used.add(t)
+          if (!p.transforms.has(t)) {
+            throw new EngineError(
+              'ENGINE_RULE_INVALID',
+              `${whereOf(def)}, rule "${rule}": transform "${t}" was not found in the export or next to it`,
+            )
+          }
+        }
+      } else if (a.a === 'rule') visitRule(a.rule)
+      else if (a.a === 'foreach') a.rules.forEach(visitRule)
+    }
+  }
+  const visitRule = (r: Rule): void => {
+    visit(r.direct, r.name)
+    for (const w of r.whens) visit(w.actions, r.name)
+    if (r.otherwise) visit(r.otherwise, r.name)
+  }
+  for (const s of sets) s.rules.forEach(visitRule)
+  return [...used]
+}
+
+// ---- native rules -----------------------------------------------------------------------
+
+function asList(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined
+  const l = Array.isArray(v) ? v : splitList(v)
+  return l.length > 0 ? l : undefined
+}
+
+function nativeRuleSet(def: RuleClassDefinition, functions: FunctionRegistry): RuleSet {
+  const rules = (def.native ?? []).map((n: NativeRule, i): Rule => {
+    const name = n.name ?? `#${i + 1}`
+    const where = `rule class ${def.className}, rule "${name}"`
+    const actions: Action[] = []
+    const targets = asList(n.send)
+    if (targets) actions.push({ a: 'send', targets, transforms: asList(n.transform) ?? [] })
+    if (n.delete === true) actions.push({ a: 'delete' })
+    if (n.return === true) actions.push({ a: 'return' })
+    const constraints: Rule['constraints'] = {}
+    const source = asList(n.source)
+    if (source) constraints.source = source
+    const docName = asList(n.docName)
+    if (docName) constraints.docName = docName
+    const docCategory = asList(n.docCategory)
+    if (docCategory) constraints.docCategory = docCategory
+    const cond =
+      n.when === undefined
+        ? ({ k: 'num', v: 1 } as Expr)
+        : nativeCondition(n.when, where, functions)
+    return { name, constraints, whens: [{ cond, actions }], direct: [] }
+  })
+  return { name: def.className, rules }
+}
+
+/** `PID-3[1].1` → `PID:3(1).1`; IRIS `{...}` paths pass through. */
+function toIrisPath(path: string): string {
+  const t = path.trim()
+  if (t.startsWith('{') && t.endsWith('}')) return t.slice(1, -1)
+  const m = /^([A-Z0-9]{3})(?:\[(\d+)\])?(?:-(\d+)(?:\[(\d+)\])?((?:\.\d+){0,2}))?$/.exec(t)
+  if (!m) return t
+  let out = (m[1] as string) + (m[2] !== undefined ? `(${m[2]})` : '')
+  if (m[3] !== undefined) out += `:${m[3]}` + (m[4] !== undefined ? `(${m[4]})` : '') + (m[5] ?? '')
+  return out
+}
+
+function nativeCondition(c: NativeCondition, where: string, functions: FunctionRegistry): Expr {
+  if (typeof c === 'string') return compileCondition(c, where, functions)
+  if ('all' in c)
+    return c.all
+      .map((x) => nativeCondition(x, where, functions))
+      .reduce<Expr>((l, r) => ({ k: 'bin', op: '&&', l, r }), { k: 'num', v: 1 })
+  if ('any' in c)
+    return c.any
+      .map((x) => nativeCondition(x, where, functions))
+      .reduce<Expr>((l, r) => ({ k: 'bin', op: '||', l, r }), { k: 'num', v: 0 })
+  if ('not' in c) return { k: 'un', op: '!', e: nativeCondition(c.not, where, functions) }
+  let path: VirtualPath
+  try {
+    path = parseVirtualPath(toIrisPath(c.path))
+  } catch (e) {
+    throw new EngineError(
+      'ENGINE_RULE_INVALID',
+      `${where}: path "${c.path}": ${(e as Error).message}`,
+    )
+  }
+  const v: Expr = { k: 'vpath', base: 'HL7', path }
+  const str = (s: string): Expr => ({ k: 'str', v: s })
+  const parts: Expr[] = []
+  if (c.eq !== undefined) parts.push({ k: 'bin', op: '=', l: v, r: str(c.eq) })
+  if (c.ne !== undefined) parts.push({ k: 'bin', op: '!=', l: v, r: str(c.ne) })
+  if (c.in !== undefined) parts.push({ k: 'call', name: 'in', args: [v, str(c.in.join(','))] })
+  if (c.notIn !== undefined)
+    parts.push({ k: 'call', name: 'notin', args: [v, str(c.notIn.join(','))] })
+  if (c.contains !== undefined)
+    parts.push({ k: 'call', name: 'contains', args: [v, str(c.contains)] })
+  if (c.startsWith !== undefined)
+    parts.push({ k: 'call', name: 'startswith', args: [v, str(c.startsWith)] })
+  if (c.exists !== undefined) parts.push({ k: 'bin', op: c.exists ? '!=' : '=', l: v, r: str('') })
+  if (c.matches !== undefined) {
+    let re: RegExp
+    try {
+      re = new RegExp(c.matches)
+    } catch (e) {
+      throw new EngineError(
+        'ENGINE_RULE_INVALID',
+        `${where}: matches "${c.matches}" is not a valid regular expression: ${(e as Error).message}`,
+      )
+    }
+    const fname = `__re${functions.size}`
+    functions.set(fname, (a) => (re.test(toStr(a[0] ?? '')) ? 1 : 0))
+    parts.push({ k: 'call', name: fname, args: [v] })
+  }
+  if (parts.length === 0)
+    throw new EngineError(
+      'ENGINE_RULE_INVALID',
+      `${where}: condition on "${c.path}" has no test (eq, ne, in, notIn, contains, startsWith, matches, exists)`,
+    )
+  return parts.reduce((l, r) => ({ k: 'bin', op: '&&', l, r }))
+}

@@ -1,0 +1,754 @@
+/**
+ * `Engine`: loads a production, builds its hosts, wires them to the WAL, the message store, the
+ * queues, metrics and health, and runs them.
+ *
+ * Data layout: `<dataDir>/wal` (write-ahead log), `<dataDir>/messages.db` (SQLite store). Queues
+ * are in-process unless `redisUrl` is set. Start order: WAL recovery, store, queue; operations,
+ * then processes; then every WAL entry left pending by the previous run is resumed; then services
+ * (so nothing is accepted before its targets run). Stop is the reverse: services first, a bounded
+ * drain, then processes and operations, then queue, store and WAL.
+ */
+import { EventEmitter } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import type { SecureContextOptions } from 'node:tls'
+import {
+  GracefulShutdown,
+  HealthRegistry,
+  createHostHealthCheck,
+  createQueueHealthCheck,
+} from '@li/health'
+import { LiMetrics } from '@li/metrics'
+import { MessageQueue } from '@li/queue'
+import { MessageStore } from '@li/store'
+import { Wal } from '@li/wal'
+import type { WalSyncMode } from '@li/wal'
+import { pino } from 'pino'
+import type { Logger } from 'pino'
+import type {
+  CompiledRules,
+  CompiledTransform,
+  HostKind,
+  Production,
+  ProductionItem,
+} from '../production/types.js'
+import { EngineError } from '../errors.js'
+import { registerBuiltinHosts } from './builtin-hosts.js'
+import { Host, errorText } from './host.js'
+import type { HostState, HostStatus } from './host.js'
+import type { EngineAlert, HostContext } from './host-context.js'
+import { defaultHostRegistry } from './host-registry.js'
+import type { HostRegistry } from './host-registry.js'
+import { MessagePath } from './message-path.js'
+import type { Accepted } from './message-path.js'
+import { defaultProductionTools } from './production-tools.js'
+import type { ProductionTools } from './production-tools.js'
+import type { ProductionSource } from '../iris/loader.js'
+import { QueueHost } from './queue-host.js'
+import { ItemSettings } from './settings.js'
+
+/** TLS material of one IRIS SSLConfig name: file paths, read when a host starts. */
+export interface EngineTlsConfig {
+  /** PEM private key file. */
+  key?: string
+  /** PEM certificate (chain) file. */
+  cert?: string
+  /** PEM CA file(s) to verify the peer. */
+  ca?: string | string[]
+  passphrase?: string
+  /** Servers: ask clients for a certificate (mutual TLS). */
+  requestCert?: boolean
+  /** Reject peers whose certificate does not verify; default true. */
+  rejectUnauthorized?: boolean
+  /** Clients: the name to verify the server certificate against. */
+  servername?: string
+}
+
+/** Configuration of an Engine. Durations in seconds unless the name says ms. */
+export interface EngineConfig {
+  /** Data directory: WAL in `<dataDir>/wal`, store in `<dataDir>/messages.db`. */
+  dataDir: string
+  /** WAL durability (`fsync` default: an ACK means the message is on disk). */
+  syncMode?: WalSyncMode
+  /** Use the Redis queue (shared by several engines) instead of in-process queues. */
+  redisUrl?: string
+  /** Redis key prefix of the queues; default `li:queue`. */
+  queuePrefix?: string
+  /** Seconds a received queue message stays invisible; default 300 (Redis) or a year (memory). */
+  queueVisibilityTimeout?: number
+  /** Whole shutdown limit (waitForShutdown), seconds; default 30. */
+  shutdownTimeout?: number
+  /** How long stop() waits for in-flight messages to finish, seconds; default 10. */
+  drainTimeout?: number
+  /** Start items whose Enabled is false too. */
+  startDisabledItems?: boolean
+  /** Structured logger; default silent. */
+  logger?: Logger
+  /** TLS material by SSLConfig name. */
+  tls?: Record<string, EngineTlsConfig>
+  /** Host classes; default the shared registry with the built-in EnsLib hosts. */
+  registry?: HostRegistry
+  /** Metrics; default a new LiMetrics on its own registry. */
+  metrics?: LiMetrics
+  /** Health registry; default a new one. */
+  health?: HealthRegistry
+  /** Milliseconds a consumer waits on an empty queue between stop checks; default 250. */
+  pollMs?: number
+  /** How often QueueCountAlert/QueueWaitAlert are checked, ms; default 10 000. */
+  alertIntervalMs?: number
+  /** Seconds before an uncompleted WAL entry expires; default 0 (never: nothing is dropped). */
+  walEntryTtl?: number
+  /** Replace the production loader and rule/transform compilers. */
+  tools?: Partial<ProductionTools>
+}
+
+/** One item in `getStatus()`. */
+export interface EngineItemStatus extends HostStatus {
+  /** Messages waiting in the host's queue (routers and operations). */
+  queueDepth?: number
+  /** Age of the oldest waiting message, ms. */
+  oldestQueuedAgeMs?: number
+}
+
+/** The Engine's own state. */
+export type EngineState = 'CREATED' | 'LOADED' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED'
+
+/** What `getStatus()` returns. */
+export interface EngineStatus {
+  production: string | undefined
+  state: EngineState
+  /** WAL entries not yet completed. */
+  walPending: number
+  /** Messages whose branches are still running in this process. */
+  inFlight: number
+  items: EngineItemStatus[]
+}
+
+/** Events of the Engine. */
+export interface EngineEvents {
+  alert: [alert: EngineAlert]
+  hostState: [info: { host: string; state: HostState }]
+}
+
+const KIND_RANK: Record<HostKind, number> = { operation: 0, process: 1, service: 2 }
+
+/** A host whose item could not be built (bad settings, unknown class): shown in ERROR. */
+class BrokenHost extends Host {
+  readonly kind: HostKind
+  readonly #error: unknown
+  constructor(item: ProductionItem, logger: Logger, kind: HostKind, error: unknown) {
+    super(item, logger)
+    this.kind = kind
+    this.#error = error
+  }
+  protected override onStart(): Promise<void> {
+    return Promise.reject(
+      this.#error instanceof Error ? this.#error : new Error(String(this.#error)),
+    )
+  }
+  protected override onStop(): Promise<void> {
+    return Promise.resolve()
+  }
+}
+
+/**
+ * Runs one production.
+ * @example
+ * const engine = new Engine({ dataDir: '/var/lib/li' })
+ * await engine.load({ path: 'production.xml' })
+ * await engine.start()
+ */
+export class Engine extends EventEmitter<EngineEvents> {
+  readonly config: EngineConfig
+  readonly logger: Logger
+  readonly metrics: LiMetrics
+  readonly health: HealthRegistry
+  readonly registry: HostRegistry
+  readonly #tools: ProductionTools
+  #state: EngineState = 'CREATED'
+  #production: Production | undefined
+  #wal: Wal | undefined
+  #store: MessageStore | undefined
+  #queue: MessageQueue | undefined
+  #path: MessagePath | undefined
+  readonly #hosts = new Map<string, Host>()
+  #alertTimer: NodeJS.Timeout | undefined
+  readonly #alerted = new Set<string>()
+  readonly #tlsCache = new Map<string, SecureContextOptions>()
+  readonly #rulesCache = new Map<string, CompiledRules>()
+  readonly #transformCache = new Map<string, CompiledTransform>()
+  #shutdown: GracefulShutdown | undefined
+
+  constructor(config: EngineConfig) {
+    super()
+    if (typeof config.dataDir !== 'string' || config.dataDir === '') {
+      throw new EngineError(
+        'ENGINE_INVALID_ARGUMENT',
+        'Engine: config.dataDir is required (a directory path)',
+      )
+    }
+    this.config = config
+    this.logger = config.logger ?? pino({ level: 'silent' })
+    this.metrics = config.metrics ?? new LiMetrics()
+    this.health = config.health ?? new HealthRegistry()
+    this.registry = config.registry ?? registerBuiltinHosts(defaultHostRegistry)
+    if (config.registry !== undefined) registerBuiltinHosts(config.registry)
+    this.#tools = { ...defaultProductionTools, ...config.tools }
+  }
+
+  /** The Engine's state. */
+  get state(): EngineState {
+    return this.#state
+  }
+
+  /** The loaded production. */
+  get production(): Production | undefined {
+    return this.#production
+  }
+
+  /** The message store (queries, traces, purge); available after `start()`. */
+  get store(): MessageStore {
+    return this.#need(this.#store, 'store')
+  }
+
+  /** The queue (depths, dead letters, redrive); available after `start()`. */
+  get queue(): MessageQueue {
+    return this.#need(this.#queue, 'queue')
+  }
+
+  /** The write-ahead log (stats); available after `start()`. */
+  get wal(): Wal {
+    return this.#need(this.#wal, 'wal')
+  }
+
+  /** Lookup tables of the loaded production. */
+  get lookupTables(): Map<string, Map<string, string>> {
+    return this.#production?.lookupTables ?? new Map()
+  }
+
+  /** Load a production (IRIS XML, class export, file path, or a Production object). Not while running. */
+  async load(source: ProductionSource | Production): Promise<Production> {
+    if (this.#state === 'STARTING' || this.#state === 'RUNNING' || this.#state === 'STOPPING') {
+      throw new EngineError(
+        'ENGINE_INVALID_STATE',
+        'Engine.load: stop the engine before loading another production',
+      )
+    }
+    const p = isProduction(source) ? source : await this.#tools.loadProduction(source)
+    this.#production = p
+    this.#rulesCache.clear()
+    this.#transformCache.clear()
+    this.#state = 'LOADED'
+    return p
+  }
+
+  /** Start the data layer and every enabled host. Resumes WAL entries left by the last run. */
+  async start(): Promise<void> {
+    const production = this.#production
+    if (production === undefined) {
+      throw new EngineError(
+        'ENGINE_INVALID_STATE',
+        'Engine.start: load a production first (engine.load(source))',
+      )
+    }
+    if (this.#state === 'RUNNING' || this.#state === 'STARTING') return
+    this.#state = 'STARTING'
+    this.health.markStarting()
+    const c = this.config
+    try {
+      await mkdir(c.dataDir, { recursive: true })
+      const wal = new Wal({
+        directory: path.join(c.dataDir, 'wal'),
+        syncMode: c.syncMode ?? 'fsync',
+        entryTtl: c.walEntryTtl ?? 0,
+      })
+      const recovery = await wal.start()
+      this.#wal = wal
+      this.logger.info(
+        { pending: recovery.pending, durationMs: recovery.durationMs },
+        'wal recovered',
+      )
+      const store = new MessageStore({ dataDir: c.dataDir })
+      await store.start()
+      this.#store = store
+      const redis = c.redisUrl !== undefined && c.redisUrl !== ''
+      const queue = new MessageQueue({
+        backend: redis ? 'redis' : 'memory',
+        ...(redis ? { redisUrl: c.redisUrl } : {}),
+        ...(c.queuePrefix === undefined ? {} : { queuePrefix: c.queuePrefix }),
+        visibilityTimeout: c.queueVisibilityTimeout ?? (redis ? 300 : 365 * 86_400),
+        deadLetterEnabled: true,
+        // Operations retry in place (RetryInterval/FailureTimeout); a requeue happens only on
+        // stop or disable and must never dead-letter a message.
+        maxRetries: 1_000_000,
+      })
+      await queue.start()
+      this.#queue = queue
+      const orderingPaths = new Map<string, string>()
+      for (const item of production.items) {
+        const key = new ItemSettings(item).string('OrderingKey')
+        if (key !== undefined) orderingPaths.set(item.name, key)
+      }
+      this.#path = new MessagePath({
+        wal,
+        store,
+        queue,
+        metrics: this.metrics,
+        logger: this.logger,
+        walCompletion: redis ? 'enqueue' : 'branches',
+        orderingKeyFor: (target, raw) => {
+          const p = orderingPaths.get(target)
+          return p === undefined ? undefined : orderingKey(raw, p)
+        },
+      })
+      this.metrics.trackWal(() => wal.stats().pending)
+      this.#buildHosts(production)
+      const ordered = this.#ordered()
+      for (const host of ordered.filter((h) => h.kind !== 'service')) await this.#startOne(host)
+      await this.#resume()
+      for (const host of ordered.filter((h) => h.kind === 'service')) await this.#startOne(host)
+      this.#startAlerts()
+      this.#state = 'RUNNING'
+      this.health.markRunning()
+      this.logger.info({ production: production.name, hosts: this.#hosts.size }, 'engine running')
+    } catch (e) {
+      this.logger.error({ err: errorText(e) }, 'engine failed to start')
+      await this.#teardown().catch(() => undefined)
+      this.#state = 'STOPPED'
+      throw e
+    }
+  }
+
+  /** Stop every host (services first), drain in-flight messages for up to drainTimeout, close the data layer. */
+  async stop(): Promise<void> {
+    if (this.#state !== 'RUNNING' && this.#state !== 'STARTING') return
+    this.#state = 'STOPPING'
+    this.health.markShuttingDown()
+    if (this.#alertTimer !== undefined) clearInterval(this.#alertTimer)
+    this.#alertTimer = undefined
+    const reverse = this.#ordered().reverse()
+    for (const h of reverse.filter((x) => x.kind === 'service')) await this.#stopOne(h)
+    const deadline = Date.now() + (this.config.drainTimeout ?? 10) * 1000
+    while ((this.#path?.inFlight ?? 0) > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50))
+    for (const h of reverse.filter((x) => x.kind !== 'service')) await this.#stopOne(h)
+    await this.#teardown()
+    this.#state = 'STOPPED'
+    this.logger.info({}, 'engine stopped')
+  }
+
+  /** Install SIGTERM/SIGINT handlers and resolve once the engine has shut down. */
+  async waitForShutdown(): Promise<void> {
+    if (this.#shutdown === undefined) {
+      const gs = new GracefulShutdown({
+        timeout: this.config.shutdownTimeout ?? 30,
+        drainTimeout: this.config.drainTimeout ?? 10,
+        health: this.health,
+        logger: this.logger,
+      })
+      gs.registerHandler('engine', () => this.stop())
+      gs.installSignalHandlers()
+      this.#shutdown = gs
+    }
+    await this.#shutdown.waitComplete()
+    this.#shutdown.removeSignalHandlers()
+  }
+
+  /** Begin a shutdown as a signal would (for `waitForShutdown` callers). */
+  async shutdown(reason = 'requested'): Promise<void> {
+    if (this.#shutdown !== undefined) await this.#shutdown.shutdown(reason)
+    else await this.stop()
+  }
+
+  /** Status of the engine and every item. */
+  async getStatus(): Promise<EngineStatus> {
+    const items: EngineItemStatus[] = []
+    for (const host of this.#hosts.values()) {
+      const s: EngineItemStatus = host.status()
+      if (host instanceof QueueHost && this.#queue !== undefined) {
+        try {
+          s.queueDepth = await this.#queue.depth(host.name)
+          s.oldestQueuedAgeMs = await this.#queue.oldestAgeMs(host.name)
+        } catch (e) {
+          s.lastError ??= `queue unreadable: ${errorText(e)}`
+        }
+      }
+      items.push(s)
+    }
+    return {
+      production: this.#production?.name,
+      state: this.#state,
+      walPending: this.#wal?.stats().pending ?? 0,
+      inFlight: this.#path?.inFlight ?? 0,
+      items,
+    }
+  }
+
+  /** The host of an item, or undefined. */
+  getHost(name: string): Host | undefined {
+    return this.#hosts.get(name)
+  }
+
+  /** Every host, in start order. */
+  getHosts(): Host[] {
+    return this.#ordered()
+  }
+
+  /** Start one item. */
+  async startHost(name: string): Promise<void> {
+    await this.#host(name).start()
+  }
+
+  /** Stop one item. */
+  async stopHost(name: string): Promise<void> {
+    await this.#host(name).stop()
+  }
+
+  /** Stop and start one item. */
+  async restartHost(name: string): Promise<void> {
+    await this.#host(name).restart()
+  }
+
+  /** Pause one item (services stop listening, consumers stop taking messages). */
+  async pauseHost(name: string): Promise<void> {
+    await this.#host(name).pause()
+  }
+
+  /** Resume a paused item. */
+  async resumeHost(name: string): Promise<void> {
+    await this.#host(name).resume()
+  }
+
+  /** Enable and start one item. */
+  async enableHost(name: string): Promise<void> {
+    await this.#host(name).enable()
+  }
+
+  /** Stop one item and mark it disabled. */
+  async disableHost(name: string): Promise<void> {
+    await this.#host(name).disable()
+  }
+
+  /**
+   * Send a stored message again, as a new session: to `target`, or (for a message a service
+   * received) to that service's TargetConfigNames. It is written to the WAL first, like any
+   * inbound message. Returns the new session.
+   */
+  async resend(messageId: string, target?: string): Promise<Accepted> {
+    const store = this.store
+    const path = this.#need(this.#path, 'message path')
+    const rec = await store.get(messageId)
+    if (rec === undefined || rec === null) {
+      throw new EngineError(
+        'ENGINE_MESSAGE_NOT_FOUND',
+        `resend: no stored message with id ${messageId}`,
+      )
+    }
+    let targets: string[]
+    if (target !== undefined) {
+      this.#host(target)
+      targets = [target]
+    } else {
+      const source = this.#hosts.get(rec.hostName)
+      targets =
+        source !== undefined && source.kind === 'service'
+          ? new ItemSettings(source.item).list('TargetConfigNames')
+          : []
+      if (targets.length === 0) {
+        throw new EngineError(
+          'ENGINE_INVALID_ARGUMENT',
+          `resend: message ${messageId} was stored by ${rec.hostName}, which has no TargetConfigNames; name a target`,
+        )
+      }
+    }
+    return path.accept({
+      source: rec.hostName,
+      raw: rec.payload,
+      targets,
+      metadata: { resentFrom: messageId },
+    })
+  }
+
+  #need<T>(v: T | undefined, what: string): T {
+    if (v === undefined)
+      throw new EngineError(
+        'ENGINE_INVALID_STATE',
+        `Engine: ${what} is not available before start()`,
+      )
+    return v
+  }
+
+  #host(name: string): Host {
+    const h = this.#hosts.get(name)
+    if (h === undefined)
+      throw new EngineError(
+        'ENGINE_UNKNOWN_HOST',
+        `no item named "${name}" in the running production`,
+      )
+    return h
+  }
+
+  #ordered(): Host[] {
+    return [...this.#hosts.values()].sort((a, b) => KIND_RANK[a.kind] - KIND_RANK[b.kind])
+  }
+
+  #context(production: Production): HostContext {
+    return {
+      production,
+      path: this.#need(this.#path, 'message path'),
+      queue: this.#need(this.#queue, 'queue'),
+      logger: this.logger,
+      metrics: this.metrics,
+      pollMs: this.config.pollMs ?? 250,
+      tls: (name) => this.#tls(name),
+      compileRules: (className) => {
+        let r = this.#rulesCache.get(className)
+        if (r === undefined) {
+          const def = production.rules.get(className)
+          if (def === undefined) {
+            throw new EngineError(
+              'ENGINE_INVALID_SETTING',
+              `rule class ${className} was not found beside the production`,
+            )
+          }
+          r = this.#tools.compileRules(def, production)
+          this.#rulesCache.set(className, r)
+        }
+        return r
+      },
+      compileTransform: (className) => {
+        let t = this.#transformCache.get(className)
+        if (t === undefined) {
+          const def = production.transforms.get(className)
+          if (def === undefined) {
+            throw new EngineError(
+              'ENGINE_INVALID_SETTING',
+              `transform class ${className} was not found beside the production`,
+            )
+          }
+          t = this.#tools.compileTransform(def, production)
+          this.#transformCache.set(className, t)
+        }
+        return t
+      },
+      alert: (host, text) => this.#alert(host, text),
+    }
+  }
+
+  #buildHosts(production: Production): void {
+    this.#hosts.clear()
+    const ctx = this.#context(production)
+    for (const item0 of production.items) {
+      const item = this.config.startDisabledItems === true ? { ...item0, enabled: true } : item0
+      let host: Host
+      try {
+        host = this.registry.create(item, ctx)
+      } catch (e) {
+        const kind: HostKind = /Service/.test(item.className)
+          ? 'service'
+          : /Operation/.test(item.className)
+            ? 'operation'
+            : 'process'
+        host = new BrokenHost(item, this.logger, kind, e)
+        this.logger.error({ host: item.name, err: errorText(e) }, 'item could not be built')
+      }
+      host.onStateChange = (h, state) => {
+        this.metrics.setHostStatus(h.name, h.kind, state === 'RUNNING')
+        this.emit('hostState', { host: h.name, state })
+      }
+      this.#hosts.set(item.name, host)
+      this.health.addCheck(`host:${item.name}`, createHostHealthCheck(host), { critical: false })
+      if (host instanceof QueueHost) {
+        const queue = ctx.queue
+        const name = item.name
+        this.metrics.trackQueue(name, async () => ({
+          depth: await queue.depth(name),
+          oldestAgeMs: await queue.oldestAgeMs(name),
+        }))
+        const s = new ItemSettings(item)
+        const maxDepth = s.number('QueueCountAlert', 0)
+        const maxAge = s.number('QueueWaitAlert', 0)
+        this.health.addCheck(
+          `queue:${name}`,
+          createQueueHealthCheck(queue, name, {
+            ...(maxDepth > 0 ? { maxDepth } : {}),
+            ...(maxAge > 0 ? { maxAgeMs: maxAge * 1000 } : {}),
+          }),
+          { critical: false },
+        )
+      }
+    }
+  }
+
+  async #startOne(host: Host): Promise<void> {
+    if (!host.enabled) {
+      this.metrics.setHostStatus(host.name, host.kind, false)
+      return
+    }
+    try {
+      await host.start()
+    } catch (e) {
+      this.#alert(host.name, `failed to start: ${errorText(e)}`)
+    }
+  }
+
+  async #stopOne(host: Host): Promise<void> {
+    try {
+      await host.stop()
+    } catch (e) {
+      this.logger.error({ host: host.name, err: errorText(e) }, 'host failed to stop')
+    }
+  }
+
+  /** Re-enqueue every WAL entry the previous run did not complete (at-least-once). */
+  async #resume(): Promise<void> {
+    const wal = this.#need(this.#wal, 'wal')
+    const path = this.#need(this.#path, 'message path')
+    const pending = wal.pending()
+    if (pending.length === 0) return
+    this.logger.warn({ entries: pending.length }, 'resuming WAL entries from the previous run')
+    for (const entry of pending) {
+      try {
+        await path.resume(entry)
+      } catch (e) {
+        this.logger.error({ walId: entry.id, err: errorText(e) }, 'could not resume WAL entry')
+      }
+    }
+  }
+
+  #startAlerts(): void {
+    const every = this.config.alertIntervalMs ?? 10_000
+    this.#alertTimer = setInterval(() => {
+      this.#checkQueueAlerts().catch((e: unknown) =>
+        this.logger.warn({ err: errorText(e) }, 'queue alert check failed'),
+      )
+    }, every)
+    this.#alertTimer.unref()
+  }
+
+  async #checkQueueAlerts(): Promise<void> {
+    const queue = this.#queue
+    if (queue === undefined) return
+    for (const host of this.#hosts.values()) {
+      if (!(host instanceof QueueHost)) continue
+      const s = new ItemSettings(host.item)
+      const maxDepth = s.number('QueueCountAlert', 0)
+      const maxAge = s.number('QueueWaitAlert', 0)
+      if (maxDepth > 0) {
+        const depth = await queue.depth(host.name)
+        this.#edge(
+          `${host.name}:count`,
+          depth > maxDepth,
+          host.name,
+          `queue depth ${depth} exceeds QueueCountAlert ${maxDepth}`,
+        )
+      }
+      if (maxAge > 0) {
+        const age = (await queue.oldestAgeMs(host.name)) / 1000
+        this.#edge(
+          `${host.name}:wait`,
+          age > maxAge,
+          host.name,
+          `oldest message waited ${Math.round(age)} s, over QueueWaitAlert ${maxAge} s`,
+        )
+      }
+    }
+  }
+
+  /** Alert once when a condition becomes true; re-arm when it clears (no alert floods). */
+  #edge(key: string, active: boolean, host: string, text: string): void {
+    if (active && !this.#alerted.has(key)) {
+      this.#alerted.add(key)
+      this.#alert(host, text)
+    } else if (!active) this.#alerted.delete(key)
+  }
+
+  #alert(host: string, text: string): void {
+    const alert: EngineAlert = { host, text, time: new Date() }
+    this.logger.warn({ host, alert: text }, 'alert')
+    this.emit('alert', alert)
+  }
+
+  #tls(name: string): SecureContextOptions {
+    const cached = this.#tlsCache.get(name)
+    if (cached !== undefined) return cached
+    const cfg = this.config.tls?.[name]
+    if (cfg === undefined) {
+      throw new EngineError(
+        'ENGINE_TLS_CONFIG',
+        `SSLConfig "${name}" is not defined in the engine's tls config (key, cert, ca file paths)`,
+      )
+    }
+    const read = (f: string): Buffer => {
+      try {
+        return readFileSync(f)
+      } catch (e) {
+        throw new EngineError(
+          'ENGINE_TLS_CONFIG',
+          `SSLConfig "${name}": cannot read ${f}: ${errorText(e)}`,
+          { cause: e },
+        )
+      }
+    }
+    const opts: SecureContextOptions & {
+      requestCert?: boolean
+      rejectUnauthorized?: boolean
+      servername?: string
+    } = {}
+    if (cfg.key !== undefined) opts.key = read(cfg.key)
+    if (cfg.cert !== undefined) opts.cert = read(cfg.cert)
+    if (cfg.ca !== undefined) opts.ca = (Array.isArray(cfg.ca) ? cfg.ca : [cfg.ca]).map(read)
+    if (cfg.passphrase !== undefined) opts.passphrase = cfg.passphrase
+    if (cfg.requestCert !== undefined) opts.requestCert = cfg.requestCert
+    opts.rejectUnauthorized = cfg.rejectUnauthorized ?? true
+    if (cfg.servername !== undefined) opts.servername = cfg.servername
+    this.#tlsCache.set(name, opts)
+    return opts
+  }
+
+  async #teardown(): Promise<void> {
+    for (const name of this.#hosts.keys()) {
+      this.metrics.untrackQueue(name)
+      this.health.removeCheck(`host:${name}`)
+      this.health.removeCheck(`queue:${name}`)
+    }
+    const queue = this.#queue
+    const store = this.#store
+    const wal = this.#wal
+    this.#queue = undefined
+    this.#store = undefined
+    this.#wal = undefined
+    this.#path = undefined
+    this.#tlsCache.clear()
+    await queue
+      ?.stop()
+      .catch((e: unknown) => this.logger.warn({ err: errorText(e) }, 'queue stop failed'))
+    await store
+      ?.stop()
+      .catch((e: unknown) => this.logger.warn({ err: errorText(e) }, 'store stop failed'))
+    await wal
+      ?.stop()
+      .catch((e: unknown) => this.logger.warn({ err: errorText(e) }, 'wal stop failed'))
+  }
+}
+
+function isProduction(v: ProductionSource | Production): v is Production {
+  return typeof v === 'object' && 'items' in v && Array.isArray(v.items) && 'rules' in v
+}
+
+/** The ordering key of a message: the value at an HL7 path like `PID:3.1` or `PID-3.1`. */
+export function orderingKey(raw: string, hl7Path: string): string | undefined {
+  const m = /^([A-Z0-9]{3})[:-](\d+)(?:\.(\d+))?$/.exec(hl7Path.trim())
+  if (m === null) return undefined
+  const [, seg, field, comp] = m
+  const msh = raw.indexOf('MSH')
+  const fs = msh >= 0 ? (raw[msh + 3] ?? '|') : '|'
+  const line = raw.split(/\r\n|\r|\n/).find((s) => s.startsWith(`${seg}${fs}`))
+  if (line === undefined) return undefined
+  const parts = line.split(fs)
+  const fieldIndex = seg === 'MSH' ? Number(field) - 1 : Number(field)
+  const value = parts[fieldIndex] ?? ''
+  const first = value.split('~')[0] ?? ''
+  return comp === undefined ? first : first.split('^')[Number(comp) - 1]
+}

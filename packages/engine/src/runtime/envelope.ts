@@ -1,0 +1,66 @@
+/**
+ * The envelope a message travels in between hosts: one JSON string per queue message.
+ *
+ * It carries the HL7 text itself (not a store reference), so a consumer never needs the store to
+ * do its work and a Redis queue shared by several engines is self-contained.
+ */
+import { EngineError } from '../errors.js'
+
+/** One message on its way from one host to the next. */
+export interface Envelope {
+  /** Format version. */
+  v: 1
+  /** The WAL entry the message came in with (its key, as a string). */
+  walId: string
+  /** The session (one per inbound message), for the trace. */
+  sessionId: string
+  /** Store id of the inbound message of the session. */
+  rootStoreId: string
+  /** Store id of this body (the inbound record, or the router's transformed copy). */
+  storeId: string
+  /** MSH-10 of this body. */
+  messageId: string
+  /** The host that sent it on this hop. */
+  source: string
+  /** The HL7 v2 text. */
+  raw: string
+  /** The original file name, when a file service read it (FileOperation `%f`). */
+  fileName?: string
+}
+
+/** Serialise an envelope for the queue. */
+export function encodeEnvelope(env: Envelope): string {
+  return JSON.stringify(env)
+}
+
+/** Read an envelope back; throws ENGINE_BAD_ENVELOPE when the queue holds something else. */
+export function decodeEnvelope(payload: string): Envelope {
+  let v: unknown
+  try {
+    v = JSON.parse(payload)
+  } catch (e) {
+    throw new EngineError(
+      'ENGINE_BAD_ENVELOPE',
+      `queue message is not a JSON envelope: ${payload.slice(0, 60)}`,
+      {
+        cause: e,
+      },
+    )
+  }
+  const env = v as Partial<Envelope> | null
+  if (
+    env === null ||
+    typeof env !== 'object' ||
+    env.v !== 1 ||
+    typeof env.walId !== 'string' ||
+    typeof env.sessionId !== 'string' ||
+    typeof env.raw !== 'string' ||
+    typeof env.source !== 'string'
+  ) {
+    throw new EngineError(
+      'ENGINE_BAD_ENVELOPE',
+      `queue message is not a version 1 envelope: ${payload.slice(0, 60)}`,
+    )
+  }
+  return env as Envelope
+}

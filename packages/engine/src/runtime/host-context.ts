@@ -1,0 +1,35 @@
+/**
+ * What every host gets from the Engine: the production, the message path, the queue, logging,
+ * metrics, TLS material and the rule/transform compilers.
+ */
+import type { SecureContextOptions } from 'node:tls'
+import type { Logger } from 'pino'
+import type { CompiledRules, CompiledTransform, Production } from '../production/types.js'
+import type { MessagePath } from './message-path.js'
+import type { MetricsPort, QueuePort } from './ports.js'
+
+/** An alert raised by a host (AlertOnError, QueueCountAlert, QueueWaitAlert). */
+export interface EngineAlert {
+  host: string
+  text: string
+  time: Date
+}
+
+/** Services the Engine gives a host. */
+export interface HostContext {
+  production: Production
+  path: MessagePath
+  queue: QueuePort
+  logger: Logger
+  metrics?: MetricsPort | undefined
+  /** TLS options for an SSLConfig name (from the engine's `tls` config); throws when unknown. */
+  tls(sslConfig: string): SecureContextOptions
+  /** Compile a rule class by name (BusinessRuleName). */
+  compileRules(className: string): CompiledRules
+  /** Compile a DTL transform class by name. */
+  compileTransform(className: string): CompiledTransform
+  /** Raise an alert (logged, emitted by the Engine as `alert`). */
+  alert(host: string, text: string): void
+  /** Milliseconds a consumer waits on an empty queue before checking for stop/pause. */
+  pollMs: number
+}

@@ -1,0 +1,127 @@
+/**
+ * What every inbound HL7 service does with a message, whatever the transport (MLLP, HTTP):
+ * decode → optional validation → `MessagePath.accept` (WAL first) → the ACK decision per AckMode.
+ *
+ * AckMode (IRIS values): `Immed` ACKs once the message is durable and enqueued; `App` waits until
+ * every branch has finished and answers AA, or AE if a branch failed (with a shared Redis queue
+ * the hand-off to Redis is the commit point, so App behaves as Immed); `Msh` follows MSH-15
+ * (AL/SU or empty: immediate; NE: none; ER: only on errors) and, when MSH-15 is empty and MSH-16
+ * is set, MSH-16 as App; `Byte` answers the single MLLP commit byte (0x06); `Never` sends none.
+ * Enhanced-mode senders (MSH-15/16 valued) get CA/CE/CR commit codes for immediate ACKs.
+ *
+ * Bad messages (no MSH, parse failure, validation errors when Validation is set) are stored as
+ * failed and NAKed with AR (CR); with BadMessageHandler they are routed there instead and NAKed
+ * with AE (CE).
+ */
+import { parseMessage, validate } from '@li/hl7'
+import type { ProductionItem } from '../production/types.js'
+import { peekHeader } from './hl7-peek.js'
+import type { HeaderPeek } from './hl7-peek.js'
+import { errorText } from './host.js'
+import type { HostContext } from './host-context.js'
+import type { AckMode } from './settings.js'
+import { ItemSettings, parseAckMode } from './settings.js'
+
+/** HL7 table 0008 acknowledgment codes. */
+export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR'
+
+/** What the transport should answer. */
+export type AckDecision =
+  | { kind: 'none' }
+  | { kind: 'byte' }
+  | { kind: 'ack'; code: AckCode; text?: string; errorCode?: string }
+
+/** The transport-independent part of an inbound HL7 service. */
+export class InboundCore {
+  readonly #name: string
+  readonly #ctx: HostContext
+  readonly #settings: ItemSettings
+  readonly ackMode: AckMode
+  readonly #targets: string[]
+  readonly #validation: string
+  readonly #category: string | undefined
+  readonly #bad: string | undefined
+
+  constructor(item: ProductionItem, ctx: HostContext) {
+    this.#name = item.name
+    this.#ctx = ctx
+    this.#settings = new ItemSettings(item)
+    this.ackMode = parseAckMode(item, this.#settings.string('AckMode'))
+    this.#targets = this.#settings.list('TargetConfigNames')
+    this.#validation = this.#settings.string('Validation', '')
+    this.#category = this.#settings.string('MessageSchemaCategory')
+    this.#bad = this.#settings.string('BadMessageHandler')
+  }
+
+  /** Make one inbound message durable, route it, and decide the ACK. */
+  async receive(raw: string, metadata: Record<string, unknown>): Promise<AckDecision> {
+    const header = peekHeader(raw)
+    const enhanced = header.acceptAckType !== '' || header.appAckType !== ''
+    const problem = this.#check(raw, header)
+    if (problem !== undefined) {
+      this.#ctx.metrics?.recordMessageFailed(this.#name, 'invalid')
+      const bad = this.#bad
+      await this.#ctx.path.accept({
+        source: this.#name,
+        raw,
+        targets: bad === undefined ? [] : [bad],
+        metadata,
+        error: problem,
+      })
+      if (bad === undefined)
+        return { kind: 'ack', code: enhanced ? 'CR' : 'AR', text: problem, errorCode: '100' }
+      return { kind: 'ack', code: enhanced ? 'CE' : 'AE', text: problem, errorCode: '207' }
+    }
+    const accepted = await this.#ctx.path.accept({
+      source: this.#name,
+      raw,
+      targets: this.#targets,
+      metadata,
+    })
+    const immediate: AckDecision = { kind: 'ack', code: enhanced ? 'CA' : 'AA' }
+    switch (this.ackMode) {
+      case 'Never':
+        return { kind: 'none' }
+      case 'Byte':
+        return { kind: 'byte' }
+      case 'Immed':
+        return immediate
+      case 'App':
+        return this.#appAck(accepted.walId)
+      case 'Msh': {
+        const at = header.acceptAckType
+        if (at === 'NE' || at === 'ER') return { kind: 'none' }
+        if (at === '' && header.appAckType !== '' && header.appAckType !== 'NE')
+          return this.#appAck(accepted.walId)
+        return immediate
+      }
+    }
+  }
+
+  async #appAck(walId: string): Promise<AckDecision> {
+    const outcome = await this.#ctx.path.whenFinished(walId)
+    return outcome === 'completed'
+      ? { kind: 'ack', code: 'AA' }
+      : { kind: 'ack', code: 'AE', text: 'delivery failed', errorCode: '207' }
+  }
+
+  /** Why the message is bad, or undefined. */
+  #check(raw: string, header: HeaderPeek): string | undefined {
+    if (!header.hasMsh) return 'no MSH segment'
+    if (this.#validation === '' || this.#validation.toLowerCase() === 'none') return undefined
+    try {
+      const message = parseMessage(raw)
+      const version =
+        this.#category !== undefined && /^2\.\d/.test(this.#category) ? this.#category : undefined
+      const issues = validate(message, version === undefined ? {} : { version })
+      const errors = issues.filter((i) => i.severity === 'error')
+      if (errors.length === 0) return undefined
+      return errors
+        .slice(0, 5)
+        .map((i) => `${i.path}: ${i.message}`)
+        .join('; ')
+    } catch (e) {
+      return `parse error: ${errorText(e)}`
+    }
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * The message path: what happens to a message between the host that received it and the hosts
+ * that finish it, and what is durable at each step.
+ *
+ * 1. `accept`: WAL append (durable once it resolves in fsync mode) → store record → enqueue to
+ *    each target. The caller sends its ACK only after `accept` resolved.
+ * 2. Routers and operations `forward` new branches and `settle` their own.
+ * 3. When a message's last branch settles, its WAL entry is completed (`walCompletion:
+ *    'branches'`, the in-process queue default). With a shared Redis queue the WAL entry is
+ *    completed as soon as every first-hop enqueue was acknowledged by Redis (`'enqueue'`): from
+ *    then on Redis owns the message, as durable as its persistence settings make it.
+ * 4. On restart, `resume` re-enqueues every WAL entry not completed from the start of its path
+ *    (the targets it was received for). Delivery is therefore at least once: a message that was
+ *    half-way delivered before a crash is delivered again.
+ *
+ * What it does not do: deduplicate (receivers see MSH-10 again after a crash) or order messages
+ * across a restart relative to new arrivals (resumed entries are enqueued before services start).
+ */
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { Envelope } from './envelope.js'
+import { encodeEnvelope } from './envelope.js'
+import { peekHeader } from './hl7-peek.js'
+import type {
+  HopStateLike,
+  MetricsPort,
+  QueuePort,
+  StorePort,
+  WalEntryLike,
+  WalPort,
+} from './ports.js'
+import { errorText } from './host.js'
+
+/** When a WAL entry is completed: after every branch finished, or once handed to the queue. */
+export type WalCompletion = 'branches' | 'enqueue'
+
+/** How a message's processing ended overall. */
+export type PathOutcome = 'completed' | 'failed'
+
+/** Dependencies of the message path. */
+export interface MessagePathOptions {
+  wal: WalPort
+  store: StorePort
+  queue: QueuePort
+  metrics?: MetricsPort | undefined
+  logger: Logger
+  walCompletion: WalCompletion
+  /** The ordering key for a message sent to `target` (per-key FIFO with PoolSize > 1). */
+  orderingKeyFor?: ((target: string, raw: string) => string | undefined) | undefined
+}
+
+/** What a service hands to `accept`. */
+export interface AcceptInput {
+  /** The receiving host. */
+  source: string
+  /** The message text. */
+  raw: string
+  /** Where it goes next (TargetConfigNames, or the BadMessageHandler). */
+  targets: readonly string[]
+  /** The original file name (file services). */
+  fileName?: string | undefined
+  /** Extra store metadata (peer address, file name). */
+  metadata?: Record<string, unknown> | undefined
+  /** Stored as failed with this error (bad messages handed to a BadMessageHandler). */
+  error?: string | undefined
+}
+
+/** What `accept` returns once the message is durable. */
+export interface Accepted {
+  walId: string
+  sessionId: string
+  storeId: string
+  messageId: string
+  messageType: string
+}
+
+interface Tracked {
+  walId: WalEntryLike['id']
+  rootStoreId: string
+  sessionId: string
+  outstanding: number
+  failed: boolean
+  waiters: ((outcome: PathOutcome) => void)[]
+}
+
+/** Moves messages between hosts and keeps the WAL, the store and the trace in step. */
+export class MessagePath {
+  readonly #o: MessagePathOptions
+  readonly #tracked = new Map<string, Tracked>()
+  readonly #finished = new Map<string, PathOutcome>()
+
+  constructor(options: MessagePathOptions) {
+    this.#o = options
+  }
+
+  /** How WAL entries are completed. */
+  get walCompletion(): WalCompletion {
+    return this.#o.walCompletion
+  }
+
+  /** Messages whose WAL entry is still open in this process. */
+  get inFlight(): number {
+    return this.#tracked.size
+  }
+
+  /** Make an inbound message durable, store it, and enqueue it to its targets. */
+  async accept(input: AcceptInput): Promise<Accepted> {
+    const { wal } = this.#o
+    const header = peekHeader(input.raw)
+    const sessionId = randomUUID()
+    const metadata: Record<string, string> = {
+      sessionId,
+      source: input.source,
+      targets: input.targets.join(','),
+    }
+    if (input.fileName !== undefined) metadata.fileName = input.fileName
+    if (input.error !== undefined) metadata.error = input.error
+    const entry = await wal.append({
+      hostName: input.source,
+      messageId: header.controlId,
+      payload: input.raw,
+      metadata,
+    })
+    return this.#afterWal(entry.id, input, header, sessionId, false)
+  }
+
+  /** Re-run a WAL entry that was not completed before a restart (at-least-once). */
+  async resume(entry: WalEntryLike): Promise<Accepted> {
+    const raw =
+      typeof entry.payload === 'string'
+        ? entry.payload
+        : Buffer.from(entry.payload).toString('utf8')
+    const md = (entry.metadata ?? {}) as Record<string, unknown>
+    const str = (k: string): string | undefined => (typeof md[k] === 'string' ? md[k] : undefined)
+    const targets = (str('targets') ?? '').split(',').filter((t) => t !== '')
+    const input: AcceptInput = {
+      source: entry.hostName,
+      raw,
+      targets,
+      fileName: str('fileName'),
+      error: str('error'),
+    }
+    return this.#afterWal(entry.id, input, peekHeader(raw), str('sessionId') ?? randomUUID(), true)
+  }
+
+  async #afterWal(
+    walId: WalEntryLike['id'],
+    input: AcceptInput,
+    header: ReturnType<typeof peekHeader>,
+    sessionId: string,
+    recovered: boolean,
+  ): Promise<Accepted> {
+    const { store, wal } = this.#o
+    const walKey = String(walId)
+    const metadata: Record<string, unknown> = { ...input.metadata, walId: walKey }
+    if (recovered) metadata.recovered = true
+    if (input.fileName !== undefined) metadata.fileName = input.fileName
+    const rec = await store.store({
+      hostName: input.source,
+      messageId: header.controlId,
+      payload: input.raw,
+      messageType: header.messageType,
+      correlationId: header.controlId,
+      sessionId,
+      direction: 'inbound',
+      metadata,
+    })
+    this.#o.metrics?.recordMessageReceived(input.source, header.messageType || undefined)
+    this.#o.metrics?.recordMessageSize(input.source, 'in', Buffer.byteLength(input.raw))
+    await this.hop(
+      sessionId,
+      rec.id,
+      input.source,
+      input.source,
+      'received',
+      recovered ? 'recovered from WAL' : undefined,
+    )
+    if (input.error !== undefined) await store.markFailed(rec.id, input.error)
+    const accepted: Accepted = {
+      walId: walKey,
+      sessionId,
+      storeId: rec.id,
+      messageId: header.controlId,
+      messageType: header.messageType,
+    }
+    const targets = input.targets
+    if (targets.length === 0) {
+      await wal.complete(walId)
+      if (input.error === undefined) await store.markCompleted(rec.id)
+      this.#finished.set(walKey, 'completed')
+      return accepted
+    }
+    const branches = this.#o.walCompletion === 'branches'
+    if (branches) {
+      this.#tracked.set(walKey, {
+        walId,
+        rootStoreId: rec.id,
+        sessionId,
+        outstanding: targets.length,
+        failed: input.error !== undefined,
+        waiters: [],
+      })
+    }
+    const env: Envelope = {
+      v: 1,
+      walId: walKey,
+      sessionId,
+      rootStoreId: rec.id,
+      storeId: rec.id,
+      messageId: header.controlId,
+      source: input.source,
+      raw: input.raw,
+    }
+    if (input.fileName !== undefined) env.fileName = input.fileName
+    if (branches) {
+      for (const target of targets) await this.#enqueue(target, env)
+      return accepted
+    }
+    // Redis hand-off. The inbound record is marked completed before any consumer can see the
+    // message, so that a branch failing later (`settle`) always wins and marks it failed.
+    if (input.error === undefined) await store.markCompleted(rec.id)
+    try {
+      for (const target of targets) await this.#enqueue(target, env)
+    } catch (e) {
+      await store
+        .markFailed(rec.id, `hand-off to the queue failed: ${errorText(e)}`)
+        .catch(() => undefined)
+      throw e
+    }
+    // Redis owns the message from here: complete the WAL entry.
+    await wal.complete(walId)
+    return accepted
+  }
+
+  /**
+   * Send new branches of a message on from `from` (a router) to targets; the caller settles its
+   * own branch afterwards. Each body that differs from the incoming one is stored as a new record.
+   */
+  async forward(
+    env: Envelope,
+    from: string,
+    outputs: readonly { target: string; raw: string }[],
+  ): Promise<void> {
+    const t = this.#tracked.get(env.walId)
+    if (t !== undefined) t.outstanding += outputs.length
+    const stored = new Map<string, string>()
+    for (const out of outputs) {
+      let storeId = env.storeId
+      let messageId = env.messageId
+      if (out.raw !== env.raw) {
+        const header = peekHeader(out.raw)
+        messageId = header.controlId
+        const known = stored.get(out.raw)
+        if (known !== undefined) storeId = known
+        else {
+          const rec = await this.#o.store.store({
+            hostName: from,
+            messageId: header.controlId,
+            payload: out.raw,
+            messageType: header.messageType,
+            correlationId: env.messageId,
+            sessionId: env.sessionId,
+            direction: 'outbound',
+            metadata: { walId: env.walId, transformedFrom: env.storeId },
+          })
+          storeId = rec.id
+          stored.set(out.raw, storeId)
+        }
+      }
+      const next: Envelope = { ...env, source: from, raw: out.raw, storeId, messageId }
+      await this.#enqueue(out.target, next)
+    }
+  }
+
+  /** One branch of a message finished (delivered, deleted by a rule, or failed for good). */
+  async settle(env: Envelope, outcome: PathOutcome): Promise<void> {
+    const t = this.#tracked.get(env.walId)
+    if (t === undefined) {
+      // Not tracked here (Redis hand-off, another process, or a redriven dead letter).
+      if (outcome === 'failed') {
+        await this.#o.store
+          .markFailed(env.rootStoreId, 'one or more branches failed')
+          .catch((e: unknown) => {
+            this.#o.logger.warn(
+              { err: errorText(e), sessionId: env.sessionId },
+              'could not mark the message failed',
+            )
+          })
+      }
+      return
+    }
+    if (outcome === 'failed') t.failed = true
+    t.outstanding -= 1
+    if (t.outstanding > 0) return
+    this.#tracked.delete(env.walId)
+    const final: PathOutcome = t.failed ? 'failed' : 'completed'
+    try {
+      await this.#o.wal.complete(t.walId)
+      if (final === 'completed') await this.#o.store.markCompleted(t.rootStoreId)
+      else await this.#o.store.markFailed(t.rootStoreId, 'one or more branches failed')
+    } finally {
+      this.#finished.set(env.walId, final)
+      if (this.#finished.size > 10_000) {
+        const first = this.#finished.keys().next().value
+        if (first !== undefined) this.#finished.delete(first)
+      }
+      for (const w of t.waiters) w(final)
+    }
+  }
+
+  /**
+   * Resolves when every branch of the message has finished (AckMode App). With `'enqueue'`
+   * completion it resolves at once with `completed`: the hand-off to Redis is the commit point.
+   */
+  whenFinished(walId: string): Promise<PathOutcome> {
+    const done = this.#finished.get(walId)
+    if (done !== undefined) return Promise.resolve(done)
+    const t = this.#tracked.get(walId)
+    if (t === undefined) return Promise.resolve('completed')
+    return new Promise((resolve) => t.waiters.push(resolve))
+  }
+
+  /** Record one hop of a session; a failure to record is logged, never thrown. */
+  async hop(
+    sessionId: string,
+    storeId: string | undefined,
+    source: string,
+    target: string,
+    state: HopStateLike,
+    detail?: string,
+  ): Promise<void> {
+    try {
+      await this.#o.store.recordHop({
+        sessionId,
+        messageId: storeId,
+        source,
+        target,
+        state,
+        detail,
+      })
+    } catch (e) {
+      this.#o.logger.warn({ err: errorText(e), sessionId, source, target }, 'could not record hop')
+    }
+  }
+
+  /** Enqueue an envelope to a host's queue and record the hop as queued. */
+  async #enqueue(target: string, env: Envelope): Promise<void> {
+    const options: { orderingKey?: string; headers: Record<string, string> } = {
+      headers: { sessionId: env.sessionId, source: env.source },
+    }
+    const key = this.#o.orderingKeyFor?.(target, env.raw)
+    if (key !== undefined && key !== '') options.orderingKey = key
+    await this.#o.queue.send(target, encodeEnvelope(env), options)
+    await this.hop(env.sessionId, env.storeId, env.source, target, 'queued')
+  }
+
+  /** Enqueue a stored message again to `target` as a new branch (`Engine.resend`). */
+  async resendTo(target: string, env: Envelope): Promise<void> {
+    await this.#enqueue(target, env)
+  }
+}

@@ -1,0 +1,360 @@
+// Shared test helpers: a plain `net` MLLP peer with scripted ACK behaviour, HL7 builders, IRIS
+// production XML, temp dirs, a capturing logger and a bounded wait. Not a test file.
+import { mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { pino } from 'pino'
+import type { Logger } from 'pino'
+import { Engine } from '../src/index.js'
+import type { EngineConfig, Production } from '../src/index.js'
+import { loadProduction } from '../src/iris/loader.js'
+
+const VT = 0x0b
+const FS = 0x1c
+const CR = 0x0d
+
+/** Frame a message for MLLP. */
+export function frame(text: string): Buffer {
+  return Buffer.concat([Buffer.of(VT), Buffer.from(text, 'utf8'), Buffer.of(FS, CR)])
+}
+
+/** An HL7 v2.5 message with the given type and control id. */
+export function hl7(type: string, controlId: string, extra = ''): string {
+  const [t, e] = type.split('^')
+  return (
+    `MSH|^~\\&|PAS|RXX|EPR|RXX|20261127120000||${t}^${e}^${t}_${e}|${controlId}|P|2.5\r` +
+    `EVN|${e}|20261127120000\r` +
+    `PID|1||${controlId.replace(/[^0-9A-Z]/gi, '')}^^^RXX^MR||DOE^JOHN||19700101|M\r` +
+    extra
+  )
+}
+
+/** An ACK for `controlId` with MSA-1 `code`. */
+export function ackFor(controlId: string, code: string): string {
+  return `MSH|^~\\&|EPR|RXX|PAS|RXX|20261127120001||ACK^A01^ACK|ACK${controlId}|P|2.5\rMSA|${code}|${controlId}\r`
+}
+
+/** MSH-10 of a message. */
+export function controlIdOf(text: string): string {
+  const msh = text.split('\r')[0] ?? ''
+  return msh.split('|')[9] ?? ''
+}
+
+/** What the peer does with one message: answer now, later, or never. */
+export type PeerReply = { ack: string; delayMs?: number } | { ack: null }
+
+/** A plain MLLP receiver written on `net`, answering per `behave`. */
+export class MllpPeer {
+  readonly received: string[] = []
+  /** Connections accepted so far. */
+  connections = 0
+  readonly #server: net.Server
+  readonly #sockets = new Set<net.Socket>()
+  readonly #timers = new Set<NodeJS.Timeout>()
+  behave: (message: string, attempt: number) => PeerReply
+
+  constructor(behave: (message: string, attempt: number) => PeerReply) {
+    this.behave = behave
+    this.#server = net.createServer((socket) => {
+      this.connections++
+      this.#sockets.add(socket)
+      socket.on('close', () => this.#sockets.delete(socket))
+      socket.on('error', () => undefined)
+      let buf = Buffer.alloc(0)
+      socket.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk])
+        for (;;) {
+          const start = buf.indexOf(VT)
+          const end = buf.indexOf(FS, start + 1)
+          if (start < 0 || end < 0 || buf[end + 1] === undefined) break
+          const text = buf.subarray(start + 1, end).toString('utf8')
+          buf = buf.subarray(end + 2)
+          this.received.push(text)
+          const id = controlIdOf(text)
+          const attempt = this.received.filter((m) => controlIdOf(m) === id).length
+          const r = this.behave(text, attempt)
+          if (r.ack === null) continue
+          const reply = frame(r.ack)
+          if (r.delayMs === undefined) socket.write(reply)
+          else {
+            const t = setTimeout(() => {
+              this.#timers.delete(t)
+              if (!socket.destroyed) socket.write(reply)
+            }, r.delayMs)
+            this.#timers.add(t)
+          }
+        }
+      })
+    })
+  }
+
+  /** Listen on a free loopback port. */
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
+    return (this.#server.address() as net.AddressInfo).port
+  }
+
+  /** Messages received with this control id. */
+  count(controlId: string): number {
+    return this.received.filter((m) => controlIdOf(m) === controlId).length
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t)
+    for (const s of this.#sockets) s.destroy()
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+  }
+}
+
+/** Send one framed message on a fresh connection and return the ACK text (or null on timeout). */
+export function sendMllp(port: number, text: string, timeoutMs = 10_000): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port })
+    let buf = Buffer.alloc(0)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(null)
+    }, timeoutMs)
+    socket.on('connect', () => socket.write(frame(text)))
+    socket.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c])
+      const end = buf.indexOf(FS)
+      if (end > 0) {
+        clearTimeout(timer)
+        socket.end()
+        resolve(buf.subarray(1, end).toString('latin1'))
+      }
+    })
+    socket.on('error', (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+  })
+}
+
+/** MSA-1 of an ACK text. */
+export function msaCode(ack: string | null): string | undefined {
+  if (ack === null) return undefined
+  const msa = ack.split('\r').find((s) => s.startsWith('MSA'))
+  return msa?.split('|')[1]
+}
+
+/** A fresh temp directory; remove it with `rm`. */
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `li-engine-${prefix}-`))
+}
+
+/** Remove a temp directory. */
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true })
+}
+
+/** Poll `check` until it returns a value other than undefined/false, for at most `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined && v !== false) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/** A pino logger that keeps every line (parsed) for assertions. */
+export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = []
+  const logger = pino(
+    { level: 'debug' },
+    {
+      write(s: string): void {
+        lines.push(JSON.parse(s) as Record<string, unknown>)
+      },
+    },
+  )
+  return { logger, lines }
+}
+
+/** One `<Item>` of a production, with Host and Adapter settings. */
+export interface ItemSpec {
+  name: string
+  className: string
+  poolSize?: number
+  enabled?: boolean
+  host?: Record<string, string | number>
+  adapter?: Record<string, string | number>
+}
+
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+
+/** A bare `<Production>` element. */
+export function productionXml(name: string, items: ItemSpec[]): string {
+  const body = items
+    .map((it) => {
+      const settings = [
+        ...Object.entries(it.host ?? {}).map(
+          ([k, v]) => `<Setting Target="Host" Name="${k}">${esc(String(v))}</Setting>`,
+        ),
+        ...Object.entries(it.adapter ?? {}).map(
+          ([k, v]) => `<Setting Target="Adapter" Name="${k}">${esc(String(v))}</Setting>`,
+        ),
+      ].join('\n      ')
+      return `  <Item Name="${it.name}" Category="" ClassName="${it.className}" PoolSize="${it.poolSize ?? 1}" Enabled="${it.enabled === false ? 'false' : 'true'}" Foreground="false" Comment="" LogTraceEvents="false" Schedule="">
+      ${settings}
+  </Item>`
+    })
+    .join('\n')
+  return `<Production Name="${name}" TestingEnabled="true" LogGeneralTraceEvents="false">
+  <Description></Description>
+  <ActorPoolSize>2</ActorPoolSize>
+${body}
+</Production>`
+}
+
+/** An IRIS/Studio export holding a production class and a routing rule class. */
+export function irisExport(
+  productionClass: string,
+  production: string,
+  ruleClass: string,
+  ruleDefinition: string,
+): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<Export generator="IRIS" version="26" zv="IRIS for UNIX (Ubuntu Server LTS for x86-64) 2024.1">
+<Class name="${ruleClass}">
+<Super>Ens.Rule.Definition</Super>
+<TimeChanged>67000,0</TimeChanged>
+<TimeCreated>67000,0</TimeCreated>
+<Parameter name="RuleAssistClass">
+<Default>EnsLib.HL7.MsgRouter.RuleAssist</Default>
+</Parameter>
+<XData name="RuleDefinition">
+<XMLNamespace>http://www.intersystems.com/rule</XMLNamespace>
+<Data><![CDATA[
+${ruleDefinition}
+]]></Data>
+</XData>
+</Class>
+<Class name="${productionClass}">
+<Super>Ens.Production</Super>
+<TimeChanged>67000,0</TimeChanged>
+<TimeCreated>67000,0</TimeCreated>
+<XData name="ProductionDefinition">
+<Data><![CDATA[
+${production}
+]]></Data>
+</XData>
+</Class>
+</Export>
+`
+}
+
+/** Set (or add) a setting of an item in a loaded production (e.g. Port=0 for a free port). */
+export function setSetting(
+  p: Production,
+  item: string,
+  name: string,
+  value: string,
+  target: 'Host' | 'Adapter' = 'Adapter',
+): void {
+  const it = p.items.find((i) => i.name === item)
+  if (it === undefined) throw new Error(`no item ${item}`)
+  const s = it.settings.find((x) => x.name === name)
+  if (s !== undefined) s.value = value
+  else it.settings.push({ target, name, value })
+}
+
+/** Options of `startEngine`. */
+export interface StartEngineOptions {
+  /** Items whose Port becomes 0 (a free port) after loading. */
+  freePorts?: string[]
+  /** Extra Engine config. */
+  config?: Partial<EngineConfig>
+  /** Rule classes as `[className, ruleDefinitionXml]`. */
+  rules?: [string, string][]
+  /** DTL classes as `[className, transformXml]`. */
+  transforms?: [string, string][]
+}
+
+/** Load a production built from `items` and start an Engine on a fresh data directory. */
+export async function startEngine(
+  items: ItemSpec[],
+  options: StartEngineOptions = {},
+): Promise<{ engine: Engine; dir: string }> {
+  const dir = await tempDir('engine')
+  const prod = productionXml('Test.Production', items)
+  const rules = options.rules ?? []
+  const classes = rules
+    .map(
+      ([name, def]) => `<Class name="${name}">
+<Super>Ens.Rule.Definition</Super>
+<XData name="RuleDefinition">
+<XMLNamespace>http://www.intersystems.com/rule</XMLNamespace>
+<Data><![CDATA[
+${def}
+]]></Data>
+</XData>
+</Class>`,
+    )
+    .join('\n')
+  const dtls = (options.transforms ?? [])
+    .map(
+      ([name, def]) => `<Class name="${name}">
+<Super>Ens.DataTransformDTL</Super>
+<XData name="DTL">
+<XMLNamespace>http://www.intersystems.com/dtl</XMLNamespace>
+<Data><![CDATA[
+${def}
+]]></Data>
+</XData>
+</Class>`,
+    )
+    .join('\n')
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<Export generator="IRIS" version="26">
+${classes}
+${dtls}
+<Class name="Test.Production">
+<Super>Ens.Production</Super>
+<XData name="ProductionDefinition">
+<Data><![CDATA[
+${prod}
+]]></Data>
+</XData>
+</Class>
+</Export>`
+  const production = await loadProduction(xml)
+  for (const name of options.freePorts ?? []) setSetting(production, name, 'Port', '0')
+  const engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50, ...options.config })
+  await engine.load(production)
+  await engine.start()
+  return { engine, dir }
+}
+
+/** The bound port of a TCP or HTTP service host. */
+export function portOf(engine: Engine, name: string): number {
+  const h = engine.getHost(name) as unknown as
+    { address(): { port: number } | undefined } | undefined
+  const a = h?.address()
+  if (a === undefined) throw new Error(`${name} is not listening`)
+  return a.port
+}
+
+/** The final state (completed/failed) of the inbound record with MSH-10 `controlId` stored by `host`. */
+export async function finalState(
+  engine: Engine,
+  host: string,
+  controlId: string,
+): Promise<{ state: string; sessionId: string; id: string }> {
+  return waitFor(async () => {
+    const r = await engine.store.query({ correlationId: controlId, limit: 10 })
+    const rec = r.records.find((x) => x.hostName === host)
+    return rec !== undefined && (rec.state === 'completed' || rec.state === 'failed')
+      ? { state: rec.state, sessionId: rec.sessionId ?? '', id: rec.id }
+      : undefined
+  }, `final state of ${controlId}`)
+}

@@ -1,0 +1,81 @@
+// The routing engine with an IRIS rule class and a DTL transform, and its BadMessageHandler.
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Engine } from '../src/index.js'
+import { controlIdOf, finalState, hl7, msaCode, portOf, removeDir, sendMllp, startEngine, tempDir, waitFor } from './helpers.js'
+
+const RULES = `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine" production="Test.Production">
+<ruleSet name="" effectiveBegin="" effectiveEnd="">
+<rule name="tag ADT">
+<when condition="HL7.{MSH:9.1}=&quot;ADT&quot;">
+<send transform="Test.DTL.Tag" target="Tagged"></send>
+<send transform="" target="Plain"></send>
+</when>
+</rule>
+</ruleSet>
+</ruleDefinition>`
+
+const DTL = `<transform sourceClass='EnsLib.HL7.Message' targetClass='EnsLib.HL7.Message' sourceDocType='2.5:ADT_A01' targetDocType='2.5:ADT_A01' create='copy' language='objectscript'>
+<assign value='"LI-ENGINE"' property='target.{MSH:3}' action='set' />
+</transform>`
+
+async function filesIn(dir: string, n: number): Promise<string[]> {
+  return waitFor(async () => {
+    const names = await readdir(dir).catch(() => [])
+    if (names.length < n) return undefined
+    return Promise.all(names.map((f) => readFile(path.join(dir, f), 'utf8')))
+  }, `${n} file(s) in ${dir}`)
+}
+
+describe('RoutingEngine', () => {
+  let engine: Engine
+  let dir: string
+  let out: string
+
+  beforeAll(async () => {
+    out = await tempDir('router-out')
+    const file = (name: string): { name: string; className: string; adapter: Record<string, string> } => ({
+      name,
+      className: 'EnsLib.HL7.Operation.FileOperation',
+      adapter: { FilePath: path.join(out, name), Filename: '%Q%!+(_a).hl7' },
+    })
+    ;({ engine, dir } = await startEngine(
+      [
+        { name: 'In', className: 'EnsLib.HL7.Service.TCPService', host: { TargetConfigNames: 'Router' }, adapter: { Port: 1 } },
+        { name: 'Router', className: 'EnsLib.HL7.MsgRouter.RoutingEngine', host: { BusinessRuleName: 'Test.Rules', BadMessageHandler: 'Bad' } },
+        file('Tagged'),
+        file('Plain'),
+        file('Bad'),
+      ],
+      { freePorts: ['In'], rules: [['Test.Rules', RULES]], transforms: [['Test.DTL.Tag', DTL]] },
+    ))
+  })
+
+  afterAll(async () => {
+    await engine?.stop()
+    if (dir !== undefined) await removeDir(dir)
+    await removeDir(out)
+  })
+
+  it('applies the DTL on one branch and sends the original on the other', async () => {
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'RT-1', 'PV1|1|I\r')))).toBe('AA')
+    expect((await finalState(engine, 'In', 'RT-1')).state).toBe('completed')
+    const [tagged] = await filesIn(path.join(out, 'Tagged'), 1)
+    const [plain] = await filesIn(path.join(out, 'Plain'), 1)
+    expect(tagged!.split('|')[2]).toBe('LI-ENGINE')
+    expect(plain!.split('|')[2]).toBe('PAS')
+    expect(controlIdOf(tagged!)).toBe('RT-1')
+  })
+
+  it('a message the router cannot parse goes to its BadMessageHandler; the session completes', async () => {
+    const bad = 'MSH|^~\\&|PAS|RXX|EPR|RXX|20261127120000||ADT^A01^ADT_A01|RT-BAD|P|2.5\rpid|1\r'
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), bad))).toBe('AA')
+    expect((await finalState(engine, 'In', 'RT-BAD')).state).toBe('completed')
+    const [file] = await filesIn(path.join(out, 'Bad'), 1)
+    expect(controlIdOf(file!)).toBe('RT-BAD')
+    const { sessionId } = await finalState(engine, 'In', 'RT-BAD')
+    const hops = await engine.store.trace(sessionId)
+    expect(hops.some((h) => h.target === 'Router' && h.state === 'failed' && (h.detail ?? '').includes('BadMessageHandler'))).toBe(true)
+  })
+})

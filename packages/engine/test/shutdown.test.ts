@@ -1,0 +1,67 @@
+// Graceful stop: services close first, in-flight messages drain, so a clean restart has nothing
+// to resume (no duplicates); stop during a retry hands the message back and the WAL resumes it.
+import { afterAll, describe, expect, it } from 'vitest'
+import { Engine } from '../src/index.js'
+import { MllpPeer, ackFor, controlIdOf, hl7, msaCode, portOf, removeDir, sendMllp, startEngine, waitFor } from './helpers.js'
+
+describe('Engine.stop', () => {
+  const dirs: string[] = []
+  afterAll(async () => {
+    for (const d of dirs) await removeDir(d)
+  })
+
+  it('drains in-flight messages before stopping operations; a restart resumes nothing', async () => {
+    const peer = new MllpPeer((m) => ({ ack: ackFor(controlIdOf(m), 'AA'), delayMs: 100 }))
+    const peerPort = await peer.listen()
+    const { engine, dir } = await startEngine(
+      [
+        { name: 'In', className: 'EnsLib.HL7.Service.TCPService', host: { TargetConfigNames: 'Out' }, adapter: { Port: 1 } },
+        { name: 'Out', className: 'EnsLib.HL7.Operation.TCPOperation', adapter: { IPAddress: '127.0.0.1', Port: peerPort } },
+      ],
+      { freePorts: ['In'] },
+    )
+    dirs.push(dir)
+    for (const id of ['G-1', 'G-2', 'G-3']) expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
+    await engine.stop()
+    expect(['G-1', 'G-2', 'G-3'].map((id) => peer.count(id))).toEqual([1, 1, 1])
+    const again = new Engine({ dataDir: engine.config.dataDir, pollMs: 50 })
+    await again.load(engine.production!)
+    await again.start()
+    expect((await again.getStatus()).walPending).toBe(0)
+    await again.stop()
+    await peer.close()
+  })
+
+  it('a message still retrying when the drain times out stays in the WAL and is delivered after restart', async () => {
+    let answer = false
+    const peer = new MllpPeer((m) => (answer ? { ack: ackFor(controlIdOf(m), 'AA') } : { ack: null }))
+    const peerPort = await peer.listen()
+    const { engine, dir } = await startEngine(
+      [
+        { name: 'In', className: 'EnsLib.HL7.Service.TCPService', host: { TargetConfigNames: 'Out' }, adapter: { Port: 1 } },
+        {
+          name: 'Out',
+          className: 'EnsLib.HL7.Operation.TCPOperation',
+          host: { RetryInterval: 0.1, FailureTimeout: -1 },
+          adapter: { IPAddress: '127.0.0.1', Port: peerPort, ResponseTimeout: 0.2 },
+        },
+      ],
+      { freePorts: ['In'], config: { drainTimeout: 0.3 } },
+    )
+    dirs.push(dir)
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'W-1')))).toBe('AA')
+    await engine.stop()
+    answer = true
+    const before = peer.count('W-1')
+    const again = new Engine({ dataDir: engine.config.dataDir, pollMs: 50 })
+    await again.load(engine.production!)
+    await again.start()
+    try {
+      await waitFor(() => peer.count('W-1') > before, 'W-1 resumed from the WAL and delivered')
+      await waitFor(async () => (await again.getStatus()).walPending === 0, 'WAL entry completed')
+    } finally {
+      await again.stop()
+      await peer.close()
+    }
+  })
+})

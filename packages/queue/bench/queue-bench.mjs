@@ -1,0 +1,221 @@
+// Throughput of send + receive + ack for 1 KiB payloads on Redis: @li/queue (one call per message,
+// and batched 100 at a time), BullMQ doing the same work (addBulk + Worker, job removed on
+// completion) against the same Redis, and redis-benchmark LPUSH/RPOP as the ceiling. Runs twice,
+// on a private redis-server with persistence off and with `appendonly yes, appendfsync everysec`.
+//
+// Producer and consumers run concurrently in this one Node process (as BullMQ's would), each
+// consumer on its own connection; a run ends when every message has been acked. Over dist: run
+// `pnpm --filter @li/queue build` first (turbo's bench task does). Each figure is the median of
+// LI_BENCH_ROUNDS (3) runs of LI_BENCH_MESSAGES (5000) messages.
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { Queue, Worker } from 'bullmq'
+import { Redis } from 'ioredis'
+import { startRedisServer } from '@li/vitest-config/redis'
+
+const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
+if (!existsSync(dist)) {
+  console.error(`${dist} is missing: run pnpm --filter @li/queue build first`)
+  process.exit(2)
+}
+const { MessageQueue } = await import(dist)
+
+const N = Number(process.env.LI_BENCH_MESSAGES ?? 5_000)
+const PAYLOAD = 'x'.repeat(1024)
+const BATCH = 100
+const log = (s) => process.stderr.write(`${s}\n`)
+
+/** Calls `sendChunk(n)` for N messages in chunks of BATCH, from PRODUCERS concurrent loops. */
+const PRODUCERS = 4
+async function produceInBatches(sendChunk) {
+  let sent = 0
+  await Promise.all(
+    Array.from({ length: PRODUCERS }, async () => {
+      while (sent < N) {
+        const n = Math.min(BATCH, N - sent)
+        sent += n
+        await sendChunk(n)
+      }
+    }),
+  )
+}
+
+/** @li/queue, one send / receive / ack call per message (8 concurrent senders). */
+async function liSingle(url, consumers) {
+  return liRun(url, consumers, async (p, q) => {
+    let next = 0
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < N) {
+          next++
+          await p.send(q, PAYLOAD)
+        }
+      }),
+    )
+  }, async (c, q, done) => {
+    while (!done()) {
+      const m = await c.receive(q, { waitMs: 200 })
+      if (m) {
+        await c.ack(m)
+        return 1
+      }
+    }
+    return 0
+  })
+}
+
+/** @li/queue batched: sendBatch(100) from 4 concurrent loops, receiveBatch({ max: 100 }), ackMany. */
+async function liBatch(url, consumers) {
+  return liRun(url, consumers, async (p, q) => {
+    await produceInBatches((n) => p.sendBatch(q, Array.from({ length: n }, () => ({ payload: PAYLOAD }))))
+  }, async (c, q, done) => {
+    while (!done()) {
+      const ms = await c.receiveBatch(q, { max: BATCH, waitMs: 200 })
+      if (ms.length > 0) {
+        await c.ackMany(ms)
+        return ms.length
+      }
+    }
+    return 0
+  })
+}
+
+async function liRun(url, consumers, produce, consumeOnce) {
+  const q = `bench-${Math.random().toString(36).slice(2)}`
+  const opts = { redisUrl: url, queuePrefix: 'bench' }
+  const producer = new MessageQueue(opts)
+  const cs = Array.from({ length: consumers }, () => new MessageQueue(opts))
+  await Promise.all([producer, ...cs].map((m) => m.start()))
+  let acked = 0
+  const done = () => acked >= N
+  const t0 = performance.now()
+  await Promise.all([
+    produce(producer, q),
+    ...cs.map(async (c) => {
+      while (!done()) {
+        // Not `acked += await ...`: that reads `acked` before the await and loses updates.
+        const n = await consumeOnce(c, q, done)
+        acked += n
+      }
+    }),
+  ])
+  const secs = (performance.now() - t0) / 1000
+  await Promise.all([producer, ...cs].map((m) => m.stop()))
+  return N / secs
+}
+
+/** BullMQ: addBulk in chunks of 100 from 4 concurrent loops, `consumers` Workers with the given concurrency each. */
+async function bull(url, consumers, concurrency) {
+  const { hostname, port } = new URL(url)
+  const connection = { host: hostname, port: Number(port) }
+  const name = `bench-${Math.random().toString(36).slice(2)}`
+  const queue = new Queue(name, { connection })
+  let completed = 0
+  let finish
+  const finished = new Promise((r) => (finish = r))
+  const workers = Array.from({ length: consumers }, () => {
+    const w = new Worker(name, async () => {}, { connection, concurrency })
+    w.on('completed', () => {
+      if (++completed === N) finish()
+    })
+    return w
+  })
+  await Promise.all(workers.map((w) => w.waitUntilReady()))
+  const t0 = performance.now()
+  await produceInBatches((n) =>
+    queue.addBulk(
+      Array.from({ length: n }, () => ({ name: 'm', data: PAYLOAD, opts: { removeOnComplete: true } })),
+    ),
+  )
+  await finished
+  const secs = (performance.now() - t0) / 1000
+  await Promise.all(workers.map((w) => w.close()))
+  await queue.close()
+  return N / secs
+}
+
+/** redis-benchmark LPUSH and RPOP (50 clients, 1 KiB values), unpipelined and 100 per pipeline. */
+function ceiling(port, pipeline) {
+  const r = spawnSync(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', String(port), '-t', 'lpush,rpop', '-n', '100000', '-d', '1024', '-P', String(pipeline), '-q'],
+    { encoding: 'utf8' },
+  )
+  if (r.status !== 0) throw new Error(`redis-benchmark failed: ${r.stderr || r.error}`)
+  const rps = (t) => Number(new RegExp(`${t}: ([\\d.]+) requests per second`).exec(r.stdout)?.[1] ?? NaN)
+  return { lpush: rps('LPUSH'), rpop: rps('RPOP') }
+}
+
+const ROUNDS = Number(process.env.LI_BENCH_ROUNDS ?? 3)
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-GB') : 'n/a')
+const modes = [
+  { label: 'persistence off', args: [] },
+  { label: 'AOF everysec', args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] },
+]
+const rows = []
+for (const mode of modes) {
+  const server = await startRedisServer({ args: mode.args })
+  const flush = async () => {
+    const r = new Redis(server.url)
+    await r.flushall()
+    r.disconnect()
+  }
+  try {
+    log(`[${mode.label}] redis-benchmark`)
+    const c1 = ceiling(server.port, 1)
+    const c100 = ceiling(server.port, 100)
+    await flush()
+    const row = { mode: mode.label, c1, c100 }
+    const runs = {}
+    // Rounds interleave the contenders so that a burst of load from elsewhere hits all of them.
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const consumers of [1, 8]) {
+        const contenders = {
+          [`liSingle${consumers}`]: () => liSingle(server.url, consumers),
+          [`liBatch${consumers}`]: () => liBatch(server.url, consumers),
+          [`bull1_${consumers}`]: () => bull(server.url, consumers, 1),
+          [`bull100_${consumers}`]: () => bull(server.url, consumers, BATCH),
+        }
+        for (const [name, run] of Object.entries(contenders)) {
+          log(`[${mode.label}] round ${round}/${ROUNDS}: ${name}`)
+          ;(runs[name] ??= []).push(await run())
+          await flush()
+        }
+      }
+    }
+    for (const [name, values] of Object.entries(runs)) row[name] = median(values)
+    rows.push(row)
+  } finally {
+    await server.stop()
+  }
+}
+
+const lines = [
+  `send+receive+ack, 1 KiB payloads, median of ${ROUNDS} runs of ${N.toLocaleString('en-GB')} messages, msg/s; load average at end ${loadavg()[0].toFixed(1)} on ${cpus().length} cores (Redis ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)?.[1] ?? '?'}, Node ${process.version})`,
+  '',
+  `| work | ${rows.map((r) => r.mode).join(' | ')} |`,
+  `|---|${rows.map(() => '---:').join('|')}|`,
+]
+const line = (label, f) => lines.push(`| ${label} | ${rows.map((r) => fmt(f(r))).join(' | ')} |`)
+for (const c of [1, 8]) {
+  line(`@li/queue batched (sendBatch/receiveBatch/ackMany 100), ${c} consumer(s)`, (r) => r[`liBatch${c}`])
+  line(`@li/queue one call per message, ${c} consumer(s)`, (r) => r[`liSingle${c}`])
+  line(`BullMQ addBulk + ${c} Worker(s), concurrency ${BATCH}`, (r) => r[`bull100_${c}`])
+  line(`BullMQ addBulk + ${c} Worker(s), concurrency 1`, (r) => r[`bull1_${c}`])
+}
+line('ceiling: redis-benchmark LPUSH (50 clients, unpipelined), req/s', (r) => r.c1.lpush)
+line('ceiling: redis-benchmark RPOP (50 clients, unpipelined), req/s', (r) => r.c1.rpop)
+line('ceiling: redis-benchmark LPUSH -P 100, req/s', (r) => r.c100.lpush)
+line('ceiling: redis-benchmark RPOP -P 100, req/s', (r) => r.c100.rpop)
+for (const r of rows) {
+  for (const c of [1, 8]) {
+    lines.push(
+      '',
+      `${r.mode}, ${c} consumer(s): @li/queue batched / BullMQ best = ${(r[`liBatch${c}`] / Math.max(r[`bull1_${c}`], r[`bull100_${c}`])).toFixed(1)}x`,
+    )
+  }
+}
+process.stdout.write(`${lines.join('\n')}\n`)

@@ -1,0 +1,65 @@
+/**
+ * The internal contract between MessageQueue and its two backends (memory, Redis). Both implement
+ * the same state machine: waiting (ready or delayed) → in flight → acked (gone), requeued, or dead.
+ * Validation, backoff and long polling live in MessageQueue; a backend only moves state.
+ */
+import type { DeadLetter, NackOutcome, QueueMessage } from './types.js'
+
+/** A validated message for a backend to store. */
+export interface BackendSendItem {
+  id: string
+  payload: string
+  headers: Record<string, string>
+  priority: number
+  /** Empty string when the message has no ordering key. */
+  orderingKey: string
+  delayMs: number
+}
+
+/** Result of one receive step (no waiting). */
+export interface BackendReceiveResult {
+  messages: QueueMessage[]
+  /** Messages dead-lettered (or dropped) because their visibility timeout ran out too often. */
+  deadLettered: { id: string; error: string | null }[]
+  /** Milliseconds until a delayed or in-flight message may become ready, or null if none. */
+  nextDueInMs: number | null
+}
+
+/** Counters behind depth, inFlight and oldestAgeMs. */
+export interface BackendStats {
+  /** Messages not acked and not dead: waiting plus in flight. */
+  live: number
+  inFlight: number
+  /** Enqueue time of the oldest live message, or null when there is none. */
+  oldestEnqueuedAt: number | null
+  /** The backend's clock (ms since epoch). */
+  now: number
+}
+
+/** Behaviour knobs a backend needs, already in milliseconds. */
+export interface BackendOptions {
+  visibilityTimeoutMs: number
+  maxRetries: number
+  deadLetterEnabled: boolean
+}
+
+/** What MessageQueue needs from a store. */
+export interface QueueBackend {
+  start(): Promise<void>
+  stop(): Promise<void>
+  send(queue: string, items: BackendSendItem[]): Promise<void>
+  receive(queue: string, max: number): Promise<BackendReceiveResult>
+  ack(queue: string, items: { id: string; receipt: string }[]): Promise<boolean[]>
+  nack(
+    queue: string,
+    id: string,
+    receipt: string,
+    requeue: boolean,
+    delayMs: number,
+    error: string | null,
+  ): Promise<NackOutcome | 'stale'>
+  stats(queue: string): Promise<BackendStats>
+  deadLetters(queue: string, limit: number): Promise<DeadLetter[]>
+  /** Moves one dead letter (id) or all (null) back to the queue; returns how many moved. */
+  redrive(queue: string, id: string | null): Promise<number>
+}

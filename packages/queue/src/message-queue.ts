@@ -1,0 +1,396 @@
+/**
+ * MessageQueue: reliable named queues with ack, visibility timeout, priorities, delays, ordering
+ * keys, retries with backoff and dead letters, on Redis (shared by many processes) or in memory.
+ * Delivery is at least once: a consumer that dies before ack has its message redelivered after
+ * the visibility timeout, so handlers must tolerate a repeat. It validates arguments, computes
+ * backoff and runs the long poll; the backend moves state atomically. It emits events, never logs.
+ */
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import type { BackendSendItem, QueueBackend } from './backend.js'
+import { QueueError } from './errors.js'
+import { MemoryBackend } from './memory-backend.js'
+import { RedisBackend } from './redis-backend.js'
+import type {
+  AckManyResult,
+  DeadLetter,
+  DeadLettersOptions,
+  MessageQueueConfig,
+  MessageQueueEvents,
+  NackOptions,
+  NackOutcome,
+  QueueMessage,
+  ReceiveBatchOptions,
+  ReceiveOptions,
+  ResolvedQueueConfig,
+  SendBatchItem,
+  SendOptions,
+} from './types.js'
+
+/** The defaults of MessageQueueConfig (durations in seconds). */
+export const QUEUE_DEFAULTS: Readonly<ResolvedQueueConfig> = Object.freeze({
+  backend: 'redis',
+  redisUrl: 'redis://localhost:6379',
+  queuePrefix: 'li:queue',
+  visibilityTimeout: 30,
+  maxRetries: 3,
+  retryDelay: 5,
+  deadLetterEnabled: true,
+})
+
+/** Priorities are integers in this range; the Redis score packs them with a 1e12 sequence. */
+const MAX_PRIORITY = 1000
+/** Upper bound of one backoff delay: one hour. */
+const MAX_BACKOFF_MS = 3_600_000
+/** Long-poll interval grows from 5 ms to this, so an idle consumer costs Redis ~10 calls/s. */
+const MAX_POLL_MS = 100
+const MAX_BATCH = 1000
+
+/** Fills in defaults and checks every value; throws QUEUE_INVALID_ARGUMENT on a bad one. */
+export function resolveQueueConfig(config: MessageQueueConfig = {}): ResolvedQueueConfig {
+  const c: ResolvedQueueConfig = { ...QUEUE_DEFAULTS }
+  for (const [k, v] of Object.entries(config)) {
+    if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v
+  }
+  if (c.backend !== 'redis' && c.backend !== 'memory') {
+    invalid(`config.backend must be 'redis' or 'memory', got ${JSON.stringify(c.backend)}`)
+  }
+  if (typeof c.redisUrl !== 'string' || !/^rediss?:\/\//.test(c.redisUrl)) {
+    invalid(
+      `config.redisUrl must start with redis:// or rediss://, got ${JSON.stringify(c.redisUrl)}`,
+    )
+  }
+  if (typeof c.queuePrefix !== 'string' || c.queuePrefix === '' || /[{}]/.test(c.queuePrefix)) {
+    invalid(
+      `config.queuePrefix must be a non-empty string without braces, got ${JSON.stringify(c.queuePrefix)}`,
+    )
+  }
+  positive('visibilityTimeout', c.visibilityTimeout, false)
+  positive('retryDelay', c.retryDelay, true)
+  if (!Number.isInteger(c.maxRetries) || c.maxRetries < 0) {
+    invalid(`config.maxRetries must be an integer >= 0, got ${String(c.maxRetries)}`)
+  }
+  if (typeof c.deadLetterEnabled !== 'boolean') {
+    invalid(
+      `config.deadLetterEnabled must be a boolean, got ${JSON.stringify(c.deadLetterEnabled)}`,
+    )
+  }
+  return c
+}
+
+/**
+ * Reliable queues on Redis or in memory. Call `start()` first and `stop()` at the end.
+ * @example
+ * const mq = new MessageQueue({ backend: 'memory', visibilityTimeout: 30 })
+ * await mq.start()
+ * await mq.send('adt', 'MSH|...', { orderingKey: 'MRN123' })
+ * const msg = await mq.receive('adt', { waitMs: 1000 })
+ * if (msg) await mq.ack(msg)
+ */
+export class MessageQueue extends EventEmitter<MessageQueueEvents> {
+  /** The config with defaults filled in. */
+  readonly config: Readonly<ResolvedQueueConfig>
+  readonly #backend: QueueBackend
+  #state: 'new' | 'started' | 'stopped' = 'new'
+  readonly #wakers = new Map<string, Set<() => void>>()
+
+  constructor(config: MessageQueueConfig = {}) {
+    super()
+    this.config = Object.freeze(resolveQueueConfig(config))
+    const opts = {
+      visibilityTimeoutMs: Math.round(this.config.visibilityTimeout * 1000),
+      maxRetries: this.config.maxRetries,
+      deadLetterEnabled: this.config.deadLetterEnabled,
+    }
+    this.#backend =
+      this.config.backend === 'memory'
+        ? new MemoryBackend(opts)
+        : new RedisBackend(opts, this.config.redisUrl, this.config.queuePrefix, {
+            onError: (e) => this.emit('connectionError', e),
+            onReady: () => this.emit('ready'),
+          })
+  }
+
+  /** Connects (Redis) and allows calls. Throws QUEUE_UNAVAILABLE if Redis cannot be reached. */
+  async start(): Promise<void> {
+    if (this.#state === 'stopped')
+      throw new QueueError('QUEUE_CLOSED', 'This MessageQueue was stopped; create a new one.')
+    await this.#backend.start()
+    this.#state = 'started'
+  }
+
+  /** Ends pending long polls (they return nothing) and closes the connection. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return
+    this.#state = 'stopped'
+    for (const set of this.#wakers.values()) for (const wake of set) wake()
+    await this.#backend.stop()
+  }
+
+  /** Whether `start()` succeeded and `stop()` was not called. */
+  get running(): boolean {
+    return this.#state === 'started'
+  }
+
+  /** Sends one message; returns its id. */
+  async send(queue: string, payload: string, options: SendOptions = {}): Promise<string> {
+    const [id] = await this.sendBatch(queue, [{ ...options, payload }])
+    return id!
+  }
+
+  /** Sends many messages in one atomic round trip, in order; returns their ids. */
+  async sendBatch(queue: string, items: readonly SendBatchItem[]): Promise<string[]> {
+    this.#open()
+    checkQueue(queue)
+    const list: unknown = items
+    if (!Array.isArray(list)) invalid('sendBatch items must be an array')
+    const out: BackendSendItem[] = items.map((it, i) => toSendItem(it, `items[${i}]`))
+    if (out.length > 0) {
+      await this.#backend.send(queue, out)
+      this.#wake(queue)
+    }
+    return out.map((it) => it.id)
+  }
+
+  /** Takes the next message (highest priority, oldest first), or null; waits up to `waitMs` for one. */
+  async receive(queue: string, options: ReceiveOptions = {}): Promise<QueueMessage | null> {
+    const [msg] = await this.receiveBatch(queue, { waitMs: options.waitMs ?? 0, max: 1 })
+    return msg ?? null
+  }
+
+  /** Takes up to `max` messages at once (one round trip); waits up to `waitMs` for at least one. */
+  async receiveBatch(queue: string, options: ReceiveBatchOptions = {}): Promise<QueueMessage[]> {
+    this.#open()
+    checkQueue(queue)
+    const max = options.max ?? 100
+    const waitMs = options.waitMs ?? 0
+    if (!Number.isInteger(max) || max < 1 || max > MAX_BATCH)
+      invalid(`max must be an integer 1..${MAX_BATCH}, got ${String(max)}`)
+    if (!Number.isFinite(waitMs) || waitMs < 0)
+      invalid(`waitMs must be a number >= 0, got ${String(waitMs)}`)
+    const deadline = Date.now() + waitMs
+    let poll = 5
+    for (;;) {
+      const r = await this.#backend.receive(queue, max)
+      for (const d of r.deadLettered) {
+        this.emit('deadLettered', {
+          queue,
+          id: d.id,
+          error: d.error,
+          dropped: !this.config.deadLetterEnabled,
+        })
+      }
+      const left = deadline - Date.now()
+      if (r.messages.length > 0 || left <= 0 || this.#state !== 'started') return r.messages
+      await this.#sleep(queue, Math.max(1, Math.min(poll, left, r.nextDueInMs ?? Infinity)))
+      if (this.#state !== 'started') return []
+      poll = Math.min(poll * 2, MAX_POLL_MS)
+    }
+  }
+
+  /** Acknowledges a delivery: the message is done and removed. Throws QUEUE_STALE_RECEIPT if it was redelivered meanwhile. */
+  async ack(msg: QueueMessage): Promise<void> {
+    const { stale } = await this.ackMany([msg])
+    if (stale.length > 0) {
+      throw new QueueError(
+        'QUEUE_STALE_RECEIPT',
+        `ack of message ${msg.id} on queue ${msg.queue} refused: receipt ${msg.receipt} is no longer current (already acked, or its visibility timeout expired and it was redelivered).`,
+      )
+    }
+  }
+
+  /** Acknowledges many deliveries of one queue in one round trip; stale ones are reported, not thrown. */
+  async ackMany(msgs: readonly QueueMessage[]): Promise<AckManyResult> {
+    this.#open()
+    if (msgs.length === 0) return { acked: 0, stale: [] }
+    const queue = msgs[0]!.queue
+    if (msgs.some((m) => m.queue !== queue)) invalid('ackMany takes messages of one queue only')
+    const ok = await this.#backend.ack(
+      queue,
+      msgs.map((m) => ({ id: m.id, receipt: m.receipt })),
+    )
+    // An ack can unblock the next message of an ordering key.
+    this.#wake(queue)
+    const stale = msgs.filter((_, i) => !ok[i]).map((m) => m.id)
+    return { acked: msgs.length - stale.length, stale }
+  }
+
+  /**
+   * Gives a delivery back. With `requeue` it is redelivered after `delayMs` (default: retryDelay
+   * doubled per attempt, with jitter) unless it has used up maxRetries; otherwise, or without
+   * `requeue`, it is dead-lettered (or dropped when dead letters are disabled).
+   */
+  async nack(msg: QueueMessage, options: NackOptions): Promise<NackOutcome> {
+    this.#open()
+    const delayMs = options.delayMs ?? this.retryDelayMs(msg.attempts)
+    if (!Number.isFinite(delayMs) || delayMs < 0)
+      invalid(`delayMs must be a number >= 0, got ${String(delayMs)}`)
+    const error =
+      options.error === undefined
+        ? null
+        : options.error instanceof Error
+          ? options.error.message
+          : String(options.error)
+    const r = await this.#backend.nack(
+      msg.queue,
+      msg.id,
+      msg.receipt,
+      options.requeue,
+      Math.round(delayMs),
+      error,
+    )
+    if (r === 'stale') {
+      throw new QueueError(
+        'QUEUE_STALE_RECEIPT',
+        `nack of message ${msg.id} on queue ${msg.queue} refused: receipt ${msg.receipt} is no longer current.`,
+      )
+    }
+    if (r === 'requeued') this.#wake(msg.queue)
+    else
+      this.emit('deadLettered', { queue: msg.queue, id: msg.id, error, dropped: r === 'dropped' })
+    return r
+  }
+
+  /** The backoff before redelivery after failed delivery number `attempt`: retryDelay * 2^(attempt-1), times 0.5..1 (jitter). */
+  retryDelayMs(attempt: number): number {
+    const base = Math.min(
+      this.config.retryDelay * 1000 * 2 ** Math.max(0, attempt - 1),
+      MAX_BACKOFF_MS,
+    )
+    return Math.round(base * (0.5 + Math.random() / 2))
+  }
+
+  /** Messages waiting (ready or delayed), not counting those in flight or dead. */
+  async depth(queue: string): Promise<number> {
+    const s = await this.#stats(queue)
+    return s.live - s.inFlight
+  }
+
+  /** Messages delivered and not yet acked. */
+  async inFlight(queue: string): Promise<number> {
+    return (await this.#stats(queue)).inFlight
+  }
+
+  /** Age in ms of the oldest message not yet acked or dead-lettered (waiting or in flight); 0 when empty. */
+  async oldestAgeMs(queue: string): Promise<number> {
+    const s = await this.#stats(queue)
+    return s.oldestEnqueuedAt === null ? 0 : Math.max(0, s.now - s.oldestEnqueuedAt)
+  }
+
+  /** Dead letters, oldest first, each with its last error and failed-delivery history. */
+  async deadLetters(queue: string, options: DeadLettersOptions = {}): Promise<DeadLetter[]> {
+    this.#open()
+    checkQueue(queue)
+    const limit = options.limit ?? 100
+    if (!Number.isInteger(limit) || limit < 1)
+      invalid(`limit must be an integer >= 1, got ${String(limit)}`)
+    return this.#backend.deadLetters(queue, limit)
+  }
+
+  /**
+   * Moves one dead letter (`id`) or all of them back onto the queue with a fresh retry budget
+   * (behind messages already waiting; a keyed one goes to the end of its key). Returns how many
+   * moved; throws QUEUE_NOT_FOUND when `id` is not a dead letter of the queue.
+   */
+  async redrive(queue: string, id?: string): Promise<number> {
+    this.#open()
+    checkQueue(queue)
+    const n = await this.#backend.redrive(queue, id ?? null)
+    if (id !== undefined && n === 0) {
+      throw new QueueError(
+        'QUEUE_NOT_FOUND',
+        `redrive: message ${id} is not a dead letter of queue ${queue}.`,
+      )
+    }
+    if (n > 0) this.#wake(queue)
+    return n
+  }
+
+  async #stats(queue: string): ReturnType<QueueBackend['stats']> {
+    this.#open()
+    checkQueue(queue)
+    return this.#backend.stats(queue)
+  }
+
+  #open(): void {
+    if (this.#state === 'new')
+      throw new QueueError('QUEUE_CLOSED', 'MessageQueue is not started; call start() first.')
+    if (this.#state === 'stopped') throw new QueueError('QUEUE_CLOSED', 'MessageQueue was stopped.')
+  }
+
+  /** Wakes long polls of this process on `queue` (other processes find the work on their next poll). */
+  #wake(queue: string): void {
+    const set = this.#wakers.get(queue)
+    if (set === undefined) return
+    for (const wake of set) wake()
+  }
+
+  #sleep(queue: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.#wakers.get(queue)
+      if (set === undefined) {
+        set = new Set()
+        this.#wakers.set(queue, set)
+      }
+      const s = set
+      const done = (): void => {
+        clearTimeout(timer)
+        s.delete(done)
+        if (s.size === 0) this.#wakers.delete(queue)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      s.add(done)
+    })
+  }
+}
+
+function invalid(message: string): never {
+  throw new QueueError('QUEUE_INVALID_ARGUMENT', message)
+}
+
+function positive(name: string, v: unknown, allowZero: boolean): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
+    invalid(
+      `config.${name} must be a number of seconds ${allowZero ? '>= 0' : '> 0'}, got ${String(v)}`,
+    )
+  }
+}
+
+function checkQueue(queue: string): void {
+  if (typeof queue !== 'string' || queue === '' || queue.length > 200 || /[{}]/.test(queue)) {
+    invalid(`queue name must be 1..200 characters without braces, got ${JSON.stringify(queue)}`)
+  }
+}
+
+function toSendItem(it: SendBatchItem, where: string): BackendSendItem {
+  if (typeof it.payload !== 'string')
+    invalid(`${where}: payload must be a string, got ${typeof it.payload}`)
+  const priority = it.priority ?? 0
+  if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) {
+    invalid(
+      `${where}: priority must be an integer -${MAX_PRIORITY}..${MAX_PRIORITY}, got ${String(priority)}`,
+    )
+  }
+  const delayMs = it.delayMs ?? 0
+  if (!Number.isFinite(delayMs) || delayMs < 0)
+    invalid(`${where}: delayMs must be a number >= 0, got ${String(delayMs)}`)
+  const key = it.orderingKey ?? ''
+  if (typeof key !== 'string' || key.length > 256 || (it.orderingKey !== undefined && key === '')) {
+    invalid(
+      `${where}: orderingKey must be a string of 1..256 characters, got ${JSON.stringify(it.orderingKey)}`,
+    )
+  }
+  const headers = it.headers ?? {}
+  for (const [k, v] of Object.entries(headers)) {
+    if (typeof v !== 'string') invalid(`${where}: header ${k} must be a string, got ${typeof v}`)
+  }
+  return {
+    id: randomUUID(),
+    payload: it.payload,
+    headers,
+    priority,
+    orderingKey: key,
+    delayMs: Math.round(delayMs),
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The Lua scripts of the Redis backend. Every state change of a message is one script, so it is
+ * atomic: no consumer ever sees a half-moved message, and a crash between two commands cannot
+ * lose or duplicate one. Time comes from the Redis server (TIME), so consumers on hosts with
+ * skewed clocks still agree on visibility deadlines and delays.
+ *
+ * Keys of queue Q under prefix P, all sharing the hash tag {Q} (base = `P:{Q}`):
+ * - `base:seq`      INCR counter: the send sequence, FIFO tie-break within a priority
+ * - `base:m:<id>`   hash: p payload, h headers JSON, pr priority, k ordering key ('' = none),
+ *                   t enqueued ms, s sequence, due ms, a deliveries, r current receipt,
+ *                   dlv last delivery ms, err last error, dead dead-letter ms
+ * - `base:hi:<id>`  list of JSON delivery records (failed deliveries only)
+ * - `base:all`      zset id → enqueued ms: every message not acked and not dead (depth, age)
+ * - `base:ready`    zset id → -priority*1e12 + sequence: deliverable now, ZPOPMIN takes the best
+ * - `base:delayed`  zset id → due ms: not yet visible (send delay, nack backoff)
+ * - `base:flight`   zset id → visibility deadline ms: delivered, not yet acked
+ * - `base:dead`     zset id → dead-letter ms
+ * - `base:k:<key>`  list of ids with that ordering key, in send order. Only the head is ever in
+ *                   ready/delayed/flight; the others wait in the list. Ack or dead-letter of the
+ *                   head pops it and places the next; a nack leaves it at the head.
+ *
+ * Message and key-list keys are built inside the scripts, so this needs a standalone Redis (or
+ * Sentinel), not Redis Cluster. Numbers are formatted with %.0f because Lua's default number
+ * format (%.14g) would round scores above 1e14.
+ */
+
+const PRELUDE = `
+local base = KEYS[1]
+local EXPIRED = 'visibility timeout expired before ack'
+local function fmt(n) return string.format('%.0f', n) end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function mkey(id) return base .. ':m:' .. id end
+local function score(pr, s) return fmt(-tonumber(pr) * 1000000000000 + tonumber(s)) end
+local function place(id, now)
+  local f = redis.call('HMGET', mkey(id), 'due', 'pr', 's')
+  local due = tonumber(f[1]) or 0
+  if due > now then
+    redis.call('ZADD', base .. ':delayed', fmt(due), id)
+  else
+    redis.call('ZADD', base .. ':ready', score(f[2], f[3]), id)
+  end
+end
+local function advance_key(key, id, now)
+  if not key or key == '' then return end
+  local kl = base .. ':k:' .. key
+  redis.call('LREM', kl, 1, id)
+  local nxt = redis.call('LINDEX', kl, 0)
+  if nxt then place(nxt, now) end
+end
+local function history(id, a, dlv, now, outcome, err)
+  local e = { attempt = tonumber(a) or 0, deliveredAt = tonumber(dlv) or 0, endedAt = now, outcome = outcome }
+  if err then e.error = err end
+  redis.call('RPUSH', base .. ':hi:' .. id, cjson.encode(e))
+end
+local function dead_letter(id, now, enabled)
+  redis.call('ZREM', base .. ':all', id)
+  advance_key(redis.call('HGET', mkey(id), 'k'), id, now)
+  if enabled == '1' then
+    redis.call('HSET', mkey(id), 'dead', fmt(now))
+    redis.call('ZADD', base .. ':dead', fmt(now), id)
+    return 'dead-lettered'
+  end
+  redis.call('DEL', mkey(id), base .. ':hi:' .. id)
+  return 'dropped'
+end
+`
+
+/** ARGV: per message id, payload, headers JSON, priority, ordering key ('' = none), delay ms. */
+export const SEND_LUA = `${PRELUDE}
+local now = now_ms()
+for i = 1, #ARGV, 6 do
+  local id, key = ARGV[i], ARGV[i + 4]
+  local m = mkey(id)
+  if redis.call('EXISTS', m) == 0 then
+    local s = redis.call('INCR', base .. ':seq')
+    redis.call('HSET', m, 'p', ARGV[i + 1], 'h', ARGV[i + 2], 'pr', ARGV[i + 3], 'k', key,
+      't', fmt(now), 's', s, 'due', fmt(now + tonumber(ARGV[i + 5])), 'a', 0)
+    redis.call('ZADD', base .. ':all', fmt(now), id)
+    if key == '' then
+      place(id, now)
+    elseif redis.call('RPUSH', base .. ':k:' .. key, id) == 1 then
+      place(id, now)
+    end
+  end
+end
+return 1
+`
+
+/**
+ * ARGV: max, visibility ms, max retries, dead letters enabled ('1'/'0'), receipt nonce.
+ * Promotes due delayed messages, takes back expired deliveries (dead-lettering those out of
+ * retries), then delivers up to max. Returns { flat message fields, dead ids, ms to next due or -1
+ * (computed only when nothing was delivered) }.
+ */
+export const RECEIVE_LUA = `${PRELUDE}
+local now = now_ms()
+local max, vt, maxr, dle, nonce = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local due = redis.call('ZRANGEBYSCORE', base .. ':delayed', '-inf', fmt(now), 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', base .. ':delayed', id)
+  local f = redis.call('HMGET', mkey(id), 'pr', 's')
+  redis.call('ZADD', base .. ':ready', score(f[1], f[2]), id)
+end
+local dead = {}
+local exp = redis.call('ZRANGEBYSCORE', base .. ':flight', '-inf', fmt(now), 'LIMIT', 0, 1000)
+for _, id in ipairs(exp) do
+  redis.call('ZREM', base .. ':flight', id)
+  local m = mkey(id)
+  local f = redis.call('HMGET', m, 'a', 'dlv', 'pr', 's')
+  history(id, f[1], f[2], now, 'expired', EXPIRED)
+  redis.call('HSET', m, 'err', EXPIRED, 'r', '')
+  if tonumber(f[1]) > maxr then
+    dead_letter(id, now, dle)
+    dead[#dead + 1] = id
+  else
+    redis.call('ZADD', base .. ':ready', score(f[3], f[4]), id)
+  end
+end
+local popped = redis.call('ZPOPMIN', base .. ':ready', max)
+local out = {}
+local deadline = fmt(now + vt)
+for i = 1, #popped, 2 do
+  local id = popped[i]
+  local m = mkey(id)
+  local a = redis.call('HINCRBY', m, 'a', 1)
+  local r = nonce .. ':' .. fmt((i + 1) / 2)
+  redis.call('HSET', m, 'r', r, 'dlv', fmt(now))
+  redis.call('ZADD', base .. ':flight', deadline, id)
+  local f = redis.call('HMGET', m, 'p', 'h', 'pr', 'k', 't')
+  out[#out + 1] = id
+  out[#out + 1] = f[1]
+  out[#out + 1] = f[2]
+  out[#out + 1] = f[3]
+  out[#out + 1] = f[4]
+  out[#out + 1] = f[5]
+  out[#out + 1] = a
+  out[#out + 1] = r
+end
+local nxt = -1
+if #out == 0 then
+  for _, z in ipairs({ ':delayed', ':flight' }) do
+    local h = redis.call('ZRANGE', base .. z, 0, 0, 'WITHSCORES')
+    if h[2] then
+      local d = tonumber(h[2]) - now
+      if d < 0 then d = 0 end
+      if nxt < 0 or d < nxt then nxt = d end
+    end
+  end
+end
+return { out, dead, nxt }
+`
+
+/** ARGV: pairs of id, receipt. Returns 1 (acked) or 0 (stale) per pair. */
+export const ACK_LUA = `${PRELUDE}
+local now = now_ms()
+local res = {}
+for i = 1, #ARGV, 2 do
+  local id, rc = ARGV[i], ARGV[i + 1]
+  local m = mkey(id)
+  local f = redis.call('HMGET', m, 'r', 'k')
+  if f[1] and f[1] ~= '' and f[1] == rc and redis.call('ZREM', base .. ':flight', id) == 1 then
+    redis.call('ZREM', base .. ':all', id)
+    redis.call('DEL', m, base .. ':hi:' .. id)
+    advance_key(f[2], id, now)
+    res[#res + 1] = 1
+  else
+    res[#res + 1] = 0
+  end
+end
+return res
+`
+
+/**
+ * ARGV: id, receipt, requeue ('1'/'0'), delay ms, error text, has error ('1'/'0'), max retries,
+ * dead letters enabled. Returns 'requeued', 'dead-lettered', 'dropped' or 'stale'.
+ */
+export const NACK_LUA = `${PRELUDE}
+local now = now_ms()
+local id, rc = ARGV[1], ARGV[2]
+local m = mkey(id)
+local f = redis.call('HMGET', m, 'r', 'a', 'dlv')
+if not f[1] or f[1] == '' or f[1] ~= rc or redis.call('ZREM', base .. ':flight', id) == 0 then
+  return 'stale'
+end
+local err = nil
+if ARGV[6] == '1' then err = ARGV[5] end
+history(id, f[2], f[3], now, 'nacked', err)
+if err then
+  redis.call('HSET', m, 'err', err, 'r', '')
+else
+  redis.call('HSET', m, 'r', '')
+  redis.call('HDEL', m, 'err')
+end
+if ARGV[3] == '1' and tonumber(f[2]) <= tonumber(ARGV[7]) then
+  redis.call('HSET', m, 'due', fmt(now + tonumber(ARGV[4])))
+  place(id, now)
+  return 'requeued'
+end
+return dead_letter(id, now, ARGV[8])
+`
+
+/** Returns { live, in flight, oldest enqueued ms or -1, now }. */
+export const STATS_LUA = `${PRELUDE}
+local now = now_ms()
+local o = redis.call('ZRANGE', base .. ':all', 0, 0, 'WITHSCORES')
+return { redis.call('ZCARD', base .. ':all'), redis.call('ZCARD', base .. ':flight'), tonumber(o[2]) or -1, now }
+`
+
+/** ARGV: limit. Returns per dead letter { id, p, h, pr, k, t, dead, a, err, { history JSON... } }. */
+export const DEAD_LETTERS_LUA = `${PRELUDE}
+local ids = redis.call('ZRANGE', base .. ':dead', 0, tonumber(ARGV[1]) - 1)
+local out = {}
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', mkey(id), 'p', 'h', 'pr', 'k', 't', 'dead', 'a', 'err')
+  local e = { id }
+  for j = 1, 8 do e[j + 1] = f[j] or '' end
+  e[10] = redis.call('LRANGE', base .. ':hi:' .. id, 0, -1)
+  out[#out + 1] = e
+end
+return out
+`
+
+/** ARGV: id, or '' for up to 1000 of the oldest. Returns how many were moved back. */
+export const REDRIVE_LUA = `${PRELUDE}
+local now = now_ms()
+local ids
+if ARGV[1] == '' then
+  ids = redis.call('ZRANGE', base .. ':dead', 0, 999)
+elseif redis.call('ZSCORE', base .. ':dead', ARGV[1]) then
+  ids = { ARGV[1] }
+else
+  ids = {}
+end
+for _, id in ipairs(ids) do
+  redis.call('ZREM', base .. ':dead', id)
+  local m = mkey(id)
+  local s = redis.call('INCR', base .. ':seq')
+  redis.call('HSET', m, 'a', 0, 'due', fmt(now), 's', s, 'r', '')
+  redis.call('HDEL', m, 'dead')
+  local f = redis.call('HMGET', m, 't', 'k')
+  redis.call('ZADD', base .. ':all', f[1], id)
+  if f[2] == '' then
+    place(id, now)
+  elseif redis.call('RPUSH', base .. ':k:' .. f[2], id) == 1 then
+    place(id, now)
+  end
+end
+return #ids
+`

@@ -1,0 +1,156 @@
+/** Public shapes of @li/queue: config, call options, messages, dead letters and events. */
+
+/** Which store holds the queues. */
+export type QueueBackendKind = 'redis' | 'memory'
+
+/** Config of a MessageQueue. Durations are in seconds (fractions allowed), as in the seed. */
+export interface MessageQueueConfig {
+  /** `'redis'` (default) or `'memory'` (in-process, lost on exit). */
+  backend?: QueueBackendKind
+  /** Redis URL; default `redis://localhost:6379`. */
+  redisUrl?: string
+  /** Prefix of every Redis key; default `li:queue`. */
+  queuePrefix?: string
+  /** Seconds a received message stays invisible before it is redelivered; default 30. */
+  visibilityTimeout?: number
+  /** Deliveries after the first before a message is dead-lettered; default 3 (at most 4 deliveries). */
+  maxRetries?: number
+  /** Seconds before the first redelivery after a nack; doubles each attempt, with jitter; default 5. */
+  retryDelay?: number
+  /** Keep messages that ran out of retries in a dead-letter queue (true, default) or drop them. */
+  deadLetterEnabled?: boolean
+}
+
+/** MessageQueueConfig with every default filled in. */
+export type ResolvedQueueConfig = Required<MessageQueueConfig>
+
+/** Options of `send`. */
+export interface SendOptions {
+  /** Integer from -1000 to 1000; higher is served first; default 0. FIFO within a priority. */
+  priority?: number
+  /** Milliseconds before the message becomes visible; default 0. */
+  delayMs?: number
+  /** Messages with the same key are delivered one at a time, in send order (e.g. a patient's MRN). */
+  orderingKey?: string
+  /** String headers carried with the message. */
+  headers?: Record<string, string>
+}
+
+/** One message of `sendBatch`. */
+export interface SendBatchItem extends SendOptions {
+  /** The message body. */
+  payload: string
+}
+
+/** Options of `receive`. */
+export interface ReceiveOptions {
+  /** Milliseconds to wait for a message when none is ready (long poll); default 0. */
+  waitMs?: number
+}
+
+/** Options of `receiveBatch`. */
+export interface ReceiveBatchOptions extends ReceiveOptions {
+  /** Most messages to take at once, 1 to 1000; default 100. */
+  max?: number
+}
+
+/** Options of `nack`. */
+export interface NackOptions {
+  /** Put the message back for another delivery (true) or dead-letter it now (false). */
+  requeue: boolean
+  /** Milliseconds before the redelivery; default the config's exponential backoff with jitter. */
+  delayMs?: number
+  /** Why the delivery failed; kept as the message's last error and in its history. */
+  error?: string | Error
+}
+
+/** What a nack did with the message. */
+export type NackOutcome = 'requeued' | 'dead-lettered' | 'dropped'
+
+/** A delivered message. Pass it back to `ack` or `nack`. */
+export interface QueueMessage {
+  /** Unique id given by `send`. */
+  readonly id: string
+  /** Queue name. */
+  readonly queue: string
+  /** The body as sent. */
+  readonly payload: string
+  /** Headers as sent. */
+  readonly headers: Readonly<Record<string, string>>
+  /** Priority as sent. */
+  readonly priority: number
+  /** Ordering key as sent, or null. */
+  readonly orderingKey: string | null
+  /** Deliveries so far, this one included (1 on the first delivery). */
+  readonly attempts: number
+  /** Same as `attempts`. */
+  readonly deliveryCount: number
+  /** When the message was sent (ms since epoch, clock of the backend). */
+  readonly enqueuedAt: number
+  /** Identifies this delivery; an ack after a redelivery is refused as stale. */
+  readonly receipt: string
+}
+
+/** One failed delivery in a message's history. */
+export interface DeliveryRecord {
+  /** Which delivery (1-based). */
+  attempt: number
+  /** When it was delivered (ms since epoch). */
+  deliveredAt: number
+  /** When it ended (nack, or visibility timeout noticed). */
+  endedAt: number
+  /** `'nacked'` by a consumer, or `'expired'` (not acked within the visibility timeout). */
+  outcome: 'nacked' | 'expired'
+  /** The error given to nack, if any. */
+  error: string | null
+}
+
+/** A message in the dead-letter queue. */
+export interface DeadLetter {
+  /** Message id. */
+  id: string
+  /** Queue name. */
+  queue: string
+  /** The body as sent. */
+  payload: string
+  /** Headers as sent. */
+  headers: Record<string, string>
+  /** Priority as sent. */
+  priority: number
+  /** Ordering key as sent, or null. */
+  orderingKey: string | null
+  /** When it was first sent (ms since epoch). */
+  enqueuedAt: number
+  /** When it was dead-lettered (ms since epoch). */
+  deadLetteredAt: number
+  /** Deliveries made. */
+  attempts: number
+  /** The last error (from nack, or the visibility timeout). */
+  lastError: string | null
+  /** Every failed delivery, oldest first. */
+  history: DeliveryRecord[]
+}
+
+/** Options of `deadLetters`. */
+export interface DeadLettersOptions {
+  /** Most dead letters to return, oldest first; default 100. */
+  limit?: number
+}
+
+/** Result of `ackMany`. */
+export interface AckManyResult {
+  /** How many deliveries were acknowledged. */
+  acked: number
+  /** Ids whose receipt was stale (redelivered or already acked); they were not acknowledged. */
+  stale: string[]
+}
+
+/** Events a MessageQueue emits (it never logs). */
+export interface MessageQueueEvents {
+  /** A message ran out of retries (or was nacked without requeue) and was dead-lettered or dropped. */
+  deadLettered: [info: { queue: string; id: string; error: string | null; dropped: boolean }]
+  /** The Redis connection failed; calls fail with QUEUE_UNAVAILABLE until it reconnects. */
+  connectionError: [error: Error]
+  /** The Redis connection is (again) ready. */
+  ready: []
+}

@@ -1,0 +1,102 @@
+/**
+ * The contract between `MessageStore` and a storage backend. It is async and speaks only in the
+ * shapes of `types.ts`: no SQL, no row ids, no SQLite pragmas, so a PostgreSQL backend can
+ * implement it as well as the embedded SQLite one and the in-memory one.
+ *
+ * The store owns batching, validation, the clock and purge pacing; a backend owns atomicity:
+ * `write` applies a whole batch in one transaction, `purgeChunk` deletes one bounded chunk in one
+ * transaction, and reads see only committed data.
+ */
+import type { StoreError } from './errors.js'
+import type {
+  Hop,
+  HopState,
+  MessageDetail,
+  MessageDirection,
+  MessageMetadata,
+  MessageQuery,
+  MessageState,
+  QueryResult,
+  StateChange,
+} from './types.js'
+
+/** One write in a batch handed to `StoreBackend.write`. The store has validated it and set its time. */
+export type WriteOp =
+  | {
+      kind: 'insert'
+      hostName: string
+      messageId: string
+      payload: string
+      messageType: string
+      correlationId: string
+      sessionId?: string | undefined
+      direction?: MessageDirection | undefined
+      metadata?: MessageMetadata | undefined
+      /** Creation time; the first history entry (`received`) has the same time. */
+      time: Date
+    }
+  | {
+      kind: 'transition'
+      /** The store id of the message. */
+      id: string
+      state: MessageState
+      time: Date
+      error?: string | undefined
+    }
+  | {
+      kind: 'hop'
+      sessionId: string
+      messageId?: string | undefined
+      source: string
+      target: string
+      state: HopState
+      time: Date
+      detail?: string | undefined
+    }
+
+/**
+ * The outcome of one op of a batch: `id` is the new id of an insert or hop. A transition on an
+ * unknown id fails alone (`STORE_NOT_FOUND`) without failing the rest of the batch.
+ */
+export type WriteOutcome = { ok: true; id?: string | undefined } | { ok: false; error: StoreError }
+
+/** One bounded purge step: what to delete, at most how many rows, and where the last step stopped. */
+export interface PurgeChunkRequest {
+  olderThan: Date
+  keepIncomplete: boolean
+  /** Most messages (or hops) to examine in this step; the backend deletes at most this many. */
+  limit: number
+  /** The `next` of the previous step; absent on the first. */
+  after?: string | undefined
+}
+
+/** The result of one purge step. */
+export interface PurgeChunkResult {
+  /** Messages deleted in this step (hops and history rows are not counted). */
+  deleted: number
+  /** Pass as `after` to continue; absent once nothing is left to examine. */
+  next?: string | undefined
+}
+
+/** A storage backend for `MessageStore`: the embedded SQLite one, the in-memory one, or your own. */
+export interface StoreBackend {
+  /** Opens the storage and brings its schema to the current version. Called once by `start()`. */
+  open(): Promise<void>
+  /**
+   * Applies a batch of writes in one transaction and returns one outcome per op, in order. Rejects
+   * (with a `StoreError`) only if the whole batch could not be committed; then none of it was.
+   */
+  write(ops: readonly WriteOp[]): Promise<WriteOutcome[]>
+  /** The message with its history, or `undefined` if the id is unknown (or malformed). */
+  get(id: string): Promise<MessageDetail | undefined>
+  /** The state changes of a message, oldest first; empty if the id is unknown. */
+  history(id: string): Promise<StateChange[]>
+  /** One page of matching messages, newest first; `cursor` is one this backend returned. */
+  query(query: MessageQuery): Promise<QueryResult>
+  /** The hops of a session in time order. */
+  trace(sessionId: string): Promise<Hop[]>
+  /** Deletes one bounded chunk in one transaction. */
+  purgeChunk(request: PurgeChunkRequest): Promise<PurgeChunkResult>
+  /** Releases the storage. Called once by `stop()` after the last write has settled. */
+  close(): Promise<void>
+}

@@ -1,0 +1,247 @@
+/**
+ * An in-memory `StoreBackend` for unit tests of code that uses a `MessageStore` (exported from
+ * `@li/store/testing`). It follows the same contract as the SQLite backend (the shared contract
+ * tests run against both): batches are all-or-nothing, records are copied in and out, queries are
+ * newest first with opaque cursors, purges are chunked.
+ *
+ * What it does not do: persist anything, or scale (queries scan every message). Not for production.
+ */
+import type {
+  PurgeChunkRequest,
+  PurgeChunkResult,
+  StoreBackend,
+  WriteOp,
+  WriteOutcome,
+} from './backend.js'
+import { StoreError } from './errors.js'
+import type {
+  Hop,
+  MessageDetail,
+  MessageQuery,
+  MessageRecord,
+  QueryResult,
+  StateChange,
+} from './types.js'
+
+interface Entry {
+  seq: number
+  record: MessageRecord
+  history: StateChange[]
+}
+
+const CURSOR_PREFIX = 'm1.'
+
+function copyRecord(record: MessageRecord): MessageRecord {
+  const copy: MessageRecord = {
+    ...record,
+    createdAt: new Date(record.createdAt),
+    updatedAt: new Date(record.updatedAt),
+  }
+  if (record.metadata !== undefined) copy.metadata = structuredClone(record.metadata)
+  return copy
+}
+
+function copyChange(change: StateChange): StateChange {
+  return { ...change, time: new Date(change.time) }
+}
+
+/** A `StoreBackend` that keeps everything in process memory; for tests. */
+export class MemoryBackend implements StoreBackend {
+  #open = false
+  #seq = 0
+  #messages = new Map<string, Entry>()
+  #hops: Hop[] = []
+  /** Set to make the next `write` calls fail as a whole (to test error paths); cleared by assigning undefined. */
+  failWrites: StoreError | undefined
+
+  open(): Promise<void> {
+    this.#open = true
+    return Promise.resolve()
+  }
+
+  write(ops: readonly WriteOp[]): Promise<WriteOutcome[]> {
+    if (!this.#open) return Promise.reject(this.#closed())
+    if (this.failWrites !== undefined) return Promise.reject(this.failWrites)
+    return Promise.resolve(ops.map((op) => this.#apply(op)))
+  }
+
+  get(id: string): Promise<MessageDetail | undefined> {
+    if (!this.#open) return Promise.reject(this.#closed())
+    const entry = this.#messages.get(id)
+    if (entry === undefined) return Promise.resolve(undefined)
+    return Promise.resolve({ ...copyRecord(entry.record), history: entry.history.map(copyChange) })
+  }
+
+  history(id: string): Promise<StateChange[]> {
+    if (!this.#open) return Promise.reject(this.#closed())
+    return Promise.resolve(this.#messages.get(id)?.history.map(copyChange) ?? [])
+  }
+
+  query(query: MessageQuery): Promise<QueryResult> {
+    if (!this.#open) return Promise.reject(this.#closed())
+    let before = Number.POSITIVE_INFINITY
+    if (query.cursor !== undefined) {
+      const n = query.cursor.startsWith(CURSOR_PREFIX)
+        ? Number(query.cursor.slice(CURSOR_PREFIX.length))
+        : Number.NaN
+      if (!Number.isInteger(n)) {
+        return Promise.reject(
+          new StoreError(
+            'STORE_INVALID_ARGUMENT',
+            `query cursor ${JSON.stringify(query.cursor.slice(0, 40))} is not one this store returned`,
+          ),
+        )
+      }
+      before = n
+    }
+    const matches: Entry[] = []
+    for (const entry of this.#messages.values()) {
+      const r = entry.record
+      if (entry.seq >= before) continue
+      if (query.hostName !== undefined && r.hostName !== query.hostName) continue
+      if (query.messageType !== undefined && r.messageType !== query.messageType) continue
+      if (query.state !== undefined && r.state !== query.state) continue
+      if (query.correlationId !== undefined && r.correlationId !== query.correlationId) continue
+      if (query.sessionId !== undefined && r.sessionId !== query.sessionId) continue
+      if (query.since !== undefined && r.createdAt.getTime() < query.since.getTime()) continue
+      if (query.until !== undefined && r.createdAt.getTime() >= query.until.getTime()) continue
+      matches.push(entry)
+    }
+    matches.sort((a, b) => b.seq - a.seq)
+    const page = matches.slice(0, query.limit)
+    const result: QueryResult = { records: page.map((e) => copyRecord(e.record)) }
+    const last = page[page.length - 1]
+    if (matches.length > query.limit && last !== undefined) {
+      result.nextCursor = `${CURSOR_PREFIX}${last.seq}`
+    }
+    return Promise.resolve(result)
+  }
+
+  trace(sessionId: string): Promise<Hop[]> {
+    if (!this.#open) return Promise.reject(this.#closed())
+    const hops = this.#hops
+      .filter((h) => h.sessionId === sessionId)
+      .sort((a, b) => a.time.getTime() - b.time.getTime() || Number(a.id) - Number(b.id))
+      .map((h) => ({ ...h, time: new Date(h.time) }))
+    return Promise.resolve(hops)
+  }
+
+  purgeChunk(request: PurgeChunkRequest): Promise<PurgeChunkResult> {
+    if (!this.#open) return Promise.reject(this.#closed())
+    const olderThan = request.olderThan.getTime()
+    const after = request.after === undefined ? 0 : Number(request.after)
+    // Examine up to `limit` messages in store order past the cursor, as the SQLite backend does.
+    const scanned: Entry[] = []
+    for (const entry of this.#messages.values()) {
+      if (entry.seq <= after) continue
+      scanned.push(entry)
+      if (scanned.length === request.limit) break
+    }
+    const openSessions = new Set<string>()
+    if (request.keepIncomplete) {
+      for (const { record } of this.#messages.values()) {
+        if (record.sessionId !== undefined && record.state !== 'completed')
+          openSessions.add(record.sessionId)
+      }
+    }
+    let deleted = 0
+    for (const { record } of scanned) {
+      if (record.createdAt.getTime() >= olderThan) continue
+      if (request.keepIncomplete) {
+        if (record.state !== 'completed') continue
+        if (record.sessionId !== undefined && openSessions.has(record.sessionId)) continue
+      }
+      this.#messages.delete(record.id)
+      deleted++
+    }
+    const last = scanned[scanned.length - 1]
+    if (scanned.length === request.limit && last !== undefined) {
+      return Promise.resolve({ deleted, next: String(last.seq) })
+    }
+    // Last chunk: drop old hops of sessions with no message left.
+    const liveSessions = new Set<string>()
+    for (const { record } of this.#messages.values()) {
+      if (record.sessionId !== undefined) liveSessions.add(record.sessionId)
+    }
+    this.#hops = this.#hops.filter(
+      (h) => h.time.getTime() >= olderThan || liveSessions.has(h.sessionId),
+    )
+    return Promise.resolve({ deleted })
+  }
+
+  close(): Promise<void> {
+    this.#open = false
+    return Promise.resolve()
+  }
+
+  #apply(op: WriteOp): WriteOutcome {
+    switch (op.kind) {
+      case 'insert': {
+        const seq = ++this.#seq
+        const id = String(seq)
+        const record: MessageRecord = {
+          id,
+          hostName: op.hostName,
+          messageId: op.messageId,
+          payload: op.payload,
+          messageType: op.messageType,
+          correlationId: op.correlationId,
+          state: 'received',
+          createdAt: new Date(op.time),
+          updatedAt: new Date(op.time),
+        }
+        if (op.sessionId !== undefined) record.sessionId = op.sessionId
+        if (op.direction !== undefined) record.direction = op.direction
+        if (op.metadata !== undefined) record.metadata = structuredClone(op.metadata)
+        this.#messages.set(id, {
+          seq,
+          record,
+          history: [{ state: 'received', time: new Date(op.time) }],
+        })
+        return { ok: true, id }
+      }
+      case 'transition': {
+        const entry = this.#messages.get(op.id)
+        if (entry === undefined) {
+          return {
+            ok: false,
+            error: new StoreError(
+              'STORE_NOT_FOUND',
+              `cannot mark message ${JSON.stringify(op.id.slice(0, 40))} ${op.state}: no such message in the memory backend`,
+            ),
+          }
+        }
+        entry.record.state = op.state
+        entry.record.updatedAt = new Date(op.time)
+        const change: StateChange = { state: op.state, time: new Date(op.time) }
+        if (op.error === undefined) {
+          delete entry.record.error
+        } else {
+          entry.record.error = op.error
+          change.error = op.error
+        }
+        entry.history.push(change)
+        return { ok: true }
+      }
+      case 'hop': {
+        const id = String(++this.#seq)
+        const hop: Hop = {
+          id,
+          sessionId: op.sessionId,
+          source: op.source,
+          target: op.target,
+          state: op.state,
+          time: new Date(op.time),
+        }
+        if (op.messageId !== undefined) hop.messageId = op.messageId
+        if (op.detail !== undefined) hop.detail = op.detail
+        this.#hops.push(hop)
+        return { ok: true, id }
+      }
+    }
+  }
+
+  #closed(): StoreError {
+    return new StoreError('STORE_CLOSED', 'the memory backend is not open')
+  }
+}

@@ -1,0 +1,370 @@
+// Contract tests of MessageStore, run against both backends: the embedded SQLite one (a real
+// database file in a temp directory) and the in-memory one from @li/store/testing.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { StoreError, isStoreError } from './errors.js'
+import { MemoryBackend } from './memory-backend.js'
+import { MessageStore, type MessageStoreOptions } from './message-store.js'
+import type { StoreMessageInput } from './types.js'
+
+const ADT =
+  'MSH|^~\\&|PAS|RXH|EPR|RXH|20260101120000||ADT^A01|MSG1|P|2.4\rPID|1||123456^^^NHS||DOE^JANE'
+
+function message(overrides: Partial<StoreMessageInput> = {}): StoreMessageInput {
+  return {
+    hostName: 'PAS.In',
+    messageId: 'MSG1',
+    payload: ADT,
+    messageType: 'ADT^A01',
+    correlationId: 'corr-1',
+    ...overrides,
+  }
+}
+
+/** A clock the test moves by hand. */
+function manualClock(start = Date.UTC(2026, 0, 1)): {
+  now: () => Date
+  advance: (ms: number) => void
+} {
+  let t = start
+  return { now: () => new Date(t), advance: (ms) => (t += ms) }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection')
+}
+
+const dirs: string[] = []
+const stores: MessageStore[] = []
+
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.stop()
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+const backends: [string, () => Pick<MessageStoreOptions, 'backend' | 'dataDir'>][] = [
+  [
+    'sqlite',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'li-store-'))
+      dirs.push(dir)
+      return { dataDir: dir }
+    },
+  ],
+  ['memory', () => ({ backend: new MemoryBackend() })],
+]
+
+describe.each(backends)('MessageStore on the %s backend', (_name, makeBackend) => {
+  async function open(
+    options: Omit<MessageStoreOptions, 'backend' | 'dataDir'> = {},
+  ): Promise<MessageStore> {
+    const store = new MessageStore({ ...makeBackend(), ...options })
+    stores.push(store)
+    await store.start()
+    return store
+  }
+
+  it('stores a message as received with a unique id, and get() returns it with its history', async () => {
+    const clock = manualClock()
+    const store = await open({ now: clock.now })
+    const a = await store.store(
+      message({ sessionId: 's1', direction: 'inbound', metadata: { peer: '10.0.0.1' } }),
+    )
+    const b = await store.store(message())
+    expect(a.id).not.toBe(b.id)
+    expect(a).toMatchObject({
+      state: 'received',
+      hostName: 'PAS.In',
+      sessionId: 's1',
+      direction: 'inbound',
+    })
+    expect(a.createdAt).toEqual(clock.now())
+    const got = await store.get(a.id)
+    expect(got).toEqual({ ...a, history: [{ state: 'received', time: clock.now() }] })
+    expect(await store.get('999999')).toBeUndefined()
+    expect(await store.get('not-an-id')).toBeUndefined()
+  })
+
+  it('records every state change with its time and error text', async () => {
+    const clock = manualClock()
+    const store = await open({ now: clock.now })
+    const m = await store.store(message())
+    clock.advance(10)
+    await store.markProcessing(m.id)
+    clock.advance(10)
+    await store.markFailed(m.id, new Error('ACK AE from EPR: PID-3 missing'))
+    clock.advance(10)
+    await store.markProcessing(m.id)
+    clock.advance(10)
+    await store.markCompleted(m.id)
+    const t0 = Date.UTC(2026, 0, 1)
+    expect(await store.history(m.id)).toEqual([
+      { state: 'received', time: new Date(t0) },
+      { state: 'processing', time: new Date(t0 + 10) },
+      { state: 'failed', time: new Date(t0 + 20), error: 'ACK AE from EPR: PID-3 missing' },
+      { state: 'processing', time: new Date(t0 + 30) },
+      { state: 'completed', time: new Date(t0 + 40) },
+    ])
+    const got = await store.get(m.id)
+    expect(got?.state).toBe('completed')
+    expect(got?.error).toBeUndefined()
+    expect(got?.updatedAt).toEqual(new Date(t0 + 40))
+  })
+
+  it('batches concurrent writes into few commits and resolves each caller after commit', async () => {
+    const store = await open()
+    const batches: number[] = []
+    store.on('batch', ({ size }) => batches.push(size))
+    const records = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => store.store(message({ messageId: `M${i}` }))),
+    )
+    expect(new Set(records.map((r) => r.id)).size).toBe(300)
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(300)
+    expect(batches.length).toBeLessThan(10)
+    await Promise.all(records.map((r) => store.markProcessing(r.id)))
+    await Promise.all(records.map((r) => store.markCompleted(r.id)))
+    const page = await store.query({ state: 'completed', limit: 1000 })
+    expect(page.records).toHaveLength(300)
+  })
+
+  it('fails only the state change on an unknown id, not the rest of its batch', async () => {
+    const store = await open()
+    const m = await store.store(message())
+    const [bad, good] = await Promise.allSettled([
+      store.markCompleted('424242'),
+      store.markCompleted(m.id),
+    ])
+    expect(bad.status).toBe('rejected')
+    expect(bad.status === 'rejected' && isStoreError(bad.reason) && bad.reason.code).toBe(
+      'STORE_NOT_FOUND',
+    )
+    expect(good.status).toBe('fulfilled')
+    expect((await store.get(m.id))?.state).toBe('completed')
+  })
+
+  it('lets a reader see writes queued before the read, even if not yet awaited', async () => {
+    const store = await open()
+    const m = await store.store(message())
+    const pending = store.markFailed(m.id, 'connection refused')
+    const got = await store.get(m.id)
+    expect(got?.state).toBe('failed')
+    expect(got?.error).toBe('connection refused')
+    await pending
+  })
+
+  it('queries by each filter, newest first, with keyset pages that neither skip nor repeat', async () => {
+    const clock = manualClock()
+    const store = await open({ now: clock.now })
+    const ids: string[] = []
+    for (let i = 0; i < 25; i++) {
+      clock.advance(1000)
+      const m = await store.store(
+        message({
+          hostName: i % 2 === 0 ? 'PAS.In' : 'EPR.Out',
+          messageType: i % 5 === 0 ? 'ORU^R01' : 'ADT^A01',
+          correlationId: `corr-${i % 3}`,
+          sessionId: `s${i % 4}`,
+        }),
+      )
+      ids.push(m.id)
+      if (i % 7 === 0) await store.markFailed(m.id, 'no ACK')
+    }
+    const all: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await store.query({ limit: 4, cursor })
+      all.push(...page.records.map((r) => r.id))
+      cursor = page.nextCursor
+      // A message stored between pages is newer than the cursor and must not appear in later pages.
+      if (all.length === 8) await store.store(message({ correlationId: 'late' }))
+    } while (cursor !== undefined)
+    expect(all).toEqual([...ids].reverse())
+
+    const byHost = await store.query({ hostName: 'EPR.Out', limit: 100 })
+    expect(byHost.records.map((r) => r.id)).toEqual(ids.filter((_, i) => i % 2 === 1).reverse())
+    expect(byHost.nextCursor).toBeUndefined()
+    const byType = await store.query({ messageType: 'ORU^R01', limit: 100 })
+    expect(byType.records).toHaveLength(5)
+    const byCorrelation = await store.query({ correlationId: 'corr-1', limit: 100 })
+    expect(byCorrelation.records.map((r) => r.id)).toEqual(
+      ids.filter((_, i) => i % 3 === 1).reverse(),
+    )
+    const bySession = await store.query({ sessionId: 's2', hostName: 'PAS.In', limit: 100 })
+    expect(bySession.records.map((r) => r.id)).toEqual(ids.filter((_, i) => i % 4 === 2).reverse())
+    const t0 = Date.UTC(2026, 0, 1)
+    const window = await store.query({
+      since: new Date(t0 + 3000),
+      until: new Date(t0 + 6000),
+      limit: 100,
+    })
+    expect(window.records.map((r) => r.id)).toEqual([ids[4], ids[3], ids[2]])
+    const failedPas = await store.query({ hostName: 'PAS.In', state: 'failed', limit: 100 })
+    expect(failedPas.records.map((r) => r.id)).toEqual([ids[14], ids[0]])
+    const failed = await store.getFailed()
+    expect(failed.records.map((r) => r.id)).toEqual([ids[21], ids[14], ids[7], ids[0]])
+    expect(failed.records[0]?.error).toBe('no ACK')
+    const failedEpr = await store.getFailed({ hostName: 'EPR.Out', limit: 1 })
+    expect(failedEpr.records.map((r) => r.id)).toEqual([ids[21]])
+    expect(failedEpr.nextCursor).toBeDefined()
+  })
+
+  it('records hops and returns a session trace in time order', async () => {
+    const store = await open()
+    const m = await store.store(message({ sessionId: 'sess-9' }))
+    const t = Date.UTC(2026, 0, 1, 12)
+    await store.recordHop({
+      sessionId: 'sess-9',
+      source: 'Router',
+      target: 'EPR.Out',
+      state: 'sent',
+      time: new Date(t + 5),
+    })
+    const first = await store.recordHop({
+      sessionId: 'sess-9',
+      messageId: m.id,
+      source: 'PAS.In',
+      target: 'Router',
+      state: 'completed',
+      time: new Date(t),
+    })
+    await store.recordHop({ sessionId: 'other', source: 'A', target: 'B', state: 'queued' })
+    await store.recordHop({
+      sessionId: 'sess-9',
+      source: 'EPR.Out',
+      target: 'Router',
+      state: 'failed',
+      time: new Date(t + 9),
+      detail: 'AE',
+    })
+    const trace = await store.trace('sess-9')
+    expect(trace.map((h) => [h.source, h.target, h.state, h.time.getTime() - t])).toEqual([
+      ['PAS.In', 'Router', 'completed', 0],
+      ['Router', 'EPR.Out', 'sent', 5],
+      ['EPR.Out', 'Router', 'failed', 9],
+    ])
+    expect(trace[0]).toEqual(first)
+    expect(trace[0]?.messageId).toBe(m.id)
+    expect(trace[2]?.detail).toBe('AE')
+    expect(await store.trace('none')).toEqual([])
+  })
+
+  it('purges old messages, keeping incomplete ones and whole unfinished sessions (keepIncomplete)', async () => {
+    const clock = manualClock()
+    const store = await open({ now: clock.now, purgeChunkSize: 3 })
+    const done = async (sessionId?: string): Promise<string> => {
+      const m = await store.store(message({ sessionId }))
+      await store.markCompleted(m.id)
+      return m.id
+    }
+    const oldDone = [await done(), await done(), await done('closed')]
+    const oldFailed = (await store.store(message())).id
+    await store.markFailed(oldFailed, 'AE')
+    const oldReceived = (await store.store(message())).id
+    const openSessionDone = await done('open')
+    await store.recordHop({ sessionId: 'closed', source: 'A', target: 'B', state: 'completed' })
+    await store.recordHop({ sessionId: 'open', source: 'A', target: 'B', state: 'completed' })
+    clock.advance(60_000)
+    const cutoff = clock.now()
+    const openSessionPending = (await store.store(message({ sessionId: 'open' }))).id
+    const recentDone = await done()
+
+    const progress: number[] = []
+    store.on('purge', ({ deleted }) => progress.push(deleted))
+    expect(await store.purge({ olderThan: cutoff, keepIncomplete: true })).toBe(3)
+    expect(progress.length).toBeGreaterThan(1)
+    for (const id of oldDone) expect(await store.get(id)).toBeUndefined()
+    for (const id of [oldFailed, oldReceived, openSessionDone, openSessionPending, recentDone]) {
+      expect(await store.get(id)).toBeDefined()
+    }
+    expect(await store.trace('closed')).toEqual([])
+    expect(await store.trace('open')).toHaveLength(1)
+
+    expect(await store.purge({ olderThan: cutoff, keepIncomplete: false })).toBe(3)
+    for (const id of [oldFailed, oldReceived, openSessionDone])
+      expect(await store.get(id)).toBeUndefined()
+    expect(await store.history(oldFailed)).toEqual([])
+    expect(await store.get(openSessionPending)).toBeDefined()
+    expect(await store.trace('open')).toHaveLength(1)
+  })
+
+  it('rejects malformed input with STORE_INVALID_ARGUMENT', async () => {
+    const store = await open()
+    const codes = async (p: Promise<unknown>): Promise<unknown> => {
+      const e = await rejection(p)
+      return isStoreError(e) ? e.code : e
+    }
+    expect(await codes(store.store(message({ hostName: '' })))).toBe('STORE_INVALID_ARGUMENT')
+    expect(await codes(store.store({ ...message(), payload: 42 as unknown as string }))).toBe(
+      'STORE_INVALID_ARGUMENT',
+    )
+    expect(await codes(store.store(message({ metadata: { n: 1n } })))).toBe(
+      'STORE_INVALID_ARGUMENT',
+    )
+    expect(await codes(store.query({ limit: 0 }))).toBe('STORE_INVALID_ARGUMENT')
+    expect(await codes(store.query({} as never))).toBe('STORE_INVALID_ARGUMENT')
+    expect(await codes(store.query({ limit: 1001 }))).toBe('STORE_INVALID_ARGUMENT')
+    expect(await codes(store.query({ limit: 10, cursor: 'garbage' }))).toBe(
+      'STORE_INVALID_ARGUMENT',
+    )
+    expect(await codes(store.query({ limit: 10, state: 'lost' as never }))).toBe(
+      'STORE_INVALID_ARGUMENT',
+    )
+    expect(
+      await codes(
+        store.purge({ olderThan: new Date(), keepIncomplete: undefined as unknown as boolean }),
+      ),
+    ).toBe('STORE_INVALID_ARGUMENT')
+    expect(
+      await codes(
+        store.recordHop({ sessionId: 's', source: 'a', target: 'b', state: 'lost' as never }),
+      ),
+    ).toBe('STORE_INVALID_ARGUMENT')
+  })
+
+  it('refuses calls before start() and after stop(), and commits queued writes on stop()', async () => {
+    const options = makeBackend()
+    const store = new MessageStore(options)
+    const before = await rejection(store.store(message()))
+    expect(isStoreError(before) && before.code).toBe('STORE_CLOSED')
+    await store.start()
+    const m = await store.store(message())
+    const queued = store.markCompleted(m.id)
+    await store.stop()
+    await queued
+    const after = await rejection(store.get(m.id))
+    expect(isStoreError(after) && after.code).toBe('STORE_CLOSED')
+    // The same file (or the same memory backend) opened again holds the committed state.
+    const reopened = new MessageStore(options)
+    stores.push(reopened)
+    await reopened.start()
+    expect((await reopened.get(m.id))?.state).toBe('completed')
+  })
+})
+
+describe('MessageStore batching', () => {
+  it('rejects every caller of a batch the backend could not commit, and recovers after', async () => {
+    const backend = new MemoryBackend()
+    const store = new MessageStore({ backend })
+    stores.push(store)
+    await store.start()
+    backend.failWrites = new StoreError('STORE_IO', 'disk full')
+    const results = await Promise.allSettled([store.store(message()), store.store(message())])
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+    backend.failWrites = undefined
+    const m = await store.store(message())
+    expect((await store.query({ limit: 10 })).records.map((r) => r.id)).toEqual([m.id])
+  })
+
+  it('needs exactly one of backend, path or dataDir', () => {
+    expect(() => new MessageStore({})).toThrow(/exactly one/)
+    expect(() => new MessageStore({ path: 'a.db', dataDir: '.' })).toThrow(/exactly one/)
+    expect(() => new MessageStore({ dataDir: '.', maxBatchSize: 0 })).toThrow(/maxBatchSize/)
+  })
+})

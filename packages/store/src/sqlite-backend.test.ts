@@ -1,0 +1,204 @@
+// Tests of the embedded SQLite backend against real database files in temp directories.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { isStoreError } from './errors.js'
+import { MessageStore } from './message-store.js'
+import { SQLITE_SCHEMA_VERSION, migrateSqlite, sqliteSchemaVersion } from './sqlite-migrations.js'
+
+let dir: string
+const stores: MessageStore[] = []
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'li-store-sqlite-'))
+})
+
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function open(options: ConstructorParameters<typeof MessageStore>[0]): Promise<MessageStore> {
+  const store = new MessageStore(options)
+  stores.push(store)
+  await store.start()
+  return store
+}
+
+function count(db: Database.Database, sql: string): number {
+  return (db.prepare(sql).get() as { n: number }).n
+}
+
+const base = {
+  hostName: 'PAS.In',
+  messageId: 'MSG1',
+  payload: 'MSH|^~\\&|PAS|RXH|EPR|RXH|20260101120000||ADT^A01|MSG1|P|2.4',
+  messageType: 'ADT^A01',
+  correlationId: 'c',
+}
+
+describe('SqliteBackend', () => {
+  it('keeps one WAL-mode file at <dataDir>/messages.db, creating the directory', async () => {
+    const dataDir = join(dir, 'nested', 'data')
+    const store = await open({ dataDir })
+    await store.store(base)
+    const file = join(dataDir, 'messages.db')
+    expect(existsSync(file)).toBe(true)
+    const db = new Database(file, { readonly: true })
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+      expect(sqliteSchemaVersion(db)).toBe(SQLITE_SCHEMA_VERSION)
+      // Another connection sees whole batches only: every message has its `received` history row.
+      expect(count(db, 'SELECT COUNT(*) AS n FROM messages')).toBe(1)
+      expect(count(db, 'SELECT COUNT(*) AS n FROM message_history')).toBe(1)
+    } finally {
+      db.close()
+    }
+  })
+
+  it('purges 20,000 rows in bounded chunks, with their history, and keeps incomplete sessions', async () => {
+    const path = join(dir, 'purge.db')
+    let t = Date.UTC(2026, 0, 1)
+    const store = await open({
+      path,
+      purgeChunkSize: 500,
+      maxBatchSize: 2000,
+      now: () => new Date(t),
+    })
+    // 20,000 old messages: 19,000 completed in closed sessions, 500 failed, 500 completed in
+    // sessions that still hold a received message.
+    const ids = await Promise.all(
+      Array.from({ length: 20_000 }, (_, i) =>
+        store.store({ ...base, sessionId: `s${i % 10_000}` }).then((r) => r.id),
+      ),
+    )
+    const openSessions = new Set<string>()
+    await Promise.all(
+      ids.map((id, i) => {
+        if (i >= 19_000 && i < 19_500) return store.markFailed(id, 'AE')
+        if (i >= 19_500) openSessions.add(`s${i % 10_000}`)
+        return store.markCompleted(id)
+      }),
+    )
+    t += 60_000
+    const cutoff = new Date(t)
+    for (const s of openSessions) await store.store({ ...base, sessionId: s })
+    let chunks = 0
+    store.on('purge', () => chunks++)
+    // Sessions s9000..s9499 hold a failed message (i >= 19,000) as well as a completed one.
+    const kept = await store.purge({ olderThan: cutoff, keepIncomplete: true })
+    expect(kept).toBe(20_000 - 500 - 500 - 500 - 500)
+    expect(chunks).toBeGreaterThanOrEqual(40)
+    const all = await store.purge({ olderThan: cutoff, keepIncomplete: false })
+    expect(all).toBe(2000)
+    await store.stop()
+    const db = new Database(path, { readonly: true })
+    try {
+      expect(count(db, 'SELECT COUNT(*) AS n FROM messages')).toBe(500)
+      expect(count(db, 'SELECT COUNT(*) AS n FROM message_history')).toBe(500)
+    } finally {
+      db.close()
+    }
+  })
+
+  it('upgrades a version 1 database to the current schema at start(), keeping its rows', async () => {
+    const path = join(dir, 'v1.db')
+    const db = new Database(path)
+    db.pragma('journal_mode = WAL')
+    migrateSqlite(db, 1)
+    expect(sqliteSchemaVersion(db)).toBe(1)
+    db.prepare(
+      `INSERT INTO messages (host_name, message_id, message_type, correlation_id, session_id, payload, state, error, created_at, updated_at)
+       VALUES ('PAS.In', 'OLD1', 'ADT^A08', 'old', 'sess-old', 'MSH|...', 'failed', 'timeout', 1000, 2000)`,
+    ).run()
+    db.prepare(
+      `INSERT INTO message_history (message_id, state, time, error) VALUES (1, 'received', 1000, NULL), (1, 'failed', 2000, 'timeout')`,
+    ).run()
+    db.close()
+
+    const store = await open({ path })
+    const old = await store.get('1')
+    expect(old).toMatchObject({
+      messageId: 'OLD1',
+      state: 'failed',
+      error: 'timeout',
+      sessionId: 'sess-old',
+    })
+    expect(old?.history.map((h) => h.state)).toEqual(['received', 'failed'])
+    expect((await store.query({ sessionId: 'sess-old', limit: 5 })).records).toHaveLength(1)
+    await store.recordHop({
+      sessionId: 'sess-old',
+      source: 'PAS.In',
+      target: 'Router',
+      state: 'failed',
+    })
+    expect(await store.trace('sess-old')).toHaveLength(1)
+    const next = await store.store(base)
+    expect(Number(next.id)).toBeGreaterThan(1)
+    await store.stop()
+    const check = new Database(path, { readonly: true })
+    try {
+      expect(sqliteSchemaVersion(check)).toBe(SQLITE_SCHEMA_VERSION)
+    } finally {
+      check.close()
+    }
+  })
+
+  it('rolls back a failing migration and reports STORE_MIGRATION_FAILED', async () => {
+    const path = join(dir, 'broken.db')
+    const db = new Database(path)
+    migrateSqlite(db, 1)
+    db.exec('CREATE TABLE hops (x INTEGER)') // makes migration 2 fail half-way
+    db.close()
+    const store = new MessageStore({ path })
+    const e = await store.start().then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(isStoreError(e) && e.code).toBe('STORE_MIGRATION_FAILED')
+    expect(String((e as Error).message)).toMatch(/schema version 2/)
+    const check = new Database(path, { readonly: true })
+    try {
+      expect(sqliteSchemaVersion(check)).toBe(1)
+      expect(
+        count(check, "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'messages_session'"),
+      ).toBe(0)
+    } finally {
+      check.close()
+    }
+  })
+
+  it('refuses a database from a newer version of @li/store', async () => {
+    const path = join(dir, 'newer.db')
+    const db = new Database(path)
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`)
+    db.close()
+    const e = await new MessageStore({ path }).start().then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(isStoreError(e) && e.code).toBe('STORE_MIGRATION_FAILED')
+    expect(String((e as Error).message)).toMatch(/newer/)
+  })
+
+  it('reports a file that is not a database as STORE_IO', async () => {
+    const path = join(dir, 'junk.db')
+    writeFileSync(
+      path,
+      'this is not an SQLite database, just some text long enough to have a header',
+    )
+    const e = await new MessageStore({ path }).start().then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(isStoreError(e) && e.code).toBe('STORE_IO')
+  })
+
+  it('opens and writes with synchronous=FULL', async () => {
+    const store = await open({ path: join(dir, 'full.db'), synchronous: 'full' })
+    const m = await store.store(base)
+    expect((await store.get(m.id))?.state).toBe('received')
+  })
+})

@@ -1,0 +1,25 @@
+// The public entry points resolve by package name, as other packages import them.
+import { describe, expect, it } from 'vitest'
+import { MessageStore, isStoreError } from '@li/store'
+import { MemoryBackend, createMemoryStore } from '@li/store/testing'
+
+describe('@li/store/testing', () => {
+  it('gives a MessageStore over the in-memory backend', async () => {
+    const store = createMemoryStore()
+    expect(store).toBeInstanceOf(MessageStore)
+    await store.start()
+    const m = await store.store({
+      hostName: 'PAS.In',
+      messageId: 'M1',
+      payload: 'MSH|^~\\&|',
+      messageType: 'ADT^A01',
+      correlationId: 'M1',
+    })
+    await store.markProcessing(m.id)
+    expect((await store.get(m.id))?.history.map((h) => h.state)).toEqual(['received', 'processing'])
+    await store.stop()
+    const e = await store.get(m.id).catch((err: unknown) => err)
+    expect(isStoreError(e) && e.code).toBe('STORE_CLOSED')
+    expect(new MemoryBackend()).toBeDefined()
+  })
+})

@@ -1,0 +1,419 @@
+// Behaviour of Wal against real files with real fsync, in temporary directories. Crash recovery
+// after SIGKILL of a child process is in test/kill9.integration.test.ts; here "crashes" are
+// simulated by writing records (or garbage) straight into the segment a stopped log would replay.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { WalError, isWalError } from './errors.js'
+import type { WalErrorCode } from './errors.js'
+import { encodeAppend, encodeDone } from './record.js'
+import type { WalConfig, WalEntry, WalIo } from './types.js'
+import { Wal } from './wal.js'
+
+const dirs: string[] = []
+const open: Wal[] = []
+
+afterEach(async () => {
+  for (const w of open.splice(0)) await w.stop()
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
+})
+
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'li-wal-test-'))
+  dirs.push(d)
+  return d
+}
+
+/** A log over `directory`, tracked so that afterEach stops it. */
+function makeWal(directory: string, config: WalConfig = {}): Wal {
+  const w = new Wal({ directory, checkpointInterval: 0, ...config })
+  open.push(w)
+  return w
+}
+
+async function started(directory: string, config: WalConfig = {}): Promise<Wal> {
+  const w = makeWal(directory, config)
+  await w.start()
+  return w
+}
+
+async function reopen(w: Wal, config: WalConfig = {}): Promise<Wal> {
+  await w.stop()
+  return started(w.directory, config)
+}
+
+function msg(i: number): { hostName: string; messageId: string; payload: string } {
+  return {
+    hostName: 'PAS-In',
+    messageId: `MSG${i}`,
+    payload: `MSH|^~\\&|PAS|RXX|||${i}||ADT^A01|MSG${i}|P|2.4`,
+  }
+}
+
+async function expectCode(p: Promise<unknown>, code: WalErrorCode): Promise<WalError> {
+  const e: unknown = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  )
+  expect(isWalError(e), `expected a WalError ${code}, got ${String(e)}`).toBe(true)
+  expect((e as WalError).code).toBe(code)
+  return e as WalError
+}
+
+/** Highest-numbered segment file: the one a stopped log replays first on the next start. */
+function lastSegment(dir: string): string {
+  const segs = fs
+    .readdirSync(dir)
+    .filter((n) => n.startsWith('seg-'))
+    .sort()
+  return path.join(dir, segs[segs.length - 1]!)
+}
+
+/** Polls until `cond()` holds (bounded), for background timers; no timing is asserted. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25))
+  expect(cond(), what).toBe(true)
+}
+
+describe('Wal basics', () => {
+  it('appends, completes and recovers pending entries in order with increasing ids', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const a = await w.append({ ...msg(1), metadata: { peer: '10.0.0.1', attempt: 1 } })
+    const b = await w.append(msg(2))
+    const c = await w.append({ ...msg(3), payload: 'PID|1||^^^NHS||ZOË^RENÉE|€ 2 ✓' })
+    expect(b.id).toBeGreaterThan(a.id)
+    expect(c.id).toBeGreaterThan(b.id)
+    expect(a).toMatchObject({ ...msg(1), metadata: { peer: '10.0.0.1', attempt: 1 }, attempts: 0 })
+    await w.complete(b.id)
+    expect(w.pending().map((e) => e.id)).toEqual([a.id, c.id])
+    expect(w.stats()).toMatchObject({
+      pending: 2,
+      appended: 3,
+      completed: 1,
+      oldestPendingAt: a.appendedAt,
+    })
+
+    const w2 = await reopen(w)
+    expect(w2.pending()).toEqual([a, c])
+    const d = await w2.append(msg(4))
+    expect(d.id).toBeGreaterThan(c.id)
+    expect(w2.stats().recovery).toMatchObject({
+      pending: 2,
+      checkpointUsed: true,
+      corruptRecords: 0,
+    })
+  })
+
+  it('rejects calls before start, after stop, for unknown ids and bad input with typed errors', async () => {
+    const dir = tempDir()
+    const w = makeWal(dir)
+    await expectCode(w.append(msg(1)), 'WAL_NOT_STARTED')
+    await w.start()
+    await expectCode(w.complete(999), 'WAL_UNKNOWN_ENTRY')
+    await expectCode(w.fail(999, new Error('x')), 'WAL_UNKNOWN_ENTRY')
+    await expectCode(
+      w.append({ hostName: '', messageId: 'm', payload: 'p' }),
+      'WAL_INVALID_ARGUMENT',
+    )
+    await expectCode(
+      w.append({ hostName: 'h', messageId: 'm', payload: Buffer.from('p') as unknown as string }),
+      'WAL_INVALID_ARGUMENT',
+    )
+    const e = await w.append(msg(1))
+    await w.complete(e.id)
+    await expectCode(w.complete(e.id), 'WAL_UNKNOWN_ENTRY')
+    await expectCode(started(dir), 'WAL_LOCKED')
+    await w.stop()
+    await expectCode(w.append(msg(2)), 'WAL_CLOSED')
+    await w.stop()
+    expect(() => new Wal({ maxFileSize: 0 })).toThrow(WalError)
+    expect(() => new Wal({ syncMode: 'sometimes' as 'fsync' })).toThrow(/syncMode/)
+  })
+
+  it('shares writes between many concurrent callers (group commit) and keeps every entry', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const callers = 200
+    const perCaller = 5
+    const ids = await Promise.all(
+      Array.from({ length: callers }, async (_, c) => {
+        const got: number[] = []
+        for (let i = 0; i < perCaller; i++) got.push((await w.append(msg(c * perCaller + i))).id)
+        return got
+      }),
+    )
+    const all = ids.flat()
+    expect(new Set(all).size).toBe(callers * perCaller)
+    const s = w.stats()
+    expect(s.recordsWritten).toBe(callers * perCaller)
+    expect(s.groupCommits).toBeLessThan((callers * perCaller) / 10)
+    const pending = w.pending().map((e) => e.id)
+    expect(pending).toEqual([...all].sort((x, y) => x - y))
+    const w2 = await reopen(w)
+    expect(w2.pending().map((e) => e.id)).toEqual(pending)
+  })
+})
+
+describe('retries, permanent failure and TTL', () => {
+  it('says retry until maxRetries, then fails permanently with an event; attempts survive restart', async () => {
+    const dir = tempDir()
+    const w = await started(dir, { maxRetries: 3 })
+    const failed: [WalEntry, unknown][] = []
+    w.on('failed', (entry, error) => failed.push([entry, error]))
+    const a = await w.append(msg(1))
+    const b = await w.append(msg(2))
+    expect(await w.fail(a.id, new Error('timeout'))).toBe(true)
+    expect(await w.fail(a.id, 'refused')).toBe(true)
+    expect(await w.fail(b.id, 'refused')).toBe(true)
+    expect(w.pending().map((e) => [e.id, e.attempts])).toEqual([
+      [a.id, 2],
+      [b.id, 1],
+    ])
+
+    // Replay path: attempts come back from fail records in the segment after the checkpoint.
+    const w2 = await reopen(w, { maxRetries: 3 })
+    w2.on('failed', (entry, error) => failed.push([entry, error]))
+    expect(w2.pending().map((e) => e.attempts)).toEqual([2, 1])
+    expect(await w2.fail(a.id, new Error('third'))).toBe(false)
+    expect(failed).toHaveLength(1)
+    expect(failed[0]![0]).toMatchObject({ id: a.id, attempts: 3 })
+    expect(w2.stats()).toMatchObject({ failed: 1, pending: 1 })
+    await expectCode(w2.fail(a.id, 'again'), 'WAL_UNKNOWN_ENTRY')
+
+    // Checkpoint path: attempts come back from the checkpoint itself.
+    const w3 = await reopen(w2)
+    expect(w3.pending().map((e) => [e.id, e.attempts])).toEqual([[b.id, 1]])
+  })
+
+  it('expires entries older than entryTtl with an event, and they stay expired after restart', async () => {
+    const dir = tempDir()
+    const w = await started(dir, { entryTtl: 0.1 })
+    const expired: number[] = []
+    w.on('expired', (e) => expired.push(e.id))
+    const a = await w.append(msg(1))
+    const b = await w.append(msg(2))
+    await w.complete(b.id)
+    await until(() => expired.length === 1, 'the entry expired')
+    expect(expired).toEqual([a.id])
+    expect(w.pending()).toEqual([])
+    expect(w.stats().expired).toBe(1)
+    await expectCode(w.complete(a.id), 'WAL_UNKNOWN_ENTRY')
+    const w2 = await reopen(w, { entryTtl: 3600 })
+    expect(w2.pending()).toEqual([])
+  })
+
+  it('expires entries that were already too old when the log starts', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const a = await w.append(msg(1))
+    await w.stop()
+    await new Promise((r) => setTimeout(r, 30))
+    const w2 = makeWal(dir, { entryTtl: 0.01 })
+    const expired: WalEntry[] = []
+    w2.on('expired', (e) => expired.push(e))
+    await w2.start()
+    expect(expired.map((e) => e.id)).toEqual([a.id])
+    expect(w2.pending()).toEqual([])
+  })
+})
+
+describe('rotation and checkpoints', () => {
+  it('rotates across many small segments, deletes fully completed ones, and recovers the rest', async () => {
+    const dir = tempDir()
+    const config: WalConfig = { maxFileSize: 1024 }
+    const w = await started(dir, config)
+    const kept: WalEntry[] = []
+    for (let i = 0; i < 300; i++) {
+      const e = await w.append(msg(i))
+      if (i % 50 === 0) kept.push(e)
+      else await w.complete(e.id)
+    }
+    const s = w.stats()
+    expect(s.checkpoints).toBeGreaterThan(25)
+    // Only segments that hold a kept entry, plus the few written since the last checkpoint, remain.
+    expect(s.segments).toBeLessThan(kept.length + 5)
+    const files = fs.readdirSync(dir)
+    expect(files.filter((n) => n.startsWith('seg-')).length).toBe(s.segments)
+    expect(files.filter((n) => n.endsWith('.ckpt'))).toHaveLength(1)
+
+    const w2 = await reopen(w, config)
+    expect(w2.pending()).toEqual(kept)
+    for (const e of kept) await w2.complete(e.id)
+    const w3 = await reopen(w2, config)
+    expect(w3.pending()).toEqual([])
+    expect(w3.stats().segments).toBeLessThanOrEqual(2)
+  })
+
+  it('checkpoints periodically (checkpointInterval) and after it recovers from the checkpoint', async () => {
+    const dir = tempDir()
+    const w = await started(dir, { checkpointInterval: 0.05 })
+    const a = await w.append(msg(1))
+    await until(() => w.stats().checkpoints >= 2, 'a periodic checkpoint ran')
+    const w2 = await reopen(w)
+    expect(w2.pending()).toEqual([a])
+    expect(w2.stats().recovery?.checkpointUsed).toBe(true)
+  })
+
+  it('syncs in the background in async mode', async () => {
+    const dir = tempDir()
+    const w = await started(dir, { syncMode: 'async', syncInterval: 0.02 })
+    const a = await w.append(msg(1))
+    await until(() => w.stats().syncs >= 1, 'a background fdatasync ran')
+    const w2 = await reopen(w)
+    expect(w2.pending()).toEqual([a])
+  })
+})
+
+describe('recovery from damaged files', () => {
+  it('truncates a torn record at the tail and keeps everything before it', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const a = await w.append(msg(1))
+    await w.stop()
+    // As if a crash hit while the log was writing: two whole records, then half of a third.
+    const seg = lastSegment(dir)
+    const b = encodeAppend(a.id + 1, Date.now(), 'PAS-In', 'MSG2', '', 'second, ZOË')
+    const c = encodeAppend(a.id + 2, Date.now(), 'PAS-In', 'MSG3', '', 'third, torn')
+    fs.appendFileSync(seg, Buffer.concat([b, encodeDone('complete', a.id), c.subarray(0, 20)]))
+    const corrupt: WalError[] = []
+    const w2 = makeWal(dir)
+    w2.on('corrupt', (e) => corrupt.push(e))
+    const report = await w2.start()
+    expect(corrupt).toEqual([])
+    expect(report).toMatchObject({ truncatedBytes: 20, corruptRecords: 0, pending: 1 })
+    expect(w2.pending().map((e) => [e.id, e.payload])).toEqual([[a.id + 1, 'second, ZOË']])
+    expect(fs.statSync(seg).size).toBe(b.length + 21)
+    expect((await w2.append(msg(4))).id).toBe(a.id + 2)
+  })
+
+  it('reports a corrupt record in the middle with file and offset, and recovers what follows', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    await w.stop()
+    const seg = lastSegment(dir)
+    const recs = [1, 2, 3, 4].map((i) =>
+      encodeAppend(i, Date.now(), 'PAS-In', `MSG${i}`, '', `payload ${i}`),
+    )
+    const bytes = Buffer.concat(recs)
+    const badOffset = recs[0]!.length
+    bytes[badOffset + 30]! ^= 0xff // inside record 2's body
+    fs.writeFileSync(seg, bytes)
+    const corrupt: WalError[] = []
+    const w2 = makeWal(dir)
+    w2.on('corrupt', (e) => corrupt.push(e))
+    const report = await w2.start()
+    expect(corrupt).toHaveLength(1)
+    expect(corrupt[0]!.code).toBe('WAL_CORRUPT_RECORD')
+    expect(corrupt[0]!.location).toEqual({ file: seg, offset: badOffset })
+    expect(corrupt[0]!.message).toContain(`offset ${badOffset}`)
+    expect(report.corruptRecords).toBe(1)
+    expect(w2.pending().map((e) => e.id)).toEqual([1, 3, 4])
+  })
+
+  it('falls back to replaying every segment when the checkpoint is corrupt, and says so', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const a = await w.append(msg(1))
+    const b = await w.append(msg(2))
+    await w.complete(a.id)
+    await w.stop()
+    const ckpt = path.join(
+      dir,
+      fs.readdirSync(dir).find((n) => n.endsWith('.ckpt'))!,
+    )
+    const bytes = fs.readFileSync(ckpt)
+    bytes[bytes.length - 1]! ^= 1
+    fs.writeFileSync(ckpt, bytes)
+    const corrupt: WalError[] = []
+    const w2 = makeWal(dir)
+    w2.on('corrupt', (e) => corrupt.push(e))
+    const report = await w2.start()
+    expect(corrupt.map((e) => e.location?.file)).toEqual([ckpt])
+    expect(report.checkpointUsed).toBe(false)
+    expect(w2.pending()).toEqual([b])
+  })
+})
+
+describe('disk faults', () => {
+  /** Real writes, but while `failing` is set each call writes half its bytes and fails with `code`. */
+  function faultyIo(code: string): { io: Partial<WalIo>; failing: (on: boolean) => void } {
+    let failing = false
+    return {
+      failing: (on) => {
+        failing = on
+      },
+      io: {
+        writev: async (fd, buffers, position) => {
+          if (!failing) {
+            return new Promise((resolve, reject) => {
+              fs.writev(fd, buffers, position, (e, n) => (e ? reject(e) : resolve(n)))
+            })
+          }
+          const all = Buffer.concat(buffers)
+          fs.writeSync(fd, all, 0, Math.floor(all.length / 2), position)
+          throw Object.assign(new Error(`${code}: injected fault, write`), { code })
+        },
+      },
+    }
+  }
+
+  it.each([
+    ['ENOSPC', 'WAL_DISK_FULL'],
+    ['EIO', 'WAL_IO'],
+  ] as const)(
+    '%s rejects the affected appends with %s and leaves the log consistent',
+    async (errno, code) => {
+      const dir = tempDir()
+      const fault = faultyIo(errno)
+      const w = await started(dir, { io: fault.io })
+      const before = await w.append(msg(1))
+      const toComplete = await w.append(msg(2))
+      fault.failing(true)
+      // The complete record shares the failing group; its effect stays and it is written later.
+      const results = await Promise.allSettled([
+        w.complete(toComplete.id),
+        w.append(msg(3)),
+        w.append(msg(4)),
+      ])
+      for (const r of results) {
+        expect(r.status).toBe('rejected')
+        if (r.status === 'rejected') expect((r.reason as WalError).code).toBe(code)
+      }
+      await expectCode(w.append(msg(5)), code)
+      expect(w.stats().diskErrors).toBe(3)
+      // Space is back: appends work again.
+      fault.failing(false)
+      const after = await w.append(msg(6))
+      expect(w.pending()).toEqual([before, after])
+      const corrupt: WalError[] = []
+      await w.stop()
+      const w2 = makeWal(dir)
+      w2.on('corrupt', (e) => corrupt.push(e))
+      await w2.start()
+      expect(corrupt).toEqual([])
+      expect(w2.pending()).toEqual([before, after])
+    },
+  )
+
+  it('a failed rotation keeps the log writable and reports a fault', async () => {
+    const dir = tempDir()
+    const w = await started(dir, { maxFileSize: 512 })
+    const faults: WalError[] = []
+    w.on('fault', (e) => faults.push(e))
+    await w.append(msg(1))
+    // A directory where the next segment file should go makes the rotation fail (EEXIST).
+    const next = Number(/seg-(\d+)/.exec(lastSegment(dir))![1]) + 1
+    fs.mkdirSync(path.join(dir, `seg-${String(next).padStart(10, '0')}.wal`))
+    const entries = []
+    for (let i = 0; i < 10; i++)
+      entries.push(await w.append({ ...msg(i), payload: 'x'.repeat(100) }))
+    expect(faults.length).toBeGreaterThan(0)
+    expect(faults[0]!.code).toBe('WAL_IO')
+    expect(w.pending()).toHaveLength(11)
+    fs.rmdirSync(path.join(dir, `seg-${String(next).padStart(10, '0')}.wal`))
+    const w2 = await reopen(w, { maxFileSize: 512 })
+    expect(w2.pending()).toHaveLength(11)
+  })
+})
