@@ -180,7 +180,10 @@ export function createApp(deps: AppDeps): Hono {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
     if (m === null || !tokensEqual(m[1] ?? '', adminToken)) {
       c.header('WWW-Authenticate', 'Bearer realm="li-engine"')
-      return fail(c, 401, 'APP_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <token>)')
+      return c.json(
+        { error: { code: 'APP_UNAUTHORIZED', message: 'missing or wrong bearer token (Authorization: Bearer <token>)' } },
+        401,
+      )
     }
     await next()
   })

@@ -212,17 +212,23 @@ describe('li-engine run: crash and shutdown', () => {
     answer = true
     const second = await EngineProcess.start(dir, xml)
     await waitFor(() => acked.every((id) => peer.count(id) >= 1), 'every acknowledged message at the receiver', 60_000)
+    let seen = new Set<string>()
     const files = await waitFor(async () => {
       const f = await filesIn(path.join(dir, 'out'))
-      return new Set(f.map(controlIdOf)).size >= 20 ? f : undefined
-    }, 'every acknowledged message in the file directory', 60_000)
+      seen = new Set(f.map(controlIdOf))
+      return seen.size >= 20 ? f : undefined
+    }, 'every acknowledged message in the file directory', 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}; seen ${[...seen].join(',')}; log ${JSON.stringify(second.lines.slice(-20))}`)
+    })
     expect(new Set(files.map(controlIdOf))).toEqual(new Set(acked))
     expect((await second.stop('SIGTERM')).code).toBe(0)
   }, 120_000)
 
   it('drains on SIGTERM: readiness false, queued messages delivered, exit 0', async () => {
-    await peer.close()
+    await peer?.close()
     peer = new MllpPeer(behave)
+    // Slow ACKs (10 messages take about a second), so SIGTERM finds messages still queued.
+    peer.delayMs = 100
     const outPort = await peer.listen()
     const inPort = await freePort()
     const sub = path.join(dir, 'drain')
@@ -236,9 +242,13 @@ describe('li-engine run: crash and shutdown', () => {
       expect(await sender.send(hl7('ADT^A01', `D-${i}`))).toBe('AA')
     }
     sender.close()
+    const queued = await engine.api('GET', '/api/production')
+    const depth = (queued.json as { items: { name: string; queueDepth: number | null }[] }).items.find((i) => i.name === 'EPR.Out')
+    expect(depth?.queueDepth).toBeGreaterThan(0)
     const exit = await engine.stop('SIGTERM')
     expect(exit.code).toBe(0)
-    expect(ids.every((id) => peer.count(id) >= 1)).toBe(true)
+    const missing = ids.filter((id) => peer.count(id) === 0)
+    expect(missing, JSON.stringify(engine.lines.slice(-30))).toEqual([])
     const msgs = engine.lines.map((l) => l.msg)
     expect(msgs).toContain('shutdown: stop accepting, readiness false')
     expect(msgs).toContain('shutdown complete')

@@ -61,6 +61,8 @@ export class MllpPeer {
   readonly #server: net.Server
   readonly #sockets = new Set<net.Socket>()
   behave: Behave
+  /** Milliseconds before each ACK is written. */
+  delayMs = 0
 
   constructor(behave: Behave = () => 'AA') {
     this.behave = behave
@@ -80,7 +82,9 @@ export class MllpPeer {
           this.received.push(text)
           const id = controlIdOf(text)
           const code = this.behave(text, this.count(id))
-          if (code !== null) socket.write(frame(ackFor(id, code)))
+          if (code === null) continue
+          if (this.delayMs === 0) socket.write(frame(ackFor(id, code)))
+          else setTimeout(() => socket.destroyed || socket.write(frame(ackFor(id, code))), this.delayMs)
         }
       })
     })
@@ -271,6 +275,20 @@ ${production}
 `
 }
 
+/**
+ * The environment of a child engine: the embedded defaults. The vitest global setup exports
+ * LI_REDIS_URL (a private redis-server shared by every test file); an engine inheriting it would
+ * share queue names with other tests' engines.
+ */
+export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra }
+  if (extra.LI_REDIS_URL === undefined) delete env.LI_REDIS_URL
+  for (const k of ['LI_PRODUCTION', 'LI_DATA_DIR', 'LI_HTTP_PORT', 'LI_ADMIN_TOKEN', 'LI_SYNC_MODE']) {
+    if (extra[k] === undefined) delete env[k]
+  }
+  return env
+}
+
 /** Result of a finished child process. */
 export interface Finished {
   code: number | null
@@ -284,7 +302,7 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input
   requireBuild()
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...options.env },
+      env: childEnv(options.env),
       cwd: options.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
     })
@@ -343,7 +361,7 @@ export class EngineProcess {
       process.execPath,
       [CLI, 'run', file, '--data-dir', path.join(dir, 'data'), '--http-host', '127.0.0.1', '--http-port', String(httpPort)],
       {
-        env: { ...process.env, LI_ADMIN_TOKEN: token, LI_DRAIN_TIMEOUT: '5', ...env },
+        env: childEnv({ LI_ADMIN_TOKEN: token, LI_DRAIN_TIMEOUT: '5', ...env }),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )

@@ -19,6 +19,7 @@ import {
   tempDir,
   waitFor,
 } from './helpers.js'
+import type { ItemSpec } from './helpers.js'
 
 describe('Engine with the Redis queue', () => {
   let engine: Engine
@@ -95,12 +96,27 @@ describe('two engines sharing one Redis queue', () => {
     const peer = new MllpPeer((m) => ({ ack: ackFor(controlIdOf(m), 'AA') }))
     const peerPort = await peer.listen()
     const prefix = `li:test:${randomUUID()}`
-    const items = [
-      { name: 'In', className: 'EnsLib.HL7.Service.TCPService', host: { TargetConfigNames: 'Out' }, adapter: { Port: 1 } },
-      { name: 'Out', className: 'EnsLib.HL7.Operation.TCPOperation', adapter: { IPAddress: '127.0.0.1', Port: peerPort } },
+    const items: ItemSpec[] = [
+      {
+        name: 'In',
+        className: 'EnsLib.HL7.Service.TCPService',
+        host: { TargetConfigNames: 'Out' },
+        adapter: { Port: 1 },
+      },
+      {
+        name: 'Out',
+        className: 'EnsLib.HL7.Operation.TCPOperation',
+        adapter: { IPAddress: '127.0.0.1', Port: peerPort },
+      },
     ]
-    const a = await startEngine(items, { freePorts: ['In'], config: { redisUrl: redisUrl(), queuePrefix: prefix } })
-    const b = await startEngine(items, { freePorts: ['In'], config: { redisUrl: redisUrl(), queuePrefix: prefix } })
+    const a = await startEngine(items, {
+      freePorts: ['In'],
+      config: { redisUrl: redisUrl(), queuePrefix: prefix },
+    })
+    const b = await startEngine(items, {
+      freePorts: ['In'],
+      config: { redisUrl: redisUrl(), queuePrefix: prefix },
+    })
     try {
       const ids: string[] = []
       for (let i = 0; i < 10; i++) {

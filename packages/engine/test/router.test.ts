@@ -2,8 +2,20 @@
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Engine } from '../src/index.js'
-import { controlIdOf, finalState, hl7, msaCode, portOf, removeDir, sendMllp, startEngine, tempDir, waitFor } from './helpers.js'
+import { Engine, defineProduction } from '../src/index.js'
+import {
+  controlIdOf,
+  finalState,
+  hl7,
+  msaCode,
+  portOf,
+  removeDir,
+  sendMllp,
+  setSetting,
+  startEngine,
+  tempDir,
+  waitFor,
+} from './helpers.js'
 
 const RULES = `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine" production="Test.Production">
 <ruleSet name="" effectiveBegin="" effectiveEnd="">
@@ -35,15 +47,26 @@ describe('RoutingEngine', () => {
 
   beforeAll(async () => {
     out = await tempDir('router-out')
-    const file = (name: string): { name: string; className: string; adapter: Record<string, string> } => ({
+    const file = (
+      name: string,
+    ): { name: string; className: string; adapter: Record<string, string> } => ({
       name,
       className: 'EnsLib.HL7.Operation.FileOperation',
       adapter: { FilePath: path.join(out, name), Filename: '%Q%!+(_a).hl7' },
     })
     ;({ engine, dir } = await startEngine(
       [
-        { name: 'In', className: 'EnsLib.HL7.Service.TCPService', host: { TargetConfigNames: 'Router' }, adapter: { Port: 1 } },
-        { name: 'Router', className: 'EnsLib.HL7.MsgRouter.RoutingEngine', host: { BusinessRuleName: 'Test.Rules', BadMessageHandler: 'Bad' } },
+        {
+          name: 'In',
+          className: 'EnsLib.HL7.Service.TCPService',
+          host: { TargetConfigNames: 'Router' },
+          adapter: { Port: 1 },
+        },
+        {
+          name: 'Router',
+          className: 'EnsLib.HL7.MsgRouter.RoutingEngine',
+          host: { BusinessRuleName: 'Test.Rules', BadMessageHandler: 'Bad' },
+        },
         file('Tagged'),
         file('Plain'),
         file('Bad'),
@@ -59,7 +82,9 @@ describe('RoutingEngine', () => {
   })
 
   it('applies the DTL on one branch and sends the original on the other', async () => {
-    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'RT-1', 'PV1|1|I\r')))).toBe('AA')
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'RT-1', 'PV1|1|I\r')))).toBe(
+      'AA',
+    )
     expect((await finalState(engine, 'In', 'RT-1')).state).toBe('completed')
     const [tagged] = await filesIn(path.join(out, 'Tagged'), 1)
     const [plain] = await filesIn(path.join(out, 'Plain'), 1)
@@ -76,6 +101,52 @@ describe('RoutingEngine', () => {
     expect(controlIdOf(file!)).toBe('RT-BAD')
     const { sessionId } = await finalState(engine, 'In', 'RT-BAD')
     const hops = await engine.store.trace(sessionId)
-    expect(hops.some((h) => h.target === 'Router' && h.state === 'failed' && (h.detail ?? '').includes('BadMessageHandler'))).toBe(true)
+    expect(
+      hops.some(
+        (h) =>
+          h.target === 'Router' &&
+          h.state === 'failed' &&
+          (h.detail ?? '').includes('BadMessageHandler'),
+      ),
+    ).toBe(true)
+  })
+})
+
+describe('a native production (defineProduction) with native rules', () => {
+  it('routes with the same evaluator', async () => {
+    const out = await tempDir('native-out')
+    const production = defineProduction({
+      name: 'Native',
+      items: [
+        { name: 'In', type: 'mllp-in', settings: { Port: 1 }, targets: 'Router' },
+        {
+          name: 'Router',
+          type: 'router',
+          rules: [
+            { name: 'adt', when: { path: 'MSH-9.1', eq: 'ADT' }, send: 'FileOut' },
+            { name: 'rest', delete: true },
+          ],
+        },
+        { name: 'FileOut', type: 'file-out', settings: { FilePath: out, Filename: '%Q%!+(_a).hl7' } },
+      ],
+    })
+    setSetting(production, 'In', 'Port', '0')
+    const dataDir = await tempDir('native')
+    const engine = new Engine({ dataDir, pollMs: 50 })
+    try {
+      await engine.load(production)
+      await engine.start()
+      expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'NAT-1')))).toBe('AA')
+      expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ORM^O01', 'NAT-2')))).toBe('AA')
+      expect((await finalState(engine, 'In', 'NAT-1')).state).toBe('completed')
+      expect((await finalState(engine, 'In', 'NAT-2')).state).toBe('completed')
+      const [file] = await filesIn(out, 1)
+      expect(controlIdOf(file!)).toBe('NAT-1')
+      expect(await readdir(out)).toHaveLength(1)
+    } finally {
+      await engine.stop()
+      await removeDir(dataDir)
+      await removeDir(out)
+    }
   })
 })

@@ -2,7 +2,18 @@
 // to resume (no duplicates); stop during a retry hands the message back and the WAL resumes it.
 import { afterAll, describe, expect, it } from 'vitest'
 import { Engine } from '../src/index.js'
-import { MllpPeer, ackFor, controlIdOf, hl7, msaCode, portOf, removeDir, sendMllp, startEngine, waitFor } from './helpers.js'
+import {
+  MllpPeer,
+  ackFor,
+  controlIdOf,
+  hl7,
+  msaCode,
+  portOf,
+  removeDir,
+  sendMllp,
+  startEngine,
+  waitFor,
+} from './helpers.js'
 
 describe('Engine.stop', () => {
   const dirs: string[] = []
@@ -15,13 +26,23 @@ describe('Engine.stop', () => {
     const peerPort = await peer.listen()
     const { engine, dir } = await startEngine(
       [
-        { name: 'In', className: 'EnsLib.HL7.Service.TCPService', host: { TargetConfigNames: 'Out' }, adapter: { Port: 1 } },
-        { name: 'Out', className: 'EnsLib.HL7.Operation.TCPOperation', adapter: { IPAddress: '127.0.0.1', Port: peerPort } },
+        {
+          name: 'In',
+          className: 'EnsLib.HL7.Service.TCPService',
+          host: { TargetConfigNames: 'Out' },
+          adapter: { Port: 1 },
+        },
+        {
+          name: 'Out',
+          className: 'EnsLib.HL7.Operation.TCPOperation',
+          adapter: { IPAddress: '127.0.0.1', Port: peerPort },
+        },
       ],
       { freePorts: ['In'] },
     )
     dirs.push(dir)
-    for (const id of ['G-1', 'G-2', 'G-3']) expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
+    for (const id of ['G-1', 'G-2', 'G-3'])
+      expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
     await engine.stop()
     expect(['G-1', 'G-2', 'G-3'].map((id) => peer.count(id))).toEqual([1, 1, 1])
     const again = new Engine({ dataDir: engine.config.dataDir, pollMs: 50 })
@@ -34,11 +55,18 @@ describe('Engine.stop', () => {
 
   it('a message still retrying when the drain times out stays in the WAL and is delivered after restart', async () => {
     let answer = false
-    const peer = new MllpPeer((m) => (answer ? { ack: ackFor(controlIdOf(m), 'AA') } : { ack: null }))
+    const peer = new MllpPeer((m) =>
+      answer ? { ack: ackFor(controlIdOf(m), 'AA') } : { ack: null },
+    )
     const peerPort = await peer.listen()
     const { engine, dir } = await startEngine(
       [
-        { name: 'In', className: 'EnsLib.HL7.Service.TCPService', host: { TargetConfigNames: 'Out' }, adapter: { Port: 1 } },
+        {
+          name: 'In',
+          className: 'EnsLib.HL7.Service.TCPService',
+          host: { TargetConfigNames: 'Out' },
+          adapter: { Port: 1 },
+        },
         {
           name: 'Out',
           className: 'EnsLib.HL7.Operation.TCPOperation',

@@ -29,7 +29,7 @@ export type Hl7ParseErrorCode =
 
 /** Stable codes of every error that @li/hl7 throws. */
 export type Hl7ErrorCode =
-  'HL7_INVALID_ARGUMENT' | 'HL7_INTERNAL' | Hl7ParseErrorCode | MllpErrorCode
+  'HL7_INVALID_ARGUMENT' | 'HL7_INTERNAL' | Hl7ParseErrorCode | Hl7SchemaErrorCode | MllpErrorCode
 
 /** The one error class of @li/hl7: `code` is stable, `message` says what was wrong and what to do. */
 export class Hl7Error extends Error {

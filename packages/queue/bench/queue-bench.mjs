@@ -44,42 +44,57 @@ async function produceInBatches(sendChunk) {
 
 /** @li/queue, one send / receive / ack call per message (8 concurrent senders). */
 async function liSingle(url, consumers) {
-  return liRun(url, consumers, async (p, q) => {
-    let next = 0
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (next < N) {
-          next++
-          await p.send(q, PAYLOAD)
+  return liRun(
+    url,
+    consumers,
+    async (p, q) => {
+      let next = 0
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < N) {
+            next++
+            await p.send(q, PAYLOAD)
+          }
+        }),
+      )
+    },
+    async (c, q, done) => {
+      while (!done()) {
+        const m = await c.receive(q, { waitMs: 200 })
+        if (m) {
+          await c.ack(m)
+          return 1
         }
-      }),
-    )
-  }, async (c, q, done) => {
-    while (!done()) {
-      const m = await c.receive(q, { waitMs: 200 })
-      if (m) {
-        await c.ack(m)
-        return 1
       }
-    }
-    return 0
-  })
+      return 0
+    },
+  )
 }
 
 /** @li/queue batched: sendBatch(100) from 4 concurrent loops, receiveBatch({ max: 100 }), ackMany. */
 async function liBatch(url, consumers) {
-  return liRun(url, consumers, async (p, q) => {
-    await produceInBatches((n) => p.sendBatch(q, Array.from({ length: n }, () => ({ payload: PAYLOAD }))))
-  }, async (c, q, done) => {
-    while (!done()) {
-      const ms = await c.receiveBatch(q, { max: BATCH, waitMs: 200 })
-      if (ms.length > 0) {
-        await c.ackMany(ms)
-        return ms.length
+  return liRun(
+    url,
+    consumers,
+    async (p, q) => {
+      await produceInBatches((n) =>
+        p.sendBatch(
+          q,
+          Array.from({ length: n }, () => ({ payload: PAYLOAD })),
+        ),
+      )
+    },
+    async (c, q, done) => {
+      while (!done()) {
+        const ms = await c.receiveBatch(q, { max: BATCH, waitMs: 200 })
+        if (ms.length > 0) {
+          await c.ackMany(ms)
+          return ms.length
+        }
       }
-    }
-    return 0
-  })
+      return 0
+    },
+  )
 }
 
 async function liRun(url, consumers, produce, consumeOnce) {
@@ -126,7 +141,11 @@ async function bull(url, consumers, concurrency) {
   const t0 = performance.now()
   await produceInBatches((n) =>
     queue.addBulk(
-      Array.from({ length: n }, () => ({ name: 'm', data: PAYLOAD, opts: { removeOnComplete: true } })),
+      Array.from({ length: n }, () => ({
+        name: 'm',
+        data: PAYLOAD,
+        opts: { removeOnComplete: true },
+      })),
     ),
   )
   await finished
@@ -140,11 +159,26 @@ async function bull(url, consumers, concurrency) {
 function ceiling(port, pipeline) {
   const r = spawnSync(
     'redis-benchmark',
-    ['-h', '127.0.0.1', '-p', String(port), '-t', 'lpush,rpop', '-n', '100000', '-d', '1024', '-P', String(pipeline), '-q'],
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      'lpush,rpop',
+      '-n',
+      '100000',
+      '-d',
+      '1024',
+      '-P',
+      String(pipeline),
+      '-q',
+    ],
     { encoding: 'utf8' },
   )
   if (r.status !== 0) throw new Error(`redis-benchmark failed: ${r.stderr || r.error}`)
-  const rps = (t) => Number(new RegExp(`${t}: ([\\d.]+) requests per second`).exec(r.stdout)?.[1] ?? NaN)
+  const rps = (t) =>
+    Number(new RegExp(`${t}: ([\\d.]+) requests per second`).exec(r.stdout)?.[1] ?? NaN)
   return { lpush: rps('LPUSH'), rpop: rps('RPOP') }
 }
 
@@ -201,7 +235,10 @@ const lines = [
 ]
 const line = (label, f) => lines.push(`| ${label} | ${rows.map((r) => fmt(f(r))).join(' | ')} |`)
 for (const c of [1, 8]) {
-  line(`@li/queue batched (sendBatch/receiveBatch/ackMany 100), ${c} consumer(s)`, (r) => r[`liBatch${c}`])
+  line(
+    `@li/queue batched (sendBatch/receiveBatch/ackMany 100), ${c} consumer(s)`,
+    (r) => r[`liBatch${c}`],
+  )
   line(`@li/queue one call per message, ${c} consumer(s)`, (r) => r[`liSingle${c}`])
   line(`BullMQ addBulk + ${c} Worker(s), concurrency ${BATCH}`, (r) => r[`bull100_${c}`])
   line(`BullMQ addBulk + ${c} Worker(s), concurrency 1`, (r) => r[`bull1_${c}`])

@@ -49,7 +49,9 @@ const MAX_BATCH = 1000
 /** Fills in defaults and checks every value; throws QUEUE_INVALID_ARGUMENT on a bad one. */
 export function resolveQueueConfig(config: MessageQueueConfig = {}): ResolvedQueueConfig {
   const c: ResolvedQueueConfig = { ...QUEUE_DEFAULTS }
-  for (const [k, v] of Object.entries(config)) {
+  // Only known keys: a typo such as `visibilityTimeOut` must not sneak into the resolved config.
+  for (const k of Object.keys(QUEUE_DEFAULTS) as (keyof ResolvedQueueConfig)[]) {
+    const v = config[k]
     if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v
   }
   if (c.backend !== 'redis' && c.backend !== 'memory') {
@@ -111,7 +113,10 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
           })
   }
 
-  /** Connects (Redis) and allows calls. Throws QUEUE_UNAVAILABLE if Redis cannot be reached. */
+  /**
+   * Connects (Redis) and allows calls. Throws QUEUE_UNAVAILABLE if Redis cannot be reached; the
+   * client keeps reconnecting in the background, so call start() again later (or stop()).
+   */
   async start(): Promise<void> {
     if (this.#state === 'stopped')
       throw new QueueError('QUEUE_CLOSED', 'This MessageQueue was stopped; create a new one.')
@@ -266,7 +271,7 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
     return s.live - s.inFlight
   }
 
-  /** Messages delivered and not yet acked. */
+  /** Messages delivered and not yet acked (an expired delivery counts until a receive takes it back). */
   async inFlight(queue: string): Promise<number> {
     return (await this.#stats(queue)).inFlight
   }

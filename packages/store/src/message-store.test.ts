@@ -294,6 +294,18 @@ describe.each(backends)('MessageStore on the %s backend', (_name, makeBackend) =
     expect(await store.trace('open')).toHaveLength(1)
   })
 
+  it('stops a running purge at a chunk boundary when stop() is called', async () => {
+    const store = await open({ purgeChunkSize: 10 })
+    await Promise.all(Array.from({ length: 200 }, () => store.store(message())))
+    const purge = store.purge({ olderThan: new Date(Date.now() + 60_000), keepIncomplete: false })
+    const second = await rejection(store.purge({ olderThan: new Date(), keepIncomplete: false }))
+    expect(isStoreError(second) && second.code).toBe('STORE_INVALID_ARGUMENT')
+    await store.stop()
+    const e = await rejection(purge)
+    expect(isStoreError(e) && e.code).toBe('STORE_CLOSED')
+    expect(String((e as Error).message)).toMatch(/after deleting \d+ messages/)
+  })
+
   it('rejects malformed input with STORE_INVALID_ARGUMENT', async () => {
     const store = await open()
     const codes = async (p: Promise<unknown>): Promise<unknown> => {

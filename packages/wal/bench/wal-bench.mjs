@@ -20,7 +20,10 @@ import { Wal } from '../dist/index.js'
 
 const scale = Number(process.env.LI_BENCH_SCALE ?? '1')
 const withRecovery = process.env.LI_BENCH_RECOVERY !== '0'
-const root = process.argv[2] === '--recover' ? '' : fs.mkdtempSync(path.join(process.env.LI_BENCH_DIR ?? os.tmpdir(), 'li-wal-bench-'))
+const root =
+  process.argv[2] === '--recover'
+    ? ''
+    : fs.mkdtempSync(path.join(process.env.LI_BENCH_DIR ?? os.tmpdir(), 'li-wal-bench-'))
 const PAYLOAD = 'MSH|^~\\&|PAS|RXX|EPR|RXX|20260101120000||ADT^A01|MSG|P|2.4\r'.padEnd(1024, 'X')
 const COUNTS = { 1: 2_000, 16: 20_000, 256: 100_000 }
 const ROUNDS = Number(process.env.LI_BENCH_ROUNDS ?? '3')
@@ -70,7 +73,9 @@ function runSqlite(dir, batch, total) {
   db.exec(
     'CREATE TABLE wal (id INTEGER PRIMARY KEY, host TEXT, message_id TEXT, payload TEXT, appended_at INTEGER)',
   )
-  const insert = db.prepare('INSERT INTO wal (host, message_id, payload, appended_at) VALUES (?, ?, ?, ?)')
+  const insert = db.prepare(
+    'INSERT INTO wal (host, message_id, payload, appended_at) VALUES (?, ?, ?, ?)',
+  )
   const group = db.transaction((from, n) => {
     for (let i = 0; i < n; i++) insert.run('PAS-In', `M${from + i}`, PAYLOAD, Date.now())
   })
@@ -102,10 +107,14 @@ async function fill(dir, n) {
  * (1 GiB of payload strings for 1,000,000 entries) would otherwise slow the collector down.
  */
 function timeRecovery(dir, n) {
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--recover', dir, String(n)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  })
+  const out = execFileSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--recover', dir, String(n)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  )
   return JSON.parse(out)
 }
 
@@ -123,8 +132,15 @@ if (process.argv[2] === '--recover') {
 }
 
 const fmt = (x) => Math.round(x).toLocaleString('en-GB')
-console.log(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (2+ means other work shares these CPUs)`)
-console.log(`@li/wal benchmark: 1 KiB payloads, syncMode fsync, node ${process.version}, ${os.cpus().length} CPUs, dir ${root}`)
+console.log(
+  `load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} (2+ means other work shares these CPUs)`,
+)
+console.log(
+  `@li/wal benchmark: 1 KiB payloads, syncMode fsync, node ${process.version}, ${os.cpus().length} CPUs, dir ${root}`,
+)
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const rows = []
 for (const concurrency of [1, 16, 256]) {

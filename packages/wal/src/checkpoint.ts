@@ -16,9 +16,9 @@
  * | 24 | 28·n | per entry: id f64, segment u32, offset f64, record length u32, attempts u32 |
  * | 24+28n | 4 | CRC-32C of all preceding bytes, u32 LE |
  *
- * fsync policy (in `wal.ts`): written to `checkpoint-<replayFrom>.tmp`, fdatasync'd, renamed to
- * `checkpoint-<replayFrom>.ckpt`, then the directory is fsync'd; only then are older checkpoints and
- * unreferenced segments deleted. A torn or corrupt checkpoint fails its CRC and is ignored.
+ * fsync policy (in `wal.ts`): written to `checkpoint-<replayFrom>.ckpt.tmp`, fdatasync'd, renamed
+ * to `checkpoint-<replayFrom>.ckpt`, then the directory is fsync'd; only then are older
+ * checkpoints and unreferenced segments deleted. A torn or corrupt checkpoint fails its CRC and is ignored.
  *
  * Does not: do any I/O.
  */

@@ -39,8 +39,8 @@ export interface WalConfig {
 
 /** @internal The segment I/O functions a `Wal` uses; see `WalConfig.io`. */
 export interface WalIo {
-  /** Writes `buffers` at `position` of `fd` (one pwritev); resolves to the bytes written. */
-  writev(fd: number, buffers: readonly Buffer[], position: number): Promise<number>
+  /** Writes `data` at `position` of `fd` (one pwrite); resolves to the bytes written. */
+  write(fd: number, data: Buffer, position: number): Promise<number>
   /** fdatasync(2) of `fd`. */
   fdatasync(fd: number): Promise<void>
   /** ftruncate(2) of `fd` to `length` bytes. */
@@ -106,7 +106,7 @@ export interface WalStats {
   /** Entries failed permanently. */
   readonly failed: number
   readonly expired: number
-  /** Group writes (one pwritev each); `recordsWritten / groupCommits` is the mean group size. */
+  /** Group writes (one pwrite each); `recordsWritten / groupCommits` is the mean group size. */
   readonly groupCommits: number
   readonly recordsWritten: number
   /** Bytes of records written to segments. */

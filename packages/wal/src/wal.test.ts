@@ -345,14 +345,13 @@ describe('disk faults', () => {
         failing = on
       },
       io: {
-        writev: async (fd, buffers, position) => {
+        write: async (fd, data, position) => {
           if (!failing) {
             return new Promise((resolve, reject) => {
-              fs.writev(fd, buffers, position, (e, n) => (e ? reject(e) : resolve(n)))
+              fs.write(fd, data, 0, data.length, position, (e, n) => (e ? reject(e) : resolve(n)))
             })
           }
-          const all = Buffer.concat(buffers)
-          fs.writeSync(fd, all, 0, Math.floor(all.length / 2), position)
+          fs.writeSync(fd, data, 0, Math.floor(data.length / 2), position)
           throw Object.assign(new Error(`${code}: injected fault, write`), { code })
         },
       },

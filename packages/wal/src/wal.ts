@@ -11,17 +11,18 @@
  * - `LOCK`: the pid of the process that has the log open (best effort, not atomic).
  *
  * Write path (group commit): `append` encodes its record at once and queues it. One writer loop
- * takes everything queued (up to 1,024 records or 8 MiB) and writes it with one pwritev at the
- * end of the active segment. Callers that arrive while a write is in flight form the next group.
- * Measured here: one fdatasync per 1 KiB record gives ~3,000 records/s, one per group of 100
- * ~250,000/s, and one `fs.promises.write` per record caps at ~25,000/s, hence one call per group.
+ * takes everything queued (up to 1,024 records or 8 MiB), concatenates it and writes it with one
+ * pwrite at the end of the active segment. Callers that arrive while a write is in flight form
+ * the next group. Measured here: one fdatasync per 1 KiB record gives ~3,000 records/s, one per
+ * group of 100 ~250,000/s, and one `fs.promises.write` per record caps at ~25,000/s, hence one
+ * call per group.
  *
  * fsync policy:
- * - `fsync` mode opens the segment with O_DSYNC, so the pwritev itself returns only once the data
+ * - `fsync` mode opens the segment with O_DSYNC, so the pwrite itself returns only once the data
  *   is on stable storage (POSIX synchronized I/O data integrity, the same guarantee as
  *   fdatasync). That is one thread-pool round trip per group instead of two (write, then
- *   fdatasync), measured ~15% faster at one caller. `append` resolves after that.
- * - `async` and `none` resolve after the pwritev (data in the page cache). `async` runs an
+ *   fdatasync), measured 5–30% faster here. `append` resolves after that.
+ * - `async` and `none` resolve after the pwrite (data in the page cache). `async` runs an
  *   fdatasync every `syncInterval` when something was written.
  * - In every mode, a checkpoint first fdatasyncs the segment, writes the checkpoint to a `.tmp`
  *   file, fdatasyncs it, renames it and fsyncs the directory; new segment files are fsync'd into
@@ -79,7 +80,7 @@ export interface WalEvents {
   fault: [error: WalError]
 }
 
-/** Most records in one group write; keeps each pwritev within IOV_MAX (1,024 on Linux). */
+/** Most records in one group write (bounds the latency a single group adds). */
 const MAX_GROUP_RECORDS = 1024
 /** Most bytes in one group write (a single larger record still goes alone). */
 const MAX_GROUP_BYTES = 8 * 1024 * 1024
@@ -112,9 +113,9 @@ type State = 'new' | 'starting' | 'open' | 'stopping' | 'closed'
 
 /** The default segment I/O: Node's callback API (cheaper per call than `fs.promises`). */
 const nodeIo: WalIo = {
-  writev: (fd, buffers, position) =>
+  write: (fd, data, position) =>
     new Promise((resolve, reject) => {
-      fs.writev(fd, buffers, position, (e, n) => (e ? reject(e) : resolve(n)))
+      fs.write(fd, data, 0, data.length, position, (e, n) => (e ? reject(e) : resolve(n)))
     }),
   fdatasync: (fd) =>
     new Promise((resolve, reject) => {
@@ -523,7 +524,7 @@ export class Wal extends EventEmitter<WalEvents> {
     }
   }
 
-  /** Takes the next group off the queue, writes it with one pwritev, and settles its callers. */
+  /** Takes the next group off the queue, writes it with one pwrite, and settles its callers. */
   private async writeGroup(): Promise<void> {
     // Size the group: everything queued, up to the group limits and the room left in the
     // segment. An empty segment takes at least one record whatever its size, and so does a full
@@ -585,15 +586,20 @@ export class Wal extends EventEmitter<WalEvents> {
     }
   }
 
-  /** One pwritev of `buffers`; a short write (possible when the disk fills) writes the rest. */
+  /**
+   * Writes a group as one buffer with one pwrite; a short write (possible when the disk fills)
+   * writes the rest. One concatenated buffer rather than pwritev of the records: measured here,
+   * a pwritev of 256 separate 1 KiB buffers took ~0.2 ms longer than a pwrite of the same bytes
+   * in one buffer, while Buffer.concat of 256 KiB costs ~20 µs.
+   */
   private async writeAll(buffers: Buffer[], bytes: number, position: number): Promise<void> {
-    // pwritev at an explicit position, not O_APPEND: after a failed write the next group
-    // overwrites whatever partial bytes the failure left, even if the truncation failed too.
-    let written = await this.io.writev(this.activeFd, buffers, position)
+    // An explicit position, not O_APPEND: after a failed write the next group overwrites
+    // whatever partial bytes the failure left, even if the truncation failed too.
+    const data = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes)
+    let written = 0
     while (written < bytes) {
-      if (written <= 0) throw new Error(`write made no progress at offset ${position}`)
-      const rest = Buffer.concat(buffers).subarray(written)
-      const n = await this.io.writev(this.activeFd, [rest], position + written)
+      const rest = written === 0 ? data : data.subarray(written)
+      const n = await this.io.write(this.activeFd, rest, position + written)
       if (n <= 0) throw new Error(`write made no progress at offset ${position + written}`)
       written += n
     }

@@ -52,7 +52,9 @@ function runChild(seed: number, killAfterMs: number): Promise<ChildRun> {
       clearTimeout(guard)
       if (timer !== undefined) clearTimeout(timer)
       if (signal !== 'SIGKILL') {
-        reject(new Error(`child exited by itself (seed ${seed}, signal ${String(signal)}):\n${stderr}`))
+        reject(
+          new Error(`child exited by itself (seed ${seed}, signal ${String(signal)}):\n${stderr}`),
+        )
         return
       }
       // A line cut by the kill has no newline: only whole lines are facts.
@@ -66,7 +68,9 @@ function runChild(seed: number, killAfterMs: number): Promise<ChildRun> {
 describe('recovery after SIGKILL of a writing process', () => {
   it('loses no resolved append and resurrects no synced completion across repeated kills', async () => {
     if (!fs.existsSync(distEntry)) {
-      throw new Error(`${distEntry} is missing: run \`pnpm --filter @li/wal build\` (or \`pnpm build\`) first`)
+      throw new Error(
+        `${distEntry} is missing: run \`pnpm --filter @li/wal build\` (or \`pnpm build\`) first`,
+      )
     }
     let pendingBefore = new Set<number>()
     const gone = new Set<number>() // ids that left the log for good: must never come back
@@ -87,11 +91,18 @@ describe('recovery after SIGKILL of a writing process', () => {
         else if (tag === 'C') completeResolved.add(Number(a))
         else if (tag === 'R') recovered = Number(a)
       }
-      expect(recovered, `${ctx}: the child recovered what the last check saw`).toBe(pendingBefore.size)
+      expect(recovered, `${ctx}: the child recovered what the last check saw`).toBe(
+        pendingBefore.size,
+      )
       expect(appended.size, `${ctx}: the child appended something`).toBeGreaterThan(0)
 
       const corrupt: WalError[] = []
-      const wal = new Wal({ directory: dir, maxFileSize: 64 * 1024, entryTtl: 0, checkpointInterval: 0 })
+      const wal = new Wal({
+        directory: dir,
+        maxFileSize: 64 * 1024,
+        entryTtl: 0,
+        checkpointInterval: 0,
+      })
       wal.on('corrupt', (e) => corrupt.push(e))
       await wal.start()
       const pending = wal.pending()
@@ -99,19 +110,26 @@ describe('recovery after SIGKILL of a writing process', () => {
       const ids = pending.map((e) => e.id)
       const have = new Set(ids)
 
-      expect(corrupt.map((e) => e.message), ctx).toEqual([])
+      expect(
+        corrupt.map((e) => e.message),
+        ctx,
+      ).toEqual([])
       for (const id of [...pendingBefore, ...appended.keys()]) {
-        if (!completeCalled.has(id)) expect(have.has(id), `${ctx}: resolved append ${id} is lost`).toBe(true)
+        if (!completeCalled.has(id))
+          expect(have.has(id), `${ctx}: resolved append ${id} is lost`).toBe(true)
       }
       for (const id of completeResolved) {
         expect(have.has(id), `${ctx}: completed entry ${id} came back`).toBe(false)
       }
-      for (const id of gone) expect(have.has(id), `${ctx}: entry ${id} gone earlier came back`).toBe(false)
+      for (const id of gone)
+        expect(have.has(id), `${ctx}: entry ${id} gone earlier came back`).toBe(false)
       expect(ids, `${ctx}: append order`).toEqual([...ids].sort((x, y) => x - y))
       for (const e of pending) {
         expect(e.hostName, ctx).toBe('child')
         const k = Number(e.messageId.split('-')[1])
-        expect(e.payload, `${ctx}: payload of ${e.id}`).toBe(`MSH|${e.messageId}|${'x'.repeat(k % 700)}`)
+        expect(e.payload, `${ctx}: payload of ${e.id}`).toBe(
+          `MSH|${e.messageId}|${'x'.repeat(k % 700)}`,
+        )
         const seen = appended.get(e.id)
         if (seen !== undefined) expect(e.messageId, ctx).toBe(seen)
       }

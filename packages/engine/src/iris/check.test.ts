@@ -51,6 +51,6 @@ describe('checkProduction', () => {
     const kinds = r.entries.map((e) => `${e.kind}:${e.name}:${e.status}`)
     expect(kinds).toContain('rule:RGH.Integration.ADTRouterRules:supported')
     expect(kinds).toContain('transform:RGH.Integration.ADTtoA08:supported')
-    expect(kinds).toContain('document:RGH2.5.HL7:differences')
+    expect(kinds).toContain('document:RGH2.5.HL7:supported')
   })
 })

@@ -218,9 +218,14 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
           'PoolSize > 1 on a service: connections are served concurrently, order is kept per connection',
         )
       const category = itemSetting(item, 'MessageSchemaCategory')
-      if (category !== undefined && category !== '' && !/^2\.\d(\.\d)?$/.test(category)) {
+      if (
+        category !== undefined &&
+        category !== '' &&
+        !/^2\.\d(\.\d)?$/.test(category) &&
+        !bundle.schemas.has(category)
+      ) {
         differences.push(
-          `MessageSchemaCategory "${category}" is a custom category: define it with @li/hl7 defineCustomSchema and pass it as a schema`,
+          `MessageSchemaCategory "${category}" is a custom category: it is not in the export: define it with @li/hl7 defineCustomSchema and pass it as a schema`,
         )
       }
       entries.push({
@@ -312,17 +317,25 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
       ...where(c),
     })
   }
+  const categories = new Set(
+    p?.items.map((i) => itemSetting(i, 'MessageSchemaCategory') ?? '') ?? [],
+  )
+  for (const [name, schema] of bundle.schemas) {
+    entries.push({
+      kind: 'document',
+      name: `${name}.HL7`,
+      status: 'supported',
+      notes: [`custom schema category ${name} (base ${schema.base ?? '?'}) read from the export`],
+    })
+  }
   for (const d of bundle.otherDocuments) {
     const custom = d.name.toUpperCase().endsWith('.HL7')
+    const used = custom && categories.has(d.name.slice(0, -4))
     entries.push({
       kind: 'document',
       name: d.name,
-      status: 'differences',
-      notes: [
-        custom
-          ? 'custom HL7 schema category: not read from the export; define it with @li/hl7 defineCustomSchema'
-          : 'document ignored',
-      ],
+      status: used ? 'unsupported' : 'differences',
+      notes: [d.error ?? (custom ? 'custom HL7 schema category: not read' : 'document ignored')],
       ...where(d),
     })
   }

@@ -418,7 +418,7 @@ export function compileTransform(
   }
 
   const body = compileBody(root)
-  const schemas = schemaProviderFor(options)
+  const schemas = schemaProviderFor(options, p)
 
   const run = (
     sourceDoc: Hl7Doc,

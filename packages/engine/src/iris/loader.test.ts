@@ -97,7 +97,12 @@ describe('loadProduction: the three IRIS forms', () => {
     expect(bundle.otherClasses.map((c) => [c.className, c.superClass])).toEqual([
       ['RGH.Custom.LabProcess', 'Ens.BusinessProcess'],
     ])
-    expect(bundle.otherDocuments.map((d) => d.name)).toEqual(['RGH2.5.HL7'])
+    expect(bundle.otherDocuments).toEqual([])
+    const custom = p.customSchemas?.get('RGH2.5')
+    expect(custom?.base).toBe('2.5')
+    expect(custom?.segments.ZPI?.fields.map((f) => f.name)).toEqual(['LocalCategory', 'Flag'])
+    expect(custom?.events['ADT^A04']).toBe('ADT_A01')
+    expect(custom?.segments.PID?.fields[2]?.name).toBe('PatientIdentifierList') // from the base
   })
 
   it('records file lines of items for messages', async () => {

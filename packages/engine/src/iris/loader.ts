@@ -28,6 +28,8 @@ import { validateProduction } from '../production/validate.js'
 import { childNamed, childrenNamed, localName, parseXml, type XmlElement } from './xml.js'
 import { compileRules, type CompileOptions } from './rules.js'
 import { compileTransform, type CompiledDtl } from './dtl.js'
+import { customSchemaFromIris } from './custom-schema.js'
+import type { Hl7Schema } from '@li/hl7'
 
 /** A class found in a source that is neither a production, a rule nor a DTL. */
 export interface OtherClass {
@@ -44,8 +46,10 @@ export interface IrisBundle {
   transforms: Map<string, TransformDefinition>
   lookupTables: Map<string, Map<string, string>>
   otherClasses: OtherClass[]
-  /** Other `<Document>` entries of an export (custom schemas `.HL7`, ...), by name. */
-  otherDocuments: { name: string; file?: string; line?: number }[]
+  /** Custom schema categories (`X.HL7` documents), by category name. */
+  schemas: Map<string, Hl7Schema>
+  /** Other `<Document>` entries of an export, and custom schemas that could not be read (`error`). */
+  otherDocuments: { name: string; file?: string; line?: number; error?: string }[]
 }
 
 /** An empty bundle. */
@@ -56,6 +60,7 @@ export function createIrisBundle(): IrisBundle {
     transforms: new Map(),
     lookupTables: new Map(),
     otherClasses: [],
+    schemas: new Map(),
     otherDocuments: [],
   }
 }
@@ -173,6 +178,16 @@ function readExportDocument(el: XmlElement, file: string | undefined, bundle: Ir
   const lut = childNamed(el, 'lookupTable')
   if (name.toUpperCase().endsWith('.LUT') && lut) {
     readLookupTable(lut, name.slice(0, -4), file, bundle)
+    return
+  }
+  const category = childNamed(el, 'Category')
+  if (name.toUpperCase().endsWith('.HL7') && category) {
+    try {
+      const schema = customSchemaFromIris(category, file ?? '<input>')
+      bundle.schemas.set(schema.version, schema)
+    } catch (e) {
+      bundle.otherDocuments.push({ name, file, line: el.line, error: (e as Error).message })
+    }
     return
   }
   bundle.otherDocuments.push({ name, file, line: el.line })
@@ -491,6 +506,7 @@ export function productionFromBundle(
   p.rules = new Map(bundle.rules)
   p.transforms = new Map(bundle.transforms)
   p.lookupTables = new Map(bundle.lookupTables)
+  if (bundle.schemas.size > 0) p.customSchemas = new Map(bundle.schemas)
   if (options.validate !== false) {
     const errors = validateProduction(p).filter((i) => i.severity === 'error')
     if (errors.length > 0) {

@@ -303,3 +303,30 @@ describe('native rules', () => {
     ).toContainEqual({ type: 'delete', rule: 'tests' })
   })
 })
+
+describe('custom schema categories from the export', () => {
+  it('resolve symbolic names of Z-segments in rules and DTLs', async () => {
+    const { loadProduction } = await import('./loader.js')
+    const p = await loadProduction({ path: fixtures + 'export.xml' })
+    const text = `Class RGH.Custom Extends Ens.Rule.Definition
+{
+XData RuleDefinition
+{
+<ruleDefinition>
+<ruleSet>
+<rule name="z">
+<constraint name="docCategory" value="RGH2.5"></constraint>
+<when condition="HL7.{ZPI:LocalCategory}=&quot;LOCAL&quot;"><send target="ADT File Out"></send></when>
+</rule>
+</ruleSet>
+</ruleDefinition>
+}
+}
+`
+    readIrisSource(text, 'RGH.Custom.cls').rules.forEach((v, k) => p.rules.set(k, v))
+    const rules = compileRules(p.rules.get('RGH.Custom')!, p)
+    const r = rules.evaluate({ ...ctx(p), docCategory: 'RGH2.5' })
+    expect(sends(r)).toEqual(['ADT File Out'])
+    expect(() => rules.evaluate(ctx(p))).not.toThrow() // 2.5: constraint does not match
+  })
+})

@@ -133,7 +133,7 @@ export function compileRules(
   const functions = functionRegistry(options.functions)
   const sets = def.native ? [nativeRuleSet(def, functions)] : xmlRuleSets(def, functions)
   const transforms = checkTargets(def, sets, p)
-  const schemas = schemaProviderFor(options)
+  const schemas = schemaProviderFor(options, p)
   return {
     className: def.className,
     transforms,

@@ -4,6 +4,7 @@
  */
 import { getSchema } from '@li/hl7'
 import type { Hl7Schema } from '@li/hl7'
+import type { Production } from '../production/types.js'
 import type { IrisFunction } from './expression.js'
 import type { SchemaProvider } from './virtual-path.js'
 
@@ -31,7 +32,17 @@ export function defaultSchemaProvider(): SchemaProvider {
   }
 }
 
-/** The provider to use for `options`. */
-export function schemaProviderFor(options: CompileOptions | undefined): SchemaProvider {
-  return options?.schemas ?? defaultSchemaProvider()
+/**
+ * The provider to use: `options.schemas` if given, else the production's custom categories
+ * (read from its export), then `@li/hl7`'s standard versions.
+ */
+export function schemaProviderFor(
+  options: CompileOptions | undefined,
+  p?: Pick<Production, 'customSchemas'>,
+): SchemaProvider {
+  if (options?.schemas) return options.schemas
+  const standard = defaultSchemaProvider()
+  const custom = p?.customSchemas
+  if (!custom || custom.size === 0) return standard
+  return (category: string) => custom.get(category) ?? standard(category)
 }

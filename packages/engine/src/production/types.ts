@@ -6,7 +6,7 @@
  * Contract shared by `src/production/**` and `src/iris/**` (loader, rules, DTL) and by
  * `src/runtime/**` (hosts and Engine). Extend it; do not rename what is here.
  */
-import type { Message } from '@li/hl7'
+import type { Hl7Schema, Message } from '@li/hl7'
 
 /** Where a setting applies, as IRIS writes it in `<Setting Target="...">`. */
 export type SettingTarget = 'Adapter' | 'Host' | 'Production'
@@ -56,6 +56,8 @@ export interface Production {
   transforms: Map<string, TransformDefinition>
   /** Lookup tables: table name → key → value. */
   lookupTables: Map<string, Map<string, string>>
+  /** Custom schema categories read from the export (`X.HL7` documents), by category name. */
+  customSchemas?: Map<string, Hl7Schema>
 }
 
 /** A routing rule class (`XData RuleDefinition`) as loaded, before compilation. */

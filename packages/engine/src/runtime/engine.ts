@@ -34,6 +34,7 @@ import type {
   ProductionItem,
 } from '../production/types.js'
 import { EngineError } from '../errors.js'
+import { hostKindOf } from '../production/model.js'
 import { registerBuiltinHosts } from './builtin-hosts.js'
 import { Host, errorText } from './host.js'
 import type { HostState, HostStatus } from './host.js'
@@ -545,11 +546,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       try {
         host = this.registry.create(item, ctx)
       } catch (e) {
-        const kind: HostKind = /Service/.test(item.className)
-          ? 'service'
-          : /Operation/.test(item.className)
-            ? 'operation'
-            : 'process'
+        const kind = hostKindOf(item)
         host = new BrokenHost(item, this.logger, kind, e)
         this.logger.error({ host: item.name, err: errorText(e) }, 'item could not be built')
       }

@@ -3,7 +3,7 @@
  * `src/iris`). Kept behind one interface so the Engine can be given others (tests, custom forms).
  */
 import { compileTransform } from '../iris/dtl.js'
-import { loadProduction } from '../iris/loader.js'
+import { loadProduction, loadProductionFile } from '../iris/loader.js'
 import type { ProductionSource } from '../iris/loader.js'
 import { compileRules } from '../iris/rules.js'
 import type {
@@ -16,6 +16,7 @@ import type {
 
 /** Loader and compilers used by the Engine. */
 export interface ProductionTools {
+  /** `{ path }` loads the file and the rule/DTL/lookup files next to it. */
   loadProduction(source: ProductionSource): Promise<Production>
   compileRules(def: RuleClassDefinition, p: Production): CompiledRules
   compileTransform(def: TransformDefinition, p: Production): CompiledTransform
@@ -23,7 +24,9 @@ export interface ProductionTools {
 
 /** The IRIS loader and compilers of this package. */
 export const defaultProductionTools: ProductionTools = {
-  loadProduction: (source) => loadProduction(source),
+  // `{ path }` also reads rule, DTL and lookup-table files next to the production.
+  loadProduction: (source) =>
+    typeof source === 'object' && 'path' in source ? loadProductionFile(source.path) : loadProduction(source),
   compileRules: (def, p) => compileRules(def, p),
   compileTransform: (def, p) => compileTransform(def, p),
 }

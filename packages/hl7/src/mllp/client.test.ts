@@ -246,7 +246,10 @@ describe('MllpClient against a spec-built peer', () => {
         if (attempts.length === 3) resolve()
       })
     })
+    // An explicit connect() failing at the same time must not strand the queued message.
+    const connecting = c.connect().catch((e: unknown) => e)
     const sending = c.send(msg('B1'))
+    expect(await connecting).toMatchObject({ code: 'MLLP_CONNECT_FAILED' })
     await retried
     const { peer } = await specPeer(port)
     const got = await peer.next()

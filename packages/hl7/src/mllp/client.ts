@@ -313,11 +313,9 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
 
   // Reconnects with exponential backoff while messages are waiting.
   #ensureConnected(): void {
-    if (this.#reconnecting || this.#connecting !== undefined) return
+    if (this.#reconnecting) return
     this.#reconnecting = true
-    void this.#reconnectLoop().finally(() => {
-      this.#reconnecting = false
-    })
+    void this.#reconnectLoop()
   }
 
   // Connects, retrying with backoff, for as long as messages wait and the client is open.
@@ -325,6 +323,16 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
   // messages in flight before any ACK counts as a failure: a peer that accepts and then drops
   // every connection is backed off rather than hammered.
   async #reconnectLoop(): Promise<void> {
+    try {
+      await this.#reconnectAttempts()
+    } finally {
+      // Cleared as the loop ends, before any I/O callback can run: a connection that drops right
+      // after this loop connected must be able to start a new loop.
+      this.#reconnecting = false
+    }
+  }
+
+  async #reconnectAttempts(): Promise<void> {
     while (!this.#closed && !this.#connected && this.queued > 0) {
       if (this.#failures > 0) {
         const { initialDelayMs, maxDelayMs, factor, maxAttempts } = this.#backoff

@@ -332,6 +332,33 @@ describe('MllpServer', () => {
     expect(reasons).toEqual(['idle', 'idle'])
   })
 
+  it('keeps answers in order across its read pause when many NAKs queue behind a slow handler', async () => {
+    let release: (() => void) | undefined
+    const { port } = await start(async (_b, ctx) => {
+      if (ctx.header.controlId === 'SLOW') await new Promise<void>((r) => (release = r))
+      return ctx.ack('AA')
+    })
+    const p = await peer(port)
+    p.write(encodeFrame(msg('SLOW')))
+    // More unanswerable frames than the server queues before it stops reading (64 + 1024).
+    const garbage = encodeFrame('not hl7')
+    p.write(Buffer.concat(Array.from({ length: 1500 }, () => garbage)))
+    p.write(encodeFrame(msg('LAST')))
+    await vitestWaitFor(() => release !== undefined)
+    release?.()
+    expect(segment(await p.next(), 'MSA')).toBe('MSA|AA|SLOW')
+    for (let i = 0; i < 1500; i++) expect(segment(await p.next(), 'MSA')).toBe('MSA|AR|')
+    expect(segment(await p.next(), 'MSA')).toBe('MSA|AA|LAST')
+  })
+
+  it('closes a connection that stalls in the middle of a frame', async () => {
+    const { port } = await start(echoAck, { idleTimeoutMs: 100 })
+    const p = await peer(port)
+    p.write(encodeFrame(msg('HALF')).subarray(0, 40))
+    await p.closed
+    expect(p.buffered).toBe(0)
+  })
+
   it('serves many concurrent connections', async () => {
     const { server, port } = await start(echoAck)
     const connections: number[] = []

@@ -198,6 +198,10 @@ function encodingFor(header: MllpHeader | undefined): BufferEncoding {
   return header !== undefined && header.charset.startsWith('8859/1') ? 'latin1' : 'utf8'
 }
 
+// Answers (e.g. NAKs for garbage frames) that may wait behind a slow handler before the server
+// stops reading from the connection: bounds memory per connection whatever the peer sends.
+const MAX_QUEUED_ANSWERS = 1024
+
 /**
  * One accepted connection: its decoder, its queue of answers and its lifecycle.
  *
@@ -266,9 +270,10 @@ class Connection {
     if (this.#pending === 0) this.socket.end()
   }
 
+  // No bytes either way for idleTimeoutMs. A connection whose ACKs are still owed is busy, not
+  // idle; a half-received frame with nothing arriving is idle (and dropped: no slow-loris hold).
   onIdle(): void {
-    if (this.#pending > 0 || !this.decoder.idle) {
-      // Busy (a handler is running or a frame is half received): not idle; check again later.
+    if (this.#pending > 0) {
       this.socket.setTimeout(this.socket.timeout ?? 0)
       return
     }
@@ -286,6 +291,12 @@ class Connection {
 
   setReason(reason: MllpDisconnectReason): void {
     if (this.#reason === 'peer') this.#reason = reason
+  }
+
+  #pause(): void {
+    if (this.#paused) return
+    this.#paused = true
+    this.socket.pause()
   }
 
   // Called by the decoder, synchronously inside socket 'data', once per complete frame.
@@ -309,6 +320,7 @@ class Connection {
     }
     this.#slots.push(slot)
     this.#pending++
+    if (this.#pending >= this.#maxInFlight + MAX_QUEUED_ANSWERS) this.#pause()
     if (isHeaderProblem(header)) {
       const code = header.partial?.enhancedMode === true ? 'CR' : 'AR'
       this.#finish(slot, this.#nak(frame, code, header.text, header.errorCode), code)
@@ -317,10 +329,7 @@ class Connection {
     if (this.#running >= this.#maxInFlight || this.#backlog.length > 0) {
       // Enough handlers running for this connection: hold the frame and stop reading.
       this.#backlog.push({ slot, frame, header })
-      if (!this.#paused) {
-        this.#paused = true
-        this.socket.pause()
-      }
+      this.#pause()
       return
     }
     this.#run(slot, frame, header)
@@ -485,7 +494,12 @@ class Connection {
       slots.splice(0, this.#head)
       this.#head = 0
     }
-    if (this.#paused && this.#backlog.length === 0 && !this.#closing) {
+    if (
+      this.#paused &&
+      this.#backlog.length === 0 &&
+      this.#pending < this.#maxInFlight + MAX_QUEUED_ANSWERS &&
+      !this.#closing
+    ) {
       this.#paused = false
       socket.resume()
     }

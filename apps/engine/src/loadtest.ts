@@ -1,0 +1,523 @@
+/**
+ * `pnpm loadtest`: end-to-end throughput and latency of the engine, side by side with a bare MLLP
+ * forwarder (the ceiling), in one run on 127.0.0.1.
+ *
+ * What it measures, for each of the two systems under test (each a child process):
+ * - `engine`: `li-engine run` with a demo-like production (MLLP in → HL7 router with an IRIS rule
+ *   → MLLP out), WAL in fsync mode by default, embedded defaults otherwise;
+ * - `forwarder`: the same sockets (`MllpServer`, `MllpClient` of @li/hl7) with no durability: ACK
+ *   on receipt, keep the message in memory, forward on one connection.
+ * N parallel MLLP senders (default 16) send a fixed count of ~3.3 KB messages; an in-process
+ * receiver ACKs every message and notes when each MSH-10 arrived. Reported: throughput (messages
+ * per second from the first send to the last arrival at the receiver), ACK latency (sender
+ * write → ACK) and end-to-end latency (sender write → arrival at the receiver) p50/p95/p99, CPU
+ * seconds of the child (utime+stime from /proc/<pid>/stat) and its peak RSS (VmHWM).
+ *
+ * It does not measure anything off 127.0.0.1, and it stops by itself: after the count, or after
+ * `--max-seconds` (partial figures are then printed and flagged). The load generator shares the
+ * machine with the system under test: on 2 cores the figures are a floor, not a ceiling.
+ *
+ * Usage: node dist/loadtest.js [--count N] [--senders N] [--rate MSG_PER_S] [--size BYTES]
+ *        [--sync fsync|async|none] [--pool N] [--only engine|forwarder] [--cpu-prof] [--max-seconds S]
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { MllpClient, MllpServer } from '@li/hl7'
+
+const VT = 0x0b
+const FS = 0x1c
+const CR = 0x0d
+
+interface Options {
+  count: number
+  senders: number
+  rate: number
+  size: number
+  sync: string
+  pool: number
+  only: 'engine' | 'forwarder' | undefined
+  cpuProf: boolean
+  maxSeconds: number
+}
+
+interface Result {
+  name: string
+  sent: number
+  acked: number
+  arrived: number
+  seconds: number
+  throughput: number
+  ack: number[]
+  e2e: number[]
+  cpuSeconds: number
+  peakRssMb: number
+  partial: boolean
+  errors: number
+}
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      count: { type: 'string', default: '50000' },
+      senders: { type: 'string', default: '16' },
+      rate: { type: 'string', default: '0' },
+      size: { type: 'string', default: '3300' },
+      sync: { type: 'string', default: 'fsync' },
+      pool: { type: 'string', default: '1' },
+      only: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'max-seconds': { type: 'string', default: '300' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help === true) {
+    process.stdout.write(
+      'Usage: node apps/engine/dist/loadtest.js [--count N] [--senders N] [--rate MSG_PER_S] [--size BYTES]\n' +
+        '       [--sync fsync|async|none] [--pool N] [--only engine|forwarder] [--cpu-prof] [--max-seconds S]\n',
+    )
+    process.exit(0)
+  }
+  const int = (v: string, name: string, min: number): number => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`)
+    return n
+  }
+  const only = values.only
+  if (only !== undefined && only !== 'engine' && only !== 'forwarder') {
+    throw new Error(`--only must be engine or forwarder, got "${only}"`)
+  }
+  if (!['fsync', 'async', 'none'].includes(values.sync)) throw new Error(`--sync must be fsync, async or none`)
+  return {
+    count: int(values.count, 'count', 1),
+    senders: int(values.senders, 'senders', 1),
+    rate: int(values.rate, 'rate', 0),
+    size: int(values.size, 'size', 200),
+    sync: values.sync,
+    pool: int(values.pool, 'pool', 1),
+    only,
+    cpuProf: values['cpu-prof'],
+    maxSeconds: int(values['max-seconds'], 'max-seconds', 1),
+  }
+}
+
+/** A synthetic ORU of about `size` bytes with control id `id` (no real patient data). */
+function message(id: string, size: number): string {
+  const head =
+    `MSH|^~\\&|LAB|RXX01|EPR|RXX01|20261127120000||ORU^R01^ORU_R01|${id}|P|2.5\r` +
+    `PID|1||${id}^^^RXX01^MR~9990000000^^^NHS^NH||LOADTEST^PATIENT^^^MR||19700101|M|||1 Test Street^^Leeds^^LS1 1AA^GBR\r` +
+    `OBR|1||${id}|FBC^Full blood count^L|||20261127115500\r`
+  const parts = [head]
+  let len = head.length
+  for (let i = 1; len < size; i++) {
+    const obx = `OBX|${i}|TX|NOTE^Result note^L||${'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(2)}||||||F\r`
+    parts.push(obx)
+    len += obx.length
+  }
+  return parts.join('')
+}
+
+function controlId(frame: Buffer): string {
+  // MSH-10 is the 10th field: find the 9th '|' of the first segment.
+  let n = 0
+  let start = -1
+  for (let i = 0; i < frame.length && frame[i] !== CR; i++) {
+    if (frame[i] === 0x7c) {
+      n++
+      if (n === 9) start = i + 1
+      else if (n === 10) return frame.subarray(start, i).toString('latin1')
+    }
+  }
+  return ''
+}
+
+/** The receiver: a plain `net` MLLP peer that ACKs everything and notes arrival times. */
+class Receiver {
+  readonly arrivals = new Map<string, number>()
+  readonly server: net.Server
+  duplicates = 0
+
+  constructor() {
+    this.server = net.createServer((socket) => {
+      socket.setNoDelay(true)
+      socket.on('error', () => undefined)
+      let buf: Buffer = Buffer.alloc(0)
+      socket.on('data', (chunk: Buffer) => {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
+        const acks: Buffer[] = []
+        for (;;) {
+          const s = buf.indexOf(VT)
+          if (s < 0) {
+            buf = Buffer.alloc(0)
+            break
+          }
+          const e = buf.indexOf(FS, s + 1)
+          if (e < 0 || e + 1 >= buf.length) {
+            buf = buf.subarray(s)
+            break
+          }
+          const id = controlId(buf.subarray(s + 1, e))
+          if (this.arrivals.has(id)) this.duplicates++
+          else this.arrivals.set(id, performance.now())
+          acks.push(
+            Buffer.from(
+              `\x0bMSH|^~\\&|EPR|RXX01|LAB|RXX01|20261127120001||ACK^R01^ACK|A${id}|P|2.5\rMSA|AA|${id}\r\x1c\r`,
+              'latin1',
+            ),
+          )
+          buf = buf.subarray(e + 2)
+        }
+        if (acks.length > 0) socket.write(acks.length === 1 ? acks[0]! : Buffer.concat(acks))
+      })
+    })
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
+    return (this.server.address() as net.AddressInfo).port
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.server.close(() => r()))
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const port = (s.address() as net.AddressInfo).port
+  await new Promise<void>((r) => s.close(() => r()))
+  return port
+}
+
+function production(inPort: number, outPort: number, pool: number): string {
+  const rules = `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine" production="Load.Production">
+<ruleSet name="" effectiveBegin="" effectiveEnd="">
+<rule name="results to the EPR">
+<constraint name="source" value="MLLP.In"></constraint>
+<when condition="HL7.{MSH:9.1}=&quot;ORU&quot;">
+<send transform="" target="EPR.Out"></send>
+</when>
+</rule>
+</ruleSet>
+</ruleDefinition>`
+  const prod = `<Production Name="Load.Production" TestingEnabled="false" LogGeneralTraceEvents="false">
+  <Item Name="MLLP.In" ClassName="EnsLib.HL7.Service.TCPService" PoolSize="1" Enabled="true">
+    <Setting Target="Adapter" Name="Port">${inPort}</Setting>
+    <Setting Target="Adapter" Name="IPAddress">127.0.0.1</Setting>
+    <Setting Target="Host" Name="TargetConfigNames">Router</Setting>
+    <Setting Target="Host" Name="AckMode">Immed</Setting>
+  </Item>
+  <Item Name="Router" ClassName="EnsLib.HL7.MsgRouter.RoutingEngine" PoolSize="${pool}" Enabled="true">
+    <Setting Target="Host" Name="BusinessRuleName">Load.Rules</Setting>
+  </Item>
+  <Item Name="EPR.Out" ClassName="EnsLib.HL7.Operation.TCPOperation" PoolSize="${pool}" Enabled="true">
+    <Setting Target="Adapter" Name="IPAddress">127.0.0.1</Setting>
+    <Setting Target="Adapter" Name="Port">${outPort}</Setting>
+    <Setting Target="Host" Name="RetryInterval">1</Setting>
+    <Setting Target="Host" Name="FailureTimeout">-1</Setting>
+  </Item>
+</Production>`
+  const cls = (name: string, superClass: string, xdata: string, body: string): string =>
+    `<Class name="${name}">\n<Super>${superClass}</Super>\n<XData name="${xdata}">\n<Data><![CDATA[\n${body}\n]]></Data>\n</XData>\n</Class>`
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Export generator="IRIS" version="26">\n${cls('Load.Rules', 'Ens.Rule.Definition', 'RuleDefinition', rules)}\n${cls('Load.Production', 'Ens.Production', 'ProductionDefinition', prod)}\n</Export>\n`
+}
+
+/** CPU seconds (user + system) of a process from /proc/<pid>/stat. */
+async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** Peak resident set size (VmHWM) in MB from /proc/<pid>/status. */
+async function peakRssMb(pid: number): Promise<number> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8')
+    const m = /VmHWM:\s+(\d+) kB/.exec(status)
+    return m === null ? Number.NaN : Number(m[1]) / 1024
+  } catch {
+    return Number.NaN
+  }
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => reject(new Error(`child did not print ${pattern} within ${timeoutMs} ms:\n${seen}`)), timeoutMs)
+    const onData = (c: Buffer): void => {
+      seen += c.toString()
+      if (pattern.test(seen)) {
+        clearTimeout(timer)
+        child.stdout?.off('data', onData)
+        resolve()
+      }
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', (c: Buffer) => (seen += c.toString()))
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`child exited (${code}) before it was ready:\n${seen}`))
+    })
+  })
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    const t = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    child.once('exit', () => {
+      clearTimeout(t)
+      resolve()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+/** Drive `inPort` with N senders and wait for every message at the receiver. */
+async function drive(
+  name: string,
+  pid: number,
+  inPort: number,
+  receiver: Receiver,
+  o: Options,
+  prefix: string,
+): Promise<Result> {
+  const body = (id: string): string => message(id, o.size)
+  // Warm-up: 1% of the count (at least 200), not measured.
+  const warm = Math.max(200, Math.floor(o.count / 100))
+  {
+    const c = new MllpClient({ port: inPort, ackTimeoutMs: 60_000 })
+    for (let i = 0; i < warm; i++) await c.send(body(`${prefix}W${i}`))
+    await c.close()
+  }
+  const deadlineWarm = Date.now() + 60_000
+  while ([...Array(warm).keys()].some((i) => !receiver.arrivals.has(`${prefix}W${i}`)) && Date.now() < deadlineWarm) {
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const cpu0 = await cpuSeconds(pid)
+  const sentAt = new Map<string, number>()
+  const ack: number[] = []
+  let acked = 0
+  let errors = 0
+  let sent = 0
+  const t0 = performance.now()
+  const deadline = t0 + o.maxSeconds * 1000
+  const perSender = Math.ceil(o.count / o.senders)
+  const interval = o.rate > 0 ? (1000 * o.senders) / o.rate : 0
+  const senders = Array.from({ length: o.senders }, async (_, s) => {
+    const client = new MllpClient({ port: inPort, ackTimeoutMs: 60_000 })
+    client.on('error', () => undefined)
+    const start = performance.now()
+    for (let i = 0; i < perSender; i++) {
+      const n = s * perSender + i
+      if (n >= o.count || performance.now() > deadline) break
+      if (interval > 0) {
+        const due = start + i * interval
+        const wait = due - performance.now()
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+      }
+      const id = `${prefix}${n}`
+      const text = body(id)
+      const at = performance.now()
+      sentAt.set(id, at)
+      sent++
+      try {
+        const a = await client.send(text)
+        if (a.accepted) acked++
+        else errors++
+        ack.push(performance.now() - at)
+      } catch {
+        errors++
+      }
+    }
+    await client.close().catch(() => undefined)
+  })
+  await Promise.all(senders)
+  while (performance.now() < deadline) {
+    let all = true
+    for (const id of sentAt.keys()) {
+      if (!receiver.arrivals.has(id)) {
+        all = false
+        break
+      }
+    }
+    if (all) break
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const e2e: number[] = []
+  let last = t0
+  for (const [id, at] of sentAt) {
+    const arrived = receiver.arrivals.get(id)
+    if (arrived === undefined) continue
+    e2e.push(arrived - at)
+    if (arrived > last) last = arrived
+  }
+  const cpu1 = await cpuSeconds(pid)
+  const seconds = (last - t0) / 1000
+  return {
+    name,
+    sent,
+    acked,
+    arrived: e2e.length,
+    seconds,
+    throughput: e2e.length / seconds,
+    ack,
+    e2e,
+    cpuSeconds: cpu1 - cpu0,
+    peakRssMb: await peakRssMb(pid),
+    partial: e2e.length < o.count,
+    errors,
+  }
+}
+
+function pct(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+function row(r: Result): string {
+  const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-')
+  return `| ${r.name}${r.partial ? ' (partial)' : ''} | ${r.arrived}/${r.sent} | ${f(r.seconds, 2)} | ${Math.round(r.throughput)} | ${f(pct(r.ack, 50))} / ${f(pct(r.ack, 95))} / ${f(pct(r.ack, 99))} | ${f(pct(r.e2e, 50))} / ${f(pct(r.e2e, 95))} / ${f(pct(r.e2e, 99))} | ${f(r.cpuSeconds, 2)} (${f((100 * r.cpuSeconds) / r.seconds, 0)}%) | ${f(r.peakRssMb, 0)} |`
+}
+
+/** Top functions by self time in a .cpuprofile. */
+async function profileSummary(dir: string): Promise<string> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'))
+  if (files.length === 0) return 'no .cpuprofile written\n'
+  const prof = JSON.parse(await readFile(path.join(dir, files[0]!), 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]
+    samples: number[]
+  }
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]))
+  const counts = new Map<string, number>()
+  for (const s of prof.samples) {
+    const n = byId.get(s)
+    if (n === undefined) continue
+    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(/^.*\/(packages|node_modules)\//, '$1/')
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${url}${url === '' ? '' : `:${n.callFrame.lineNumber + 1}`}`
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  const total = prof.samples.length
+  const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20)
+  return (
+    `profile: ${path.join(dir, files[0]!)} (${total} samples)\n` +
+    top.map(([k, v]) => `  ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n') +
+    '\n'
+  )
+}
+
+/** Forwarder mode (a child of the load test): ACK on receipt, forward from memory on one connection. */
+async function forwarder(inPort: number, outPort: number): Promise<void> {
+  const pending: Buffer[] = []
+  let wake: (() => void) | undefined
+  const client = new MllpClient({ port: outPort, ackTimeoutMs: 60_000 })
+  client.on('error', () => undefined)
+  const server = new MllpServer({
+    handler: (frame, ctx) => {
+      pending.push(Buffer.from(frame))
+      wake?.()
+      return ctx.ack('AA')
+    },
+  })
+  await server.listen(inPort, '127.0.0.1')
+  process.stdout.write('forwarder listening\n')
+  process.on('SIGTERM', () => {
+    void server.close().then(() => process.exit(0))
+  })
+  for (;;) {
+    const next = pending.shift()
+    if (next === undefined) {
+      await new Promise<void>((r) => (wake = r))
+      wake = undefined
+      continue
+    }
+    await client.send(next)
+  }
+}
+
+async function runOne(kind: 'engine' | 'forwarder', o: Options, receiver: Receiver, outPort: number, work: string): Promise<{ result: Result; profile?: string }> {
+  const inPort = await freePort()
+  const self = fileURLToPath(import.meta.url)
+  const cli = path.join(path.dirname(self), 'cli.js')
+  const profDir = path.join(tmpdir(), `li-loadtest-prof-${kind}-${process.pid}`)
+  const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []
+  let child: ChildProcess
+  if (kind === 'engine') {
+    const file = path.join(work, 'production.xml')
+    await writeFile(file, production(inPort, outPort, o.pool))
+    const httpPort = await freePort()
+    const env = { ...process.env }
+    delete env.LI_REDIS_URL
+    child = spawn(
+      process.execPath,
+      [...nodeArgs, cli, 'run', file, '--data-dir', path.join(work, 'data'), '--http-host', '127.0.0.1', '--http-port', String(httpPort), '--sync', o.sync, '--log-level', 'info'],
+      { env: { ...env, LI_ADMIN_TOKEN: 'loadtest', LI_DRAIN_TIMEOUT: '5' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    await waitForLine(child, /production started/, 60_000)
+  } else {
+    child = spawn(process.execPath, [...nodeArgs, self, '--forwarder', String(inPort), String(outPort)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    await waitForLine(child, /forwarder listening/, 30_000)
+  }
+  child.stdout?.resume()
+  child.stderr?.resume()
+  try {
+    const result = await drive(kind, child.pid!, inPort, receiver, o, kind === 'engine' ? 'E' : 'F')
+    return { result }
+  } finally {
+    await stopChild(child)
+    if (o.cpuProf) process.stdout.write(`\n${kind} ${await profileSummary(profDir).catch((e: Error) => e.message)}`)
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2)
+  if (argv[0] === '--forwarder') {
+    await forwarder(Number(argv[1]), Number(argv[2]))
+    return
+  }
+  const o = options(argv)
+  const work = await mkdtemp(path.join(tmpdir(), 'li-loadtest-'))
+  const receiver = new Receiver()
+  const outPort = await receiver.listen()
+  process.stdout.write(
+    `load test: ${o.count} messages of ~${o.size} B from ${o.senders} senders${o.rate > 0 ? ` at ${o.rate} msg/s` : ' (unthrottled)'}; engine WAL ${o.sync}, PoolSize ${o.pool}; work dir ${work}\n`,
+  )
+  const results: Result[] = []
+  try {
+    for (const kind of ['forwarder', 'engine'] as const) {
+      if (o.only !== undefined && o.only !== kind) continue
+      process.stdout.write(`running ${kind}...\n`)
+      results.push((await runOne(kind, o, receiver, outPort, work)).result)
+    }
+  } finally {
+    await receiver.close()
+    await rm(work, { recursive: true, force: true }).catch(() => undefined)
+  }
+  process.stdout.write(
+    '\n| system | arrived/sent | seconds | msg/s end to end | ACK ms p50 / p95 / p99 | end-to-end ms p50 / p95 / p99 | CPU s (of one core) | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n',
+  )
+  for (const r of results) process.stdout.write(`${row(r)}\n`)
+  const failures = results.filter((r) => r.errors > 0 || r.partial)
+  for (const r of failures) process.stdout.write(`${r.name}: ${r.errors} send errors, ${r.sent - r.arrived} not arrived\n`)
+  if (receiver.duplicates > 0) process.stdout.write(`receiver saw ${receiver.duplicates} duplicates\n`)
+  process.exitCode = failures.length > 0 ? 1 : 0
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`loadtest: ${e instanceof Error ? e.message : String(e)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,93 @@
+// Model check: random sequences of operations run against the memory backend and the Redis
+// backend side by side must give the same observable results (what is delivered, in which order,
+// with which attempt count; nack outcomes; depth, in flight and dead letters). Timeouts are kept
+// out of play (long visibility timeout, zero delays) so both runs are deterministic.
+import { randomUUID } from 'node:crypto'
+import { redisUrl } from '@li/vitest-config/redis'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { MessageQueue } from './index.js'
+import type { QueueMessage } from './index.js'
+
+type Op =
+  | { kind: 'send'; priority: number; key: string | null }
+  | { kind: 'receive'; max: number }
+  | { kind: 'ack'; pick: number }
+  | { kind: 'nack'; pick: number; requeue: boolean }
+  | { kind: 'redrive' }
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({
+    kind: fc.constant('send' as const),
+    priority: fc.integer({ min: 0, max: 2 }),
+    key: fc.constantFrom(null, 'A', 'B'),
+  }),
+  fc.record({ kind: fc.constant('receive' as const), max: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({ kind: fc.constant('ack' as const), pick: fc.nat() }),
+  fc.record({ kind: fc.constant('nack' as const), pick: fc.nat(), requeue: fc.boolean() }),
+  fc.record({ kind: fc.constant('redrive' as const) }),
+)
+
+/** Runs `ops` on one queue and returns a transcript of everything observable. */
+async function transcript(mq: MessageQueue, ops: Op[]): Promise<unknown[]> {
+  const out: unknown[] = []
+  const held: QueueMessage[] = []
+  let n = 0
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'send':
+        await mq.send('q', `m${n++}`, {
+          priority: op.priority,
+          ...(op.key === null ? {} : { orderingKey: op.key }),
+        })
+        break
+      case 'receive': {
+        const got = await mq.receiveBatch('q', { max: op.max })
+        held.push(...got)
+        out.push(['got', got.map((m) => `${m.payload}#${m.attempts}`)])
+        break
+      }
+      case 'ack':
+      case 'nack': {
+        if (held.length === 0) break
+        const [m] = held.splice(op.pick % held.length, 1)
+        if (op.kind === 'ack') await mq.ack(m!)
+        else out.push(['nack', m!.payload, await mq.nack(m!, { requeue: op.requeue, delayMs: 0 })])
+        break
+      }
+      case 'redrive':
+        out.push(['redrive', await mq.redrive('q')])
+        break
+      default: {
+        const never: never = op
+        throw new Error(`unknown op ${JSON.stringify(never)}`)
+      }
+    }
+    out.push([await mq.depth('q'), await mq.inFlight('q')])
+  }
+  out.push(['dead', (await mq.deadLetters('q')).map((d) => `${d.payload}#${d.attempts}`)])
+  return out
+}
+
+describe('memory and Redis backends', () => {
+  it('give the same results for random operation sequences', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 40 }), async (ops) => {
+        const config = { visibilityTimeout: 600, maxRetries: 1, retryDelay: 0 }
+        const memory = new MessageQueue({ ...config, backend: 'memory' })
+        const redis = new MessageQueue({
+          ...config,
+          redisUrl: redisUrl(),
+          queuePrefix: `eq:${randomUUID()}`,
+        })
+        await Promise.all([memory.start(), redis.start()])
+        try {
+          expect(await transcript(redis, ops)).toEqual(await transcript(memory, ops))
+        } finally {
+          await Promise.all([memory.stop(), redis.stop()])
+        }
+      }),
+      { numRuns: 40 },
+    )
+  })
+})
