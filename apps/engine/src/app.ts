@@ -166,7 +166,10 @@ export function createApp(deps: AppDeps): Hono {
       }
       if (c0 === 'QUEUE_UNAVAILABLE') return fail(c, 503, c0, err.message)
     }
-    logger?.error({ err: err.message, path: c.req.path, method: c.req.method }, 'api request failed')
+    logger?.error(
+      { err: err.message, path: c.req.path, method: c.req.method },
+      'api request failed',
+    )
     return fail(c, 500, 'APP_INTERNAL', 'internal error; see the engine log')
   })
   app.notFound((c) => fail(c, 404, 'APP_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`))
@@ -181,7 +184,12 @@ export function createApp(deps: AppDeps): Hono {
     if (m === null || !tokensEqual(m[1] ?? '', adminToken)) {
       c.header('WWW-Authenticate', 'Bearer realm="li-engine"')
       return c.json(
-        { error: { code: 'APP_UNAUTHORIZED', message: 'missing or wrong bearer token (Authorization: Bearer <token>)' } },
+        {
+          error: {
+            code: 'APP_UNAUTHORIZED',
+            message: 'missing or wrong bearer token (Authorization: Bearer <token>)',
+          },
+        },
         401,
       )
     }
@@ -256,7 +264,8 @@ export function createApp(deps: AppDeps): Hono {
   api.get('/messages/:id', async (c) => {
     const id = parseWith(nameSchema, c.req.param('id'), 'message id')
     const detail = await engine.store.get(id)
-    if (detail === undefined) return fail(c, 404, 'APP_UNKNOWN_MESSAGE', `no stored message with id ${id}`)
+    if (detail === undefined)
+      return fail(c, 404, 'APP_UNKNOWN_MESSAGE', `no stored message with id ${id}`)
     const trace = detail.sessionId === undefined ? [] : await engine.store.trace(detail.sessionId)
     return c.json({ message: detail, trace })
   })
@@ -271,7 +280,10 @@ export function createApp(deps: AppDeps): Hono {
       return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${body.target}"`)
     }
     const accepted = await engine.resend(id, body.target)
-    logger?.info({ messageId: id, sessionId: accepted.sessionId, target: body.target }, 'message resent')
+    logger?.info(
+      { messageId: id, sessionId: accepted.sessionId, target: body.target },
+      'message resent',
+    )
     return c.json({ resent: accepted }, 202)
   })
 
@@ -301,7 +313,9 @@ export function createApp(deps: AppDeps): Hono {
   api.post('/dead-letters/:id/redrive', async (c) => {
     const id = parseWith(nameSchema, c.req.param('id'), 'dead letter id')
     for (const name of queueNames(engine)) {
-      const found = (await engine.queue.deadLetters(name, { limit: 100_000 })).some((d) => d.id === id)
+      const found = (await engine.queue.deadLetters(name, { limit: 100_000 })).some(
+        (d) => d.id === id,
+      )
       if (!found) continue
       await engine.queue.redrive(name, id)
       logger?.info({ deadLetter: id, host: name }, 'dead letter redriven')
@@ -320,7 +334,8 @@ export function createApp(deps: AppDeps): Hono {
   api.get('/lookup-tables/:table', (c) => {
     const table = parseWith(nameSchema, c.req.param('table'), 'table name')
     const entries = tables().get(table)
-    if (entries === undefined) return fail(c, 404, 'APP_UNKNOWN_TABLE', `no lookup table "${table}"`)
+    if (entries === undefined)
+      return fail(c, 404, 'APP_UNKNOWN_TABLE', `no lookup table "${table}"`)
     return c.json({ name: table, entries })
   })
 
@@ -335,7 +350,8 @@ export function createApp(deps: AppDeps): Hono {
 
   api.delete('/lookup-tables/:table', async (c) => {
     const table = parseWith(nameSchema, c.req.param('table'), 'table name')
-    if (!tables().delete(table)) return fail(c, 404, 'APP_UNKNOWN_TABLE', `no lookup table "${table}"`)
+    if (!tables().delete(table))
+      return fail(c, 404, 'APP_UNKNOWN_TABLE', `no lookup table "${table}"`)
     await changed()
     logger?.info({ table }, 'lookup table deleted')
     return c.body(null, 204)

@@ -36,7 +36,9 @@ async function check(args: string[]): Promise<number> {
   const { strictParse } = await import('./config.js')
   const { positionals } = strictParse(args, { help: { type: 'boolean', short: 'h' } })
   if (positionals.length !== 1) {
-    process.stderr.write(`li-engine check: expected one production file, got ${positionals.length}. See --help.\n`)
+    process.stderr.write(
+      `li-engine check: expected one production file, got ${positionals.length}. See --help.\n`,
+    )
     return 2
   }
   const { CheckInputError, checkProductionFile, formatCheckReport } = await import('./check.js')
@@ -58,7 +60,8 @@ async function send(args: string[]): Promise<number> {
     process.stdout.write(SEND_HELP)
     return 0
   }
-  const { formatSendSummary, parseSendConfig, readMessages, sendMessages } = await import('./send.js')
+  const { formatSendSummary, parseSendConfig, readMessages, sendMessages } =
+    await import('./send.js')
   const config = parseSendConfig(args)
   const messages = await readMessages(config.inputs)
   const summary = await sendMessages(config, messages)
@@ -89,7 +92,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
         process.stdout.write(MAIN_HELP)
         return command === undefined ? 2 : 0
       default:
-        process.stderr.write(`li-engine: unknown command "${command}". Commands: run, check, send. See li-engine --help.\n`)
+        process.stderr.write(
+          `li-engine: unknown command "${command}". Commands: run, check, send. See li-engine --help.\n`,
+        )
         return 2
     }
   } catch (e) {

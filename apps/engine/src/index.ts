@@ -1,2 +1,32 @@
+// Hand-written export list of the app (the `li-engine` bin is dist/cli.js).
 export { AppError, isAppError } from './errors.js'
 export type { AppErrorCode } from './errors.js'
+export { createApp, HOST_ACTIONS, tokensEqual } from './app.js'
+export type { AppDeps } from './app.js'
+export { runEngine, LOOKUP_TABLES_FILE } from './main.js'
+export type { RunningEngine, RunEngineOptions } from './main.js'
+export {
+  parseRunConfig,
+  parsePort,
+  RUN_DEFAULTS,
+  RUN_OPTIONS,
+  SYNC_MODES,
+  LOG_LEVELS,
+} from './config.js'
+export type { RunConfig, SyncMode, LogLevel } from './config.js'
+export { ensureAdminToken, ADMIN_TOKEN_FILE } from './admin-token.js'
+export type { AdminToken } from './admin-token.js'
+export {
+  checkProductionFile,
+  formatCheckReport,
+  CheckInputError,
+} from './check.js'
+export {
+  parseSendConfig,
+  readMessages,
+  sendMessages,
+  formatSendSummary,
+  SEND_OPTIONS,
+} from './send.js'
+export type { SendConfig, SendSummary } from './send.js'
+export { appVersion } from './version.js'

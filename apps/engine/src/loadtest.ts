@@ -52,6 +52,8 @@ interface Result {
   arrived: number
   seconds: number
   throughput: number
+  /** Messages acknowledged per second (first send to last ACK). */
+  ackThroughput: number
   ack: number[]
   e2e: number[]
   cpuSeconds: number
@@ -65,7 +67,7 @@ function options(argv: string[]): Options {
     args: argv,
     strict: true,
     options: {
-      count: { type: 'string', default: '50000' },
+      count: { type: 'string', default: '20000' },
       senders: { type: 'string', default: '16' },
       rate: { type: 'string', default: '0' },
       size: { type: 'string', default: '3300' },
@@ -86,14 +88,16 @@ function options(argv: string[]): Options {
   }
   const int = (v: string, name: string, min: number): number => {
     const n = Number(v)
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`)
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`)
     return n
   }
   const only = values.only
   if (only !== undefined && only !== 'engine' && only !== 'forwarder') {
     throw new Error(`--only must be engine or forwarder, got "${only}"`)
   }
-  if (!['fsync', 'async', 'none'].includes(values.sync)) throw new Error(`--sync must be fsync, async or none`)
+  if (!['fsync', 'async', 'none'].includes(values.sync))
+    throw new Error(`--sync must be fsync, async or none`)
   return {
     count: int(values.count, 'count', 1),
     senders: int(values.senders, 'senders', 1),
@@ -254,7 +258,10 @@ async function peakRssMb(pid: number): Promise<number> {
 function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = ''
-    const timer = setTimeout(() => reject(new Error(`child did not print ${pattern} within ${timeoutMs} ms:\n${seen}`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`child did not print ${pattern} within ${timeoutMs} ms:\n${seen}`)),
+      timeoutMs,
+    )
     const onData = (c: Buffer): void => {
       seen += c.toString()
       if (pattern.test(seen)) {
@@ -302,7 +309,10 @@ async function drive(
     await c.close()
   }
   const deadlineWarm = Date.now() + 60_000
-  while ([...Array(warm).keys()].some((i) => !receiver.arrivals.has(`${prefix}W${i}`)) && Date.now() < deadlineWarm) {
+  while (
+    [...Array(warm).keys()].some((i) => !receiver.arrivals.has(`${prefix}W${i}`)) &&
+    Date.now() < deadlineWarm
+  ) {
     await new Promise((r) => setTimeout(r, 50))
   }
   const cpu0 = await cpuSeconds(pid)
@@ -344,6 +354,7 @@ async function drive(
     await client.close().catch(() => undefined)
   })
   await Promise.all(senders)
+  const ackSeconds = (performance.now() - t0) / 1000
   while (performance.now() < deadline) {
     let all = true
     for (const id of sentAt.keys()) {
@@ -372,6 +383,7 @@ async function drive(
     arrived: e2e.length,
     seconds,
     throughput: e2e.length / seconds,
+    ackThroughput: acked / ackSeconds,
     ack,
     e2e,
     cpuSeconds: cpu1 - cpu0,
@@ -389,7 +401,7 @@ function pct(values: number[], p: number): number {
 
 function row(r: Result): string {
   const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-')
-  return `| ${r.name}${r.partial ? ' (partial)' : ''} | ${r.arrived}/${r.sent} | ${f(r.seconds, 2)} | ${Math.round(r.throughput)} | ${f(pct(r.ack, 50))} / ${f(pct(r.ack, 95))} / ${f(pct(r.ack, 99))} | ${f(pct(r.e2e, 50))} / ${f(pct(r.e2e, 95))} / ${f(pct(r.e2e, 99))} | ${f(r.cpuSeconds, 2)} (${f((100 * r.cpuSeconds) / r.seconds, 0)}%) | ${f(r.peakRssMb, 0)} |`
+  return `| ${r.name}${r.partial ? ' (partial)' : ''} | ${r.arrived}/${r.sent} | ${f(r.seconds, 2)} | ${Math.round(r.ackThroughput)} | ${Math.round(r.throughput)} | ${f(pct(r.ack, 50))} / ${f(pct(r.ack, 95))} / ${f(pct(r.ack, 99))} | ${f(pct(r.e2e, 50))} / ${f(pct(r.e2e, 95))} / ${f(pct(r.e2e, 99))} | ${f(r.cpuSeconds, 2)} (${f((100 * r.cpuSeconds) / r.seconds, 0)}%) | ${f(r.peakRssMb, 0)} |`
 }
 
 /** Top functions by self time in a .cpuprofile. */
@@ -405,7 +417,9 @@ async function profileSummary(dir: string): Promise<string> {
   for (const s of prof.samples) {
     const n = byId.get(s)
     if (n === undefined) continue
-    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(/^.*\/(packages|node_modules)\//, '$1/')
+    const url = n.callFrame.url
+      .replace(/^file:\/\//, '')
+      .replace(/^.*\/(packages|node_modules)\//, '$1/')
     const key = `${n.callFrame.functionName || '(anonymous)'} ${url}${url === '' ? '' : `:${n.callFrame.lineNumber + 1}`}`
     counts.set(key, (counts.get(key) ?? 0) + 1)
   }
@@ -447,7 +461,13 @@ async function forwarder(inPort: number, outPort: number): Promise<void> {
   }
 }
 
-async function runOne(kind: 'engine' | 'forwarder', o: Options, receiver: Receiver, outPort: number, work: string): Promise<{ result: Result; profile?: string }> {
+async function runOne(
+  kind: 'engine' | 'forwarder',
+  o: Options,
+  receiver: Receiver,
+  outPort: number,
+  work: string,
+): Promise<{ result: Result; profile?: string }> {
   const inPort = await freePort()
   const self = fileURLToPath(import.meta.url)
   const cli = path.join(path.dirname(self), 'cli.js')
@@ -462,14 +482,36 @@ async function runOne(kind: 'engine' | 'forwarder', o: Options, receiver: Receiv
     delete env.LI_REDIS_URL
     child = spawn(
       process.execPath,
-      [...nodeArgs, cli, 'run', file, '--data-dir', path.join(work, 'data'), '--http-host', '127.0.0.1', '--http-port', String(httpPort), '--sync', o.sync, '--log-level', 'info'],
-      { env: { ...env, LI_ADMIN_TOKEN: 'loadtest', LI_DRAIN_TIMEOUT: '5' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [
+        ...nodeArgs,
+        cli,
+        'run',
+        file,
+        '--data-dir',
+        path.join(work, 'data'),
+        '--http-host',
+        '127.0.0.1',
+        '--http-port',
+        String(httpPort),
+        '--sync',
+        o.sync,
+        '--log-level',
+        'info',
+      ],
+      {
+        env: { ...env, LI_ADMIN_TOKEN: 'loadtest', LI_DRAIN_TIMEOUT: '5' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     )
     await waitForLine(child, /production started/, 60_000)
   } else {
-    child = spawn(process.execPath, [...nodeArgs, self, '--forwarder', String(inPort), String(outPort)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    child = spawn(
+      process.execPath,
+      [...nodeArgs, self, '--forwarder', String(inPort), String(outPort)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     await waitForLine(child, /forwarder listening/, 30_000)
   }
   child.stdout?.resume()
@@ -479,7 +521,10 @@ async function runOne(kind: 'engine' | 'forwarder', o: Options, receiver: Receiv
     return { result }
   } finally {
     await stopChild(child)
-    if (o.cpuProf) process.stdout.write(`\n${kind} ${await profileSummary(profDir).catch((e: Error) => e.message)}`)
+    if (o.cpuProf)
+      process.stdout.write(
+        `\n${kind} ${await profileSummary(profDir).catch((e: Error) => e.message)}`,
+      )
   }
 }
 
@@ -508,12 +553,14 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true }).catch(() => undefined)
   }
   process.stdout.write(
-    '\n| system | arrived/sent | seconds | msg/s end to end | ACK ms p50 / p95 / p99 | end-to-end ms p50 / p95 / p99 | CPU s (of one core) | peak RSS MB |\n|---|---|---|---|---|---|---|---|\n',
+    '\n| system | arrived/sent | seconds | msg/s ACKed | msg/s end to end | ACK ms p50 / p95 / p99 | end-to-end ms p50 / p95 / p99 | CPU s (of one core) | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|\n',
   )
   for (const r of results) process.stdout.write(`${row(r)}\n`)
   const failures = results.filter((r) => r.errors > 0 || r.partial)
-  for (const r of failures) process.stdout.write(`${r.name}: ${r.errors} send errors, ${r.sent - r.arrived} not arrived\n`)
-  if (receiver.duplicates > 0) process.stdout.write(`receiver saw ${receiver.duplicates} duplicates\n`)
+  for (const r of failures)
+    process.stdout.write(`${r.name}: ${r.errors} send errors, ${r.sent - r.arrived} not arrived\n`)
+  if (receiver.duplicates > 0)
+    process.stdout.write(`receiver saw ${receiver.duplicates} duplicates\n`)
   process.exitCode = failures.length > 0 ? 1 : 0
 }
 

@@ -76,13 +76,20 @@ async function saveTables(dataDir: string, tables: LookupTables): Promise<void> 
  * Starts a production and its HTTP server. Throws AppError `APP_STARTUP_FAILED` with a message
  * that says what failed (unreadable production, port in use...).
  */
-export async function runEngine(config: RunConfig, options: RunEngineOptions = {}): Promise<RunningEngine> {
+export async function runEngine(
+  config: RunConfig,
+  options: RunEngineOptions = {},
+): Promise<RunningEngine> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'li-engine' } })
   const dataDir = path.resolve(config.dataDir)
   await mkdir(dataDir, { recursive: true })
   const token = await ensureAdminToken(dataDir, config.adminToken)
   if (token.source === 'env') logger.info({}, 'admin API token from LI_ADMIN_TOKEN')
-  else logger.info({ file: token.file, created: token.created }, 'admin API token file (Authorization: Bearer <contents>)')
+  else
+    logger.info(
+      { file: token.file, created: token.created },
+      'admin API token file (Authorization: Bearer <contents>)',
+    )
 
   const engine = new Engine({
     dataDir,
@@ -106,10 +113,30 @@ export async function runEngine(config: RunConfig, options: RunEngineOptions = {
   try {
     await engine.start()
   } catch (e) {
-    throw new AppError('APP_STARTUP_FAILED', `engine failed to start: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-    })
+    throw new AppError(
+      'APP_STARTUP_FAILED',
+      `engine failed to start: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        cause: e,
+      },
+    )
   }
+
+  // Critical checks: without the WAL or the store nothing can be accepted safely, so readiness
+  // goes false. Hosts and queues (registered by the engine) are non-critical: a receiver that is
+  // down degrades /health without taking the instance out of service.
+  engine.health.addCheck('wal', () => engine.wal.stats().pending >= 0, {
+    critical: true,
+    timeoutMs: 2000,
+  })
+  engine.health.addCheck(
+    'store',
+    async () => {
+      await engine.store.query({ limit: 1 })
+      return true
+    },
+    { critical: true, timeoutMs: 2000 },
+  )
 
   const app = createApp({
     engine,
@@ -119,10 +146,13 @@ export async function runEngine(config: RunConfig, options: RunEngineOptions = {
   })
   let httpPort: number
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.httpPort, hostname: config.httpHost }, (info) => {
-      httpPort = info.port
-      resolve(s)
-    })
+    const s = serve(
+      { fetch: app.fetch, port: config.httpPort, hostname: config.httpHost },
+      (info) => {
+        httpPort = info.port
+        resolve(s)
+      },
+    )
     s.once('error', reject)
   }).catch(async (e: unknown) => {
     await engine.stop()
@@ -164,7 +194,11 @@ export async function runEngine(config: RunConfig, options: RunEngineOptions = {
   for (const h of hosts) {
     if (hasAddress(h)) {
       const a = h.address()
-      if (a !== undefined) logger.info({ host: h.name, protocol: 'mllp', port: a.port, address: a.address }, 'listening')
+      if (a !== undefined)
+        logger.info(
+          { host: h.name, protocol: 'mllp', port: a.port, address: a.address },
+          'listening',
+        )
     }
   }
   logger.info({ protocol: 'http', port: httpPort!, address: config.httpHost }, 'listening')
@@ -172,7 +206,13 @@ export async function runEngine(config: RunConfig, options: RunEngineOptions = {
   logger.info(
     {
       production: status.production,
-      items: status.items.map((i) => ({ name: i.name, className: i.className, kind: i.kind, state: i.state, enabled: i.enabled })),
+      items: status.items.map((i) => ({
+        name: i.name,
+        className: i.className,
+        kind: i.kind,
+        state: i.state,
+        enabled: i.enabled,
+      })),
       dataDir,
       syncMode: config.syncMode,
       queues: config.redisUrl === undefined ? 'memory' : 'redis',

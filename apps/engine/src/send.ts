@@ -59,7 +59,8 @@ function bad(message: string): AppError {
 /** Parse `send` arguments (after `send`). */
 export function parseSendConfig(args: string[]): SendConfig {
   const { values, positionals } = strictParse(args, SEND_OPTIONS)
-  if (values.host === undefined || values.host === '') throw bad('send needs --host H (the receiver). See --help.')
+  if (values.host === undefined || values.host === '')
+    throw bad('send needs --host H (the receiver). See --help.')
   if (values.port === undefined) throw bad('send needs --port P (the receiver). See --help.')
   const port = parsePort(values.port, '--port')
   let timeoutSeconds = 30
@@ -73,7 +74,8 @@ export function parseSendConfig(args: string[]): SendConfig {
   if ((values.ca !== undefined || values.insecure === true) && values.tls !== true) {
     throw bad('--ca and --insecure only apply with --tls')
   }
-  if (positionals.length === 0) throw bad('send needs at least one file (or - for stdin). See --help.')
+  if (positionals.length === 0)
+    throw bad('send needs at least one file (or - for stdin). See --help.')
   const config: SendConfig = {
     host: values.host,
     port,
@@ -102,17 +104,28 @@ export async function readMessages(inputs: string[]): Promise<Outgoing[]> {
     try {
       bytes = input === '-' ? await readStdin() : await readFile(input)
     } catch (e) {
-      throw new AppError('APP_UNREADABLE_INPUT', `cannot read ${name}: ${e instanceof Error ? e.message : String(e)}`)
+      throw new AppError(
+        'APP_UNREADABLE_INPUT',
+        `cannot read ${name}: ${e instanceof Error ? e.message : String(e)}`,
+      )
     }
     let messages
     try {
       messages = parseBatch(bytes).messages
     } catch (e) {
-      throw new AppError('APP_UNREADABLE_INPUT', `${name}: not HL7 v2: ${e instanceof Error ? e.message : String(e)}`)
+      throw new AppError(
+        'APP_UNREADABLE_INPUT',
+        `${name}: not HL7 v2: ${e instanceof Error ? e.message : String(e)}`,
+      )
     }
-    if (messages.length === 0) throw new AppError('APP_UNREADABLE_INPUT', `${name}: no HL7 messages found`)
+    if (messages.length === 0)
+      throw new AppError('APP_UNREADABLE_INPUT', `${name}: no HL7 messages found`)
     messages.forEach((m, i) => {
-      out.push({ text: m.toString(), where: `${name} message ${i + 1}`, controlId: m.controlId ?? '' })
+      out.push({
+        text: m.toString(),
+        where: `${name} message ${i + 1}`,
+        controlId: m.controlId ?? '',
+      })
     })
   }
   return out
@@ -136,7 +149,10 @@ export async function sendMessages(config: SendConfig, messages: Outgoing[]): Pr
       try {
         tls.ca = await readFile(config.ca)
       } catch (e) {
-        throw new AppError('APP_UNREADABLE_INPUT', `cannot read --ca ${config.ca}: ${e instanceof Error ? e.message : String(e)}`)
+        throw new AppError(
+          'APP_UNREADABLE_INPUT',
+          `cannot read --ca ${config.ca}: ${e instanceof Error ? e.message : String(e)}`,
+        )
       }
     }
   }
@@ -175,7 +191,8 @@ export async function sendMessages(config: SendConfig, messages: Outgoing[]): Pr
       }
       summary.sent++
       summary.codes[code] = (summary.codes[code] ?? 0) + 1
-      if (code !== 'AA' && code !== 'CA') summary.failures.push({ where: m.where, controlId: m.controlId, code, text })
+      if (code !== 'AA' && code !== 'CA')
+        summary.failures.push({ where: m.where, controlId: m.controlId, code, text })
       if (bar && (Date.now() - lastDraw > 100 || summary.sent === messages.length)) {
         lastDraw = Date.now()
         process.stderr.write(progress(summary.sent, messages.length, summary.codes))
@@ -199,7 +216,9 @@ export function formatSendSummary(config: SendConfig, s: SendSummary): string {
     `sent ${s.sent} message${s.sent === 1 ? '' : 's'} to ${config.host}:${config.port} in ${(s.durationMs / 1000).toFixed(2)} s: ${codes}`,
   ]
   for (const f of s.failures.slice(0, 20)) {
-    lines.push(`  ${f.code}  ${f.where} (MSH-10 ${f.controlId})${f.text === '' ? '' : `: ${f.text}`}`)
+    lines.push(
+      `  ${f.code}  ${f.where} (MSH-10 ${f.controlId})${f.text === '' ? '' : `: ${f.text}`}`,
+    )
   }
   if (s.failures.length > 20) lines.push(`  ... and ${s.failures.length - 20} more`)
   return lines.join('\n') + '\n'

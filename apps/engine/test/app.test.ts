@@ -5,7 +5,15 @@ import { Engine } from '@li/engine'
 import type { LookupTables } from '@li/engine'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp, tokensEqual } from '../src/app.js'
-import { MllpSender, freePort, hl7, removeDir, tempDir, testProduction, waitFor } from './helpers.js'
+import {
+  MllpSender,
+  freePort,
+  hl7,
+  removeDir,
+  tempDir,
+  testProduction,
+  waitFor,
+} from './helpers.js'
 
 const TOKEN = 'unit-test-token'
 
@@ -16,7 +24,12 @@ describe('createApp', () => {
   let inPort: number
   const saved: LookupTables[] = []
 
-  const call = (method: string, url: string, body?: unknown, token: string | null = TOKEN): Promise<Response> =>
+  const call = (
+    method: string,
+    url: string,
+    body?: unknown,
+    token: string | null = TOKEN,
+  ): Promise<Response> =>
     Promise.resolve(
       app.request(url, {
         method,
@@ -24,7 +37,9 @@ describe('createApp', () => {
           ...(token === null ? {} : { authorization: `Bearer ${token}` }),
           'content-type': 'application/json',
         },
-        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+        ...(body === undefined
+          ? {}
+          : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
       }),
     )
 
@@ -34,7 +49,9 @@ describe('createApp', () => {
     // The MLLP operation points at a port nobody listens on: messages wait in its queue.
     const outPort = await freePort()
     engine = new Engine({ dataDir: path.join(dir, 'data'), syncMode: 'async', drainTimeout: 0.1 })
-    await engine.load({ xml: testProduction({ inPort, outPort, outDir: path.join(dir, 'out'), retryInterval: 60 }) })
+    await engine.load({
+      xml: testProduction({ inPort, outPort, outDir: path.join(dir, 'out'), retryInterval: 60 }),
+    })
     await engine.start()
     app = createApp({ engine, adminToken: TOKEN, onLookupTablesChanged: (t) => void saved.push(t) })
   }, 30_000)
@@ -59,7 +76,9 @@ describe('createApp', () => {
       expect(r.status).toBe(401)
       expect(((await r.json()) as { error: { code: string } }).error.code).toBe('APP_UNAUTHORIZED')
     }
-    const basic = await app.request('/api/production', { headers: { authorization: `Basic ${TOKEN}` } })
+    const basic = await app.request('/api/production', {
+      headers: { authorization: `Basic ${TOKEN}` },
+    })
     expect(basic.status).toBe(401)
     expect((await call('GET', '/api/production')).status).toBe(200)
   })
@@ -73,11 +92,21 @@ describe('createApp', () => {
   it('lists the production items with class, state, pool size and queue depth', async () => {
     const body = (await (await call('GET', '/api/production')).json()) as {
       name: string
-      items: { name: string; className: string; poolSize: number; queueDepth: number | null; enabled: boolean }[]
+      items: {
+        name: string
+        className: string
+        poolSize: number
+        queueDepth: number | null
+        enabled: boolean
+      }[]
     }
     expect(body.name).toBe('Test.Production')
     const out = body.items.find((i) => i.name === 'EPR.Out')
-    expect(out).toMatchObject({ className: 'EnsLib.HL7.Operation.TCPOperation', poolSize: 1, enabled: true })
+    expect(out).toMatchObject({
+      className: 'EnsLib.HL7.Operation.TCPOperation',
+      poolSize: 1,
+      enabled: true,
+    })
     expect(typeof out?.queueDepth).toBe('number')
   })
 
@@ -86,17 +115,26 @@ describe('createApp', () => {
     expect(await sender.send(hl7('ADT^A01', 'UNIT-1'))).toBe('AA')
     sender.close()
     const page = await waitFor(async () => {
-      const r = await call('GET', '/api/messages?host=MLLP.In&correlationId=UNIT-1&type=ADT%5EA01&limit=10')
+      const r = await call(
+        'GET',
+        '/api/messages?host=MLLP.In&correlationId=UNIT-1&type=ADT%5EA01&limit=10',
+      )
       const b = (await r.json()) as { messages: { id: string; payload?: string }[] }
       return b.messages.length === 1 ? b : undefined
     }, 'UNIT-1 in the store')
     expect(page.messages[0]?.payload).toBeUndefined()
     const one = await call('GET', `/api/messages/${page.messages[0]!.id}`)
-    const detail = (await one.json()) as { message: { payload: string; history: unknown[] }; trace: unknown[] }
+    const detail = (await one.json()) as {
+      message: { payload: string; history: unknown[] }
+      trace: unknown[]
+    }
     expect(detail.message.payload).toContain('UNIT-1')
     expect(detail.message.history.length).toBeGreaterThan(0)
     expect(detail.trace.length).toBeGreaterThan(0)
-    const since = await call('GET', '/api/messages?since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z')
+    const since = await call(
+      'GET',
+      '/api/messages?since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z',
+    )
     expect(since.status).toBe(200)
   })
 
@@ -139,30 +177,50 @@ describe('createApp', () => {
     for (const [method, url, body] of cases) {
       const r = await call(method, url, body)
       expect(r.status, `${method} ${url}`).toBe(404)
-      expect(((await r.json()) as { error: { code: string } }).error.code).toMatch(/^(APP|ENGINE|QUEUE)_/)
+      expect(((await r.json()) as { error: { code: string } }).error.code).toMatch(
+        /^(APP|ENGINE|QUEUE)_/,
+      )
     }
-    const stored = (await (await call('GET', '/api/messages?limit=1')).json()) as { messages: { id: string }[] }
-    const r = await call('POST', `/api/messages/${stored.messages[0]!.id}/resend`, { target: 'Nope' })
+    const stored = (await (await call('GET', '/api/messages?limit=1')).json()) as {
+      messages: { id: string }[]
+    }
+    const r = await call('POST', `/api/messages/${stored.messages[0]!.id}/resend`, {
+      target: 'Nope',
+    })
     expect(r.status).toBe(404)
   })
 
   it('stops, starts, disables and enables a host', async () => {
-    const stop = (await (await call('POST', '/api/hosts/File.Out/stop')).json()) as { host: { state: string } }
+    const stop = (await (await call('POST', '/api/hosts/File.Out/stop')).json()) as {
+      host: { state: string }
+    }
     expect(stop.host.state).toBe('STOPPED')
-    const disable = (await (await call('POST', '/api/hosts/File.Out/disable')).json()) as { host: { enabled: boolean } }
+    const disable = (await (await call('POST', '/api/hosts/File.Out/disable')).json()) as {
+      host: { enabled: boolean }
+    }
     expect(disable.host.enabled).toBe(false)
-    const enable = (await (await call('POST', '/api/hosts/File.Out/enable')).json()) as { host: { state: string; enabled: boolean } }
+    const enable = (await (await call('POST', '/api/hosts/File.Out/enable')).json()) as {
+      host: { state: string; enabled: boolean }
+    }
     expect(enable.host).toMatchObject({ state: 'RUNNING', enabled: true })
-    const restart = (await (await call('POST', '/api/hosts/File.Out/restart')).json()) as { host: { state: string } }
+    const restart = (await (await call('POST', '/api/hosts/File.Out/restart')).json()) as {
+      host: { state: string }
+    }
     expect(restart.host.state).toBe('RUNNING')
   })
 
   it('lists, reads and edits lookup tables, reporting each change', async () => {
-    expect((await call('PUT', '/api/lookup-tables/Wards', { entries: { W1: 'Ward 1' } })).status).toBe(200)
+    expect(
+      (await call('PUT', '/api/lookup-tables/Wards', { entries: { W1: 'Ward 1' } })).status,
+    ).toBe(200)
     expect((await call('PUT', '/api/lookup-tables/Wards/W2', { value: 'Ward 2' })).status).toBe(200)
-    const list = (await (await call('GET', '/api/lookup-tables')).json()) as { tables: { name: string; entries: number }[] }
+    const list = (await (await call('GET', '/api/lookup-tables')).json()) as {
+      tables: { name: string; entries: number }[]
+    }
     expect(list.tables).toContainEqual({ name: 'Wards', entries: 2 })
-    const got = (await (await call('GET', '/api/lookup-tables/Wards')).json()) as { entries: Record<string, string> }
+    const got = (await (await call('GET', '/api/lookup-tables/Wards')).json()) as {
+      entries: Record<string, string>
+    }
     expect(got.entries).toEqual({ W1: 'Ward 1', W2: 'Ward 2' })
     expect(engine.lookupTables.get('Wards')?.get('W2')).toBe('Ward 2')
     expect((await call('DELETE', '/api/lookup-tables/Wards/W1')).status).toBe(204)

@@ -18,7 +18,11 @@ function docs(file: string): any[] {
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : e.name.endsWith('.yaml') ? [path.join(dir, e.name)] : [],
+    e.isDirectory()
+      ? yamlFiles(path.join(dir, e.name))
+      : e.name.endsWith('.yaml')
+        ? [path.join(dir, e.name)]
+        : [],
   )
 }
 
@@ -41,9 +45,13 @@ describe('Kubernetes manifests', () => {
     // drain 10 s + shutdown 30 s + preStop 5 s must fit in the grace period
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(45)
     expect(pod.securityContext.runAsNonRoot).toBe(true)
-    expect(c.volumeMounts).toContainEqual(expect.objectContaining({ name: 'data', mountPath: '/data' }))
+    expect(c.volumeMounts).toContainEqual(
+      expect.objectContaining({ name: 'data', mountPath: '/data' }),
+    )
     expect(sts.spec.volumeClaimTemplates[0].metadata.name).toBe('data')
-    const env = Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value ?? 'from-secret']))
+    const env = Object.fromEntries(
+      c.env.map((e: { name: string; value?: string }) => [e.name, e.value ?? 'from-secret']),
+    )
     expect(env).toMatchObject({ LI_DATA_DIR: '/data', LI_HTTP_PORT: '8080', LI_SYNC_MODE: 'fsync' })
     expect(env.LI_REDIS_URL).toMatch(/^redis:\/\/li-redis:6379$/)
     const svc = all.find((d) => d.kind === 'Service' && d.metadata.name === 'li-engine')
@@ -55,17 +63,25 @@ describe('Kubernetes manifests', () => {
     expect(cm.kind).toBe('ConfigMap')
     expect(cm.data['production.xml']).toContain('<Production')
     const redis = docs('redis.yaml').find((d) => d.kind === 'StatefulSet')
-    expect(redis.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--appendonly', 'yes']))
+    expect(redis.spec.template.spec.containers[0].args).toEqual(
+      expect.arrayContaining(['--appendonly', 'yes']),
+    )
   })
 
   it('have alert rules that promtool accepts, on the contracted metric names', () => {
     const file = path.join(k8s, 'prometheus/alert-rules.yaml')
     const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' })
-    if (r.error) throw new Error(`promtool is needed (apt-get install -y prometheus): ${r.error.message}`)
+    if (r.error)
+      throw new Error(`promtool is needed (apt-get install -y prometheus): ${r.error.message}`)
     expect(r.stdout + r.stderr).toContain('SUCCESS')
     expect(r.status).toBe(0)
     const text = readFileSync(file, 'utf8')
-    for (const m of ['li_queue_depth', 'li_queue_oldest_age_seconds', 'li_host_status', 'li_messages_failed_total']) {
+    for (const m of [
+      'li_queue_depth',
+      'li_queue_oldest_age_seconds',
+      'li_host_status',
+      'li_messages_failed_total',
+    ]) {
       expect(text).toContain(m)
     }
     const scrape = docs('prometheus/scrape-config.yaml')[0]

@@ -1,6 +1,6 @@
 // End to end: the built `li-engine run` as a child process with an IRIS production on free ports
 // in a temp dir, talked to only over MLLP (a plain `net` sender and receiver) and HTTP.
-import { readdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -52,7 +52,10 @@ async function filesIn(dir: string): Promise<string[]> {
 }
 
 async function messageByControlId(engine: EngineProcess, id: string): Promise<Msg | undefined> {
-  const r = await engine.api('GET', `/api/messages?host=MLLP.In&correlationId=${encodeURIComponent(id)}`)
+  const r = await engine.api(
+    'GET',
+    `/api/messages?host=MLLP.In&correlationId=${encodeURIComponent(id)}`,
+  )
   return (r.json as { messages: Msg[] }).messages[0]
 }
 
@@ -76,7 +79,14 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', () => {
     const inPort = await freePort()
     engine = await EngineProcess.start(
       dir,
-      testProduction({ inPort, outPort, outDir, responseTimeout: 1, retryInterval: 0.2, failureTimeout: 2 }),
+      testProduction({
+        inPort,
+        outPort,
+        outDir,
+        responseTimeout: 1,
+        retryInterval: 0.2,
+        failureTimeout: 2,
+      }),
     )
     sender = await MllpSender.connect(inPort)
   }, 60_000)
@@ -91,8 +101,15 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', () => {
   it('logs the listening ports and the production items once started', () => {
     const listening = engine.lines.filter((l) => l.msg === 'listening')
     expect(listening.map((l) => l.protocol).sort()).toEqual(['http', 'mllp'])
-    const started = engine.lines.find((l) => l.msg === 'production started') as { items: { name: string }[] }
-    expect(started.items.map((i) => i.name).sort()).toEqual(['EPR.Out', 'File.Out', 'MLLP.In', 'Router'])
+    const started = engine.lines.find((l) => l.msg === 'production started') as {
+      items: { name: string }[]
+    }
+    expect(started.items.map((i) => i.name).sort()).toEqual([
+      'EPR.Out',
+      'File.Out',
+      'MLLP.In',
+      'Router',
+    ])
   })
 
   it('routes ADT to the MLLP receiver and the file directory, ORU to the file directory only', async () => {
@@ -109,16 +126,23 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', () => {
 
   it('shows the trace of a message through the API', async () => {
     let last: unknown
-    const msg = await waitFor(async () => {
-      const m = await messageByControlId(engine, 'ADT-1')
-      last = m
-      return m?.state === 'completed' ? m : undefined
-    }, 'ADT-1 completed', 5000).catch((e: Error) => {
+    const msg = await waitFor(
+      async () => {
+        const m = await messageByControlId(engine, 'ADT-1')
+        last = m
+        return m?.state === 'completed' ? m : undefined
+      },
+      'ADT-1 completed',
+      5000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}; last: ${JSON.stringify(last)}`)
     })
     const detail = await engine.api('GET', `/api/messages/${msg.id}`)
     expect(detail.status).toBe(200)
-    const body = detail.json as { message: { payload: string; history: { state: string }[] }; trace: Hop[] }
+    const body = detail.json as {
+      message: { payload: string; history: { state: string }[] }
+      trace: Hop[]
+    }
     expect(controlIdOf(body.message.payload)).toBe('ADT-1')
     expect(body.message.history.map((h) => h.state)).toContain('completed')
     const done = body.trace.filter((h) => h.state === 'completed').map((h) => h.target)
@@ -168,7 +192,9 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', () => {
 
   it('lists the production with queue depths and controls hosts', async () => {
     const p = await engine.api('GET', '/api/production')
-    const items = (p.json as { items: { name: string; state: string; queueDepth: number | null }[] }).items
+    const items = (
+      p.json as { items: { name: string; state: string; queueDepth: number | null }[] }
+    ).items
     expect(items.find((i) => i.name === 'EPR.Out')).toMatchObject({ state: 'RUNNING' })
     const stop = await engine.api('POST', '/api/hosts/File.Out/stop')
     expect((stop.json as { host: { state: string } }).host.state).toBe('STOPPED')
@@ -196,33 +222,98 @@ describe('li-engine run: crash and shutdown', () => {
     peer = new MllpPeer((m) => (answer ? behave(m) : null))
     const outPort = await peer.listen()
     const inPort = await freePort()
-    const xml = testProduction({ inPort, outPort, outDir: path.join(dir, 'out'), responseTimeout: 30 })
+    const xml = testProduction({
+      inPort,
+      outPort,
+      outDir: path.join(dir, 'out'),
+      responseTimeout: 30,
+    })
     const first = await EngineProcess.start(dir, xml)
-    const sender = await MllpSender.connect(inPort)
+    // Two senders keep sending while the engine is killed: whatever got an AA must survive.
     const acked: string[] = []
-    for (let i = 0; i < 20; i++) {
-      const id = `K-${i}`
-      if ((await sender.send(hl7('ADT^A01', id))) === 'AA') acked.push(id)
+    const stream = async (name: string): Promise<void> => {
+      const sender = await MllpSender.connect(inPort)
+      try {
+        for (let i = 0; i < 500; i++) {
+          const id = `K${name}-${i}`
+          if ((await sender.send(hl7('ADT^A01', id))) === 'AA') acked.push(id)
+        }
+      } catch {
+        // The connection died with the engine: the message in flight was not acknowledged.
+      } finally {
+        sender.close()
+      }
     }
-    sender.close()
-    expect(acked.length).toBe(20)
+    const streams = [stream('a'), stream('b')]
+    await waitFor(() => acked.length >= 20, '20 acknowledged messages')
     const killed = await first.stop('SIGKILL')
     expect(killed.signal).toBe('SIGKILL')
+    await Promise.all(streams)
+    expect(acked.length).toBeGreaterThanOrEqual(20)
 
     answer = true
     const second = await EngineProcess.start(dir, xml)
-    await waitFor(() => acked.every((id) => peer.count(id) >= 1), 'every acknowledged message at the receiver', 60_000)
+    await waitFor(
+      () => acked.every((id) => peer.count(id) >= 1),
+      'every acknowledged message at the receiver',
+      60_000,
+    )
     let seen = new Set<string>()
-    const files = await waitFor(async () => {
-      const f = await filesIn(path.join(dir, 'out'))
-      seen = new Set(f.map(controlIdOf))
-      return seen.size >= 20 ? f : undefined
-    }, 'every acknowledged message in the file directory', 30_000).catch((e: Error) => {
-      throw new Error(`${e.message}; seen ${[...seen].join(',')}; log ${JSON.stringify(second.lines.slice(-20))}`)
+    const files = await waitFor(
+      async () => {
+        const f = await filesIn(path.join(dir, 'out'))
+        seen = new Set(f.map(controlIdOf))
+        return acked.every((id) => seen.has(id)) ? f : undefined
+      },
+      'every acknowledged message in the file directory',
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(
+        `${e.message}; seen ${[...seen].join(',')}; log ${JSON.stringify(second.lines.slice(-20))}`,
+      )
     })
-    expect(new Set(files.map(controlIdOf))).toEqual(new Set(acked))
+    expect(acked.filter((id) => !new Set(files.map(controlIdOf)).has(id))).toEqual([])
     expect((await second.stop('SIGTERM')).code).toBe(0)
   }, 120_000)
+
+  it('exits at once on a second SIGTERM during the drain, and delivers the rest after a restart', async () => {
+    await peer?.close()
+    let answer = false
+    peer = new MllpPeer((m) => (answer ? behave(m) : null))
+    const outPort = await peer.listen()
+    const inPort = await freePort()
+    const sub = path.join(dir, 'twice')
+    await mkdir(sub, { recursive: true })
+    const xml = testProduction({
+      inPort,
+      outPort,
+      outDir: path.join(sub, 'out'),
+      responseTimeout: 30,
+    })
+    const first = await EngineProcess.start(sub, xml, { LI_DRAIN_TIMEOUT: '20' })
+    const sender = await MllpSender.connect(inPort)
+    const ids = ['T-1', 'T-2', 'T-3', 'T-4', 'T-5']
+    for (const id of ids) expect(await sender.send(hl7('ADT^A01', id))).toBe('AA')
+    sender.close()
+    first.child.kill('SIGTERM')
+    await waitFor(
+      () => first.lines.some((l) => l.msg === 'shutdown: draining'),
+      'the drain to begin',
+    )
+    const exit = await first.stop('SIGTERM')
+    expect(exit.code).toBe(1)
+    expect(first.lines.some((l) => l.msg === 'second signal during shutdown: exiting now')).toBe(
+      true,
+    )
+
+    answer = true
+    const second = await EngineProcess.start(sub, xml)
+    await waitFor(
+      () => ids.every((id) => peer.count(id) >= 1),
+      'every acknowledged message delivered',
+    )
+    expect((await second.stop('SIGTERM')).code).toBe(0)
+  }, 90_000)
 
   it('drains on SIGTERM: readiness false, queued messages delivered, exit 0', async () => {
     await peer?.close()
@@ -232,9 +323,11 @@ describe('li-engine run: crash and shutdown', () => {
     const outPort = await peer.listen()
     const inPort = await freePort()
     const sub = path.join(dir, 'drain')
-    const { mkdir } = await import('node:fs/promises')
     await mkdir(sub, { recursive: true })
-    const engine = await EngineProcess.start(sub, testProduction({ inPort, outPort, outDir: path.join(sub, 'out') }))
+    const engine = await EngineProcess.start(
+      sub,
+      testProduction({ inPort, outPort, outDir: path.join(sub, 'out') }),
+    )
     const sender = await MllpSender.connect(inPort)
     const ids: string[] = []
     for (let i = 0; i < 10; i++) {
@@ -243,7 +336,9 @@ describe('li-engine run: crash and shutdown', () => {
     }
     sender.close()
     const queued = await engine.api('GET', '/api/production')
-    const depth = (queued.json as { items: { name: string; queueDepth: number | null }[] }).items.find((i) => i.name === 'EPR.Out')
+    const depth = (
+      queued.json as { items: { name: string; queueDepth: number | null }[] }
+    ).items.find((i) => i.name === 'EPR.Out')
     expect(depth?.queueDepth).toBeGreaterThan(0)
     const exit = await engine.stop('SIGTERM')
     expect(exit.code).toBe(0)

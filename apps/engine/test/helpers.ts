@@ -84,7 +84,11 @@ export class MllpPeer {
           const code = this.behave(text, this.count(id))
           if (code === null) continue
           if (this.delayMs === 0) socket.write(frame(ackFor(id, code)))
-          else setTimeout(() => socket.destroyed || socket.write(frame(ackFor(id, code))), this.delayMs)
+          else
+            setTimeout(
+              () => socket.destroyed || socket.write(frame(ackFor(id, code))),
+              this.delayMs,
+            )
         }
       })
     })
@@ -117,9 +121,18 @@ export class MllpSender {
   readonly #socket: net.Socket
   #buf = Buffer.alloc(0)
   #waiting: ((ack: string) => void) | undefined
+  #failed: ((e: Error) => void) | undefined
 
   private constructor(socket: net.Socket) {
     this.#socket = socket
+    const fail = (e: Error): void => {
+      const f = this.#failed
+      this.#waiting = undefined
+      this.#failed = undefined
+      f?.(e)
+    }
+    socket.on('error', fail)
+    socket.on('close', () => fail(new Error('connection closed')))
     socket.on('data', (c: Buffer) => {
       this.#buf = Buffer.concat([this.#buf, c])
       const end = this.#buf.indexOf(FS)
@@ -144,7 +157,12 @@ export class MllpSender {
   send(text: string): Promise<string> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ACK for ${controlIdOf(text)}`)), 15_000)
+      this.#failed = (e) => {
+        clearTimeout(timer)
+        reject(e)
+      }
       this.#waiting = (ack) => {
+        this.#failed = undefined
         clearTimeout(timer)
         const msa = ack.split('\r').find((s) => s.startsWith('MSA')) ?? ''
         resolve(msa.split('|')[1] ?? '')
@@ -187,7 +205,8 @@ export async function waitFor<T>(
   for (;;) {
     const v = await check()
     if (v !== undefined && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
 }
@@ -283,7 +302,13 @@ ${production}
 export function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra }
   if (extra.LI_REDIS_URL === undefined) delete env.LI_REDIS_URL
-  for (const k of ['LI_PRODUCTION', 'LI_DATA_DIR', 'LI_HTTP_PORT', 'LI_ADMIN_TOKEN', 'LI_SYNC_MODE']) {
+  for (const k of [
+    'LI_PRODUCTION',
+    'LI_DATA_DIR',
+    'LI_HTTP_PORT',
+    'LI_ADMIN_TOKEN',
+    'LI_SYNC_MODE',
+  ]) {
     if (extra[k] === undefined) delete env[k]
   }
   return env
@@ -298,7 +323,10 @@ export interface Finished {
 }
 
 /** Run the CLI to completion (at most 60 s). */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<Finished> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): Promise<Finished> {
   requireBuild()
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
@@ -347,11 +375,17 @@ export class EngineProcess {
       }
     })
     child.stderr?.on('data', (c: Buffer) => (this.stderr += c.toString()))
-    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    )
   }
 
   /** Write the production into `dir` and start the engine on it; resolves once it logged 'production started'. */
-  static async start(dir: string, productionXml: string, env: NodeJS.ProcessEnv = {}): Promise<EngineProcess> {
+  static async start(
+    dir: string,
+    productionXml: string,
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<EngineProcess> {
     requireBuild()
     const file = path.join(dir, 'production.xml')
     await writeFile(file, productionXml)
@@ -359,7 +393,17 @@ export class EngineProcess {
     const token = 'test-token-0123456789'
     const child = spawn(
       process.execPath,
-      [CLI, 'run', file, '--data-dir', path.join(dir, 'data'), '--http-host', '127.0.0.1', '--http-port', String(httpPort)],
+      [
+        CLI,
+        'run',
+        file,
+        '--data-dir',
+        path.join(dir, 'data'),
+        '--http-host',
+        '127.0.0.1',
+        '--http-port',
+        String(httpPort),
+      ],
       {
         env: childEnv({ LI_ADMIN_TOKEN: token, LI_DRAIN_TIMEOUT: '5', ...env }),
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -380,7 +424,11 @@ export class EngineProcess {
   }
 
   /** Call the management API (JSON). */
-  async api(method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  async api(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: unknown }> {
     const res = await fetch(`http://127.0.0.1:${this.httpPort}${urlPath}`, {
       method,
       headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
@@ -391,7 +439,9 @@ export class EngineProcess {
   }
 
   /** Send a signal and wait for the exit (at most 40 s). */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(
+    signal: NodeJS.Signals = 'SIGTERM',
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     this.child.kill(signal)
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 40_000)
     const r = await this.exited

@@ -49,6 +49,7 @@ export {
   readIrisSource,
   createIrisBundle,
   productionFromBundle,
+  compileReferenced,
 } from './iris/loader.js'
 export type { ProductionSource, LoadProductionOptions, IrisBundle, OtherClass } from './iris/loader.js'
 export { toXml } from './iris/to-xml.js'
@@ -66,6 +67,8 @@ export type {
   ReplyActionLetter,
 } from './iris/reply-code-actions.js'
 export { compileRules } from './iris/rules.js'
+export type { CompiledRuleClass } from './iris/rules.js'
+export { customSchemaDefinition } from './iris/custom-schema.js'
 export type { CompileOptions } from './iris/schemas.js'
 export { compileTransform } from './iris/dtl.js'
 export type { CompiledDtl, DtlHeader, TransformOutput } from './iris/dtl.js'

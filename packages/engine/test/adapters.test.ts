@@ -109,6 +109,28 @@ describe('adapter settings', () => {
           adapter: { Port: 6 },
         },
         {
+          name: 'PlainIn2',
+          className: 'EnsLib.HL7.Service.TCPService',
+          host: { TargetConfigNames: 'HttpsOut' },
+          adapter: { Port: 7 },
+        },
+        {
+          name: 'HttpsOut',
+          className: 'EnsLib.HL7.Operation.HTTPOperation',
+          adapter: { HTTPServer: '127.0.0.1', HTTPPort: 8, SSLConfig: 'Client' },
+        },
+        {
+          name: 'HttpsIn',
+          className: 'EnsLib.HL7.Service.HTTPService',
+          host: { TargetConfigNames: 'HttpsFile' },
+          adapter: { Port: 9, SSLConfig: 'Server' },
+        },
+        {
+          name: 'HttpsFile',
+          className: 'EnsLib.HL7.Operation.FileOperation',
+          adapter: { FilePath: path.join(files, 'https'), Filename: '%Q%!+(_a).hl7' },
+        },
+        {
           name: 'Off',
           className: 'EnsLib.HL7.Operation.FileOperation',
           enabled: false,
@@ -116,7 +138,7 @@ describe('adapter settings', () => {
         },
       ],
       {
-        freePorts: ['PlainIn', 'TlsIn', 'ShortIn', 'Latin1In', 'AppIn'],
+        freePorts: ['PlainIn', 'TlsIn', 'ShortIn', 'Latin1In', 'AppIn', 'PlainIn2', 'HttpsIn'],
         config: {
           tls: {
             Server: { key: path.join(files, 'key.pem'), cert: path.join(files, 'cert.pem') },
@@ -127,6 +149,7 @@ describe('adapter settings', () => {
     ))
     // TlsOut talks to TlsIn, whose port is known only now; settings are read per connection.
     setSetting(engine.production!, 'TlsOut', 'Port', String(portOf(engine, 'TlsIn')))
+    setSetting(engine.production!, 'HttpsOut', 'HTTPPort', String(portOf(engine, 'HttpsIn')))
   })
 
   afterAll(async () => {
@@ -145,6 +168,16 @@ describe('adapter settings', () => {
       return n.length === 1 ? n : undefined
     }, 'file from the TLS service')
     expect(controlIdOf(await readFile(path.join(files, 'tls', names[0]!), 'utf8'))).toBe('TLS-1')
+  })
+
+  it('SSLConfig: HTTPS out of one item and into another', async () => {
+    expect(msaCode(await sendMllp(portOf(engine, 'PlainIn2'), hl7('ADT^A01', 'HTTPS-1')))).toBe(
+      'AA',
+    )
+    expect((await finalState(engine, 'PlainIn2', 'HTTPS-1')).state).toBe('completed')
+    expect((await finalState(engine, 'HttpsIn', 'HTTPS-1')).state).toBe('completed')
+    const names = await readdir(path.join(files, 'https'))
+    expect(names).toHaveLength(1)
   })
 
   it('StayConnected=0 opens a new connection for every message', async () => {

@@ -65,7 +65,12 @@ describe('Engine host control', () => {
           host: { TargetConfigNames: 'PeerOut' },
           adapter: { Port: 3 },
         },
-        { name: 'Rec', className: 'Trust.Ops.Recorder', host: { QueueCountAlert: 2 } },
+        {
+          name: 'Rec',
+          className: 'Trust.Ops.Recorder',
+          host: { QueueCountAlert: 2, QueueWaitAlert: 0.05 },
+        },
+        { name: 'Pooled', className: 'Trust.Ops.Recorder', poolSize: 0 },
         {
           name: 'Ordered',
           className: 'Trust.Ops.Recorder',
@@ -93,7 +98,12 @@ describe('Engine host control', () => {
     expect(engine.getHost('Rec')).toBeInstanceOf(Recorder)
   })
 
-  it('pause keeps messages queued (and raises QueueCountAlert); resume delivers them in order', async () => {
+  it('PoolSize 0 takes the production ActorPoolSize', async () => {
+    expect(engine.production?.actorPoolSize).toBe(2)
+    expect((await engine.getStatus()).items.find((i) => i.name === 'Pooled')?.poolSize).toBe(2)
+  })
+
+  it('pause keeps messages queued (raising QueueCountAlert and QueueWaitAlert); resume delivers them in order', async () => {
     const alerts: string[] = []
     engine.on('alert', (a) => alerts.push(`${a.host}: ${a.text}`))
     await engine.pauseHost('Rec')
@@ -103,6 +113,10 @@ describe('Engine host control', () => {
     const status = await engine.getStatus()
     expect(status.items.find((i) => i.name === 'Rec')?.queueDepth).toBe(3)
     await waitFor(() => alerts.some((a) => a.startsWith('Rec: queue depth 3')), 'QueueCountAlert')
+    await waitFor(
+      () => alerts.some((a) => a.startsWith('Rec: oldest message waited')),
+      'QueueWaitAlert',
+    )
     await engine.resumeHost('Rec')
     for (const id of ['P-1', 'P-2', 'P-3'])
       expect((await finalState(engine, 'In', id)).state).toBe('completed')

@@ -1,11 +1,15 @@
 // Zero loss across kill -9: a child process runs the engine over the built dist; the parent sends
 // over MLLP and records every AA it gets, kills the child with SIGKILL mid-stream, restarts it on
 // the same data directory, and checks that every acknowledged message reaches the receiver.
+// Run once with in-process queues (the WAL resumes everything) and once with the Redis queue
+// (the WAL resumes what was not yet handed off; Redis redelivers what the dead engine had taken).
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { redisUrl } from '@li/vitest-config/redis'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
   MllpPeer,
@@ -26,9 +30,10 @@ const child = path.join(here, 'fixtures', 'kill-child.mjs')
 function startChild(
   dataDir: string,
   receiverPort: number,
+  extra: string[],
 ): Promise<{ proc: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [child, dataDir, String(receiverPort)], {
+    const proc = spawn(process.execPath, [child, dataDir, String(receiverPort), ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
@@ -55,61 +60,70 @@ function kill9(proc: ChildProcess): Promise<void> {
 
 describe('restart recovery', () => {
   const procs: ChildProcess[] = []
-  let dir: string | undefined
-  let peer: MllpPeer | undefined
+  const dirs: string[] = []
+  const peers: MllpPeer[] = []
 
   afterAll(async () => {
     for (const p of procs) await kill9(p)
-    await peer?.close()
-    if (dir !== undefined) await removeDir(dir)
+    for (const p of peers) await p.close()
+    for (const d of dirs) await removeDir(d)
   })
 
-  it('delivers every acknowledged message after the engine is killed with SIGKILL mid-stream and restarted', async () => {
-    if (!existsSync(engineDist)) {
-      throw new Error(
-        `${engineDist} is missing: this test runs the built engine. Run \`pnpm build\` first.`,
-      )
-    }
-    dir = await tempDir('kill')
-    // Until the kill the receiver never answers, so every acknowledged message is still inside
-    // the engine (queued or awaiting its ACK) when it dies: nothing can pass by luck.
-    peer = new MllpPeer(() => ({ ack: null }))
-    const receiverPort = await peer.listen()
-    const first = await startChild(dir, receiverPort)
-    procs.push(first.proc)
-
-    const acked: string[] = []
-    const total = 60
-    const killAfter = 40
-    let killed: Promise<void> | undefined
-    for (let i = 0; i < total; i++) {
-      const id = `K-${i}`
-      let ack: string | null = null
-      try {
-        ack = await sendMllp(first.port, hl7('ADT^A01', id), 5000)
-      } catch {
-        ack = null // connection refused or reset: the engine is dead, the message was not acknowledged
+  it.each([
+    ['in-process queues', (): string[] => []],
+    ['the Redis queue', (): string[] => [redisUrl(), `li:test:${randomUUID()}`]],
+  ])(
+    'with %s: every acknowledged message arrives after SIGKILL mid-stream and a restart',
+    async (_name, extraArgs) => {
+      if (!existsSync(engineDist)) {
+        throw new Error(
+          `${engineDist} is missing: this test runs the built engine. Run \`pnpm build\` first.`,
+        )
       }
-      if (msaCode(ack) === 'AA') acked.push(id)
-      if (i === killAfter) killed = kill9(first.proc)
-    }
-    await killed
-    const before = peer.received.length
-    peer.behave = (m) => ({ ack: ackFor(controlIdOf(m), 'AA') })
+      const extra = extraArgs()
+      const dir = await tempDir('kill')
+      dirs.push(dir)
+      // Until the kill the receiver never answers, so every acknowledged message is still inside
+      // the engine (queued or awaiting its ACK) when it dies: nothing can pass by luck.
+      const peer = new MllpPeer(() => ({ ack: null }))
+      peers.push(peer)
+      const receiverPort = await peer.listen()
+      const first = await startChild(dir, receiverPort, extra)
+      procs.push(first.proc)
 
-    const second = await startChild(dir, receiverPort)
-    procs.push(second.proc)
-    const missing = await waitFor(
-      () => {
-        const got = new Set(peer!.received.slice(before).map(controlIdOf))
-        const left = acked.filter((id) => !got.has(id))
-        return left.length === 0 ? left : undefined
-      },
-      `every acknowledged message at the receiver after the restart (${acked.length} acknowledged)`,
-      30_000,
-    )
-    expect(acked.length).toBeGreaterThan(killAfter)
-    expect(missing).toEqual([])
-    await kill9(second.proc)
-  })
+      const acked: string[] = []
+      const total = 60
+      const killAfter = 40
+      let killed: Promise<void> | undefined
+      for (let i = 0; i < total; i++) {
+        const id = `K-${i}`
+        let ack: string | null = null
+        try {
+          ack = await sendMllp(first.port, hl7('ADT^A01', id), 5000)
+        } catch {
+          ack = null // refused or reset: the engine is dead, the message was not acknowledged
+        }
+        if (msaCode(ack) === 'AA') acked.push(id)
+        if (i === killAfter) killed = kill9(first.proc)
+      }
+      await killed
+      const before = peer.received.length
+      peer.behave = (m) => ({ ack: ackFor(controlIdOf(m), 'AA') })
+
+      const second = await startChild(dir, receiverPort, extra)
+      procs.push(second.proc)
+      const missing = await waitFor(
+        () => {
+          const got = new Set(peer.received.slice(before).map(controlIdOf))
+          const left = acked.filter((id) => !got.has(id))
+          return left.length === 0 ? left : undefined
+        },
+        `every acknowledged message at the receiver after the restart (${acked.length} acknowledged)`,
+        30_000,
+      )
+      expect(acked.length).toBeGreaterThan(killAfter)
+      expect(missing).toEqual([])
+      await kill9(second.proc)
+    },
+  )
 })

@@ -127,7 +127,11 @@ describe('a native production (defineProduction) with native rules', () => {
             { name: 'rest', delete: true },
           ],
         },
-        { name: 'FileOut', type: 'file-out', settings: { FilePath: out, Filename: '%Q%!+(_a).hl7' } },
+        {
+          name: 'FileOut',
+          type: 'file-out',
+          settings: { FilePath: out, Filename: '%Q%!+(_a).hl7' },
+        },
       ],
     })
     setSetting(production, 'In', 'Port', '0')

@@ -9,11 +9,15 @@ import {
   hl7,
   msaCode,
   portOf,
+  productionXml,
   removeDir,
   sendMllp,
+  setSetting,
   startEngine,
+  tempDir,
   waitFor,
 } from './helpers.js'
+import { loadProduction } from '../src/iris/loader.js'
 
 describe('Engine.stop', () => {
   const dirs: string[] = []
@@ -89,6 +93,72 @@ describe('Engine.stop', () => {
       await waitFor(async () => (await again.getStatus()).walPending === 0, 'WAL entry completed')
     } finally {
       await again.stop()
+      await peer.close()
+    }
+  })
+
+  it('a WAL entry whose target is no longer in the production stays in the WAL (alert) until it is back', async () => {
+    const peer = new MllpPeer(() => ({ ack: null }))
+    const peerPort = await peer.listen()
+    const out = {
+      name: 'Out',
+      className: 'EnsLib.HL7.Operation.TCPOperation',
+      host: { FailureTimeout: -1, RetryInterval: 0.1 },
+      adapter: { IPAddress: '127.0.0.1', Port: peerPort, ResponseTimeout: 0.2 },
+    }
+    const { engine, dir } = await startEngine(
+      [
+        {
+          name: 'In',
+          className: 'EnsLib.HL7.Service.TCPService',
+          host: { TargetConfigNames: 'Out' },
+          adapter: { Port: 1 },
+        },
+        out,
+      ],
+      { freePorts: ['In'], config: { drainTimeout: 0.2 } },
+    )
+    dirs.push(dir)
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'GONE-1')))).toBe('AA')
+    await engine.stop()
+    const files = await tempDir('gone')
+    dirs.push(files)
+    const without = await loadProduction(
+      productionXml('Test.Production', [
+        {
+          name: 'In',
+          className: 'EnsLib.HL7.Service.TCPService',
+          host: { TargetConfigNames: 'Other' },
+          adapter: { Port: 1 },
+        },
+        {
+          name: 'Other',
+          className: 'EnsLib.HL7.Operation.FileOperation',
+          adapter: { FilePath: files },
+        },
+      ]),
+    )
+    setSetting(without, 'In', 'Port', '0')
+    const second = new Engine({ dataDir: engine.config.dataDir, pollMs: 50 })
+    const alerts: string[] = []
+    second.on('alert', (a) => alerts.push(a.text))
+    await second.load(without)
+    await second.start()
+    expect((await second.getStatus()).walPending).toBe(1)
+    expect(alerts.some((a) => a.includes('GONE-1') && a.includes('stays in the WAL'))).toBe(true)
+    await second.stop()
+    peer.behave = (m) => ({ ack: ackFor(controlIdOf(m), 'AA') })
+    const third = new Engine({ dataDir: engine.config.dataDir, pollMs: 50 })
+    await third.load(engine.production!)
+    await third.start()
+    try {
+      await waitFor(
+        async () => (await third.getStatus()).walPending === 0,
+        'entry delivered once Out is back',
+      )
+      expect(peer.count('GONE-1')).toBeGreaterThan(0)
+    } finally {
+      await third.stop()
       await peer.close()
     }
   })

@@ -36,6 +36,16 @@ describe('createAck', () => {
       'ERR||PID^1^3|101^Required field missing^HL70357|E||||PID-3 is required \\T\\ missing',
     )
     expect(ack.get('ERR-8')).toBe('PID-3 is required & missing')
+    const deep = createAck(ORIGINAL, 'AE', {
+      now: NOW,
+      errorLocation: 'OBX[2]-5[3].1.2',
+      severity: 'W',
+    })
+    expect(deep.get('ERR-2')).toBe('OBX^2^5^3^1^2')
+    expect(deep.get('ERR-4')).toBe('W')
+    expect(createAck(ORIGINAL, 'AE', { now: NOW, errorLocation: 'PID-3.1' }).get('ERR-2')).toBe(
+      'PID^1^3^^1',
+    )
     for (const code of ['AR', 'CE', 'CR'] as const) {
       const nak = createAck(ORIGINAL, code, { now: NOW })
       expect(nak.get('MSA-1')).toBe(code)

@@ -183,9 +183,9 @@ function build(h: HeaderFields, enc: Encoding, code: string, options: AckOptions
       segments.push(`ERR${fs}${loc.join(cs)}${cs}${errorCode}${ss}${escape(name, enc)}${ss}HL70357`)
     } else {
       // ERR-2 (ERL): segment ^ sequence ^ field ^ repetition ^ component ^ subcomponent
-      const loc =
+      const parts =
         location === undefined
-          ? ''
+          ? []
           : [
               location.segment ?? '',
               String(location.segmentIndex ?? 1),
@@ -194,8 +194,8 @@ function build(h: HeaderFields, enc: Encoding, code: string, options: AckOptions
               location.component === undefined ? '' : String(location.component),
               location.subcomponent === undefined ? '' : String(location.subcomponent),
             ]
-              .join(cs)
-              .replace(new RegExp(`\\${cs}+$`), '')
+      while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop()
+      const loc = parts.join(cs)
       const err = [
         'ERR',
         '',

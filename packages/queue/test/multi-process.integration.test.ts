@@ -101,7 +101,7 @@ describe('several consumer processes on one Redis queue', () => {
       visibilityTimeout: 1,
     })
     // Wait until the consumer holds the message, then kill it without any chance to clean up.
-    for (let i = 0; i < 200 && (await mq.inFlight('q')) === 0; i++)
+    for (let i = 0; i < 400 && (await mq.inFlight('q')) === 0; i++)
       await new Promise((r) => setTimeout(r, 50))
     expect(await mq.inFlight('q')).toBe(1)
     child.kill('SIGKILL')
@@ -110,5 +110,5 @@ describe('several consumer processes on one Redis queue', () => {
     expect(again).toMatchObject({ id, attempts: 2, payload: 'ORU^R01' })
     await mq.ack(again!)
     await mq.stop()
-  }, 30_000)
+  }, 45_000)
 })

@@ -4,7 +4,9 @@
 //       bytes in batches of the mean group size the WAL just achieved, and
 //   (b) better-sqlite3 (journal_mode=WAL, synchronous=FULL) inserting the same records in
 //       transactions of that same size,
-// then recovery time of 100,000 and 1,000,000 pending 1 KiB entries.
+// plus the same raw loop on an O_DSYNC file (one syscall per batch, which is how the WAL syncs),
+// then recovery time of 100,000 and 1,000,000 pending 1 KiB entries (wall and CPU time: on a
+// shared machine the CPU time is the steadier figure).
 //
 // Runs over dist/ (plain Node, no TypeScript loader): `pnpm --filter @li/wal bench` builds first.
 // LI_BENCH_SCALE (default 1) scales the record counts, LI_BENCH_ROUNDS (default 3) sets the
@@ -59,6 +61,20 @@ function runRaw(dir, batch, bytes, total) {
     fs.writeSync(fd, buf)
     fs.fdatasyncSync(fd)
   }
+  const seconds = (performance.now() - t0) / 1000
+  fs.closeSync(fd)
+  fs.rmSync(file)
+  return total / seconds
+}
+
+/** The same loop on a file opened with O_DSYNC (one syscall per batch): what the WAL does. */
+function runRawDsync(dir, batch, bytes, total) {
+  const file = path.join(dir, 'raw-dsync.log')
+  const { O_WRONLY, O_CREAT, O_TRUNC, O_DSYNC } = fs.constants
+  const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_DSYNC)
+  const buf = Buffer.alloc(batch * bytes, 0x58)
+  const t0 = performance.now()
+  for (let done = 0; done < total; done += batch) fs.writeSync(fd, buf)
   const seconds = (performance.now() - t0) / 1000
   fs.closeSync(fd)
   fs.rmSync(file)
@@ -122,12 +138,15 @@ if (process.argv[2] === '--recover') {
   const [, , , dir, n] = process.argv
   const reader = new Wal({ directory: dir, entryTtl: 0, checkpointInterval: 0 })
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   const report = await reader.start()
   const ms = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  const cpuMs = (cpu.user + cpu.system) / 1000
   const ok = reader.pending().length === Number(n)
   const rssMB = process.memoryUsage().rss / 1e6
   await reader.stop()
-  process.stdout.write(JSON.stringify({ ms, ok, rssMB, report }))
+  process.stdout.write(JSON.stringify({ ms, cpuMs, ok, rssMB, report }))
   process.exit(0)
 }
 
@@ -150,6 +169,7 @@ for (const concurrency of [1, 16, 256]) {
   const w = []
   const r = []
   const q = []
+  const d = []
   const groups = []
   for (let round = 0; round < ROUNDS; round++) {
     const dir = fs.mkdtempSync(path.join(root, `c${concurrency}-`))
@@ -158,10 +178,11 @@ for (const concurrency of [1, 16, 256]) {
     w.push(wal.rate)
     groups.push(wal.meanGroup)
     r.push(runRaw(dir, batch, Math.round(wal.recordBytes), total))
+    d.push(runRawDsync(dir, batch, Math.round(wal.recordBytes), total))
     q.push(runSqlite(dir, batch, total))
     fs.rmSync(dir, { recursive: true, force: true })
   }
-  const [wal, raw, sqlite] = [median(w), median(r), median(q)]
+  const [wal, raw, dsync, sqlite] = [median(w), median(r), median(d), median(q)]
   rows.push({
     concurrency,
     records: fmt(total),
@@ -169,6 +190,8 @@ for (const concurrency of [1, 16, 256]) {
     'WAL rec/s': fmt(wal),
     'raw ceiling rec/s': fmt(raw),
     'WAL/raw': `${Math.round((100 * wal) / raw)}%`,
+    'raw O_DSYNC rec/s': fmt(dsync),
+    'WAL/O_DSYNC': `${Math.round((100 * wal) / dsync)}%`,
     'SQLite FULL rec/s': fmt(sqlite),
     'WAL/SQLite': `${(wal / sqlite).toFixed(1)}x`,
   })
@@ -187,6 +210,7 @@ if (withRecovery) {
     rec.push({
       'pending entries': fmt(count),
       'start() ms': fmt(r.ms),
+      'CPU ms': fmt(r.cpuMs),
       'all recovered': r.ok,
       'checkpoint used': r.report.checkpointUsed,
       'RSS MB': fmt(r.rssMB),

@@ -312,6 +312,33 @@ describe('recovery from damaged files', () => {
     expect(w2.pending().map((e) => e.id)).toEqual([1, 3, 4])
   })
 
+  it('reports a corrupt record that the checkpoint points at, and recovers the others', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const entries = [await w.append(msg(1)), await w.append(msg(2)), await w.append(msg(3))]
+    await w.stop()
+    // The entries live in the first segment; the checkpoint names them by offset.
+    const first = path.join(
+      dir,
+      fs
+        .readdirSync(dir)
+        .filter((n) => n.startsWith('seg-'))
+        .sort()[0]!,
+    )
+    const bytes = fs.readFileSync(first)
+    const second = encodeAppend(entries[0]!.id, 0, 'PAS-In', 'MSG1', '', entries[0]!.payload).length
+    bytes[second + 40]! ^= 0x10
+    fs.writeFileSync(first, bytes)
+    const corrupt: WalError[] = []
+    const w2 = makeWal(dir)
+    w2.on('corrupt', (e) => corrupt.push(e))
+    await w2.start()
+    expect(corrupt.map((e) => [e.code, e.location])).toEqual([
+      ['WAL_CORRUPT_RECORD', { file: first, offset: second }],
+    ])
+    expect(w2.pending().map((e) => e.id)).toEqual([entries[0]!.id, entries[2]!.id])
+  })
+
   it('falls back to replaying every segment when the checkpoint is corrupt, and says so', async () => {
     const dir = tempDir()
     const w = await started(dir)

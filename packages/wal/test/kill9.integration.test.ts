@@ -72,6 +72,18 @@ describe('recovery after SIGKILL of a writing process', () => {
         `${distEntry} is missing: run \`pnpm --filter @li/wal build\` (or \`pnpm build\`) first`,
       )
     }
+    // The child runs dist/: refuse to test code older than the sources next to it.
+    const srcDir = path.join(here, '..', 'src')
+    const newestSource = Math.max(
+      ...fs
+        .readdirSync(srcDir)
+        .filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))
+        .map((n) => fs.statSync(path.join(srcDir, n)).mtimeMs),
+    )
+    if (fs.statSync(distEntry).mtimeMs < newestSource - 1000) {
+      const hint = 'run `pnpm --filter @li/wal build` (or `pnpm build`) first'
+      throw new Error(`${distEntry} is older than packages/wal/src: ${hint}`)
+    }
     let pendingBefore = new Set<number>()
     const gone = new Set<number>() // ids that left the log for good: must never come back
     for (let round = 0; round < 4; round++) {

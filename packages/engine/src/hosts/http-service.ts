@@ -9,6 +9,7 @@ import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { buildMllpAck, isHeaderProblem, readHeader } from '@li/hl7/mllp'
+import type { Hl7ErrorConditionCode } from '@li/hl7'
 import type { ProductionItem } from '../production/types.js'
 import { Host, errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
@@ -83,7 +84,7 @@ export class HttpServiceHost extends Host {
       res.writeHead(200).end()
       return
     }
-    const opts: { text?: string; errorCode?: string } = {}
+    const opts: { text?: string; errorCode?: Hl7ErrorConditionCode } = {}
     if (d.text !== undefined) opts.text = d.text
     if (d.errorCode !== undefined) opts.errorCode = d.errorCode
     const ack = buildMllpAck(header, d.code, opts)

@@ -46,7 +46,7 @@ export class RoutingEngineHost extends QueueHost {
   protected override async handle(env: Envelope): Promise<Disposition> {
     const { path } = this.ctx
     const started = performance.now()
-    await path.hop(env.sessionId, env.storeId, env.source, this.name, 'processing')
+    void path.hop(env.sessionId, env.storeId, env.source, this.name, 'processing')
     let outputs: { target: string; raw: string }[]
     let matched: string[]
     try {
@@ -83,7 +83,7 @@ export class RoutingEngineHost extends QueueHost {
     }
     await path.forward(env, this.name, outputs)
     const detail = matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched'
-    await path.hop(
+    void path.hop(
       env.sessionId,
       env.storeId,
       env.source,
@@ -114,7 +114,7 @@ export class RoutingEngineHost extends QueueHost {
     const bad = this.#settings.string('BadMessageHandler')
     if (bad !== undefined) {
       await path.forward(env, this.name, [{ target: bad, raw: env.raw }])
-      await path.hop(
+      void path.hop(
         env.sessionId,
         env.storeId,
         env.source,
@@ -127,7 +127,7 @@ export class RoutingEngineHost extends QueueHost {
     }
     if (this.#settings.boolean('AlertOnError', false))
       this.ctx.alert(this.name, `routing failed: ${text}`)
-    await path.hop(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
+    void path.hop(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
     await path.settle(env, 'failed')
     return { ack: false, requeue: false, error: text }
   }

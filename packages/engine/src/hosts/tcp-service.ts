@@ -10,6 +10,7 @@
  */
 import type { AddressInfo } from 'node:net'
 import { MllpServer } from '@li/hl7'
+import type { Hl7ErrorConditionCode } from '@li/hl7'
 import type { ProductionItem } from '../production/types.js'
 import { Host, errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
@@ -69,7 +70,7 @@ export class TcpServiceHost extends Host {
           case 'byte':
             return Uint8Array.of(0x06)
           case 'ack': {
-            const opts: { text?: string; errorCode?: string } = {}
+            const opts: { text?: string; errorCode?: Hl7ErrorConditionCode } = {}
             if (d.text !== undefined) opts.text = d.text
             if (d.errorCode !== undefined) opts.errorCode = d.errorCode
             return ctx.ack(d.code, opts)

@@ -256,6 +256,17 @@ ${body}
     expect(dtl.applyText(ADT, ctx(p)).text).toContain('ZZZ|S530')
   })
 
+  it('a symbolic name the declared doc type lacks fails the compile', () => {
+    expect(() =>
+      run('', `<assign value='source.{PID:PatientNam}' property='tX' action='set' />`),
+    ).toThrow(
+      /line 9: transform class RGH\.DTL\.Param: value source\.\{PID:PatientNam\}: .*no field named "PatientNam" in schema 2\.5/,
+    )
+    expect(() =>
+      run('', `<assign value='1' property='target.{PV1:AssignedLocation}' action='set' />`),
+    ).toThrow(/property target\.\{PV1:AssignedLocation\}/)
+  })
+
   it('##class() calls and unknown actions are not supported', () => {
     expect(() =>
       run('', `<assign value='##class(My.Util).Fix(source.{PID:5})' property='tX' action='set' />`),

@@ -23,6 +23,7 @@ import type {
   TransformDefinition,
 } from '../production/types.js'
 import {
+  collectPaths,
   collectRefs,
   evaluate,
   ExpressionError,
@@ -43,6 +44,7 @@ import {
   pathDocFor,
   pathSegmentExists,
   readPath,
+  verifySymbolicPath,
   writePath,
   type PathDoc,
   type VirtualPath,
@@ -248,24 +250,41 @@ export function compileTransform(
         `${whereLine(line)}: ${what} ${src}: "${r}" is not supported (expected source/target virtual paths, DocType/Name, or local variables)`,
       )
     }
+    for (const { base, path } of collectPaths(e)) checkPath(base, path, line, `${what} ${src}`)
     return e
+  }
+  // With declared doc types the schemas are known: check symbolic names now, not per message.
+  const schemas = schemaProviderFor(options, p)
+  const categoryOf = (docType: string | undefined): string | undefined =>
+    docType !== undefined && docType.includes(':')
+      ? docType.slice(0, docType.indexOf(':'))
+      : undefined
+  const checkPath = (base: string, path: VirtualPath, line: number, what: string): void => {
+    if (header.segment) return
+    const docType =
+      base === 'source' ? header.sourceDocType : header.hl7Target ? header.targetDocType : undefined
+    const cat = categoryOf(docType)
+    const schema = cat !== undefined ? schemas(cat) : undefined
+    const wrong = schema ? verifySymbolicPath(path, schema) : undefined
+    if (wrong !== undefined) {
+      throw new EngineError('ENGINE_TRANSFORM_INVALID', `${whereLine(line)}: ${what}: ${wrong}`)
+    }
   }
   const lhs = (src: string, line: number): Lhs => {
     const t = src.trim()
     const m = /^(source|target)\.\{(.*)\}$/.exec(t)
     if (m) {
+      let path: VirtualPath
       try {
-        return {
-          k: 'vpath',
-          base: m[1] as 'source' | 'target',
-          path: parseVirtualPath(m[2] as string),
-        }
+        path = parseVirtualPath(m[2] as string)
       } catch (e) {
         throw new EngineError(
           'ENGINE_TRANSFORM_UNSUPPORTED',
           `${whereLine(line)}: ${(e as Error).message}`,
         )
       }
+      checkPath(m[1] as string, path, line, `property ${src}`)
+      return { k: 'vpath', base: m[1] as 'source' | 'target', path }
     }
     if (t === 'source' || t === 'target') return { k: 'whole', base: t }
     const pm = /^target\.([A-Za-z%][\w%]*(?:\.[A-Za-z%][\w%]*)*)$/.exec(t)
@@ -318,6 +337,7 @@ export function compileTransform(
               `${whereLine(line)}: ${(e as Error).message}`,
             )
           }
+          checkPath(m[1] as string, path, line, `foreach property ${prop}`)
           const key = (c.attrs.key ?? '').trim()
           if (key === '')
             throw new EngineError(
@@ -418,7 +438,6 @@ export function compileTransform(
   }
 
   const body = compileBody(root)
-  const schemas = schemaProviderFor(options, p)
 
   const run = (
     sourceDoc: Hl7Doc,

@@ -421,6 +421,20 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
   return e
 }
 
+/** Every virtual path of an expression with its base (`HL7`, `source`, ...). */
+export function collectPaths(
+  e: Expr,
+  out: { base: string; path: VirtualPath }[] = [],
+): { base: string; path: VirtualPath }[] {
+  if (e.k === 'vpath') out.push({ base: e.base, path: e.path })
+  else if (e.k === 'call') for (const a of e.args) collectPaths(a, out)
+  else if (e.k === 'bin') {
+    collectPaths(e.l, out)
+    collectPaths(e.r, out)
+  } else if (e.k === 'un') collectPaths(e.e, out)
+  return out
+}
+
 /** Every `ref` and `vpath` base used by an expression (for compile-time checks). */
 export function collectRefs(
   e: Expr,

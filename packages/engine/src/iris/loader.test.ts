@@ -6,6 +6,7 @@ import { itemSetting, startOrder, stopOrder } from '../production/model.js'
 import type { Production } from '../production/types.js'
 import { loadProduction, loadProductionFile, readIrisSource } from './loader.js'
 import { toXml } from './to-xml.js'
+import { parseXml, type XmlElement } from './xml.js'
 
 const fixtures = fileURLToPath(new URL('../../test/fixtures/iris/', import.meta.url))
 const fx = (name: string): string => fixtures + name
@@ -147,6 +148,18 @@ describe('toXml round trip', () => {
       }
     })
   }
+
+  it('writes XML that is semantically equal to the bare production it read', async () => {
+    const original = await readFile(fx('bare-production.xml'), 'utf8')
+    const a = await loadProduction({ xml: original }, { validate: false })
+    const norm = (el: XmlElement): unknown => ({
+      name: el.name,
+      attrs: el.attrs,
+      text: el.children.length > 0 ? '' : el.text,
+      children: el.children.map(norm),
+    })
+    expect(norm(parseXml(toXml(a), 'out'))).toEqual(norm(parseXml(original, 'in')))
+  })
 
   it('keeps attribute spellings such as Enabled="1"', async () => {
     const a = await loadProduction({ path: fx('bare-production.xml') }, { validate: false })

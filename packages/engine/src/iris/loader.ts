@@ -77,15 +77,20 @@ export function readIrisSource(
   const where = file ?? '<input>'
   const trimmed = text.replace(/^\uFEFF/, '').trimStart()
   if (trimmed.startsWith('<')) {
-    const root = parseXml(text.replace(/^\uFEFF/, ''), where)
-    readXmlRoot(root, file, bundle)
+    const xml = text.replace(/^\uFEFF/, '')
+    readXmlRoot(parseXml(xml, where), file, bundle, xml)
   } else {
     readUdl(text, file, bundle)
   }
   return bundle
 }
 
-function readXmlRoot(root: XmlElement, file: string | undefined, bundle: IrisBundle): void {
+function readXmlRoot(
+  root: XmlElement,
+  file: string | undefined,
+  bundle: IrisBundle,
+  text: string,
+): void {
   const name = localName(root.name)
   switch (name) {
     case 'Export':
@@ -107,8 +112,8 @@ function readXmlRoot(root: XmlElement, file: string | undefined, bundle: IrisBun
       const className = file ? basename(file, extname(file)) : 'Rules'
       bundle.rules.set(className, {
         className,
-        xml: xmlSliceForRoot(root),
-        origin: { file, line: root.line },
+        xml: text,
+        origin: { file, line: 1 },
       })
       return
     }
@@ -116,8 +121,8 @@ function readXmlRoot(root: XmlElement, file: string | undefined, bundle: IrisBun
       const className = file ? basename(file, extname(file)) : 'Transform'
       bundle.transforms.set(className, {
         className,
-        xml: xmlSliceForRoot(root),
-        origin: { file, line: root.line },
+        xml: text,
+        origin: { file, line: 1 },
       })
       return
     }
@@ -127,24 +132,6 @@ function readXmlRoot(root: XmlElement, file: string | undefined, bundle: IrisBun
         `${file ?? '<input>'} line ${root.line}: unexpected root element <${root.name}>; expected <Export>, <Production>, <lookupTable>, <ruleDefinition> or <transform>`,
       )
   }
-}
-
-/** Standalone rule or DTL XML is re-parsed later by the compilers from this text. */
-function xmlSliceForRoot(root: XmlElement): string {
-  return serializeElement(root)
-}
-
-/** Serializes an element tree back to XML (used for standalone rule/DTL files). */
-function serializeElement(el: XmlElement): string {
-  const attrs = Object.entries(el.attrs)
-    .map(
-      ([k, v]) =>
-        ` ${k}="${v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')}"`,
-    )
-    .join('')
-  const text = el.text.trim() === '' ? '' : el.text.replace(/&/g, '&amp;').replace(/</g, '&lt;')
-  if (el.children.length === 0 && text === '') return `<${el.name}${attrs}/>`
-  return `<${el.name}${attrs}>${text}${el.children.map(serializeElement).join('')}</${el.name}>`
 }
 
 function readExportClass(el: XmlElement, file: string | undefined, bundle: IrisBundle): void {

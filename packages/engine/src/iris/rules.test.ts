@@ -209,6 +209,35 @@ XData RuleDefinition [ XMLNamespace = "http://www.intersystems.com/rule" ]
     expect((e as Error).message).toMatch(/line 9: .*<assign> is not supported/)
   })
 
+  it('a general business rule (not a routing rule)', () => {
+    const text = ruleClass('1').replace(
+      '<ruleDefinition>',
+      '<ruleDefinition context="RGH.BP.Context">',
+    )
+    const p = production([{ text, file: 'RGH.Bad.cls' }])
+    expect(() => compileRules(p.rules.get('RGH.Bad')!, p)).toThrow(
+      /line 6: rule class RGH\.Bad: context "RGH\.BP\.Context" is a general business rule/,
+    )
+  })
+
+  it('a symbolic name the schema lacks, when docCategory names the schema', () => {
+    const text = ruleClass('HL7.{PID:PatientNam.FamilyName}=&quot;X&quot;').replace(
+      '<rule name="bad one">',
+      '<rule name="bad one"><constraint name="docCategory" value="2.5"></constraint>',
+    )
+    const p = production([{ text, file: 'RGH.Bad.cls' }])
+    let err: unknown
+    try {
+      compileRules(p.rules.get('RGH.Bad')!, p)
+    } catch (e) {
+      err = e
+    }
+    expect(isEngineError(err) && err.code).toBe('ENGINE_RULE_INVALID')
+    expect((err as Error).message).toMatch(
+      /line 9: rule class RGH\.Bad, rule "bad one": condition .*segment PID has no field named "PatientNam" in schema 2\.5/,
+    )
+  })
+
   it('an unknown send target or transform', () => {
     const p = production([
       { text: ruleClass('1').replace('target="Out"', 'target="Nowhere"'), file: 'RGH.Bad.cls' },
@@ -328,5 +357,21 @@ XData RuleDefinition
     const r = rules.evaluate({ ...ctx(p), docCategory: 'RGH2.5' })
     expect(sends(r)).toEqual(['ADT File Out'])
     expect(() => rules.evaluate(ctx(p))).not.toThrow() // 2.5: constraint does not match
+  })
+})
+
+describe('standalone rule XML files', () => {
+  it('keep file lines in errors', () => {
+    const text = `<?xml version="1.0"?>
+<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine">
+<ruleSet name="">
+<rule name="r"><when condition="Nope(1)"><send target="Out"></send></when></rule>
+</ruleSet>
+</ruleDefinition>
+`
+    const p = production([{ text, file: 'rules/RGH.Standalone.xml' }])
+    expect(() => compileRules(p.rules.get('RGH.Standalone')!, p)).toThrow(
+      /rules\/RGH\.Standalone\.xml line 4: rule class RGH\.Standalone, rule "r"/,
+    )
   })
 })

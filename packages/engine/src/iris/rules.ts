@@ -13,7 +13,7 @@
  * Anything not understood fails compilation with the class, file line, rule and construct.
  */
 import { EngineError } from '../errors.js'
-import { splitList } from '../production/model.js'
+import { parseIrisBoolean, splitList } from '../production/model.js'
 import type {
   CompiledRules,
   NativeCondition,
@@ -25,6 +25,7 @@ import type {
   RuleContext,
 } from '../production/types.js'
 import {
+  collectPaths,
   collectRefs,
   evaluate,
   expressionFailure,
@@ -44,7 +45,9 @@ import {
   pathDocFor,
   pathSegments,
   readPath,
+  verifySymbolicPath,
   type PathDoc,
+  type SchemaProvider,
   type VirtualPath,
 } from './virtual-path.js'
 import { childrenNamed, localName, parseXml, type XmlElement } from './xml.js'
@@ -67,6 +70,8 @@ type Action =
 
 interface Rule {
   name: string
+  /** `disabled="true"`: kept, never evaluated (as in IRIS). */
+  disabled?: boolean
   constraints: {
     source?: string[]
     msgClass?: string[]
@@ -74,7 +79,7 @@ interface Rule {
     docName?: string[]
     docType?: string[]
   }
-  whens: { cond: Expr; actions: Action[] }[]
+  whens: { cond: Expr; actions: Action[]; line?: number; src?: string }[]
   otherwise?: Action[]
   /** Actions directly under the rule (run when the constraints match). */
   direct: Action[]
@@ -131,9 +136,9 @@ export function compileRules(
   options: CompileOptions = {},
 ): CompiledRuleClass {
   const functions = functionRegistry(options.functions)
-  const sets = def.native ? [nativeRuleSet(def, functions)] : xmlRuleSets(def, functions)
-  const transforms = checkTargets(def, sets, p)
   const schemas = schemaProviderFor(options, p)
+  const sets = def.native ? [nativeRuleSet(def, functions)] : xmlRuleSets(def, functions, schemas)
+  const transforms = checkTargets(def, sets, p)
   return {
     className: def.className,
     transforms,
@@ -266,7 +271,7 @@ class Runner {
   rules(rules: Rule[], segment: DocSegment | undefined): boolean {
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i] as Rule
-      if (!this.constraintsMatch(r)) continue
+      if (r.disabled === true || !this.constraintsMatch(r)) continue
       const env = this.env(segment, r.name)
       let actions: Action[] | undefined
       for (const w of r.whens) {
@@ -357,7 +362,11 @@ function toFieldPath(p: VirtualPath): VirtualPath {
 
 // ---- XML rule classes -------------------------------------------------------------------
 
-function xmlRuleSets(def: RuleClassDefinition, functions: FunctionRegistry): RuleSet[] {
+function xmlRuleSets(
+  def: RuleClassDefinition,
+  functions: FunctionRegistry,
+  schemas: SchemaProvider,
+): RuleSet[] {
   const offset = (def.origin?.line ?? 1) - 1
   let root: XmlElement
   try {
@@ -371,12 +380,28 @@ function xmlRuleSets(def: RuleClassDefinition, functions: FunctionRegistry): Rul
       `${whereOf(def, root.line)}: expected <RuleDefinition>, found <${root.name}>`,
     )
   }
+  // Only routing rules run here; general business rules (other contexts/assist classes) do not.
+  const context = root.attrs.context ?? ''
+  const assist = def.parameters?.RuleAssistClass ?? ''
+  if (context !== '' && !/RoutingEngine$/.test(context)) {
+    throw new EngineError(
+      'ENGINE_RULE_UNSUPPORTED',
+      `${whereOf(def, root.line)}: context "${context}" is a general business rule, not a routing rule; only routing rules (context EnsLib.HL7.MsgRouter.RoutingEngine) are supported`,
+    )
+  }
+  if (assist !== '' && !/MsgRouter\.(RuleAssist|VDocRuleAssist)$/.test(assist)) {
+    throw new EngineError(
+      'ENGINE_RULE_UNSUPPORTED',
+      `${whereOf(def, root.line)}: RuleAssistClass "${assist}" is not a routing rule assist class; only routing rules are supported`,
+    )
+  }
   const sets: RuleSet[] = []
   let anon = 0
   const compileRule = (el: XmlElement): Rule => {
     anon++
     const name = el.attrs.name !== undefined && el.attrs.name !== '' ? el.attrs.name : `#${anon}`
     const rule: Rule = { name, constraints: {}, whens: [], direct: [] }
+    if (parseIrisBoolean(el.attrs.disabled) === true) rule.disabled = true
     const where = (line: number): string => `${whereOf(def, line)}, rule "${name}"`
     for (const c of el.children) {
       const n = localName(c.name)
@@ -401,6 +426,8 @@ function xmlRuleSets(def: RuleClassDefinition, functions: FunctionRegistry): Rul
         rule.whens.push({
           cond: compileCondition(c.attrs.condition ?? '', where(c.line), functions),
           actions: compileActions(c, where),
+          line: c.line,
+          src: c.attrs.condition ?? '',
         })
       } else if (n === 'otherwise') {
         rule.otherwise = compileActions(c, where)
@@ -408,6 +435,23 @@ function xmlRuleSets(def: RuleClassDefinition, functions: FunctionRegistry): Rul
         continue
       } else {
         rule.direct.push(...compileActions({ ...el, children: [c] }, where))
+      }
+    }
+    // With a docCategory constraint the schema is known: check symbolic names now.
+    for (const cat of rule.constraints.docCategory ?? []) {
+      const schema = schemas(cat)
+      if (!schema) continue
+      for (const w of rule.whens) {
+        for (const { base, path } of collectPaths(w.cond)) {
+          if (base !== 'HL7' && base !== 'Document') continue
+          const wrong = verifySymbolicPath(path, schema)
+          if (wrong !== undefined) {
+            throw new EngineError(
+              'ENGINE_RULE_INVALID',
+              `${where(w.line ?? el.line)}: condition ${w.src ?? ''}: ${wrong}`,
+            )
+          }
+        }
       }
     }
     return rule

@@ -12,7 +12,7 @@
 import type { Hl7Schema, MessageStructure, StructureNode } from '@li/hl7'
 import { EngineError } from '../errors.js'
 import {
-  type Hl7Doc,
+  Hl7Doc,
   type DocSegment,
   getSegmentValue,
   insertRepetition,
@@ -151,15 +151,21 @@ function newInst(): GroupInst {
   return { segs: new Map(), groups: new Map(), all: [] }
 }
 
-function firstSegments(node: StructureNode, out = new Set<string>()): Set<string> {
-  if (node.kind === 'segment') {
-    out.add(node.segment)
-    return out
+const firstCache = new WeakMap<StructureNode, Set<string>>()
+
+/** The segments a node can start with (cached: structures are immutable schema data). */
+function firstSegments(node: StructureNode): Set<string> {
+  const cached = firstCache.get(node)
+  if (cached) return cached
+  const out = new Set<string>()
+  if (node.kind === 'segment') out.add(node.segment)
+  else {
+    for (const c of node.children) {
+      for (const s of firstSegments(c)) out.add(s)
+      if (c.required) break
+    }
   }
-  for (const c of node.children) {
-    firstSegments(c, out)
-    if (c.required) break
-  }
+  firstCache.set(node, out)
   return out
 }
 
@@ -626,4 +632,21 @@ export function pathDocFor(
   }
   const structure = structureName !== undefined ? schema?.structures[structureName] : undefined
   return new PathDoc(doc, schema, structure)
+}
+
+/**
+ * Checks the symbolic field and component names of a path against a schema, at compile time.
+ * Returns what is wrong, or undefined. Segments the schema does not define (Z-segments of
+ * another category) are not checked.
+ */
+export function verifySymbolicPath(p: VirtualPath, schema: Hl7Schema): string | undefined {
+  const seg = p.steps[p.steps.length - 1]?.name
+  if (seg === undefined || schema.segments[seg] === undefined) return undefined
+  if (!p.fields.some((f) => typeof f.key === 'string')) return undefined
+  try {
+    fieldNumbers(new PathDoc(new Hl7Doc(), schema, undefined), seg, p.fields, p.raw)
+    return undefined
+  } catch (e) {
+    return (e as Error).message
+  }
 }

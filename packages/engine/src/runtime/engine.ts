@@ -606,6 +606,18 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (pending.length === 0) return
     this.logger.warn({ entries: pending.length }, 'resuming WAL entries from the previous run')
     for (const entry of pending) {
+      const md = (entry.metadata ?? {}) as Record<string, unknown>
+      const targets =
+        typeof md.targets === 'string' ? md.targets.split(',').filter((t) => t !== '') : []
+      const unknown = targets.filter((t) => !this.#hosts.has(t))
+      if (unknown.length > 0) {
+        // Never enqueue into a queue nobody reads: keep the entry in the WAL until the item is back.
+        this.#alert(
+          entry.hostName,
+          `WAL entry ${entry.id} (MSH-10 ${entry.messageId}) targets ${unknown.join(', ')}, not in this production; it stays in the WAL`,
+        )
+        continue
+      }
       try {
         await path.resume(entry)
       } catch (e) {

@@ -14,6 +14,7 @@
  * with AE (CE).
  */
 import { parseMessage, validate } from '@li/hl7'
+import type { Hl7ErrorConditionCode } from '@li/hl7'
 import type { ProductionItem } from '../production/types.js'
 import { peekHeader } from './hl7-peek.js'
 import type { HeaderPeek } from './hl7-peek.js'
@@ -29,7 +30,7 @@ export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR'
 export type AckDecision =
   | { kind: 'none' }
   | { kind: 'byte' }
-  | { kind: 'ack'; code: AckCode; text?: string; errorCode?: string }
+  | { kind: 'ack'; code: AckCode; text?: string; errorCode?: Hl7ErrorConditionCode }
 
 /** The transport-independent part of an inbound HL7 service. */
 export class InboundCore {
@@ -69,8 +70,8 @@ export class InboundCore {
         error: problem,
       })
       if (bad === undefined)
-        return { kind: 'ack', code: enhanced ? 'CR' : 'AR', text: problem, errorCode: '100' }
-      return { kind: 'ack', code: enhanced ? 'CE' : 'AE', text: problem, errorCode: '207' }
+        return { kind: 'ack', code: enhanced ? 'CR' : 'AR', text: problem, errorCode: 100 }
+      return { kind: 'ack', code: enhanced ? 'CE' : 'AE', text: problem, errorCode: 207 }
     }
     const accepted = await this.#ctx.path.accept({
       source: this.#name,
@@ -102,7 +103,7 @@ export class InboundCore {
     const outcome = await this.#ctx.path.whenFinished(walId)
     return outcome === 'completed'
       ? { kind: 'ack', code: 'AA' }
-      : { kind: 'ack', code: 'AE', text: 'delivery failed', errorCode: '207' }
+      : { kind: 'ack', code: 'AE', text: 'delivery failed', errorCode: 207 }
   }
 
   /** Why the message is bad, or undefined. */

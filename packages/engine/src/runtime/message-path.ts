@@ -167,7 +167,7 @@ export class MessagePath {
     })
     this.#o.metrics?.recordMessageReceived(input.source, header.messageType || undefined)
     this.#o.metrics?.recordMessageSize(input.source, 'in', Buffer.byteLength(input.raw))
-    await this.hop(
+    void this.hop(
       sessionId,
       rec.id,
       input.source,
@@ -320,7 +320,11 @@ export class MessagePath {
     return new Promise((resolve) => t.waiters.push(resolve))
   }
 
-  /** Record one hop of a session; a failure to record is logged, never thrown. */
+  /**
+   * Record one hop of a session; a failure to record is logged, never thrown. The message path
+   * does not wait for hops (they are the audit trail, not the durability): the store commits
+   * writes in call order, so a hop is in before any later state change of the same message.
+   */
   async hop(
     sessionId: string,
     storeId: string | undefined,
@@ -351,7 +355,7 @@ export class MessagePath {
     const key = this.#o.orderingKeyFor?.(target, env.raw)
     if (key !== undefined && key !== '') options.orderingKey = key
     await this.#o.queue.send(target, encodeEnvelope(env), options)
-    await this.hop(env.sessionId, env.storeId, env.source, target, 'queued')
+    void this.hop(env.sessionId, env.storeId, env.source, target, 'queued')
   }
 
   /** Enqueue a stored message again to `target` as a new branch (`Engine.resend`). */

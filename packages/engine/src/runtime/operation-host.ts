@@ -70,7 +70,7 @@ export abstract class OperationHost extends QueueHost {
     const { path } = this.ctx
     const header = peekHeader(env.raw)
     const started = Date.now()
-    await path.hop(env.sessionId, env.storeId, env.source, this.name, 'processing')
+    void path.hop(env.sessionId, env.storeId, env.source, this.name, 'processing')
     let attempt = 0
     for (;;) {
       if (this.stopping) {
@@ -115,7 +115,7 @@ export abstract class OperationHost extends QueueHost {
           'delivery will be retried',
         )
         if (attempt === 1)
-          await path.hop(
+          void path.hop(
             env.sessionId,
             env.storeId,
             this.name,
@@ -151,7 +151,7 @@ export abstract class OperationHost extends QueueHost {
         metrics?.recordMessageSent(this.name, detail ?? this.name)
         metrics?.recordMessageSize(this.name, 'out', Buffer.byteLength(env.raw))
         metrics?.recordProcessingTime(this.name, (Date.now() - started) / 1000)
-        await path.hop(
+        void path.hop(
           env.sessionId,
           env.storeId,
           env.source,
@@ -175,7 +175,7 @@ export abstract class OperationHost extends QueueHost {
           'delivery ' + decision.outcome,
         )
         if (this.settings.boolean('AlertOnError', false)) this.ctx.alert(this.name, text)
-        await path.hop(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
+        void path.hop(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
         await path.settle(env, 'failed')
         return { ack: false, requeue: false, error: text }
       }
@@ -186,8 +186,9 @@ export abstract class OperationHost extends QueueHost {
           'operation disabled by reply',
         )
         this.ctx.alert(this.name, text)
-        await path.hop(env.sessionId, env.storeId, env.source, this.name, 'queued', text)
+        void path.hop(env.sessionId, env.storeId, env.source, this.name, 'queued', text)
         // Keep the message queued; disabling waits for this worker, so it runs after we return.
+        this.haltIntake()
         setImmediate(() => {
           this.disable().then(
             () => this.fail(text),

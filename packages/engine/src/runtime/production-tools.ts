@@ -26,7 +26,9 @@ export interface ProductionTools {
 export const defaultProductionTools: ProductionTools = {
   // `{ path }` also reads rule, DTL and lookup-table files next to the production.
   loadProduction: (source) =>
-    typeof source === 'object' && 'path' in source ? loadProductionFile(source.path) : loadProduction(source),
+    typeof source === 'object' && 'path' in source
+      ? loadProductionFile(source.path)
+      : loadProduction(source),
   compileRules: (def, p) => compileRules(def, p),
   compileTransform: (def, p) => compileTransform(def, p),
 }

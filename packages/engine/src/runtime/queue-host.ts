@@ -33,6 +33,15 @@ export abstract class QueueHost extends Host {
     this.ctx = ctx
   }
 
+  /**
+   * Workers: the item's PoolSize; PoolSize 0 (IRIS: use the shared actor pool) takes the
+   * production's ActorPoolSize (default 1).
+   */
+  override get poolSize(): number {
+    const own = super.poolSize
+    return own > 0 ? own : Math.max(1, this.ctx.production.actorPoolSize ?? 1)
+  }
+
   /** Workers currently handling a message. */
   get busy(): number {
     return this.#busy
@@ -66,8 +75,13 @@ export abstract class QueueHost extends Host {
     this.#abort = new AbortController()
     this.#running = true
     this.#paused = false
-    const n = Math.max(1, this.poolSize)
+    const n = this.poolSize
     this.#workers = Array.from({ length: n }, (_, i) => this.#work(i))
+  }
+
+  /** Stop taking messages now (workers finish the one they hold); `stop()` follows. */
+  protected haltIntake(): void {
+    this.#running = false
   }
 
   /** Called when stopping begins, before waiting for workers: abort in-flight I/O here. */

@@ -8,6 +8,8 @@
 //
 // What it does not do: application ACKs with content beyond MSH/MSA/ERR; for those use the
 // model's `createAck(message, code, options)` in the handler.
+import { HL7_ERROR_CODES } from '../ack.js'
+import type { Hl7ErrorConditionCode } from '../ack.js'
 import type { MllpHeader } from './header.js'
 
 /** HL7 table 0008 acknowledgment codes: original mode (A*) and enhanced mode commit (C*). */
@@ -17,22 +19,8 @@ export type MllpAckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR'
 export interface MllpAckOptions {
   /** Human-readable text for ERR-8 (and MSA-3 before v2.7); escaped and truncated here. */
   readonly text?: string
-  /** HL7 table 0357 error code for ERR-3 (default 207 "Application internal error" on AE/AR). */
-  readonly errorCode?: string
-}
-
-// HL7 table 0357 (message error condition codes), the entries the transport uses.
-const ERROR_TEXT: Record<string, string> = {
-  '0': 'Message accepted',
-  '100': 'Segment sequence error',
-  '101': 'Required field missing',
-  '102': 'Data type error',
-  '103': 'Table value not found',
-  '200': 'Unsupported message type',
-  '201': 'Unsupported event code',
-  '202': 'Unsupported processing id',
-  '203': 'Unsupported version id',
-  '207': 'Application internal error',
+  /** HL7 table 0357 error code for the ERR segment (default 207 "Application internal error"). */
+  readonly errorCode?: Hl7ErrorConditionCode
 }
 
 // MSH-10 of generated ACKs: a random per-process prefix plus a counter, both base 36, so ids are
@@ -100,7 +88,7 @@ function versionAtLeast(version: string, major: number, minor: number): boolean 
  * version and charset, MSA-2 = the original MSH-10, and an ERR segment on errors.
  * The result is in Latin-1 code units (the inbound raw fields are copied byte for byte): encode it
  * with `'latin1'`.
- * @example buildMllpAck(readHeader(frame), 'AR', { text: 'MSH-10 is empty', errorCode: '101' })
+ * @example buildMllpAck(readHeader(frame), 'AR', { text: 'MSH-10 is empty', errorCode: 101 })
  */
 export function buildMllpAck(
   header: MllpHeader | undefined,
@@ -113,7 +101,7 @@ export function buildMllpAck(
       ? header.encodingCharacters
       : '^~\\&'
   const component = enc.charAt(0)
-  const version = header?.version || '2.5'
+  const version = header?.version || '2.5.1'
   const msh = [
     'MSH',
     enc,
@@ -138,8 +126,8 @@ export function buildMllpAck(
   }
   let ack = msh.join(fs) + '\r' + msa.join(fs) + '\r'
   if (isError || options.errorCode !== undefined) {
-    const errorCode = options.errorCode ?? '207'
-    const errorText = ERROR_TEXT[errorCode] ?? ''
+    const errorCode = String(options.errorCode ?? 207)
+    const errorText = HL7_ERROR_CODES[options.errorCode ?? 207]
     const sub = enc.charAt(3) || '&'
     if (versionAtLeast(version, 2, 5)) {
       // ERR-3 code^text^HL70357, ERR-4 severity, ERR-8 user message.

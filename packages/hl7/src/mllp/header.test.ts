@@ -162,7 +162,7 @@ describe('buildMllpAck', () => {
   it('adds ERR (v2.5 layout) with an escaped, single-line text on errors', () => {
     const ack = buildMllpAck(header(adt), 'AE', {
       text: 'bad|value^here\r\nnext',
-      errorCode: '207',
+      errorCode: 207,
     })
     const parsed = parseMessage(ack)
     expect(parsed.get('ERR-3.1')).toBe('207')
@@ -173,7 +173,7 @@ describe('buildMllpAck', () => {
 
   it('uses ERR-1 and MSA-3 for v2.3/2.4 receivers', () => {
     const v24 = header(adt.replace('2.5.1^GBR', '2.4'))
-    const ack = buildMllpAck(v24, 'AR', { text: 'no', errorCode: '101' })
+    const ack = buildMllpAck(v24, 'AR', { text: 'no', errorCode: 101 })
     expect(ack.split('\r').slice(1)).toEqual([
       'MSA|AR|CTRL01|no',
       'ERR|^^^101&Required field missing&HL70357',
@@ -185,6 +185,6 @@ describe('buildMllpAck', () => {
     const ack = parseMessage(buildMllpAck(undefined, 'AR', { text: 'x' }))
     expect(ack.get('MSA-1')).toBe('AR')
     expect(ack.get('MSA-2')).toBeUndefined()
-    expect(ack.get('MSH-12')).toBe('2.5')
+    expect(ack.get('MSH-12')).toBe('2.5.1')
   })
 })

@@ -11,6 +11,7 @@ import {
   parseMessage,
   scanSegments,
 } from './parse-message.js'
+import type { Encoding } from './encoding.js'
 import type { Message } from './message.js'
 import { Segment } from './segment.js'
 
@@ -66,7 +67,7 @@ export function parseBatch(input: string | Uint8Array, options: ParseOptions = {
   let fileTrailer: Segment | undefined
   let group: Hl7BatchGroup | undefined
   // The batch-segment delimiters: from FHS/BHS, or the standard ones until one is seen.
-  let encoding = undefined as ReturnType<typeof headerEncoding> | undefined
+  let encoding: Encoding | undefined
   const last = starts.length - 1
   let i = 0
   while (i <= last) {

@@ -10,7 +10,7 @@
 // Not done here: schema checks (see validate), and splitting batches (see parseBatch).
 import { Hl7ParseError, quote } from '../errors.js'
 import { decodeBytes, resolveCharset, sniffCharset } from './charset.js'
-import { readEncoding } from './encoding.js'
+import { readEncoding, type Encoding } from './encoding.js'
 import { Message } from './message.js'
 
 /** Options of parseMessage and parseBatch. */
@@ -183,11 +183,7 @@ function where(
 }
 
 /** Reads the delimiters from the header segment (MSH, FHS or BHS) at `index` of `scan`. */
-export function headerEncoding(
-  scan: ScannedText,
-  map: OffsetMap,
-  index: number,
-): ReturnType<typeof readEncoding> {
+export function headerEncoding(scan: ScannedText, map: OffsetMap, index: number): Encoding {
   const src = scan.src
   const start = scan.starts[index]!
   const end = scan.ends[index]!
