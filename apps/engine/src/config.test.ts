@@ -37,11 +37,13 @@ describe('parseRunConfig', () => {
       logLevel: 'debug',
       adminToken: 'secret',
     })
-    expect(parseRunConfig(['cli.xml', '--http-port', '7000', '--sync', 'none'], env)).toMatchObject({
-      production: 'cli.xml',
-      httpPort: 7000,
-      syncMode: 'none',
-    })
+    expect(parseRunConfig(['cli.xml', '--http-port', '7000', '--sync', 'none'], env)).toMatchObject(
+      {
+        production: 'cli.xml',
+        httpPort: 7000,
+        syncMode: 'none',
+      },
+    )
   })
 
   it('refuses unknown options and bad values with a message that names them', () => {

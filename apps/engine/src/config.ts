@@ -85,11 +85,15 @@ function redis(value: string, what: string): string {
 }
 
 /** Run `node:util` parseArgs strictly, turning its errors into AppError with the same text. */
-export function strictParse<O extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>>(
+export function strictParse<
+  O extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>,
+>(
   args: string[],
   options: O,
   allowPositionals = true,
-): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>> {
+): ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>
+> {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals })
   } catch (e) {
@@ -119,12 +123,15 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
     throw bad('run needs a production file: li-engine run <production.xml> (or set LI_PRODUCTION)')
   }
   const pick = (opt: string | undefined, envName: string): [string | undefined, string] =>
-    opt !== undefined ? [opt, `--${envName.slice(3).toLowerCase().replace(/_/g, '-')}`] : [env[envName], envName]
+    opt !== undefined
+      ? [opt, `--${envName.slice(3).toLowerCase().replace(/_/g, '-')}`]
+      : [env[envName], envName]
   const [dataDir] = pick(values['data-dir'], 'LI_DATA_DIR')
   const [httpHost] = pick(values['http-host'], 'LI_HTTP_HOST')
   const [httpPort, httpPortName] = pick(values['http-port'], 'LI_HTTP_PORT')
   const [redisUrl, redisName] = pick(values['redis-url'], 'LI_REDIS_URL')
-  const [sync, syncName] = values.sync !== undefined ? [values.sync, '--sync'] : [env.LI_SYNC_MODE, 'LI_SYNC_MODE']
+  const [sync, syncName] =
+    values.sync !== undefined ? [values.sync, '--sync'] : [env.LI_SYNC_MODE, 'LI_SYNC_MODE']
   const [logLevel, logName] = pick(values['log-level'], 'LI_LOG_LEVEL')
   const config: RunConfig = {
     production,
@@ -136,7 +143,9 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
     shutdownTimeout: env.LI_SHUTDOWN_TIMEOUT
       ? parseSeconds(env.LI_SHUTDOWN_TIMEOUT, 'LI_SHUTDOWN_TIMEOUT')
       : RUN_DEFAULTS.shutdownTimeout,
-    drainTimeout: env.LI_DRAIN_TIMEOUT ? parseSeconds(env.LI_DRAIN_TIMEOUT, 'LI_DRAIN_TIMEOUT') : RUN_DEFAULTS.drainTimeout,
+    drainTimeout: env.LI_DRAIN_TIMEOUT
+      ? parseSeconds(env.LI_DRAIN_TIMEOUT, 'LI_DRAIN_TIMEOUT')
+      : RUN_DEFAULTS.drainTimeout,
   }
   if (redisUrl) config.redisUrl = redis(redisUrl, redisName)
   if (env.LI_ADMIN_TOKEN) config.adminToken = env.LI_ADMIN_TOKEN

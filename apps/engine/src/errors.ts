@@ -21,6 +21,8 @@ export class AppError extends Error {
 export function isAppError(e: unknown): e is AppError {
   return (
     e instanceof AppError ||
-    (e instanceof Error && e.name === 'AppError' && typeof (e as { code?: unknown }).code === 'string')
+    (e instanceof Error &&
+      e.name === 'AppError' &&
+      typeof (e as { code?: unknown }).code === 'string')
   )
 }

@@ -16,11 +16,7 @@ export {
 export type { RunConfig, SyncMode, LogLevel } from './config.js'
 export { ensureAdminToken, ADMIN_TOKEN_FILE } from './admin-token.js'
 export type { AdminToken } from './admin-token.js'
-export {
-  checkProductionFile,
-  formatCheckReport,
-  CheckInputError,
-} from './check.js'
+export { checkProductionFile, formatCheckReport, CheckInputError } from './check.js'
 export {
   parseSendConfig,
   readMessages,

@@ -91,6 +91,10 @@ describe('Engine.stop', () => {
     try {
       await waitFor(() => peer.count('W-1') > before, 'W-1 resumed from the WAL and delivered')
       await waitFor(async () => (await again.getStatus()).walPending === 0, 'WAL entry completed')
+      // The first run's record is closed as superseded; the resumed copy carries the outcome.
+      const { records } = await again.store.query({ correlationId: 'W-1', limit: 10 })
+      expect(records.map((r) => r.state).sort()).toEqual(['completed', 'completed'])
+      expect(records.filter((r) => r.metadata?.recovered === true)).toHaveLength(1)
     } finally {
       await again.stop()
       await peer.close()

@@ -121,6 +121,13 @@ describe('Wal basics', () => {
       w.append({ hostName: 'h', messageId: 'm', payload: Buffer.from('p') as unknown as string }),
       'WAL_INVALID_ARGUMENT',
     )
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    await expectCode(w.append({ ...msg(1), metadata: circular }), 'WAL_INVALID_ARGUMENT')
+    await expectCode(
+      w.append({ ...msg(1), payload: 'x'.repeat(64 * 1024 * 1024) }),
+      'WAL_INVALID_ARGUMENT',
+    )
     const e = await w.append(msg(1))
     await w.complete(e.id)
     await expectCode(w.complete(e.id), 'WAL_UNKNOWN_ENTRY')

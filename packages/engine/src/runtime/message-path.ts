@@ -176,6 +176,7 @@ export class MessagePath {
       recovered ? 'recovered from WAL' : undefined,
     )
     if (input.error !== undefined) await store.markFailed(rec.id, input.error)
+    if (recovered) await this.#supersede(sessionId, input.source, rec.id)
     const accepted: Accepted = {
       walId: walKey,
       sessionId,
@@ -269,6 +270,31 @@ export class MessagePath {
       }
       const next: Envelope = { ...env, source: from, raw: out.raw, storeId, messageId }
       await this.#enqueue(out.target, next)
+    }
+  }
+
+  /**
+   * The record the previous run stored for a resumed message never finished: close it, pointing
+   * at the copy that now carries the work, so it does not stay "incomplete" forever.
+   */
+  async #supersede(sessionId: string, source: string, newId: string): Promise<void> {
+    try {
+      const { records } = await this.#o.store.query({ sessionId, limit: 100 })
+      for (const r of records) {
+        if (r.id === newId || r.hostName !== source || r.direction !== 'inbound') continue
+        if (r.state !== 'received' && r.state !== 'processing') continue
+        await this.#o.store.markCompleted(r.id)
+        void this.hop(
+          sessionId,
+          r.id,
+          source,
+          source,
+          'completed',
+          `superseded by ${newId} (resumed from the WAL)`,
+        )
+      }
+    } catch (e) {
+      this.#o.logger.warn({ err: errorText(e), sessionId }, 'could not close the superseded record')
     }
   }
 

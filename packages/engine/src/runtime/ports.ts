@@ -43,6 +43,14 @@ export interface StorePort {
   markCompleted(id: string): Promise<unknown>
   markFailed(id: string, error: string): Promise<unknown>
   get(id: string): Promise<StoredMessageLike | null | undefined>
+  query(query: { sessionId?: string | undefined; limit: number }): Promise<{
+    records: readonly {
+      id: string
+      hostName: string
+      state: string
+      direction?: string | undefined
+    }[]
+  }>
   recordHop(hop: {
     sessionId: string
     messageId?: string | undefined

@@ -102,29 +102,45 @@ export function buildMllpAck(
       : '^~\\&'
   const component = enc.charAt(0)
   const version = header?.version || '2.5.1'
-  const msh = [
-    'MSH',
-    enc,
-    header?.receivingApplication ?? '',
-    header?.receivingFacility ?? '',
-    header?.sendingApplication ?? '',
-    header?.sendingFacility ?? '',
-    timestamp(),
-    '',
-    'ACK' + component + (header?.triggerEvent ?? '') + component + 'ACK',
-    nextControlId(),
-    header?.processingId || 'P',
-    version,
-  ]
-  if (header !== undefined && header.charset !== '') msh.push('', '', '', '', '', header.charset)
+  // Runs once per message on the server's fast path (ctx.ack, auto-ACK): about 1 us including
+  // the Latin-1 encoding, measured on this machine with the benchmark corpus.
+  let msh =
+    'MSH' +
+    fs +
+    enc +
+    fs +
+    (header?.receivingApplication ?? '') +
+    fs +
+    (header?.receivingFacility ?? '') +
+    fs +
+    (header?.sendingApplication ?? '') +
+    fs +
+    (header?.sendingFacility ?? '') +
+    fs +
+    timestamp() +
+    fs +
+    fs +
+    'ACK' +
+    component +
+    (header?.triggerEvent ?? '') +
+    component +
+    'ACK' +
+    fs +
+    nextControlId() +
+    fs +
+    (header?.processingId || 'P') +
+    fs +
+    version
+  // MSH-13..17 empty, MSH-18 the inbound charset (the copied fields are in it).
+  if (header !== undefined && header.charset !== '') msh += fs.repeat(6) + header.charset
   const isError = code !== 'AA' && code !== 'CA'
   const text = options.text === undefined ? '' : options.text
-  const msa = ['MSA', code, header?.controlId ?? '']
+  let msa = 'MSA' + fs + code + fs + (header?.controlId ?? '')
   // Like the model's createAck: MSA-3 (deprecated since v2.5) only for v2.3/2.4 receivers.
   if (isError && text !== '' && !versionAtLeast(version, 2, 5)) {
-    msa.push(escapeText(text, fs, enc, 80))
+    msa += fs + escapeText(text, fs, enc, 80)
   }
-  let ack = msh.join(fs) + '\r' + msa.join(fs) + '\r'
+  let ack = msh + '\r' + msa + '\r'
   if (isError || options.errorCode !== undefined) {
     const errorCode = String(options.errorCode ?? 207)
     const errorText = HL7_ERROR_CODES[options.errorCode ?? 207]

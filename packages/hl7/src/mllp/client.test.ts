@@ -322,7 +322,12 @@ describe('MllpClient with MllpServer', () => {
     cleanups.push(() => server.close())
     const c = client({ port, window: 8 })
     const ids = Array.from({ length: 200 }, (_, i) => `P${i}`)
-    const acks = await Promise.all(ids.map((id) => c.send(msg(id))))
+    // Strings, Buffers and plain Uint8Arrays mixed (bytes are written uncopied, corked).
+    const acks = await Promise.all(
+      ids.map((id, i) =>
+        c.send(i % 3 === 0 ? msg(id) : i % 3 === 1 ? Buffer.from(msg(id)) : new TextEncoder().encode(msg(id))),
+      ),
+    )
     expect(acks.map((a) => a.controlId)).toEqual(ids)
     expect(acks.every((a) => a.code === 'AA')).toBe(true)
     await c.close()

@@ -19,7 +19,14 @@ import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import tls from 'node:tls'
 import { MllpError } from './errors.js'
-import { DEFAULT_MAX_MESSAGE_BYTES, MllpDecoder, encodeFrame } from './frame.js'
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MLLP_CARRIAGE_RETURN,
+  MLLP_END_BLOCK,
+  MLLP_START_BLOCK,
+  MllpDecoder,
+  encodeFrame,
+} from './frame.js'
 import type { Message } from '../parse/message.js'
 import { parseMessage } from '../parse/parse-message.js'
 import { isHeaderProblem, readAckFields, readHeader } from './header.js'
@@ -126,12 +133,18 @@ class Ack implements MllpAck {
 }
 
 interface Outgoing {
-  readonly frame: Buffer
+  // Either a complete frame (strings are encoded straight into one), or the caller's bytes,
+  // written between START_BLOCK and END_BLOCK without copying.
+  readonly frame: Buffer | undefined
+  readonly body: Uint8Array
   readonly controlId: string
   readonly resolve: (ack: MllpAck) => void
   readonly reject: (error: Error) => void
   sentAt: number
 }
+
+const START_BLOCK = Buffer.from([MLLP_START_BLOCK])
+const END_BLOCK = Buffer.from([MLLP_END_BLOCK, MLLP_CARRIAGE_RETURN])
 
 // Control ids of recently timed-out messages, so that their late ACKs are reported as `late`.
 const LATE_MEMORY = 256
@@ -218,6 +231,7 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
 
   /**
    * Sends one message and resolves with its ACK (whatever MSA-1 says: check `ack.accepted`).
+   * Bytes are written as given, without a copy: do not modify them until the promise settles.
    * Rejects with MllpError: MLLP_INVALID_MESSAGE (no MSH-10 to match an ACK against),
    * MLLP_ACK_TIMEOUT, MLLP_CONNECTION_CLOSED, MLLP_CONNECT_FAILED or MLLP_CLOSED.
    */
@@ -228,10 +242,13 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
       typeof message === 'string' || message instanceof Uint8Array
         ? message
         : String(message.toString())
-    const frame = encodeFrame(payload, this.#encoding)
+    // Strings are encoded into a frame once; bytes are not copied at all (a 3.3 KB copy per message
+    // was the client's largest allocation and, through GC, a visible part of its tail latency).
+    const frame = typeof payload === 'string' ? encodeFrame(payload, this.#encoding) : undefined
+    const body = frame === undefined ? (payload as Uint8Array) : frame.subarray(1, frame.length - 2)
     // MSH-10 is read from the encoded bytes (as Latin-1), exactly as MSA-2 will be read from the
     // ACK's bytes, so that the two compare equal whatever the charset.
-    const header = readHeader(frame.subarray(1, frame.length - 2))
+    const header = readHeader(body)
     if (isHeaderProblem(header)) {
       return Promise.reject(
         new MllpError('MLLP_INVALID_MESSAGE', `cannot send this message: ${header.text}`),
@@ -240,6 +257,7 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
     return new Promise<MllpAck>((resolve, reject) => {
       this.#queue.push({
         frame,
+        body,
         controlId: header.controlId,
         resolve,
         reject,
@@ -294,13 +312,24 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
     }
     const socket = this.#socket
     if (socket === undefined) return
+    let corked = false
     while (this.#inFlight.length < this.#window && this.#queueHead < this.#queue.length) {
       const out = this.#queue[this.#queueHead++]
       if (out === undefined) break
       this.#inFlight.push(out)
       out.sentAt = performance.now()
-      socket.write(out.frame)
+      if (out.frame !== undefined) {
+        socket.write(out.frame)
+      } else {
+        // Corked, the three pieces leave in one writev.
+        if (!corked) socket.cork()
+        corked = true
+        socket.write(START_BLOCK)
+        socket.write(out.body)
+        socket.write(END_BLOCK)
+      }
     }
+    if (corked) socket.uncork()
     this.#armAckTimer()
     if (this.#queueHead === this.#queue.length) {
       this.#queue = []

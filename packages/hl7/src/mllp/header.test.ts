@@ -125,6 +125,23 @@ describe('readAckFields', () => {
     expect(readAckFields('MSH#^~\\&#A##B##1##ACK#X#P#2.4\nMSA#AA#C2\n')?.controlId).toBe('C2')
   })
 
+  it('reads bytes and strings alike', () => {
+    const piece = fc.constantFrom('MSH', 'MSA', '|', '#', '\r', '\n', 'AA', 'C1', '^', 'x', '')
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+        const text = pieces.join('')
+        expect(readAckFields(Buffer.from(text, 'latin1'))).toEqual(readAckFields(text))
+      }),
+      { numRuns: 1000 },
+    )
+    const ack = 'MSH|^~\\&|A||B||1||ACK|X|P|2.4\rMSA|AE|C1|bad PID\r'
+    expect(readAckFields(Buffer.from(ack))).toEqual({
+      code: 'AE',
+      controlId: 'C1',
+      text: 'bad PID',
+    })
+  })
+
   it('ignores "MSA|" that is not at a segment start, and ACKs without MSA', () => {
     expect(readAckFields('MSH|^~\\&|MSA|x||1||ACK|X|P|2.5\r')).toBeUndefined()
     expect(readAckFields('no header')).toBeUndefined()

@@ -30,7 +30,7 @@ const HL7_CHARSETS: Record<string, string> = {
   'ISO IR159': 'iso-2022-jp',
 }
 
-/** Resolves an MSH-18 value or an encoding label (`latin1`, `utf-8`, `windows-1252`) to a decoder label. */
+/** Resolves an MSH-18 value or an encoding label (`latin1`, `windows-1252`) to a decoder label. */
 export function resolveCharset(name: string): string {
   const trimmed = name.trim()
   if (trimmed === '') return 'utf-8'
