@@ -58,4 +58,11 @@ describe('parseRunConfig', () => {
     expect(() => parseRunConfig([], {})).toThrow(/needs a production file/)
     expect(() => parseRunConfig(['a.xml', 'b.xml'], {})).toThrow(AppError)
   })
+
+  it('takes the Redis queue prefix from LI_QUEUE_PREFIX, refusing odd characters', () => {
+    expect(parseRunConfig(['p.xml'], { LI_QUEUE_PREFIX: 'trust-a:li' }).queuePrefix).toBe(
+      'trust-a:li',
+    )
+    expect(() => parseRunConfig(['p.xml'], { LI_QUEUE_PREFIX: 'a b' })).toThrow(/LI_QUEUE_PREFIX/)
+  })
 })

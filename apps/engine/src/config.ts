@@ -23,6 +23,8 @@ export interface RunConfig {
   httpHost: string
   httpPort: number
   redisUrl?: string
+  /** Redis key prefix of the queues (LI_QUEUE_PREFIX; the engine's default `li:queue`). */
+  queuePrefix?: string
   syncMode: SyncMode
   logLevel: LogLevel
   adminToken?: string
@@ -149,5 +151,13 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
   }
   if (redisUrl) config.redisUrl = redis(redisUrl, redisName)
   if (env.LI_ADMIN_TOKEN) config.adminToken = env.LI_ADMIN_TOKEN
+  if (env.LI_QUEUE_PREFIX) {
+    if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(env.LI_QUEUE_PREFIX)) {
+      throw bad(
+        `LI_QUEUE_PREFIX must be 1-100 letters, digits or :_.-, got "${env.LI_QUEUE_PREFIX}"`,
+      )
+    }
+    config.queuePrefix = env.LI_QUEUE_PREFIX
+  }
   return config
 }

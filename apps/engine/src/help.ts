@@ -30,6 +30,7 @@ Environment only:
   LI_ADMIN_TOKEN        bearer token for /api (default: generated into <data dir>/admin-token)
   LI_SHUTDOWN_TIMEOUT   seconds before a stuck shutdown exits 1 (30)
   LI_DRAIN_TIMEOUT      seconds to drain queues on SIGTERM (10)
+  LI_QUEUE_PREFIX       Redis key prefix of the queues with --redis-url (li:queue)
 `
 
 /** `li-engine check --help`. */

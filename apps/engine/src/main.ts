@@ -95,6 +95,7 @@ export async function runEngine(
     dataDir,
     syncMode: config.syncMode,
     ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
+    ...(config.queuePrefix === undefined ? {} : { queuePrefix: config.queuePrefix }),
     shutdownTimeout: config.shutdownTimeout,
     // The drain is done by GracefulShutdown below; Engine.stop() then only tears down.
     drainTimeout: 0.001,

@@ -7,6 +7,7 @@
  * its MSH-10.
  */
 import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
 import { MllpClient, parseBatch } from '@li/hl7'
 import { parsePort, strictParse } from './config.js'
@@ -144,7 +145,11 @@ function progress(done: number, total: number, codes: Record<string, number>): s
 export async function sendMessages(config: SendConfig, messages: Outgoing[]): Promise<SendSummary> {
   let tls: ConnectionOptions | undefined
   if (config.tls) {
-    tls = { rejectUnauthorized: !config.insecure, servername: config.host }
+    // SNI takes host names only (RFC 6066): an IP address is verified against the certificate's IP SANs.
+    tls = {
+      rejectUnauthorized: !config.insecure,
+      ...(isIP(config.host) === 0 ? { servername: config.host } : {}),
+    }
     if (config.ca !== undefined) {
       try {
         tls.ca = await readFile(config.ca)

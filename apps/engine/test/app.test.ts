@@ -17,7 +17,7 @@ import {
 
 const TOKEN = 'unit-test-token'
 
-describe('createApp', () => {
+describe('createApp', { timeout: 30_000 }, () => {
   let dir: string
   let engine: Engine
   let app: ReturnType<typeof createApp>

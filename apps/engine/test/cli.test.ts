@@ -1,8 +1,12 @@
 // The built `li-engine` as a child process: help, version, bad options, check exit codes, send.
-import { readdir, writeFile } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
+import tls from 'node:tls'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  ackFor,
+  frame,
   DEMO,
   DEMO_MESSAGES,
   MllpPeer,
@@ -17,7 +21,7 @@ import {
 
 requireBuild()
 
-describe('li-engine: help, version, bad arguments', () => {
+describe('li-engine: help, version, bad arguments', { timeout: 60_000 }, () => {
   it('prints help for the command and for each subcommand, exit 0', async () => {
     const main = await runCli(['--help'])
     expect(main.code).toBe(0)
@@ -80,7 +84,7 @@ describe('li-engine: help, version, bad arguments', () => {
   })
 })
 
-describe('li-engine check', () => {
+describe('li-engine check', { timeout: 60_000 }, () => {
   let dir: string
   beforeAll(async () => {
     dir = await tempDir('check')
@@ -123,7 +127,7 @@ describe('li-engine check', () => {
   })
 })
 
-describe('li-engine send', () => {
+describe('li-engine send', { timeout: 60_000 }, () => {
   let peer: MllpPeer
   let port: number
   let dir: string
@@ -179,5 +183,97 @@ describe('li-engine send', () => {
     ])
     expect(down.code).toBe(1)
     expect(down.stderr).toMatch(/cannot connect to 127\.0\.0\.1/)
+  })
+})
+
+describe('li-engine send --tls', { timeout: 60_000 }, () => {
+  let dir: string
+  let server: tls.Server
+  let port: number
+  const received: string[] = []
+
+  beforeAll(async () => {
+    dir = await tempDir('tls')
+    // A throwaway self-signed certificate for 127.0.0.1, made with the openssl CLI.
+    const r = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        'key.pem',
+        '-out',
+        'cert.pem',
+      ],
+      { cwd: dir, encoding: 'utf8' },
+    )
+    if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`)
+    const key = await readFile(path.join(dir, 'key.pem'))
+    const cert = await readFile(path.join(dir, 'cert.pem'))
+    server = tls.createServer({ key, cert }, (socket) => {
+      socket.on('error', () => undefined)
+      let buf = ''
+      socket.on('data', (c: Buffer) => {
+        buf += c.toString('latin1')
+        let end: number
+        while ((end = buf.indexOf('\x1c\r')) >= 0) {
+          const text = buf.slice(buf.indexOf('\x0b') + 1, end)
+          buf = buf.slice(end + 2)
+          received.push(text)
+          socket.write(frame(ackFor(controlIdOf(text), 'AA')))
+        }
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    port = (server.address() as { port: number }).port
+  })
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await removeDir(dir)
+  })
+
+  it('sends over TLS trusting --ca, and refuses an unverified certificate without it', async () => {
+    const file = path.join(dir, 'm.hl7')
+    await writeFile(file, hl7('ADT^A01', 'TLS-1'))
+    const ok = await runCli([
+      'send',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--tls',
+      '--ca',
+      path.join(dir, 'cert.pem'),
+      file,
+    ])
+    expect(ok.stderr).toBe('')
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toMatch(/AA 1/)
+    expect(received.map(controlIdOf)).toEqual(['TLS-1'])
+    const untrusted = await runCli([
+      'send',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--tls',
+      '--timeout',
+      '3',
+      file,
+    ])
+    expect(untrusted.code).toBe(1)
+    expect(received.length).toBe(1)
   })
 })

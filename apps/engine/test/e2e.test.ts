@@ -64,7 +64,7 @@ async function traceOf(engine: EngineProcess, storeId: string): Promise<Hop[]> {
   return (r.json as { trace: Hop[] }).trace
 }
 
-describe('li-engine run: routing, traces, resend, ReplyCodeActions', () => {
+describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 60_000 }, () => {
   let dir: string
   let outDir: string
   let peer: MllpPeer
@@ -203,7 +203,7 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', () => {
   })
 })
 
-describe('li-engine run: crash and shutdown', () => {
+describe('li-engine run: crash and shutdown', { timeout: 60_000 }, () => {
   let dir: string
   let peer: MllpPeer
 
@@ -348,4 +348,34 @@ describe('li-engine run: crash and shutdown', () => {
     expect(msgs).toContain('shutdown: stop accepting, readiness false')
     expect(msgs).toContain('shutdown complete')
   }, 90_000)
+})
+
+describe('li-engine run --redis-url', { timeout: 60_000 }, () => {
+  it('routes through shared Redis queues (the test setup private redis-server)', async () => {
+    const redisUrl = process.env.LI_REDIS_URL
+    if (redisUrl === undefined)
+      throw new Error('LI_REDIS_URL is not set: the vitest global setup starts redis-server')
+    const dir = await tempDir('redis')
+    const peer = new MllpPeer(behave)
+    try {
+      const outPort = await peer.listen()
+      const inPort = await freePort()
+      const engine = await EngineProcess.start(
+        dir,
+        testProduction({ inPort, outPort, outDir: path.join(dir, 'out') }),
+        // A prefix of its own, so that no other test's queues are shared.
+        { LI_REDIS_URL: redisUrl, LI_QUEUE_PREFIX: `li-app-test:${process.pid}:${Date.now()}` },
+      )
+      const started = engine.lines.find((l) => l.msg === 'production started')
+      expect(started?.queues).toBe('redis')
+      const sender = await MllpSender.connect(inPort)
+      expect(await sender.send(hl7('ADT^A01', 'REDIS-1'))).toBe('AA')
+      sender.close()
+      await waitFor(() => peer.count('REDIS-1') === 1, 'REDIS-1 at the receiver')
+      expect((await engine.stop('SIGTERM')).code).toBe(0)
+    } finally {
+      await peer.close()
+      await removeDir(dir)
+    }
+  })
 })

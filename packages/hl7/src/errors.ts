@@ -2,6 +2,7 @@
 // callers can branch on `code`; `Hl7ParseError` adds where in the input the problem was found.
 // Expected findings that can be many (schema validation issues) are returned as data, not thrown.
 import type { MllpErrorCode } from './mllp/errors.js'
+import type { Hl7SchemaErrorCode } from './schema/errors.js'
 
 /** Codes of errors thrown while reading or editing a message (all carried by Hl7ParseError). */
 export type Hl7ParseErrorCode =
@@ -30,7 +31,7 @@ export type Hl7ParseErrorCode =
 // cast; adding it before would make the cast an unnecessary assertion (a lint error there).
 /** Stable codes of every error that @li/hl7 throws. */
 export type Hl7ErrorCode =
-  'HL7_INVALID_ARGUMENT' | 'HL7_INTERNAL' | Hl7ParseErrorCode | MllpErrorCode
+  'HL7_INVALID_ARGUMENT' | 'HL7_INTERNAL' | Hl7ParseErrorCode | MllpErrorCode | Hl7SchemaErrorCode
 
 /** The one error class of @li/hl7: `code` is stable, `message` says what was wrong and what to do. */
 export class Hl7Error extends Error {

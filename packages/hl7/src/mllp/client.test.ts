@@ -325,7 +325,13 @@ describe('MllpClient with MllpServer', () => {
     // Strings, Buffers and plain Uint8Arrays mixed (bytes are written uncopied, corked).
     const acks = await Promise.all(
       ids.map((id, i) =>
-        c.send(i % 3 === 0 ? msg(id) : i % 3 === 1 ? Buffer.from(msg(id)) : new TextEncoder().encode(msg(id))),
+        c.send(
+          i % 3 === 0
+            ? msg(id)
+            : i % 3 === 1
+              ? Buffer.from(msg(id))
+              : new TextEncoder().encode(msg(id)),
+        ),
       ),
     )
     expect(acks.map((a) => a.controlId)).toEqual(ids)

@@ -1,7 +1,6 @@
 // The error thrown by the schema lookups of @li/hl7 (unknown version, malformed custom schema).
 // Validation findings are not errors: `validate` returns them as data and never throws.
 import { Hl7Error } from '../errors.js'
-import type { Hl7ErrorCode } from '../errors.js'
 
 /** Codes of errors thrown by getSchema, defineCustomSchema and loadCustomSchema. */
 export type Hl7SchemaErrorCode =
@@ -19,9 +18,7 @@ export class Hl7SchemaError extends Hl7Error {
   readonly schemaCode: Hl7SchemaErrorCode
 
   constructor(code: Hl7SchemaErrorCode, message: string, options?: ErrorOptions) {
-    // The package-wide union lives in ../errors.ts (owned elsewhere); until it lists the schema
-    // codes, this is the one place where they are widened to it.
-    super(code as unknown as Hl7ErrorCode, message, options)
+    super(code, message, options)
     this.schemaCode = code
   }
 }
