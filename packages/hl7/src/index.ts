@@ -54,7 +54,8 @@ export type {
 // (end schema)
 
 // --- MLLP framing, server, client (section: mllp; also the "./mllp" subpath) ---------------
-// The header/ACK helpers (readHeader, readAckFields, buildMllpAck) are on "@li/hl7/mllp" only.
+// The header/ACK helpers (readHeader, readControlId, readAckFields, buildMllpAck) are on
+// "@li/hl7/mllp" only.
 export {
   DEFAULT_MAX_MESSAGE_BYTES,
   MLLP_CARRIAGE_RETURN,

@@ -4,19 +4,38 @@
  * (after the rule's DTL transforms) to the targets the rules name.
  *
  * Settings: BusinessRuleName (required), BadMessageHandler (messages that fail to parse, to
- * transform, or match a rule error go there instead of failing), AlertOnError, PoolSize.
+ * transform, or match a rule error go there instead of failing), AlertOnError, PoolSize,
+ * MessageSchemaCategory (the doc category when the sending service set none).
  * A message no rule sends anywhere is completed and traced as `discarded`.
+ *
+ * Rules and transforms see `docCategory` (the receiving service's MessageSchemaCategory, else the
+ * router's own, else MSH-12 inside the evaluator) and `trace` (`<trace>` texts: logged at debug,
+ * since they may hold patient data, and kept in the session trace). The message is parsed once
+ * per hop, by the rule evaluator; the `@li/hl7` model is built only if custom rules ask for it.
+ * A DTL with a non-HL7 target returns a plain object: it goes on as JSON text (envelope format
+ * `json`) to HTTP and file operations; sending it to an MLLP operation or a router fails the
+ * message (BadMessageHandler if set), naming the target.
  */
 import { parseMessage } from '@li/hl7'
 import type { Message } from '@li/hl7'
-import type { CompiledRules, CompiledTransform, ProductionItem } from '../production/types.js'
+import type {
+  CompiledRules,
+  CompiledTransform,
+  ProductionItem,
+  RuleContext,
+} from '../production/types.js'
 import { EngineError } from '../errors.js'
+import type { CompiledDtl } from '../iris/dtl.js'
 import type { Envelope } from '../runtime/envelope.js'
 import { errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
+import type { ForwardOutput } from '../runtime/message-path.js'
 import { QueueHost } from '../runtime/queue-host.js'
 import type { Disposition } from '../runtime/queue-host.js'
 import { ItemSettings } from '../runtime/settings.js'
+
+/** Classes that can only carry HL7 v2 text (a JSON body is refused for them). */
+const HL7_ONLY = /(^|\.)(TCPOperation|RoutingEngine)$/
 
 /** The HL7 routing engine (business process). */
 export class RoutingEngineHost extends QueueHost {
@@ -24,10 +43,12 @@ export class RoutingEngineHost extends QueueHost {
   readonly #settings: ItemSettings
   #rules: CompiledRules | undefined
   readonly #transforms = new Map<string, CompiledTransform>()
+  readonly #category: string | undefined
 
   constructor(item: ProductionItem, ctx: HostContext) {
     super(item, ctx)
     this.#settings = new ItemSettings(item)
+    this.#category = this.#settings.string('MessageSchemaCategory')
   }
 
   protected override prepare(): Promise<void> {
@@ -43,46 +64,68 @@ export class RoutingEngineHost extends QueueHost {
     return Promise.resolve()
   }
 
+  /** The doc category of a message: its service's MessageSchemaCategory, else the router's. */
+  #docCategory(env: Envelope): string | undefined {
+    if (env.docCategory !== undefined && env.docCategory !== '') return env.docCategory
+    const source = this.ctx.production.items.find((i) => i.name === env.source)
+    const own = source === undefined ? undefined : new ItemSettings(source)
+    return own?.string('MessageSchemaCategory') ?? this.#category
+  }
+
   protected override async handle(env: Envelope): Promise<Disposition> {
     const { path } = this.ctx
     const started = performance.now()
     void path.hop(env.sessionId, env.storeId, env.source, this.name, 'processing')
-    let outputs: { target: string; raw: string }[]
+    let outputs: ForwardOutput[]
     let matched: string[]
+    const traces: string[] = []
     try {
       const rules = this.#rules
       if (rules === undefined)
         throw new EngineError('ENGINE_INVALID_STATE', `router "${this.name}" has no rules`)
-      const message = parseMessage(env.raw)
-      const base = {
+      if (env.format === 'json') {
+        throw new EngineError(
+          'ENGINE_TRANSFORM_FAILED',
+          `router "${this.name}" got a JSON document from ${env.source}; it routes HL7 v2 only`,
+        )
+      }
+      const base: Omit<RuleContext, 'message'> = {
         source: env.source,
         now: new Date(),
         lookupTables: this.ctx.production.lookupTables,
+        trace: (text) => {
+          traces.push(text)
+          this.logger.debug({ sessionId: env.sessionId, trace: text }, 'trace')
+        },
       }
-      const result = rules.evaluate({ ...base, message })
+      const docCategory = this.#docCategory(env)
+      if (docCategory !== undefined) base.docCategory = docCategory
+      // The @li/hl7 model only for custom rules or transforms that read it (IRIS ones parse `raw`).
+      let parsed: Message | undefined
+      const message = (): Message => (parsed ??= parseMessage(env.raw))
+      const result = rules.evaluate({
+        ...base,
+        raw: env.raw,
+        get message(): Message {
+          return message()
+        },
+      })
       matched = result.matchedRules
       outputs = []
       for (const action of result.actions) {
         if (action.type === 'delete') continue
-        let out: Message = message
-        for (const cls of action.transforms) {
-          const t = this.#transform(cls)
-          const r = t.apply(out, base)
-          if (!isMessage(r)) {
-            throw new EngineError(
-              'ENGINE_TRANSFORM_FAILED',
-              `transform ${cls} did not return an HL7 message`,
-            )
-          }
-          out = r
-        }
-        outputs.push({ target: action.target, raw: out === message ? env.raw : out.toString() })
+        const out = this.#run(action.transforms, env.raw, message, base)
+        if (typeof out !== 'string') {
+          this.#checkJsonTarget(action.target, action.transforms)
+          outputs.push({ target: action.target, raw: JSON.stringify(out), format: 'json' })
+        } else outputs.push({ target: action.target, raw: out })
       }
     } catch (e) {
-      return this.#bad(env, e)
+      return this.#bad(env, e, traces)
     }
     await path.forward(env, this.name, outputs)
-    const detail = matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched'
+    let detail = matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched'
+    if (traces.length > 0) detail += `; trace: ${traces.join(' | ')}`
     void path.hop(
       env.sessionId,
       env.storeId,
@@ -96,6 +139,55 @@ export class RoutingEngineHost extends QueueHost {
     return { ack: true }
   }
 
+  /**
+   * Runs a send action's transforms in order on ER7 text: the result as text, or the plain
+   * object a transform with a non-HL7 target returned (it ends the chain).
+   */
+  #run(
+    classes: readonly string[],
+    raw: string,
+    message: () => Message,
+    ctx: Omit<RuleContext, 'message'>,
+  ): string | Record<string, unknown> {
+    let text = raw
+    let model: Message | undefined
+    for (const cls of classes) {
+      const t = this.#transform(cls)
+      let r: Message | Record<string, unknown> | string
+      if (hasApplyText(t)) {
+        const out = t.applyText(text, ctx)
+        r = out.object ?? out.text ?? ''
+      } else {
+        const input = model ?? (text === raw ? message() : parseMessage(text))
+        r = t.apply(input, ctx)
+      }
+      model = undefined
+      if (typeof r === 'string') text = r
+      else if (isMessage(r)) {
+        model = r
+        text = r.toString()
+      } else if (cls === classes[classes.length - 1]) return r
+      else {
+        throw new EngineError(
+          'ENGINE_TRANSFORM_FAILED',
+          `transform ${cls} returned a non-HL7 object, but ${classes[classes.indexOf(cls) + 1]} follows it and needs HL7`,
+        )
+      }
+    }
+    return text
+  }
+
+  /** A JSON body can go to HTTP, file and custom operations, never over MLLP or to a router. */
+  #checkJsonTarget(target: string, transforms: readonly string[]): void {
+    const item = this.ctx.production.items.find((i) => i.name === target)
+    if (item !== undefined && HL7_ONLY.test(item.className)) {
+      throw new EngineError(
+        'ENGINE_TRANSFORM_FAILED',
+        `transform ${transforms[transforms.length - 1] ?? ''} returned a non-HL7 object (JSON), which cannot be sent to "${target}" (${item.className}): it carries HL7 v2 only; send it to an HTTP or file operation`,
+      )
+    }
+  }
+
   #transform(className: string): CompiledTransform {
     let t = this.#transforms.get(className)
     if (t === undefined) {
@@ -105,9 +197,9 @@ export class RoutingEngineHost extends QueueHost {
     return t
   }
 
-  async #bad(env: Envelope, e: unknown): Promise<Disposition> {
+  async #bad(env: Envelope, e: unknown, traces: readonly string[]): Promise<Disposition> {
     const { path } = this.ctx
-    const text = errorText(e)
+    const text = errorText(e) + (traces.length > 0 ? `; trace: ${traces.join(' | ')}` : '')
     this.noteError(e)
     this.ctx.metrics?.recordMessageFailed(this.name, 'routing')
     this.logger.warn({ err: text, sessionId: env.sessionId }, 'routing failed')
@@ -131,6 +223,12 @@ export class RoutingEngineHost extends QueueHost {
     await path.settle(env, 'failed')
     return { ack: false, requeue: false, error: text }
   }
+}
+
+function hasApplyText(
+  t: CompiledTransform,
+): t is CompiledTransform & Pick<CompiledDtl, 'applyText'> {
+  return typeof (t as { applyText?: unknown }).applyText === 'function'
 }
 
 function isMessage(v: Message | Record<string, unknown>): v is Message {

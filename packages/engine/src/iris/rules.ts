@@ -150,7 +150,7 @@ export function compileRules(
       )
       const result: RouteResult = { actions: [], matchedRules: [] }
       if (!set) return result
-      const doc = Hl7Doc.parse(ctx.message.toString())
+      const doc = Hl7Doc.parse(ctx.raw ?? ctx.message.toString())
       const pd = pathDocFor(doc, schemas, ctx.docCategory)
       const facts = docFacts(doc, pd, ctx)
       const run = new Runner(def, ctx, pd, facts, functions, result)

@@ -151,6 +151,11 @@ export interface RuleContext {
   docCategory?: string
   /** Called by `<trace>` actions in rules and DTL. */
   trace?: (text: string) => void
+  /**
+   * The message as ER7 text, when the caller holds it (the router does): rules read this instead
+   * of serialising `message`, so a routed message is parsed once per hop.
+   */
+  raw?: string
 }
 
 /** One thing the router must do with a message. */

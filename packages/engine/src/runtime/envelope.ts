@@ -26,6 +26,16 @@ export interface Envelope {
   raw: string
   /** The original file name, when a file service read it (FileOperation `%f`). */
   fileName?: string
+  /**
+   * The schema category the receiving service assigned (its MessageSchemaCategory); routers use
+   * it for `docCategory` constraints and symbolic paths. Absent: the router's own, or MSH-12.
+   */
+  docCategory?: string
+  /**
+   * `json` when `raw` is a JSON document (a DTL with a non-HL7 target produced it); absent for
+   * HL7 v2 (ER7) text. Only HTTP and file operations deliver JSON.
+   */
+  format?: 'json'
 }
 
 /** Serialise an envelope for the queue. */

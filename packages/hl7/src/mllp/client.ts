@@ -29,7 +29,7 @@ import {
 } from './frame.js'
 import type { Message } from '../parse/message.js'
 import { parseMessage } from '../parse/parse-message.js'
-import { isHeaderProblem, readAckFields, readHeader } from './header.js'
+import { readAckFields, readControlId } from './header.js'
 import type { MllpAckFields } from './header.js'
 import type { MllpSerializable } from './server.js'
 
@@ -248,17 +248,17 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
     const body = frame === undefined ? (payload as Uint8Array) : frame.subarray(1, frame.length - 2)
     // MSH-10 is read from the encoded bytes (as Latin-1), exactly as MSA-2 will be read from the
     // ACK's bytes, so that the two compare equal whatever the charset.
-    const header = readHeader(body)
-    if (isHeaderProblem(header)) {
+    const controlId = readControlId(body)
+    if (typeof controlId !== 'string') {
       return Promise.reject(
-        new MllpError('MLLP_INVALID_MESSAGE', `cannot send this message: ${header.text}`),
+        new MllpError('MLLP_INVALID_MESSAGE', `cannot send this message: ${controlId.text}`),
       )
     }
     return new Promise<MllpAck>((resolve, reject) => {
       this.#queue.push({
         frame,
         body,
-        controlId: header.controlId,
+        controlId,
         resolve,
         reject,
         sentAt: 0,

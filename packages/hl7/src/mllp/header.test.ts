@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parseMessage } from '../parse/parse-message.js'
 import { buildMllpAck } from './ack.js'
-import { isHeaderProblem, readAckFields, readHeader } from './header.js'
+import { isHeaderProblem, readAckFields, readControlId, readHeader } from './header.js'
 import type { MllpHeader } from './header.js'
 
 const adt =
@@ -88,7 +88,9 @@ describe('readHeader', () => {
           const fields = line.split(fs)
           const f = (n: number): string => fields[n - 1] ?? ''
           // MSH-1 is the separator itself, so MSH-n is fields[n - 1] for n >= 2.
-          const result = readHeader(Buffer.from(line + '\rPID|1\r', 'latin1'))
+          const bytes = Buffer.from(line + '\rPID|1\r', 'latin1')
+          const result = readHeader(bytes)
+          expect(readControlId(bytes)).toEqual(isHeaderProblem(result) ? result : result.controlId)
           const header = isHeaderProblem(result) ? result.partial : result
           expect(header?.sendingApplication).toBe(f(3))
           expect(header?.receivingFacility).toBe(f(6))
@@ -102,6 +104,32 @@ describe('readHeader', () => {
       ),
       { numRuns: 300 },
     )
+  })
+
+  it('readControlId gives the same answer as readHeader', () => {
+    const piece = fc.constantFrom(
+      'MSH',
+      '|',
+      '#',
+      '^~\\&',
+      '\r',
+      '\n',
+      ' ',
+      'ADT^A01',
+      'C1',
+      'x',
+      '',
+    )
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+        const bytes = Buffer.from(pieces.join(''), 'latin1')
+        const full = readHeader(bytes)
+        expect(readControlId(bytes)).toEqual(isHeaderProblem(full) ? full : full.controlId)
+      }),
+      { numRuns: 2000 },
+    )
+    expect(readControlId(Buffer.from(adt))).toBe('CTRL01')
+    expect(readControlId(new TextEncoder().encode(adt))).toBe('CTRL01')
   })
 
   it('never throws on random input', () => {

@@ -11,7 +11,7 @@ export {
 export type { MllpDecoderOptions, MllpOversizeFrame } from './frame.js'
 export { MllpError, isMllpError } from './errors.js'
 export type { MllpErrorCode } from './errors.js'
-export { isHeaderProblem, readAckFields, readHeader } from './header.js'
+export { isHeaderProblem, readAckFields, readControlId, readHeader } from './header.js'
 export type { MllpAckFields, MllpHeader, MllpHeaderProblem } from './header.js'
 export { buildMllpAck } from './ack.js'
 export type { MllpAckCode, MllpAckOptions } from './ack.js'
