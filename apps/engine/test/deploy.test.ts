@@ -10,10 +10,13 @@ import { parseAllDocuments } from 'yaml'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const k8s = path.join(root, 'deploy/kubernetes')
 
-function docs(file: string): any[] {
+// Manifests are free-form YAML: the tests index into them as plain data.
+type Doc = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function docs(file: string): Doc[] {
   const parsed = parseAllDocuments(readFileSync(path.join(k8s, file), 'utf8'))
   for (const d of parsed) expect(d.errors, `${file}: ${String(d.errors[0])}`).toEqual([])
-  return parsed.map((d) => d.toJS()).filter(Boolean)
+  return parsed.map((d) => d.toJS() as Doc).filter(Boolean)
 }
 
 function yamlFiles(dir: string): string[] {

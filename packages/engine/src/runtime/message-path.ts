@@ -2,8 +2,12 @@
  * The message path: what happens to a message between the host that received it and the hosts
  * that finish it, and what is durable at each step.
  *
- * 1. `accept`: WAL append (durable once it resolves in fsync mode) → store record → enqueue to
- *    each target. The caller sends its ACK only after `accept` resolved.
+ * 1. `admit`: WAL append (durable once it resolves in fsync mode). The caller may ACK from here
+ *    on: the WAL is the durability promise. The hand-off that follows (store record, then enqueue
+ *    to each target) runs without holding the ACK; `accept` is `admit` plus waiting for it.
+ *    Concurrent admits from many connections share WAL group commits (nothing here serialises
+ *    them); hand-offs issue their enqueues in admit order, so messages of one connection keep
+ *    their order.
  * 2. Routers and operations `forward` new branches and `settle` their own.
  * 3. When a message's last branch settles, its WAL entry is completed (`walCompletion:
  *    'branches'`, the in-process queue default). With a shared Redis queue the WAL entry is
@@ -13,14 +17,23 @@
  *    (the targets it was received for). Delivery is therefore at least once: a message that was
  *    half-way delivered before a crash is delivered again.
  *
+ * The store is the audit trail, not the durability: store writes (records, hops, states) are
+ * batched by @li/store and committed in call order, and only the hand-off waits for one (it needs
+ * the record id). Completing a WAL entry and marking its record are issued at `settle` without
+ * holding the worker: a completion lost in a crash only means the message is delivered again.
+ * `idle()` waits for all of that; the Engine calls it before closing the WAL and the store.
+ *
  * What it does not do: deduplicate (receivers see MSH-10 again after a crash) or order messages
  * across a restart relative to new arrivals (resumed entries are enqueued before services start).
+ * A hand-off that fails after the ACK (the store or the queue refused) is logged; the message
+ * stays pending in the WAL and is resumed at the next start.
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Envelope } from './envelope.js'
 import { encodeEnvelope } from './envelope.js'
 import { peekHeader } from './hl7-peek.js'
+import type { HeaderPeek } from './hl7-peek.js'
 import type {
   HopStateLike,
   MetricsPort,
@@ -63,15 +76,37 @@ export interface AcceptInput {
   metadata?: Record<string, unknown> | undefined
   /** Stored as failed with this error (bad messages handed to a BadMessageHandler). */
   error?: string | undefined
+  /** The service's MessageSchemaCategory, carried to routers (rule `docCategory`). */
+  docCategory?: string | undefined
+  /** The MSH peek, when the caller already made it (saves reading the header twice). */
+  header?: HeaderPeek | undefined
 }
 
-/** What `accept` returns once the message is durable. */
+/** What `accept` returns once the message is durable, stored and enqueued. */
 export interface Accepted {
   walId: string
   sessionId: string
   storeId: string
   messageId: string
   messageType: string
+}
+
+/** What `admit` returns once the message is durable (WAL); the hand-off is still running. */
+export interface Admitted {
+  walId: string
+  sessionId: string
+  messageId: string
+  messageType: string
+  /** Resolves once the message is stored and enqueued to every target; rejects if that failed. */
+  handedOff: Promise<Accepted>
+}
+
+/** One new branch a router sends on. */
+export interface ForwardOutput {
+  target: string
+  /** The body: HL7 v2 text, or JSON text with `format: 'json'`. */
+  raw: string
+  format?: 'json' | undefined
 }
 
 interface Tracked {
@@ -88,6 +123,10 @@ export class MessagePath {
   readonly #o: MessagePathOptions
   readonly #tracked = new Map<string, Tracked>()
   readonly #finished = new Map<string, PathOutcome>()
+  /** Resolves once the previous hand-off issued its enqueues (keeps admit order). */
+  #issued: Promise<void> = Promise.resolve()
+  /** Work that runs after the caller moved on (hand-offs, WAL completions); see `idle()`. */
+  readonly #background = new Set<Promise<unknown>>()
 
   constructor(options: MessagePathOptions) {
     this.#o = options
@@ -105,8 +144,16 @@ export class MessagePath {
 
   /** Make an inbound message durable, store it, and enqueue it to its targets. */
   async accept(input: AcceptInput): Promise<Accepted> {
+    return (await this.admit(input)).handedOff
+  }
+
+  /**
+   * Make an inbound message durable (WAL append) and start its hand-off (store record, enqueue).
+   * Resolves as soon as the WAL append is durable: the point at which a service may ACK.
+   */
+  async admit(input: AcceptInput): Promise<Admitted> {
     const { wal } = this.#o
-    const header = peekHeader(input.raw)
+    const header = input.header ?? peekHeader(input.raw)
     const sessionId = randomUUID()
     const metadata: Record<string, string> = {
       sessionId,
@@ -115,13 +162,14 @@ export class MessagePath {
     }
     if (input.fileName !== undefined) metadata.fileName = input.fileName
     if (input.error !== undefined) metadata.error = input.error
+    if (input.docCategory !== undefined) metadata.docCategory = input.docCategory
     const entry = await wal.append({
       hostName: input.source,
       messageId: header.controlId,
       payload: input.raw,
       metadata,
     })
-    return this.#afterWal(entry.id, input, header, sessionId, false)
+    return this.#admitted(entry.id, input, header, sessionId, false)
   }
 
   /** Re-run a WAL entry that was not completed before a restart (at-least-once). */
@@ -139,23 +187,26 @@ export class MessagePath {
       targets,
       fileName: str('fileName'),
       error: str('error'),
+      docCategory: str('docCategory'),
     }
-    return this.#afterWal(entry.id, input, peekHeader(raw), str('sessionId') ?? randomUUID(), true)
+    const sessionId = str('sessionId') ?? randomUUID()
+    return this.#admitted(entry.id, input, peekHeader(raw), sessionId, true).handedOff
   }
 
-  async #afterWal(
+  /** The message is in the WAL: track its branches and start the hand-off. */
+  #admitted(
     walId: WalEntryLike['id'],
     input: AcceptInput,
-    header: ReturnType<typeof peekHeader>,
+    header: HeaderPeek,
     sessionId: string,
     recovered: boolean,
-  ): Promise<Accepted> {
-    const { store, wal } = this.#o
+  ): Admitted {
     const walKey = String(walId)
     const metadata: Record<string, unknown> = { ...input.metadata, walId: walKey }
     if (recovered) metadata.recovered = true
     if (input.fileName !== undefined) metadata.fileName = input.fileName
-    const rec = await store.store({
+    // Issued now, so that store writes commit in admit order.
+    const stored = this.#o.store.store({
       hostName: input.source,
       messageId: header.controlId,
       payload: input.raw,
@@ -167,81 +218,137 @@ export class MessagePath {
     })
     this.#o.metrics?.recordMessageReceived(input.source, header.messageType || undefined)
     this.#o.metrics?.recordMessageSize(input.source, 'in', Buffer.byteLength(input.raw))
-    void this.hop(
-      sessionId,
-      rec.id,
-      input.source,
-      input.source,
-      'received',
-      recovered ? 'recovered from WAL' : undefined,
-    )
-    if (input.error !== undefined) await store.markFailed(rec.id, input.error)
-    if (recovered) await this.#supersede(sessionId, input.source, rec.id)
-    const accepted: Accepted = {
-      walId: walKey,
-      sessionId,
-      storeId: rec.id,
-      messageId: header.controlId,
-      messageType: header.messageType,
-    }
-    const targets = input.targets
-    if (targets.length === 0) {
-      await wal.complete(walId)
-      if (input.error === undefined) await store.markCompleted(rec.id)
-      this.#finished.set(walKey, 'completed')
-      return accepted
-    }
-    const branches = this.#o.walCompletion === 'branches'
-    if (branches) {
+    // Tracked before the caller can ACK, so that `whenFinished` (AckMode App) sees the message.
+    if (this.#o.walCompletion === 'branches' && input.targets.length > 0) {
       this.#tracked.set(walKey, {
         walId,
-        rootStoreId: rec.id,
+        rootStoreId: '',
         sessionId,
-        outstanding: targets.length,
+        outstanding: input.targets.length,
         failed: input.error !== undefined,
         waiters: [],
       })
     }
-    const env: Envelope = {
-      v: 1,
+    const previous = this.#issued
+    let issued!: () => void
+    this.#issued = new Promise<void>((resolve) => (issued = resolve))
+    const handedOff = this.#handOff(walId, input, header, sessionId, recovered, {
+      stored,
+      previous,
+      issued,
+    })
+    this.#spawn(
+      handedOff.catch((e: unknown) => {
+        this.#handOffFailed(walKey, e)
+      }),
+    )
+    return {
       walId: walKey,
       sessionId,
-      rootStoreId: rec.id,
-      storeId: rec.id,
       messageId: header.controlId,
-      source: input.source,
-      raw: input.raw,
+      messageType: header.messageType,
+      handedOff,
     }
-    if (input.fileName !== undefined) env.fileName = input.fileName
-    if (branches) {
-      for (const target of targets) await this.#enqueue(target, env)
-      return accepted
-    }
-    // Redis hand-off. The inbound record is marked completed before any consumer can see the
-    // message, so that a branch failing later (`settle`) always wins and marks it failed.
-    if (input.error === undefined) await store.markCompleted(rec.id)
+  }
+
+  async #handOff(
+    walId: WalEntryLike['id'],
+    input: AcceptInput,
+    header: HeaderPeek,
+    sessionId: string,
+    recovered: boolean,
+    order: {
+      stored: Promise<{ id: string }>
+      previous: Promise<void>
+      issued: () => void
+    },
+  ): Promise<Accepted> {
+    const { store, wal } = this.#o
+    const walKey = String(walId)
     try {
-      for (const target of targets) await this.#enqueue(target, env)
-    } catch (e) {
-      await store
-        .markFailed(rec.id, `hand-off to the queue failed: ${errorText(e)}`)
-        .catch(() => undefined)
-      throw e
+      const rec = await order.stored
+      void this.hop(
+        sessionId,
+        rec.id,
+        input.source,
+        input.source,
+        'received',
+        recovered ? 'recovered from WAL' : undefined,
+      )
+      const error = input.error
+      if (error !== undefined) void this.#quietly(() => store.markFailed(rec.id, error))
+      if (recovered) await this.#supersede(sessionId, input.source, rec.id)
+      const accepted: Accepted = {
+        walId: walKey,
+        sessionId,
+        storeId: rec.id,
+        messageId: header.controlId,
+        messageType: header.messageType,
+      }
+      const targets = input.targets
+      if (targets.length === 0) {
+        order.issued()
+        await wal.complete(walId)
+        if (input.error === undefined) await store.markCompleted(rec.id)
+        this.#finished.set(walKey, 'completed')
+        return accepted
+      }
+      const t = this.#tracked.get(walKey)
+      if (t !== undefined) t.rootStoreId = rec.id
+      const env: Envelope = {
+        v: 1,
+        walId: walKey,
+        sessionId,
+        rootStoreId: rec.id,
+        storeId: rec.id,
+        messageId: header.controlId,
+        source: input.source,
+        raw: input.raw,
+      }
+      if (input.fileName !== undefined) env.fileName = input.fileName
+      if (input.docCategory !== undefined) env.docCategory = input.docCategory
+      const branches = this.#o.walCompletion === 'branches'
+      // Redis hand-off. The inbound record is marked completed before any consumer can see the
+      // message, so that a branch failing later (`settle`) always wins and marks it failed.
+      if (!branches && input.error === undefined) void this.#quietly(() => store.markCompleted(rec.id))
+      await order.previous
+      // Every send is issued before the next hand-off may issue its own.
+      const sends = targets.map((target) => this.#enqueue(target, env))
+      order.issued()
+      try {
+        await Promise.all(sends)
+      } catch (e) {
+        if (!branches) {
+          await store
+            .markFailed(rec.id, `hand-off to the queue failed: ${errorText(e)}`)
+            .catch(() => undefined)
+        }
+        throw e
+      }
+      // Redis owns the message from here: complete the WAL entry.
+      if (!branches) await wal.complete(walId)
+      return accepted
+    } finally {
+      order.issued()
     }
-    // Redis owns the message from here: complete the WAL entry.
-    await wal.complete(walId)
-    return accepted
+  }
+
+  /** A hand-off failed after the message was durable: it stays in the WAL for the next start. */
+  #handOffFailed(walKey: string, e: unknown): void {
+    const t = this.#tracked.get(walKey)
+    this.#tracked.delete(walKey)
+    this.#o.logger.error(
+      { err: errorText(e), walId: walKey, sessionId: t?.sessionId },
+      'message is in the WAL but could not be stored or enqueued; it is resumed at the next start',
+    )
+    if (t !== undefined) for (const w of t.waiters) w('failed')
   }
 
   /**
    * Send new branches of a message on from `from` (a router) to targets; the caller settles its
    * own branch afterwards. Each body that differs from the incoming one is stored as a new record.
    */
-  async forward(
-    env: Envelope,
-    from: string,
-    outputs: readonly { target: string; raw: string }[],
-  ): Promise<void> {
+  async forward(env: Envelope, from: string, outputs: readonly ForwardOutput[]): Promise<void> {
     const t = this.#tracked.get(env.walId)
     if (t !== undefined) t.outstanding += outputs.length
     const stored = new Map<string, string>()
@@ -249,11 +356,17 @@ export class MessagePath {
       let storeId = env.storeId
       let messageId = env.messageId
       if (out.raw !== env.raw) {
-        const header = peekHeader(out.raw)
+        const header =
+          out.format === 'json' ? { controlId: env.messageId, messageType: '' } : peekHeader(out.raw)
         messageId = header.controlId
         const known = stored.get(out.raw)
         if (known !== undefined) storeId = known
         else {
+          const metadata: Record<string, unknown> = {
+            walId: env.walId,
+            transformedFrom: env.storeId,
+          }
+          if (out.format !== undefined) metadata.format = out.format
           const rec = await this.#o.store.store({
             hostName: from,
             messageId: header.controlId,
@@ -262,13 +375,15 @@ export class MessagePath {
             correlationId: env.messageId,
             sessionId: env.sessionId,
             direction: 'outbound',
-            metadata: { walId: env.walId, transformedFrom: env.storeId },
+            metadata,
           })
           storeId = rec.id
           stored.set(out.raw, storeId)
         }
       }
       const next: Envelope = { ...env, source: from, raw: out.raw, storeId, messageId }
+      if (out.format !== undefined) next.format = out.format
+      else delete next.format
       await this.#enqueue(out.target, next)
     }
   }
@@ -298,7 +413,11 @@ export class MessagePath {
     }
   }
 
-  /** One branch of a message finished (delivered, deleted by a rule, or failed for good). */
+  /**
+   * One branch of a message finished (delivered, deleted by a rule, or failed for good). The
+   * last branch completes the WAL entry and marks the inbound record; those writes are issued
+   * here and not waited for (see the module header), so the worker goes on to its next message.
+   */
   async settle(env: Envelope, outcome: PathOutcome): Promise<void> {
     const t = this.#tracked.get(env.walId)
     if (t === undefined) {
@@ -320,17 +439,40 @@ export class MessagePath {
     if (t.outstanding > 0) return
     this.#tracked.delete(env.walId)
     const final: PathOutcome = t.failed ? 'failed' : 'completed'
+    const rootStoreId = t.rootStoreId !== '' ? t.rootStoreId : env.rootStoreId
+    // Issued in this order now (WAL completion, then the store's state change); not awaited.
+    this.#spawn(this.#quietly(() => this.#o.wal.complete(t.walId)))
+    this.#spawn(
+      this.#quietly(() =>
+        final === 'completed'
+          ? this.#o.store.markCompleted(rootStoreId)
+          : this.#o.store.markFailed(rootStoreId, 'one or more branches failed'),
+      ),
+    )
+    this.#finished.set(env.walId, final)
+    if (this.#finished.size > 10_000) {
+      const first = this.#finished.keys().next().value
+      if (first !== undefined) this.#finished.delete(first)
+    }
+    for (const w of t.waiters) w(final)
+  }
+
+  /** Resolves once every hand-off and every WAL/store write issued by `settle` has finished. */
+  async idle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+  }
+
+  #spawn(p: Promise<unknown>): void {
+    this.#background.add(p)
+    void p.finally(() => this.#background.delete(p))
+  }
+
+  /** A bookkeeping write, started now; its failure is logged, never thrown. */
+  async #quietly(write: () => unknown): Promise<void> {
     try {
-      await this.#o.wal.complete(t.walId)
-      if (final === 'completed') await this.#o.store.markCompleted(t.rootStoreId)
-      else await this.#o.store.markFailed(t.rootStoreId, 'one or more branches failed')
-    } finally {
-      this.#finished.set(env.walId, final)
-      if (this.#finished.size > 10_000) {
-        const first = this.#finished.keys().next().value
-        if (first !== undefined) this.#finished.delete(first)
-      }
-      for (const w of t.waiters) w(final)
+      await write()
+    } catch (e) {
+      this.#o.logger.warn({ err: errorText(e) }, 'could not record the message state')
     }
   }
 
