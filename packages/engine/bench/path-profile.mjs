@@ -275,9 +275,19 @@ async function main() {
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, process.memoryUsage().rss)
     }, 100)
+    const wal0 = engine.wal.stats()
+    let batches = 0
+    let batched = 0
+    engine.store.on('batch', (b) => {
+      batches++
+      batched += b.size
+    })
     driver.send({ type: 'start' })
     const r = await fromDriver('result')
     clearInterval(sampler)
+    const wal1 = engine.wal.stats()
+    const groups = wal1.groupCommits - wal0.groupCommits
+    const records = wal1.recordsWritten - wal0.recordsWritten
     const cpu = process.cpuUsage(cpu0)
     const f = (n) => n.toFixed(2)
     const cpuS = (cpu.user + cpu.system) / 1e6
@@ -293,6 +303,9 @@ async function main() {
           `p95 ${f(r.e2e.p95)} ms, p99 ${f(r.e2e.p99)} ms`,
         `  engine CPU ${f(cpuS)} s (${f(cpuS / (r.e2e.perSecond > 0 ? count / r.e2e.perSecond : 1))} cores), ` +
           `${Math.round((cpuS * 1e6) / count)} µs/msg; peak RSS ${Math.round(peakRss / 2 ** 20)} MiB`,
+        `  WAL: ${groups} group writes, ${f(records / Math.max(1, groups))} records each; ` +
+          `store: ${batches} batches, ${f(batched / Math.max(1, batches))} writes each, ` +
+          `${f(batched / count)} writes/msg`,
       ].join('\n'),
     )
   } finally {

@@ -15,7 +15,8 @@ import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { startRedisServer } from '@li/vitest-config/redis'
 
-const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
+// LI_BENCH_DIST: another build to measure (e.g. a copy of dist from before a change).
+const dist = process.env.LI_BENCH_DIST ?? fileURLToPath(new URL('../dist/index.js', import.meta.url))
 if (!existsSync(dist)) {
   console.error(`${dist} is missing: run pnpm --filter @li/queue build first`)
   process.exit(2)
@@ -42,8 +43,11 @@ async function produceInBatches(sendChunk) {
   )
 }
 
-/** @li/queue, one send / receive / ack call per message (8 concurrent senders). */
-async function liSingle(url, consumers) {
+/**
+ * @li/queue, one send / receive / ack call per message: 8 concurrent senders, and `workers`
+ * concurrent receive→ack loops per consumer client (the engine runs several workers per client).
+ */
+async function liSingle(url, consumers, workers = 1) {
   return liRun(
     url,
     consumers,
@@ -68,6 +72,7 @@ async function liSingle(url, consumers) {
       }
       return 0
     },
+    workers,
   )
 }
 
@@ -97,7 +102,7 @@ async function liBatch(url, consumers) {
   )
 }
 
-async function liRun(url, consumers, produce, consumeOnce) {
+async function liRun(url, consumers, produce, consumeOnce, workers = 1) {
   const q = `bench-${Math.random().toString(36).slice(2)}`
   const opts = { redisUrl: url, queuePrefix: 'bench' }
   const producer = new MessageQueue(opts)
@@ -108,13 +113,15 @@ async function liRun(url, consumers, produce, consumeOnce) {
   const t0 = performance.now()
   await Promise.all([
     produce(producer, q),
-    ...cs.map(async (c) => {
-      while (!done()) {
-        // Not `acked += await ...`: that reads `acked` before the await and loses updates.
-        const n = await consumeOnce(c, q, done)
-        acked += n
-      }
-    }),
+    ...cs.flatMap((c) =>
+      Array.from({ length: workers }, async () => {
+        while (!done()) {
+          // Not `acked += await ...`: that reads `acked` before the await and loses updates.
+          const n = await consumeOnce(c, q, done)
+          acked += n
+        }
+      }),
+    ),
   ])
   const secs = (performance.now() - t0) / 1000
   await Promise.all([producer, ...cs].map((m) => m.stop()))
@@ -183,12 +190,16 @@ function ceiling(port, pipeline) {
 }
 
 const ROUNDS = Number(process.env.LI_BENCH_ROUNDS ?? 3)
+/** Concurrent receive→ack loops per client in the "workers" rows (the engine's default is 16). */
+const WORKERS = 16
+// While iterating: LI_BENCH_ONLY=liSingle (a regex on contender names), LI_BENCH_MODES=off|aof.
+const ONLY = new RegExp(process.env.LI_BENCH_ONLY ?? '.')
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-GB') : 'n/a')
 const modes = [
-  { label: 'persistence off', args: [] },
-  { label: 'AOF everysec', args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] },
-]
+  { key: 'off', label: 'persistence off', args: [] },
+  { key: 'aof', label: 'AOF everysec', args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] },
+].filter((m) => (process.env.LI_BENCH_MODES ?? 'off,aof').split(',').includes(m.key))
 const rows = []
 for (const mode of modes) {
   const server = await startRedisServer({ args: mode.args })
@@ -199,8 +210,9 @@ for (const mode of modes) {
   }
   try {
     log(`[${mode.label}] redis-benchmark`)
-    const c1 = ceiling(server.port, 1)
-    const c100 = ceiling(server.port, 100)
+    const none = { lpush: NaN, rpop: NaN }
+    const c1 = process.env.LI_BENCH_ONLY ? none : ceiling(server.port, 1)
+    const c100 = process.env.LI_BENCH_ONLY ? none : ceiling(server.port, 100)
     await flush()
     const row = { mode: mode.label, c1, c100 }
     const runs = {}
@@ -209,11 +221,13 @@ for (const mode of modes) {
       for (const consumers of [1, 8]) {
         const contenders = {
           [`liSingle${consumers}`]: () => liSingle(server.url, consumers),
+          [`liWorkers${consumers}`]: () => liSingle(server.url, consumers, WORKERS),
           [`liBatch${consumers}`]: () => liBatch(server.url, consumers),
           [`bull1_${consumers}`]: () => bull(server.url, consumers, 1),
           [`bull100_${consumers}`]: () => bull(server.url, consumers, BATCH),
         }
         for (const [name, run] of Object.entries(contenders)) {
+          if (!ONLY.test(name)) continue
           log(`[${mode.label}] round ${round}/${ROUNDS}: ${name}`)
           ;(runs[name] ??= []).push(await run())
           await flush()
@@ -240,6 +254,10 @@ for (const c of [1, 8]) {
     (r) => r[`liBatch${c}`],
   )
   line(`@li/queue one call per message, ${c} consumer(s)`, (r) => r[`liSingle${c}`])
+  line(
+    `@li/queue one call per message, ${c} consumer(s) x ${WORKERS} concurrent workers`,
+    (r) => r[`liWorkers${c}`],
+  )
   line(`BullMQ addBulk + ${c} Worker(s), concurrency ${BATCH}`, (r) => r[`bull100_${c}`])
   line(`BullMQ addBulk + ${c} Worker(s), concurrency 1`, (r) => r[`bull1_${c}`])
 }

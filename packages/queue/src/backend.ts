@@ -62,4 +62,9 @@ export interface QueueBackend {
   deadLetters(queue: string, limit: number): Promise<DeadLetter[]>
   /** Moves one dead letter (id) or all (null) back to the queue; returns how many moved. */
   redrive(queue: string, id: string | null): Promise<number>
+  /**
+   * Calls `wake` when another client may have made a message of `queue` ready (best effort; a
+   * backend shared by nobody else needs none). Long polls still poll, so a missed call only adds latency.
+   */
+  watch?(queue: string, wake: () => void): void
 }

@@ -4,6 +4,8 @@
  * during an outage (no offline queue, no per-request retries, no blind resend of unanswered
  * commands) and reconnects by itself; connection errors become QueueError QUEUE_UNAVAILABLE.
  * Durability across a Redis restart is whatever Redis persistence gives (AOF recommended).
+ * A second connection, opened on the first long poll that has to wait, subscribes to the queues'
+ * wake channels (see redis-scripts.ts) so waiting receives learn of other clients' sends at once.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -66,6 +68,9 @@ export class RedisBackend implements QueueBackend {
   readonly #scripts: ScriptClient
   readonly #prefix: string
   readonly #url: string
+  /** Subscriber connection for wake notifications; null until a long poll first waits. */
+  #sub: Redis | null = null
+  readonly #watchers = new Map<string, () => void>()
 
   constructor(opts: BackendOptions, url: string, prefix: string, hooks: RedisBackendHooks) {
     this.#opts = opts
@@ -125,6 +130,9 @@ export class RedisBackend implements QueueBackend {
   }
 
   async stop(): Promise<void> {
+    this.#sub?.disconnect()
+    this.#sub = null
+    this.#watchers.clear()
     if (this.#client.status === 'ready') {
       try {
         await this.#client.quit()
@@ -134,6 +142,28 @@ export class RedisBackend implements QueueBackend {
       }
     }
     this.#client.disconnect()
+  }
+
+  watch(queue: string, wake: () => void): void {
+    const channel = `${this.#base(queue)}:wake`
+    if (this.#watchers.has(channel)) return
+    this.#watchers.set(channel, wake)
+    if (this.#sub === null) {
+      const sub = new Redis(this.#url, {
+        lazyConnect: true,
+        // Only SUBSCRIBE goes over this connection: queueing it until connected is harmless, and
+        // ioredis re-subscribes by itself after a reconnect.
+        maxRetriesPerRequest: null,
+        connectTimeout: 5_000,
+        retryStrategy: (times: number) => Math.min(times * 50, 2_000),
+      })
+      // The main connection reports outages; meanwhile long polls fall back to polling.
+      sub.on('error', () => undefined)
+      sub.on('message', (ch: string) => this.#watchers.get(ch)?.())
+      sub.connect().catch(() => undefined)
+      this.#sub = sub
+    }
+    this.#sub.subscribe(channel).catch(() => undefined)
   }
 
   async send(queue: string, items: BackendSendItem[]): Promise<void> {

@@ -18,6 +18,9 @@
  * - `base:k:<key>`  list of ids with that ordering key, in send order. Only the head is ever in
  *                   ready/delayed/flight; the others wait in the list. Ack or dead-letter of the
  *                   head pops it and places the next; a nack leaves it at the head.
+ * - channel `base:wake` (pub/sub, not a key): a script that makes a message ready publishes once
+ *                   on it, so long polls of other clients wake at once instead of at their next
+ *                   poll. A lost notification only costs latency: polls still run (5 → 100 ms).
  *
  * Message and key-list keys are built inside the scripts, so this needs a standalone Redis (or
  * Sentinel), not Redis Cluster. Numbers are formatted with %.0f because Lua's default number
@@ -33,6 +36,13 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function mkey(id) return base .. ':m:' .. id end
+local signalled = false
+local function signal()
+  if not signalled then
+    signalled = true
+    redis.call('PUBLISH', base .. ':wake', '')
+  end
+end
 local function score(pr, s) return fmt(-tonumber(pr) * 1000000000000 + tonumber(s)) end
 local function place(id, now)
   local f = redis.call('HMGET', mkey(id), 'due', 'pr', 's')
@@ -41,6 +51,7 @@ local function place(id, now)
     redis.call('ZADD', base .. ':delayed', fmt(due), id)
   else
     redis.call('ZADD', base .. ':ready', score(f[2], f[3]), id)
+    signal()
   end
 end
 local function advance_key(key, id, now)

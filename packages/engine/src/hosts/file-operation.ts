@@ -47,7 +47,9 @@ export class FileOperationHost extends OperationHost {
   }
 
   protected override async deliver(env: Envelope): Promise<Delivery> {
-    const body = Buffer.from(env.raw.endsWith('\r') ? env.raw : env.raw + '\r', this.#encoding)
+    // HL7 files end with a segment terminator; a JSON body (non-HL7 DTL target) is written as is.
+    const text = env.format === 'json' || env.raw.endsWith('\r') ? env.raw : env.raw + '\r'
+    const body = Buffer.from(text, this.#encoding)
     const names = formatFilename(this.#spec, { originalName: env.fileName, now: new Date() })
     const tmp = path.join(this.#dir, `.li-${randomUUID()}.tmp`)
     await writeSynced(tmp, body)

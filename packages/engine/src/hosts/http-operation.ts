@@ -5,6 +5,7 @@
  * or no response within ResponseTimeout is a transport error (retried until FailureTimeout).
  * Settings: HTTPServer, HTTPPort, URL, SSLConfig, ResponseTimeout (s, default 30),
  * ConnectTimeout, ReplyCodeActions, RetryInterval, FailureTimeout, DefCharEncoding.
+ * A JSON body (a DTL with a non-HL7 target) is posted as `application/json`.
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -43,7 +44,11 @@ export class HttpOperationHost extends OperationHost {
         port,
         path: urlPath,
         method: 'POST',
-        headers: { 'content-type': 'x-application/hl7-v2+er7', 'content-length': body.length },
+        headers: {
+          'content-type':
+            env.format === 'json' ? 'application/json' : 'x-application/hl7-v2+er7',
+          'content-length': body.length,
+        },
         signal,
         timeout: timeoutMs,
         ...(secure ? this.ctx.tls(ssl) : {}),

@@ -334,6 +334,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     while ((this.#path?.inFlight ?? 0) > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50))
     for (const h of reverse.filter((x) => x.kind !== 'service')) await this.#stopOne(h)
+    // Hand-offs and WAL completions still running reach the WAL and the store before they close.
+    await this.#path?.idle()
     await this.#teardown()
     this.#state = 'STOPPED'
     this.logger.info({}, 'engine stopped')

@@ -1,6 +1,8 @@
 /**
  * What every inbound HL7 service does with a message, whatever the transport (MLLP, HTTP):
- * decode → optional validation → `MessagePath.accept` (WAL first) → the ACK decision per AckMode.
+ * decode → optional validation → `MessagePath.admit` (WAL first) → the ACK decision per AckMode.
+ * The ACK waits for the WAL append only (the durability promise); storing the audit record and
+ * enqueueing to the targets follow without holding it (AckMode App waits for them, and more).
  *
  * AckMode (IRIS values): `Immed` ACKs once the message is durable and enqueued; `App` waits until
  * every branch has finished and answers AA, or AE if a branch failed (with a shared Redis queue
@@ -20,6 +22,7 @@ import { peekHeader } from './hl7-peek.js'
 import type { HeaderPeek } from './hl7-peek.js'
 import { errorText } from './host.js'
 import type { HostContext } from './host-context.js'
+import type { Admitted } from './message-path.js'
 import type { AckMode } from './settings.js'
 import { ItemSettings, parseAckMode } from './settings.js'
 
@@ -62,22 +65,26 @@ export class InboundCore {
     if (problem !== undefined) {
       this.#ctx.metrics?.recordMessageFailed(this.#name, 'invalid')
       const bad = this.#bad
-      await this.#ctx.path.accept({
+      await this.#ctx.path.admit({
         source: this.#name,
         raw,
         targets: bad === undefined ? [] : [bad],
         metadata,
         error: problem,
+        header,
+        docCategory: this.#category,
       })
       if (bad === undefined)
         return { kind: 'ack', code: enhanced ? 'CR' : 'AR', text: problem, errorCode: 100 }
       return { kind: 'ack', code: enhanced ? 'CE' : 'AE', text: problem, errorCode: 207 }
     }
-    const accepted = await this.#ctx.path.accept({
+    const accepted = await this.#ctx.path.admit({
       source: this.#name,
       raw,
       targets: this.#targets,
       metadata,
+      header,
+      docCategory: this.#category,
     })
     const immediate: AckDecision = { kind: 'ack', code: enhanced ? 'CA' : 'AA' }
     switch (this.ackMode) {
@@ -88,19 +95,20 @@ export class InboundCore {
       case 'Immed':
         return immediate
       case 'App':
-        return this.#appAck(accepted.walId)
+        return this.#appAck(accepted)
       case 'Msh': {
         const at = header.acceptAckType
         if (at === 'NE' || at === 'ER') return { kind: 'none' }
         if (at === '' && header.appAckType !== '' && header.appAckType !== 'NE')
-          return this.#appAck(accepted.walId)
+          return this.#appAck(accepted)
         return immediate
       }
     }
   }
 
-  async #appAck(walId: string): Promise<AckDecision> {
-    const outcome = await this.#ctx.path.whenFinished(walId)
+  async #appAck(admitted: Admitted): Promise<AckDecision> {
+    await admitted.handedOff
+    const outcome = await this.#ctx.path.whenFinished(admitted.walId)
     return outcome === 'completed'
       ? { kind: 'ack', code: 'AA' }
       : { kind: 'ack', code: 'AE', text: 'delivery failed', errorCode: 207 }

@@ -43,6 +43,8 @@ import type {
   WalPort,
 } from './ports.js'
 import { errorText } from './host.js'
+import { StoreBatcher } from './store-batcher.js'
+import type { StoreBatcherOptions } from './store-batcher.js'
 
 /** When a WAL entry is completed: after every branch finished, or once handed to the queue. */
 export type WalCompletion = 'branches' | 'enqueue'
@@ -58,6 +60,8 @@ export interface MessagePathOptions {
   metrics?: MetricsPort | undefined
   logger: Logger
   walCompletion: WalCompletion
+  /** How store writes are grouped (see `StoreBatcher`). */
+  storeBatch?: StoreBatcherOptions | undefined
   /** The ordering key for a message sent to `target` (per-key FIFO with PoolSize > 1). */
   orderingKeyFor?: ((target: string, raw: string) => string | undefined) | undefined
 }
@@ -127,9 +131,12 @@ export class MessagePath {
   #issued: Promise<void> = Promise.resolve()
   /** Work that runs after the caller moved on (hand-offs, WAL completions); see `idle()`. */
   readonly #background = new Set<Promise<unknown>>()
+  /** Every store call goes through here, so that writes commit in large batches. */
+  readonly #store: StoreBatcher
 
   constructor(options: MessagePathOptions) {
     this.#o = options
+    this.#store = new StoreBatcher(options.store, options.storeBatch)
   }
 
   /** How WAL entries are completed. */
@@ -206,7 +213,7 @@ export class MessagePath {
     if (recovered) metadata.recovered = true
     if (input.fileName !== undefined) metadata.fileName = input.fileName
     // Issued now, so that store writes commit in admit order.
-    const stored = this.#o.store.store({
+    const stored = this.#store.store({
       hostName: input.source,
       messageId: header.controlId,
       payload: input.raw,
@@ -263,7 +270,8 @@ export class MessagePath {
       issued: () => void
     },
   ): Promise<Accepted> {
-    const { store, wal } = this.#o
+    const { wal } = this.#o
+    const store = this.#store
     const walKey = String(walId)
     try {
       const rec = await order.stored
@@ -367,7 +375,7 @@ export class MessagePath {
             transformedFrom: env.storeId,
           }
           if (out.format !== undefined) metadata.format = out.format
-          const rec = await this.#o.store.store({
+          const rec = await this.#store.store({
             hostName: from,
             messageId: header.controlId,
             payload: out.raw,
@@ -394,11 +402,11 @@ export class MessagePath {
    */
   async #supersede(sessionId: string, source: string, newId: string): Promise<void> {
     try {
-      const { records } = await this.#o.store.query({ sessionId, limit: 100 })
+      const { records } = await this.#store.query({ sessionId, limit: 100 })
       for (const r of records) {
         if (r.id === newId || r.hostName !== source || r.direction !== 'inbound') continue
         if (r.state !== 'received' && r.state !== 'processing') continue
-        await this.#o.store.markCompleted(r.id)
+        await this.#store.markCompleted(r.id)
         void this.hop(
           sessionId,
           r.id,
@@ -423,7 +431,7 @@ export class MessagePath {
     if (t === undefined) {
       // Not tracked here (Redis hand-off, another process, or a redriven dead letter).
       if (outcome === 'failed') {
-        await this.#o.store
+        await this.#store
           .markFailed(env.rootStoreId, 'one or more branches failed')
           .catch((e: unknown) => {
             this.#o.logger.warn(
@@ -445,8 +453,8 @@ export class MessagePath {
     this.#spawn(
       this.#quietly(() =>
         final === 'completed'
-          ? this.#o.store.markCompleted(rootStoreId)
-          : this.#o.store.markFailed(rootStoreId, 'one or more branches failed'),
+          ? this.#store.markCompleted(rootStoreId)
+          : this.#store.markFailed(rootStoreId, 'one or more branches failed'),
       ),
     )
     this.#finished.set(env.walId, final)
@@ -457,9 +465,16 @@ export class MessagePath {
     for (const w of t.waiters) w(final)
   }
 
-  /** Resolves once every hand-off and every WAL/store write issued by `settle` has finished. */
+  /**
+   * Resolves once every hand-off and every WAL/store write issued by `settle` has finished, and
+   * every held store write was handed to the store (which commits it before it stops).
+   */
   async idle(): Promise<void> {
-    while (this.#background.size > 0) await Promise.allSettled([...this.#background])
+    for (;;) {
+      this.#store.flush()
+      if (this.#background.size === 0) break
+      await Promise.allSettled([...this.#background])
+    }
   }
 
   #spawn(p: Promise<unknown>): void {
@@ -502,7 +517,7 @@ export class MessagePath {
     detail?: string,
   ): Promise<void> {
     try {
-      await this.#o.store.recordHop({
+      await this.#store.recordHop({
         sessionId,
         messageId: storeId,
         source,

@@ -2,6 +2,14 @@
  * A host that consumes its own queue (routers and operations): PoolSize workers, each taking one
  * message at a time. PoolSize 1 gives strict FIFO; more workers run in parallel and keep order
  * only per ordering key (set on enqueue when the target has an `OrderingKey` setting).
+ *
+ * Intake: one receive per host at a time, not one per worker. An idle worker starts a
+ * `receiveBatch` for as many messages as there are idle workers (never more, so nothing waits
+ * behind a busy worker); workers that go idle meanwhile share it. The queue wakes that one
+ * receive when a message is sent (in-process) instead of it polling, and a burst costs one
+ * receive per batch rather than one per message. Profiled with 8 operation workers, the former
+ * receive-per-worker woke every worker on each send (and each ack), and the empty receives were
+ * about 5% of the engine's CPU.
  */
 import type { Logger } from 'pino'
 import type { HostKind, ProductionItem } from '../production/types.js'
@@ -27,6 +35,9 @@ export abstract class QueueHost extends Host {
   #abort = new AbortController()
   #busy = 0
   #receiving = 0
+  /** Messages received for workers that have not taken them yet (at most the idle workers). */
+  #buffer: QueueMessageLike[] = []
+  #fetch: Promise<void> | undefined
 
   constructor(item: ProductionItem, ctx: HostContext, logger?: Logger) {
     super(item, logger ?? ctx.logger)
@@ -94,6 +105,8 @@ export abstract class QueueHost extends Host {
     this.interrupt()
     await Promise.all(this.#workers)
     this.#workers = []
+    await this.#fetch?.catch(() => undefined)
+    await this.#giveBack('host stopping')
     await this.release()
   }
 
@@ -127,7 +140,7 @@ export abstract class QueueHost extends Host {
       let m: QueueMessageLike | null
       this.#receiving++
       try {
-        m = await queue.receive(this.name, { waitMs: this.ctx.pollMs })
+        m = await this.#next()
       } catch (e) {
         this.logger.error({ err: errorText(e), worker }, 'queue receive failed')
         await sleep(this.ctx.pollMs, this.#abort.signal)
@@ -170,6 +183,42 @@ export abstract class QueueHost extends Host {
       } catch (e) {
         this.logger.error({ err: errorText(e), queueMessage: m.id }, 'queue ack/nack failed')
       }
+    }
+  }
+
+  /** The next message for a worker: from the buffer, else from the (shared) receive; or null. */
+  async #next(): Promise<QueueMessageLike | null> {
+    const m = this.#buffer.shift()
+    if (m !== undefined) return m
+    this.#fetch ??= this.#fill().finally(() => (this.#fetch = undefined))
+    await this.#fetch
+    return this.#buffer.shift() ?? null
+  }
+
+  async #fill(): Promise<void> {
+    const idle = Math.max(1, this.poolSize - this.#busy)
+    this.#receiving++
+    try {
+      const got = await this.ctx.queue.receiveBatch(this.name, {
+        max: idle,
+        waitMs: this.ctx.pollMs,
+      })
+      this.#buffer.push(...got)
+    } finally {
+      this.#receiving--
+    }
+  }
+
+  /** Hand messages received but never started back to the queue, in order. */
+  async #giveBack(reason: string): Promise<void> {
+    const left = this.#buffer
+    this.#buffer = []
+    for (const m of left) {
+      await this.ctx.queue
+        .nack(m, { requeue: true, delayMs: 0, error: reason })
+        .catch((e: unknown) =>
+          this.logger.error({ err: errorText(e), queueMessage: m.id }, 'queue nack failed'),
+        )
     }
   }
 }
