@@ -110,8 +110,12 @@ describe('Engine host control', () => {
     expect(engine.getHost('Rec')?.state).toBe('PAUSED')
     for (const id of ['P-1', 'P-2', 'P-3'])
       expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
-    const status = await engine.getStatus()
-    expect(status.items.find((i) => i.name === 'Rec')?.queueDepth).toBe(3)
+    // The ACK follows the WAL append; the enqueue follows the ACK.
+    await waitFor(
+      async () =>
+        (await engine.getStatus()).items.find((i) => i.name === 'Rec')?.queueDepth === 3,
+      'three messages queued for Rec',
+    )
     await waitFor(() => alerts.some((a) => a.startsWith('Rec: queue depth 3')), 'QueueCountAlert')
     await waitFor(
       () => alerts.some((a) => a.startsWith('Rec: oldest message waited')),

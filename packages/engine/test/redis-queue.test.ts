@@ -68,7 +68,8 @@ describe('Engine with the Redis queue', () => {
 
   it('delivers through Redis, completing the WAL entry at the hand-off', async () => {
     expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'R-1')))).toBe('AA')
-    expect((await engine.getStatus()).walPending).toBe(0)
+    // Completed once Redis acknowledged the enqueue (which follows the ACK to the sender).
+    await waitFor(async () => (await engine.getStatus()).walPending === 0, 'WAL entry completed')
     await waitFor(async () => (await readdir(out)).length === 1, 'file written')
     await waitFor(() => peer.count('R-1') === 1, 'MLLP delivery')
     const { sessionId } = await finalState(engine, 'In', 'R-1')

@@ -218,15 +218,29 @@ describe('MllpServer', () => {
   })
 
   it('answers a reply that cannot be serialized with AE instead of crashing', async () => {
-    // Untyped code returning null: reply.toString() throws inside the server.
-    const { port } = await start(
-      (_b, ctx) => (ctx.header.controlId === 'N1' ? null : Promise.resolve(null)) as never,
+    // A reply object whose toString() throws inside the server.
+    const unserializable = {
+      toString(): string {
+        throw new Error('cannot serialize')
+      },
+    }
+    const { port } = await start((_b, ctx) =>
+      ctx.header.controlId === 'N1' ? unserializable : Promise.resolve(unserializable),
     )
     const p = await peer(port)
     p.write(encodeFrame(msg('N1')))
     p.write(encodeFrame(msg('N2')))
     expect(segment(await p.next(), 'MSA')).toBe('MSA|AE|N1')
     expect(segment(await p.next(), 'MSA')).toBe('MSA|AE|N2')
+  })
+
+  it('sends no reply at all when the handler returns null (AckMode Never), in order with the rest', async () => {
+    const { port } = await start((_b, ctx) => (ctx.header.controlId.startsWith('Q') ? null : undefined))
+    const p = await peer(port)
+    p.write(encodeFrame(msg('Q1')))
+    p.write(encodeFrame(msg('A2')))
+    // Q1 gets nothing; the next frame on the wire is A2's AA.
+    expect(segment(await p.next(), 'MSA')).toBe('MSA|AA|A2')
   })
 
   it('answers input the parser refuses (Hl7ParseError from the handler) with AR, CR in enhanced mode', async () => {

@@ -7,7 +7,8 @@
 //   with an ERR segment saying what was wrong; an oversize frame's connection is then closed;
 // - a handler that throws `Hl7ParseError` gets AR/CR; any other handler failure gets AE/CE; the
 //   server never crashes and never drops a connection silently because of one bad message;
-// - a handler that resolves `undefined` gets AA/CA (none when MSH-15 is NE or ER in enhanced mode).
+// - a handler that resolves `undefined` gets AA/CA (none when MSH-15 is NE or ER in enhanced mode);
+//   one that resolves `null` gets no reply at all (IRIS AckMode "Never").
 //
 // What it does not do: decode charsets (the handler gets the frame's bytes; MSH-18 is the parser's
 // business), parse the message body, persist anything, or retry. Events replace logging.
@@ -31,8 +32,11 @@ export interface MllpSerializable {
   toString(): string
 }
 
-/** What a handler may return: the ACK to send (string, bytes or a message object), or undefined. */
-export type MllpReply = string | Uint8Array | MllpSerializable | undefined
+/**
+ * What a handler may return: the ACK to send (string, bytes or a message object), `undefined` for
+ * the transport's own AA/CA, or `null` to send no reply at all (IRIS AckMode "Never").
+ */
+export type MllpReply = string | Uint8Array | MllpSerializable | undefined | null
 
 /** Facts about one connection, passed to events and (via the context) to the handler. */
 export interface MllpConnectionInfo {
@@ -402,6 +406,11 @@ class Connection {
   // Turns the handler's reply into the frame to write. Strings follow the inbound charset
   // (Latin-1 for MSH-18 8859/1, else UTF-8); bytes are written as given.
   #reply(slot: Slot, frame: Buffer, header: MllpHeader, reply: MllpReply): void {
+    if (reply === null) {
+      // The application asked for no reply (AckMode Never): nothing is written for this frame.
+      this.#finish(slot, undefined, undefined)
+      return
+    }
     if (reply === undefined) {
       // No ACK from the application: acknowledge receipt ourselves, unless the sender said in
       // MSH-15 (enhanced mode) that it wants no accept ACK, or only one on errors.
@@ -420,7 +429,7 @@ class Connection {
       else if (reply instanceof Uint8Array) ack = encodeFrame(reply)
       else ack = encodeFrame(String(reply.toString()), encodingFor(header))
     } catch (e) {
-      // A reply that cannot be serialized (e.g. null from untyped code) is a handler failure.
+      // A reply that cannot be serialized (e.g. a number from untyped code) is a handler failure.
       this.#fail(slot, frame, header, e)
       return
     }
