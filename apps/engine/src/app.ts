@@ -166,10 +166,14 @@ export function createApp(deps: AppDeps): Hono {
       }
       if (c0 === 'QUEUE_UNAVAILABLE') return fail(c, 503, c0, err.message)
     }
+    // An error's message may quote the input it failed on (a parse error quotes up to 20 characters
+    // of a segment: possibly PID data), so only its name and code go above debug.
+    const where = { path: c.req.path, method: c.req.method }
     logger?.error(
-      { err: err.message, path: c.req.path, method: c.req.method },
+      { ...where, err: err.name, code: typeof code === 'string' ? code : undefined },
       'api request failed',
     )
+    logger?.debug({ ...where, err: err.message }, 'api request failed: error message')
     return fail(c, 500, 'APP_INTERNAL', 'internal error; see the engine log')
   })
   app.notFound((c) => fail(c, 404, 'APP_NOT_FOUND', `no route ${c.req.method} ${c.req.path}`))

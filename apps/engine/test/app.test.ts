@@ -3,6 +3,7 @@
 import path from 'node:path'
 import { Engine } from '@li/engine'
 import type { LookupTables } from '@li/engine'
+import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp, tokensEqual } from '../src/app.js'
 import {
@@ -227,6 +228,34 @@ describe('createApp', { timeout: 30_000 }, () => {
     expect((await call('DELETE', '/api/lookup-tables/Wards/W1')).status).toBe(404)
     expect((await call('DELETE', '/api/lookup-tables/Wards')).status).toBe(204)
     expect(saved.length).toBe(4)
+  })
+
+  it('logs a failed request above debug without the error text, which may quote a message', async () => {
+    const lines: Array<{ level: number; msg: string; err?: string }> = []
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => void lines.push(JSON.parse(line)) },
+    )
+    const failing = createApp({
+      engine,
+      adminToken: TOKEN,
+      logger,
+      onLookupTablesChanged: () => {
+        throw new Error('cannot save: PID|1||9434765919^^^NHS^NH||SMITH^JANE')
+      },
+    })
+    const r = await failing.request('/api/lookup-tables/LogCheck', {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ entries: { a: 'b' } }),
+    })
+    expect(r.status).toBe(500)
+    const failed = lines.filter((l) => l.msg.startsWith('api request failed'))
+    expect(failed.map((l) => [l.level, l.err])).toEqual([
+      [50, 'Error'],
+      [20, 'cannot save: PID|1||9434765919^^^NHS^NH||SMITH^JANE'],
+    ])
+    expect(JSON.stringify(lines.filter((l) => l.level > 20))).not.toContain('SMITH')
   })
 
   it('lists dead letters (none yet) as JSON', async () => {

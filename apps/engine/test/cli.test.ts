@@ -15,6 +15,7 @@ import {
   removeDir,
   requireBuild,
   runCli,
+  sendCli,
   tempDir,
   testProduction,
 } from './helpers.js'
@@ -143,7 +144,7 @@ describe('li-engine send', { timeout: 60_000 }, () => {
 
   it('sends the demo messages (single messages and a batch) and summarises the ACKs, exit 0', async () => {
     const files = (await readdir(DEMO_MESSAGES)).map((f) => path.join(DEMO_MESSAGES, f))
-    const r = await runCli(['send', '--host', '127.0.0.1', '--port', String(port), ...files])
+    const r = await sendCli(port, files)
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^sent 5 messages to 127\.0\.0\.1:\d+ in [\d.]+ s: AA 5\n$/)
@@ -154,7 +155,7 @@ describe('li-engine send', { timeout: 60_000 }, () => {
 
   it('reads stdin, and exits 1 when any ACK is not AA, naming the message', async () => {
     const input = hl7('ADT^A01', 'OK-1') + hl7('ADT^A01', 'BAD-1')
-    const r = await runCli(['send', '--host', '127.0.0.1', '--port', String(port), '-'], { input })
+    const r = await sendCli(port, ['-'], { input })
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/AA 1, AE 1/)
     expect(r.stdout).toMatch(/AE\s+<stdin> message 2 \(MSH-10 BAD-1\)/)
@@ -163,7 +164,7 @@ describe('li-engine send', { timeout: 60_000 }, () => {
   it('exits 2 on a file that is not HL7, and 1 when the receiver is not there', async () => {
     const junk = path.join(dir, 'junk.hl7')
     await writeFile(junk, 'hello world\n')
-    const r = await runCli(['send', '--host', '127.0.0.1', '--port', String(port), junk])
+    const r = await sendCli(port, [junk])
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/junk\.hl7/)
     const ok = path.join(dir, 'ok.hl7')
@@ -171,16 +172,7 @@ describe('li-engine send', { timeout: 60_000 }, () => {
     const closed = new MllpPeer()
     const closedPort = await closed.listen()
     await closed.close()
-    const down = await runCli([
-      'send',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(closedPort),
-      '--timeout',
-      '2',
-      ok,
-    ])
+    const down = await sendCli(closedPort, ['--timeout', '2', ok])
     expect(down.code).toBe(1)
     expect(down.stderr).toMatch(/cannot connect to 127\.0\.0\.1/)
   })
@@ -247,32 +239,12 @@ describe('li-engine send --tls', { timeout: 60_000 }, () => {
   it('sends over TLS trusting --ca, and refuses an unverified certificate without it', async () => {
     const file = path.join(dir, 'm.hl7')
     await writeFile(file, hl7('ADT^A01', 'TLS-1'))
-    const ok = await runCli([
-      'send',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--tls',
-      '--ca',
-      path.join(dir, 'cert.pem'),
-      file,
-    ])
+    const ok = await sendCli(port, ['--tls', '--ca', path.join(dir, 'cert.pem'), file])
     expect(ok.stderr).toBe('')
     expect(ok.code).toBe(0)
     expect(ok.stdout).toMatch(/AA 1/)
     expect(received.map(controlIdOf)).toEqual(['TLS-1'])
-    const untrusted = await runCli([
-      'send',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--tls',
-      '--timeout',
-      '3',
-      file,
-    ])
+    const untrusted = await sendCli(port, ['--tls', '--timeout', '3', file])
     expect(untrusted.code).toBe(1)
     expect(received.length).toBe(1)
   })

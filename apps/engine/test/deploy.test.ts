@@ -19,6 +19,13 @@ function docs(file: string): Doc[] {
   return parsed.map((d) => d.toJS() as Doc).filter(Boolean)
 }
 
+/** The first document that matches, or a failure naming what was missing. */
+function find(all: Doc[], what: string, match: (d: Doc) => boolean = () => true): Doc {
+  const d = all.find(match)
+  if (d === undefined) throw new Error(`no ${what}`)
+  return d
+}
+
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory()
@@ -38,7 +45,7 @@ describe('Kubernetes manifests', () => {
 
   it('run 3 engine replicas with probes, preStop, a grace period longer than the drain, and a volume each', () => {
     const all = docs('engine.yaml')
-    const sts = all.find((d) => d.kind === 'StatefulSet')
+    const sts = find(all, 'StatefulSet', (d) => d.kind === 'StatefulSet')
     expect(sts.spec.replicas).toBe(3)
     const pod = sts.spec.template.spec
     const c = pod.containers[0]
@@ -57,15 +64,19 @@ describe('Kubernetes manifests', () => {
     )
     expect(env).toMatchObject({ LI_DATA_DIR: '/data', LI_HTTP_PORT: '8080', LI_SYNC_MODE: 'fsync' })
     expect(env.LI_REDIS_URL).toMatch(/^redis:\/\/li-redis:6379$/)
-    const svc = all.find((d) => d.kind === 'Service' && d.metadata.name === 'li-engine')
+    const svc = find(
+      all,
+      'li-engine Service',
+      (d) => d.kind === 'Service' && d.metadata.name === 'li-engine',
+    )
     expect(svc.spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([2575, 8080])
   })
 
   it('ship the production as a ConfigMap and a persistent Redis', () => {
-    const cm = docs('configmap.yaml')[0]
+    const cm = find(docs('configmap.yaml'), 'ConfigMap')
     expect(cm.kind).toBe('ConfigMap')
     expect(cm.data['production.xml']).toContain('<Production')
-    const redis = docs('redis.yaml').find((d) => d.kind === 'StatefulSet')
+    const redis = find(docs('redis.yaml'), 'Redis StatefulSet', (d) => d.kind === 'StatefulSet')
     expect(redis.spec.template.spec.containers[0].args).toEqual(
       expect.arrayContaining(['--appendonly', 'yes']),
     )
@@ -87,7 +98,7 @@ describe('Kubernetes manifests', () => {
     ]) {
       expect(text).toContain(m)
     }
-    const scrape = docs('prometheus/scrape-config.yaml')[0]
+    const scrape = find(docs('prometheus/scrape-config.yaml'), 'scrape config')
     expect(scrape.scrape_configs[0].metrics_path).toBe('/metrics')
   })
 })

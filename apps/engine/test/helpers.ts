@@ -348,6 +348,15 @@ export function runCli(
   })
 }
 
+/** Run `li-engine send --host 127.0.0.1 --port <port> ...args` to completion. */
+export function sendCli(
+  port: number,
+  args: string[],
+  options: { input?: string } = {},
+): Promise<Finished> {
+  return runCli(['send', '--host', '127.0.0.1', '--port', String(port), ...args], options)
+}
+
 /** A running `li-engine run` child process. */
 export class EngineProcess {
   readonly child: ChildProcess

@@ -93,9 +93,7 @@ const frameOf = (text) => {
   return out
 }
 const ackOf = (id) =>
-  frameOf(
-    `MSH|^~\\&|EPR|RXX|PAS|RXX|20261127120001||ACK^A01^ACK|A${id}|P|2.5\rMSA|AA|${id}\r`,
-  )
+  frameOf(`MSH|^~\\&|EPR|RXX|PAS|RXX|20261127120001||ACK^A01^ACK|A${id}|P|2.5\rMSA|AA|${id}\r`)
 
 function quantile(sorted, q) {
   if (sorted.length === 0) return 0

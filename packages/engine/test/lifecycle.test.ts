@@ -112,8 +112,7 @@ describe('Engine host control', () => {
       expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
     // The ACK follows the WAL append; the enqueue follows the ACK.
     await waitFor(
-      async () =>
-        (await engine.getStatus()).items.find((i) => i.name === 'Rec')?.queueDepth === 3,
+      async () => (await engine.getStatus()).items.find((i) => i.name === 'Rec')?.queueDepth === 3,
       'three messages queued for Rec',
     )
     await waitFor(() => alerts.some((a) => a.startsWith('Rec: queue depth 3')), 'QueueCountAlert')

@@ -187,7 +187,9 @@ describe('router context: docCategory, trace, non-HL7 transform targets', () => 
     expect(file).toContain('|M-1|')
     const hops = await engine.store.trace(sessionId)
     const failed = hops.find((h) => h.target === 'Router' && h.state === 'failed')
-    expect(failed?.detail).toMatch(/Test\.DTL\.ToJson .*"Mllp" \(EnsLib\.HL7\.Operation\.TCPOperation\)/)
+    expect(failed?.detail).toMatch(
+      /Test\.DTL\.ToJson .*"Mllp" \(EnsLib\.HL7\.Operation\.TCPOperation\)/,
+    )
     expect(failed?.detail).toContain('BadMessageHandler')
   })
 })

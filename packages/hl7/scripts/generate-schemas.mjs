@@ -12,7 +12,7 @@
 //   standard's table 0354 (ADT_A04 → ADT_A01) only where the source's structure for that event is
 //   identical in shape to the one under the 0354 name; otherwise the event keeps its own structure.
 // - The source has no distinct 2.7.1 (its 2.7.1 files are byte-identical to 2.7) and no 2.8. Those
-//   versions are emitted as `{ "derivedFrom": "2.7" }` and documented as such in the README; no
+//   versions are emitted as `{ "derivedFrom": "2.7" }` and documented so in docs/schemas.md; no
 //   difference is invented here.
 //
 // Run: `node packages/hl7/scripts/generate-schemas.mjs` (prints a size summary). Deterministic:

@@ -27,8 +27,6 @@ export type Hl7ParseErrorCode =
   /** The element cannot be written with `set` (MSH-1, MSH-2, a segment ID). */
   | 'HL7_READ_ONLY'
 
-// Hl7SchemaErrorCode (src/schema/errors.ts) joins this union once that file drops its widening
-// cast; adding it before would make the cast an unnecessary assertion (a lint error there).
 /** Stable codes of every error that @li/hl7 throws. */
 export type Hl7ErrorCode =
   'HL7_INVALID_ARGUMENT' | 'HL7_INTERNAL' | Hl7ParseErrorCode | MllpErrorCode | Hl7SchemaErrorCode

@@ -16,7 +16,8 @@ import { Redis } from 'ioredis'
 import { startRedisServer } from '@li/vitest-config/redis'
 
 // LI_BENCH_DIST: another build to measure (e.g. a copy of dist from before a change).
-const dist = process.env.LI_BENCH_DIST ?? fileURLToPath(new URL('../dist/index.js', import.meta.url))
+const dist =
+  process.env.LI_BENCH_DIST ?? fileURLToPath(new URL('../dist/index.js', import.meta.url))
 if (!existsSync(dist)) {
   console.error(`${dist} is missing: run pnpm --filter @li/queue build first`)
   process.exit(2)

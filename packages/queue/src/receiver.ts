@@ -1,7 +1,7 @@
 /**
  * The long poll behind receive/receiveBatch, shared by all concurrent receives of one client on a
  * queue. Receives waiting on the same queue are served by one backend call per round (one Lua
- * script asking for the sum of their `max`, at most 1000), not one call each; the messages go to
+ * script asking for the sum of their `max`, up to 100), not one call each; the messages go to
  * the waiting callers in the order they called. A caller gets only what it asked for: nothing is
  * fetched ahead of demand, so no message sits in this process without a caller while its
  * visibility timeout runs.
@@ -13,12 +13,17 @@
  * Before, each waiting worker polled on its own and every local send woke them all, so N idle
  * workers made N scripts per message. It does not prefetch, retry a failed call, or reorder.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { BackendReceiveResult } from './backend.js'
+import { afterCurrentCalls } from './group-commit.js'
 import type { QueueMessage } from './types.js'
 
-/** Most messages one backend receive may ask for. */
+/** Most messages one receive call may ask for. */
 export const MAX_RECEIVE = 1000
+/**
+ * Merged receives ask for at most this many messages per script (more only for one caller that
+ * asked for more itself): like MAX_GROUP in message-queue.ts, a script of 100 runs below ~1 ms.
+ */
+const MERGE_LIMIT = 100
 /** First poll interval after an empty round. */
 const MIN_POLL_MS = 5
 /** Poll interval cap, so an idle queue costs Redis ~10 calls/s per client, not per worker. */
@@ -107,11 +112,14 @@ export class Receiver {
         for (const w of lane.waiters.splice(0)) w.resolve([])
         break
       }
-      // Let receives made in this event-loop turn join this round.
-      await nextTurn()
-      const batch: Waiter[] = []
-      let want = 0
-      while (lane.waiters.length > 0 && want + lane.waiters[0]!.max <= MAX_RECEIVE) {
+      // Let receives made by callers woken together (by the same reply) join this round.
+      await afterCurrentCalls()
+      const first = lane.waiters.shift()
+      if (first === undefined) continue
+      const batch: Waiter[] = [first]
+      let want = first.max
+      const limit = Math.max(MERGE_LIMIT, first.max)
+      while (lane.waiters.length > 0 && want + lane.waiters[0]!.max <= limit) {
         const w = lane.waiters.shift()!
         batch.push(w)
         want += w.max

@@ -10,31 +10,22 @@
 import type { StoreError } from './errors.js'
 import type {
   Hop,
-  HopState,
+  HopInput,
   MessageDetail,
-  MessageDirection,
-  MessageMetadata,
   MessageQuery,
   MessageState,
   QueryResult,
   StateChange,
+  StoreMessageInput,
 } from './types.js'
 
 /** One write in a batch handed to `StoreBackend.write`. The store has validated it and set its time. */
 export type WriteOp =
-  | {
+  | (StoreMessageInput & {
       kind: 'insert'
-      hostName: string
-      messageId: string
-      payload: string
-      messageType: string
-      correlationId: string
-      sessionId?: string | undefined
-      direction?: MessageDirection | undefined
-      metadata?: MessageMetadata | undefined
       /** Creation time; the first history entry (`received`) has the same time. */
       time: Date
-    }
+    })
   | {
       kind: 'transition'
       /** The store id of the message. */
@@ -43,16 +34,11 @@ export type WriteOp =
       time: Date
       error?: string | undefined
     }
-  | {
+  | (HopInput & {
       kind: 'hop'
-      sessionId: string
-      messageId?: string | undefined
-      source: string
-      target: string
-      state: HopState
+      /** When the hop happened (the store sets it when the caller did not). */
       time: Date
-      detail?: string | undefined
-    }
+    })
 
 /**
  * The outcome of one op of a batch: `id` is the new id of an insert or hop. A transition on an

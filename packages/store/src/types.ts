@@ -66,17 +66,9 @@ export interface StoreMessageInput {
 }
 
 /** One stored message as it stands now. */
-export interface MessageRecord {
+export interface MessageRecord extends StoreMessageInput {
   /** The store-assigned unique id (opaque string; not the HL7 MSH-10). */
   id: string
-  hostName: string
-  messageId: string
-  payload: string
-  messageType: string
-  correlationId: string
-  sessionId?: string | undefined
-  direction?: MessageDirection | undefined
-  metadata?: MessageMetadata | undefined
   /** The current state. */
   state: MessageState
   /** The error text of the last `markFailed`, while the message is `failed`. */
@@ -117,16 +109,11 @@ export interface HopInput {
 }
 
 /** One recorded hop of a session trace. */
-export interface Hop {
+export interface Hop extends HopInput {
   /** The store-assigned unique id of the hop. */
   id: string
-  sessionId: string
-  messageId?: string | undefined
-  source: string
-  target: string
-  state: HopState
+  /** When the hop happened. */
   time: Date
-  detail?: string | undefined
 }
 
 /** Filters and page of `MessageStore.query()`. All filters combine with AND. */

@@ -20,6 +20,21 @@ describe('@li/store/testing', () => {
     await store.stop()
     const e = await store.get(m.id).catch((err: unknown) => err)
     expect(isStoreError(e) && e.code).toBe('STORE_CLOSED')
-    expect(new MemoryBackend()).toBeDefined()
+  })
+
+  it('exports the in-memory backend for a store built by hand', async () => {
+    const store = new MessageStore({ backend: new MemoryBackend() })
+    await store.start()
+    const m = await store.store({
+      hostName: 'PAS.In',
+      messageId: 'M2',
+      payload: 'MSH|^~\\&|',
+      messageType: 'ADT^A08',
+      correlationId: 'M2',
+    })
+    expect((await store.query({ hostName: 'PAS.In', limit: 10 })).records.map((r) => r.id)).toEqual(
+      [m.id],
+    )
+    await store.stop()
   })
 })

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js'
 import {
   RECORD_HEADER_BYTES,
+  appendRecordBytes,
   checkFrame,
   decodeRecord,
   encodeAppend,
+  encodeAppendInto,
   encodeDone,
   encodeFail,
   findNextFrame,
@@ -67,6 +69,18 @@ describe('record layout', () => {
       }
     }
     expect(checkFrame(buf.subarray(0, buf.length - 1), 0)).toBe(-1)
+  })
+
+  it('encodes an append into a shared buffer at any offset, byte for byte as on its own', () => {
+    const meta = JSON.stringify({ note: 'Zoë' })
+    const alone = encodeAppend(7, 123, 'PAS-In', 'MSG7', meta, `${hl7}\r NTE|é€`)
+    expect(appendRecordBytes('PAS-In', 'MSG7', meta, `${hl7}\r NTE|é€`)).toBe(alone.length)
+    const shared = Buffer.alloc(alone.length + 13, 0xee)
+    const n = encodeAppendInto(shared, 5, 7, 123, 'PAS-In', 'MSG7', meta, `${hl7}\r NTE|é€`)
+    expect(n).toBe(alone.length)
+    expect(shared.subarray(5, 5 + n)).toEqual(alone)
+    expect(shared[4]).toBe(0xee)
+    expect(shared[5 + n]).toBe(0xee)
   })
 
   it('finds the next valid record after garbage, skipping a magic inside a payload', () => {

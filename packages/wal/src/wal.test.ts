@@ -295,6 +295,32 @@ describe('recovery from damaged files', () => {
     expect((await w2.append(msg(4))).id).toBe(a.id + 2)
   })
 
+  it('reads trailing zeros (preallocated space) as the end of a segment, in any segment', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const a = await w.append(msg(1))
+    // While open, the active segment is zero-filled ahead of the data; stop() gives that back.
+    const active = lastSegment(dir)
+    const used = w.stats().activeSegmentBytes
+    expect(fs.statSync(active).size).toBeGreaterThan(used)
+    await w.stop()
+    expect(fs.statSync(active).size).toBe(used)
+    // As after a crash: every segment ends in zeros. Without the checkpoint, recovery replays
+    // them all: a closed segment and the last one.
+    for (const n of fs.readdirSync(dir)) {
+      if (n.startsWith('seg-')) fs.appendFileSync(path.join(dir, n), Buffer.alloc(70_000))
+      if (n.endsWith('.ckpt')) fs.rmSync(path.join(dir, n))
+    }
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('seg-')).length).toBeGreaterThan(1)
+    const corrupt: WalError[] = []
+    const w2 = makeWal(dir)
+    w2.on('corrupt', (e) => corrupt.push(e))
+    const report = await w2.start()
+    expect(corrupt).toEqual([])
+    expect(report).toMatchObject({ truncatedBytes: 0, corruptRecords: 0, pending: 1 })
+    expect(w2.pending()).toEqual([a])
+  })
+
   it('reports a corrupt record in the middle with file and offset, and recovers what follows', async () => {
     const dir = tempDir()
     const w = await started(dir)

@@ -45,8 +45,7 @@ export class HttpOperationHost extends OperationHost {
         path: urlPath,
         method: 'POST',
         headers: {
-          'content-type':
-            env.format === 'json' ? 'application/json' : 'x-application/hl7-v2+er7',
+          'content-type': env.format === 'json' ? 'application/json' : 'x-application/hl7-v2+er7',
           'content-length': body.length,
         },
         signal,

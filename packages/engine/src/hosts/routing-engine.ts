@@ -75,7 +75,8 @@ export class RoutingEngineHost extends QueueHost {
   protected override async handle(env: Envelope): Promise<Disposition> {
     const { path } = this.ctx
     const started = performance.now()
-    void path.hop(env.sessionId, env.storeId, env.source, this.name, 'processing')
+    // No separate `processing` hop: routing is synchronous, so it would be microseconds before
+    // the `completed`/`discarded`/`failed` hop below and cost one store write per message.
     let outputs: ForwardOutput[]
     let matched: string[]
     const traces: string[] = []

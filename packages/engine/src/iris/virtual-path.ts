@@ -257,10 +257,14 @@ function segmentCandidates(
   const segStep = steps[steps.length - 1] as PathStep
   const groups = steps.slice(0, -1)
   if (groups.length === 0) {
+    // A segment that occurs at most once resolves the same with or without the group tree, and
+    // most rule paths (`{MSH:9.1}`, `{PID:3(1).1}`) name one: skip building the tree for them.
+    const all = pd.doc.segments.flatMap((s, i) => (s.name === segStep.name ? [i] : []))
+    if (all.length <= 1) return all
     const tree = pd.groupTree()
     const direct = tree.segs.get(segStep.name)
     if (direct && direct.length > 0) return direct
-    return pd.doc.segments.flatMap((s, i) => (s.name === segStep.name ? [i] : []))
+    return all
   }
   if (pd.structure) {
     let inst: GroupInst | undefined = pd.groupTree()

@@ -33,8 +33,11 @@ export function peekHeader(raw: string): HeaderPeek {
     hasMsh: false,
   }
   if (start < 0 || raw.length < start + 8) return none
-  const end = raw.slice(start).search(/[\r\n]/)
-  const msh = end < 0 ? raw.slice(start) : raw.slice(start, start + end)
+  // The first segment end, with indexOf rather than a regular expression over the whole text.
+  const cr = raw.indexOf('\r', start)
+  const lf = raw.indexOf('\n', start)
+  const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf)
+  const msh = end < 0 ? raw.slice(start) : raw.slice(start, end)
   const fs = msh[3] ?? '|'
   const fields = msh.split(fs)
   const cs = (fields[1] ?? '^')[0] ?? '^'

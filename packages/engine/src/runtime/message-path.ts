@@ -17,9 +17,9 @@
  *    (the targets it was received for). Delivery is therefore at least once: a message that was
  *    half-way delivered before a crash is delivered again.
  *
- * The store is the audit trail, not the durability: store writes (records, hops, states) are
- * batched by @li/store and committed in call order, and only the hand-off waits for one (it needs
- * the record id). Completing a WAL entry and marking its record are issued at `settle` without
+ * The store is the audit trail, not the durability: store writes (records, hops, states) go
+ * through a `StoreBatcher` (held up to 1 ms, then committed together by @li/store, in call
+ * order), and only the hand-off waits for one (it needs the record id). Completing a WAL entry and marking its record are issued at `settle` without
  * holding the worker: a completion lost in a crash only means the message is delivered again.
  * `idle()` waits for all of that; the Engine calls it before closing the WAL and the store.
  *
@@ -318,7 +318,8 @@ export class MessagePath {
       const branches = this.#o.walCompletion === 'branches'
       // Redis hand-off. The inbound record is marked completed before any consumer can see the
       // message, so that a branch failing later (`settle`) always wins and marks it failed.
-      if (!branches && input.error === undefined) void this.#quietly(() => store.markCompleted(rec.id))
+      if (!branches && input.error === undefined)
+        void this.#quietly(() => store.markCompleted(rec.id))
       await order.previous
       // Every send is issued before the next hand-off may issue its own.
       const sends = targets.map((target) => this.#enqueue(target, env))
@@ -365,7 +366,9 @@ export class MessagePath {
       let messageId = env.messageId
       if (out.raw !== env.raw) {
         const header =
-          out.format === 'json' ? { controlId: env.messageId, messageType: '' } : peekHeader(out.raw)
+          out.format === 'json'
+            ? { controlId: env.messageId, messageType: '' }
+            : peekHeader(out.raw)
         messageId = header.controlId
         const known = stored.get(out.raw)
         if (known !== undefined) storeId = known

@@ -99,7 +99,10 @@ export interface QueuePort {
   ): Promise<string>
   receive(queue: string, options?: { waitMs?: number }): Promise<QueueMessageLike | null>
   /** Up to `max` messages in one call; waits up to `waitMs` for at least one. */
-  receiveBatch(queue: string, options?: { max?: number; waitMs?: number }): Promise<QueueMessageLike[]>
+  receiveBatch(
+    queue: string,
+    options?: { max?: number; waitMs?: number },
+  ): Promise<QueueMessageLike[]>
   ack(message: QueueMessageLike): Promise<unknown>
   nack(
     message: QueueMessageLike,

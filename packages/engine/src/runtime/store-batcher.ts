@@ -4,9 +4,10 @@
  * call order within one tick, so that @li/store commits them in a few large transactions.
  *
  * Why: @li/store batches what is queued in one turn of the event loop, and under load a turn
- * holds only a few writes (8 per commit measured with 16 senders), while the commit itself, not
- * the rows, is most of the cost (a profile of bench/path-profile.mjs: about 300 µs per commit,
- * 75% of the store's time). Holding writes for 2 ms gives commits of a hundred writes and more.
+ * held only a few writes (2 to 8 per commit measured with bench/path-profile.mjs, 16 senders),
+ * and each commit rewrites the same index pages. Holding writes for 1 ms gives commits of 30 to
+ * 60 writes. Longer windows (5 ms: 75 per commit) saved no more CPU there and raised the ACK p99,
+ * because a bigger commit holds the event loop longer (better-sqlite3 is synchronous).
  *
  * What it does not do: change what is written or its order (writes reach the store in call
  * order, and reads first issue every held write, so they see them), or hold anything the ACK
@@ -17,7 +18,7 @@ import type { StorePort } from './ports.js'
 
 /** Options of `StoreBatcher`. */
 export interface StoreBatcherOptions {
-  /** Longest a write is held, ms; default 5. 0 issues writes on the next tick only. */
+  /** Longest a write is held, ms; default 1. 0 issues writes on the next tick only. */
   windowMs?: number
   /** Issue at once when this many writes are held; default 256 (@li/store's batch size). */
   maxOps?: number
@@ -33,7 +34,7 @@ export class StoreBatcher implements StorePort {
 
   constructor(store: StorePort, options: StoreBatcherOptions = {}) {
     this.#store = store
-    this.#windowMs = options.windowMs ?? 5
+    this.#windowMs = options.windowMs ?? 1
     this.#maxOps = options.maxOps ?? 256
   }
 

@@ -26,10 +26,9 @@ function openssl(...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
 }
 
-function issue(name: string, cn: string, ext: string, ca = 'ca'): void {
-  openssl(
-    'req',
-    '-new',
+/** `openssl req` arguments for a new unencrypted P-256 key written to `<name>.key`. */
+function newEcKey(name: string): string[] {
+  return [
     '-newkey',
     'ec',
     '-pkeyopt',
@@ -37,11 +36,11 @@ function issue(name: string, cn: string, ext: string, ca = 'ca'): void {
     '-nodes',
     '-keyout',
     `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${cn}`,
-  )
+  ]
+}
+
+function issue(name: string, cn: string, ext: string, ca = 'ca'): void {
+  openssl('req', '-new', ...newEcKey(name), '-out', `${name}.csr`, '-subj', `/CN=${cn}`)
   writeFileSync(join(dir, `${name}.ext`), ext)
   openssl(
     'x509',
@@ -66,13 +65,7 @@ function makeCa(name: string, cn: string): void {
   openssl(
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
+    ...newEcKey(name),
     '-out',
     `${name}.crt`,
     '-days',

@@ -99,7 +99,7 @@ export function getSchema(version: string): Hl7Schema {
 
 function decode(version: Hl7Version, compact: CompactSchema): Hl7Schema {
   if (compact.derivedFrom !== undefined) {
-    // Same tables as the version it is derived from, under its own version label (see README).
+    // Same tables as the version it is derived from, under its own label (docs/schemas.md).
     const from = getSchema(compact.derivedFrom)
     return {
       ...from,

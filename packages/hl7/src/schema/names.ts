@@ -1,7 +1,7 @@
 // IRIS-compatible symbolic names for schema elements, so that `@li/engine`'s IRIS path resolver can
 // read paths such as `PIDgrpgrp(1).ORCgrp(1).OBR:UniversalServiceIdentifier.Identifier`.
 //
-// Rules (checked against InterSystems' documentation and public IRIS productions, see README):
+// Rules (checked against InterSystems' documentation and public IRIS productions; docs/schemas.md):
 // - A field or component is named after its description with every character that is not a
 //   letter or digit removed, case kept: "Patient Identifier List" → PatientIdentifierList,
 //   "Source of Comment" → SourceofComment, "Set ID - PID" → SetIDPID.

@@ -118,11 +118,13 @@ describe('schema data', () => {
 
   it('throws a typed error for an unknown version', () => {
     expect(() => getSchema('2.9')).toThrow(/Unknown HL7 version "2.9"/)
+    let caught: unknown
     try {
       getSchema('3')
     } catch (e) {
-      expect(isHl7SchemaError(e)).toBe(true)
-      expect((e as { code: string }).code).toBe('HL7_SCHEMA_UNKNOWN_VERSION')
+      caught = e
     }
+    expect(isHl7SchemaError(caught)).toBe(true)
+    expect((caught as { code: string }).code).toBe('HL7_SCHEMA_UNKNOWN_VERSION')
   })
 })

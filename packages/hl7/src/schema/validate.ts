@@ -10,7 +10,7 @@
 // - per field: required fields present, repetitions allowed, lengths (whole field for primitive
 //   types, each component for composite types; lengths counted on the unescaped value).
 // What it does not check: data type formats (dates, numbers), table values, conditional (C)
-// fields, and segments or structures added after 2.7 (2.7.1 and 2.8 use the 2.7 tables; README).
+// fields, and segments or structures new after 2.7 (2.7.1/2.8 are the 2.7 tables: docs/schemas.md).
 //
 // Z-segments: allowed anywhere and not checked, unless the schema names them in the structure
 // (then they are matched where named) or sets `allowUndeclaredZSegments: false`.
