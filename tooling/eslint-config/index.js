@@ -7,7 +7,17 @@ import prettier from 'eslint-config-prettier'
 /** @param {{ tsconfigRootDir: string }} options */
 export function liConfig({ tsconfigRootDir }) {
   return tseslint.config(
-    { ignores: ['**/dist/**', '**/coverage/**', '**/node_modules/**', '**/generated/**', '**/*.js', '**/*.cjs', '**/*.mjs'] },
+    {
+      ignores: [
+        '**/dist/**',
+        '**/coverage/**',
+        '**/node_modules/**',
+        '**/generated/**',
+        '**/*.js',
+        '**/*.cjs',
+        '**/*.mjs',
+      ],
+    },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {
@@ -20,8 +30,14 @@ export function liConfig({ tsconfigRootDir }) {
         '@typescript-eslint/no-misused-promises': 'error',
         '@typescript-eslint/switch-exhaustiveness-check': 'error',
         '@typescript-eslint/consistent-type-imports': 'error',
-        '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-        '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+        '@typescript-eslint/no-unused-vars': [
+          'error',
+          { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+        ],
+        '@typescript-eslint/restrict-template-expressions': [
+          'error',
+          { allowNumber: true, allowBoolean: true },
+        ],
         'no-restricted-syntax': [
           'error',
           { selector: 'ExportDefaultDeclaration', message: 'Use named exports only.' },

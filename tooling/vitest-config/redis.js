@@ -53,13 +53,25 @@ export function hasRedisServer() {
  * @param {{ port?: number, args?: string[], dir?: string }} [options]
  */
 export async function startRedisServer(options = {}) {
-  if (!hasRedisServer()) throw new Error(`redis-server was not found on PATH. ${REDIS_INSTALL_HINT}`)
+  if (!hasRedisServer())
+    throw new Error(`redis-server was not found on PATH. ${REDIS_INSTALL_HINT}`)
   const port = options.port ?? (await freePort())
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'li-redis-'))
   const ownDir = options.dir === undefined
   const args = [
-    '--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no',
-    '--dir', dir, '--protected-mode', 'no', ...(options.args ?? []),
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--protected-mode',
+    'no',
+    ...(options.args ?? []),
   ]
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''

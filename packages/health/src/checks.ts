@@ -18,9 +18,11 @@ export interface HostLike {
 export function createHostHealthCheck(host: HostLike): HealthCheck {
   return () => {
     const state = host.state
-    if (host.enabled === false) return { status: HealthStatus.HEALTHY, message: `disabled (${state})` }
+    if (host.enabled === false)
+      return { status: HealthStatus.HEALTHY, message: `disabled (${state})` }
     if (state === 'RUNNING') return { status: HealthStatus.HEALTHY, message: state }
-    if (state === 'ERROR') return { status: HealthStatus.UNHEALTHY, message: `host ${host.name} is in ERROR` }
+    if (state === 'ERROR')
+      return { status: HealthStatus.UNHEALTHY, message: `host ${host.name} is in ERROR` }
     return { status: HealthStatus.DEGRADED, message: `host ${host.name} is ${state}` }
   }
 }
@@ -59,7 +61,11 @@ export function createQueueHealthCheck(
       problems.push(`oldest message ${Math.round(oldestAgeMs)} ms > ${options.maxAgeMs} ms`)
     }
     if (problems.length > 0) {
-      return { status: HealthStatus.DEGRADED, message: `queue ${name}: ${problems.join(', ')}`, details }
+      return {
+        status: HealthStatus.DEGRADED,
+        message: `queue ${name}: ${problems.join(', ')}`,
+        details,
+      }
     }
     return { status: HealthStatus.HEALTHY, details }
   }

@@ -21,6 +21,8 @@ export class HealthError extends Error {
 export function isHealthError(e: unknown): e is HealthError {
   return (
     e instanceof HealthError ||
-    (e instanceof Error && e.name === 'HealthError' && typeof (e as { code?: unknown }).code === 'string')
+    (e instanceof Error &&
+      e.name === 'HealthError' &&
+      typeof (e as { code?: unknown }).code === 'string')
   )
 }

@@ -90,10 +90,22 @@ describe('ready-made checks', () => {
     const check = createQueueHealthCheck(queue, 'EPR-Out', { maxDepth: 10, maxAgeMs: 60_000 })
     expect(await check()).toMatchObject({ status: HealthStatus.HEALTHY, details: { depth: 3 } })
     depth = 11
-    expect(await check()).toMatchObject({ status: HealthStatus.DEGRADED, message: 'queue EPR-Out: depth 11 > 10' })
+    expect(await check()).toMatchObject({
+      status: HealthStatus.DEGRADED,
+      message: 'queue EPR-Out: depth 11 > 10',
+    })
     const r = new HealthRegistry()
-    r.addCheck('q', createQueueHealthCheck({ depth: () => Promise.reject(new Error('Redis down')), oldestAgeMs: () => 0 }, 'q'))
-    expect((await r.checkAll()).checks[0]).toMatchObject({ status: HealthStatus.UNHEALTHY, message: 'Redis down' })
+    r.addCheck(
+      'q',
+      createQueueHealthCheck(
+        { depth: () => Promise.reject(new Error('Redis down')), oldestAgeMs: () => 0 },
+        'q',
+      ),
+    )
+    expect((await r.checkAll()).checks[0]).toMatchObject({
+      status: HealthStatus.UNHEALTHY,
+      message: 'Redis down',
+    })
   })
 })
 
@@ -105,9 +117,14 @@ describe('health routes', () => {
     const app = healthRoutes(r)
     const health = await app.request('/health')
     expect(health.status).toBe(200)
-    const body = (await health.json()) as { status: string; checks: Array<{ name: string; status: string }> }
+    const body = (await health.json()) as {
+      status: string
+      checks: Array<{ name: string; status: string }>
+    }
     expect(body.status).toBe('DEGRADED')
-    expect(body.checks).toContainEqual(expect.objectContaining({ name: 'redis', status: 'UNHEALTHY' }))
+    expect(body.checks).toContainEqual(
+      expect.objectContaining({ name: 'redis', status: 'UNHEALTHY' }),
+    )
     expect((await app.request('/health/live')).status).toBe(200)
     expect((await app.request('/health/ready')).status).toBe(503)
     r.markRunning()

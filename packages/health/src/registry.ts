@@ -72,11 +72,17 @@ export class HealthRegistry {
   /** Add a check. Names are unique: adding one twice is an error (use `removeCheck` first). */
   addCheck(name: string, check: HealthCheck, options: CheckOptions = {}): void {
     if (this.#checks.has(name)) {
-      throw new HealthError('HEALTH_DUPLICATE_CHECK', `A health check named "${name}" already exists; remove it first.`)
+      throw new HealthError(
+        'HEALTH_DUPLICATE_CHECK',
+        `A health check named "${name}" already exists; remove it first.`,
+      )
     }
     const timeoutMs = options.timeoutMs ?? 5000
     if (!(timeoutMs > 0)) {
-      throw new HealthError('HEALTH_INVALID_ARGUMENT', `timeoutMs of check "${name}" must be > 0, got ${timeoutMs}`)
+      throw new HealthError(
+        'HEALTH_INVALID_ARGUMENT',
+        `timeoutMs of check "${name}" must be > 0, got ${timeoutMs}`,
+      )
     }
     this.#checks.set(name, { check, critical: options.critical ?? true, timeoutMs })
   }
@@ -123,12 +129,18 @@ export class HealthRegistry {
     try {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new HealthError('HEALTH_CHECK_TIMEOUT', `timed out after ${r.timeoutMs} ms`)),
+          () =>
+            reject(new HealthError('HEALTH_CHECK_TIMEOUT', `timed out after ${r.timeoutMs} ms`)),
           r.timeoutMs,
         )
       })
       const outcome = await Promise.race([Promise.resolve().then(r.check), timeout])
-      return { name, critical: r.critical, durationMs: performance.now() - started, ...normalise(outcome) }
+      return {
+        name,
+        critical: r.critical,
+        durationMs: performance.now() - started,
+        ...normalise(outcome),
+      }
     } catch (e) {
       return {
         name,

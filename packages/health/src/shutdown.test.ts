@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { GracefulShutdown, HealthRegistry } from './index.js'
 import type { ShutdownLogger } from './index.js'
 
-function memoryLogger(): ShutdownLogger & { lines: Array<{ level: string; obj: object; msg?: string }> } {
+function memoryLogger(): ShutdownLogger & {
+  lines: Array<{ level: string; obj: object; msg?: string }>
+} {
   const lines: Array<{ level: string; obj: object; msg?: string }> = []
   return {
     lines,
@@ -17,7 +19,11 @@ describe('GracefulShutdown', () => {
     const health = new HealthRegistry()
     health.markRunning()
     const order: string[] = []
-    const s = new GracefulShutdown({ health, logger: memoryLogger(), exit: () => order.push('exit') })
+    const s = new GracefulShutdown({
+      health,
+      logger: memoryLogger(),
+      exit: () => order.push('exit'),
+    })
     s.registerListener('mllp', () => {
       order.push(`listener ready=${health.phase}`)
     })
@@ -54,7 +60,9 @@ describe('GracefulShutdown', () => {
     const result = await s.shutdown()
     expect(result.ok).toBe(true)
     expect(stopped).toEqual(['h'])
-    expect(log.lines.some((l) => l.level === 'warn' && JSON.stringify(l.obj).includes('drain:stuck'))).toBe(true)
+    expect(
+      log.lines.some((l) => l.level === 'warn' && JSON.stringify(l.obj).includes('drain:stuck')),
+    ).toBe(true)
   })
 
   it('reports a failed step and, past the timeout, what did not finish', async () => {
@@ -72,7 +80,10 @@ describe('GracefulShutdown', () => {
     expect(result.timedOut).toBe(true)
     expect(result.failed).toEqual([{ step: 'host:broken', error: 'boom' }])
     expect(result.unfinished).toEqual(['handler:hangs'])
-    expect(log.lines.at(-1)).toMatchObject({ level: 'error', obj: { unfinished: ['handler:hangs'] } })
+    expect(log.lines.at(-1)).toMatchObject({
+      level: 'error',
+      obj: { unfinished: ['handler:hangs'] },
+    })
   })
 
   it('refuses nonsense timeouts', () => {

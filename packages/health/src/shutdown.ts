@@ -170,7 +170,10 @@ export class GracefulShutdown {
         await s.run()
       } catch (e) {
         failed.push({ step: key, error: e instanceof Error ? e.message : String(e) })
-        this.#log.error({ step: key, err: e instanceof Error ? e.message : String(e) }, 'shutdown step failed')
+        this.#log.error(
+          { step: key, err: e instanceof Error ? e.message : String(e) },
+          'shutdown step failed',
+        )
       } finally {
         running.delete(key)
       }
@@ -180,15 +183,23 @@ export class GracefulShutdown {
 
     const phases = async (): Promise<void> => {
       await Promise.all(this.#listeners.map((s) => step('listener', s)))
-      this.#log.info({ drains: this.#drains.length, drainTimeoutMs: this.#drainTimeoutMs }, 'shutdown: draining')
+      this.#log.info(
+        { drains: this.#drains.length, drainTimeoutMs: this.#drainTimeoutMs },
+        'shutdown: draining',
+      )
       let drainTimer: NodeJS.Timeout | undefined
       const drained = Promise.all(this.#drains.map((s) => step('drain', s)))
-      const drainLimit = new Promise<'timeout'>((r) => (drainTimer = setTimeout(() => r('timeout'), this.#drainTimeoutMs)))
+      const drainLimit = new Promise<'timeout'>(
+        (r) => (drainTimer = setTimeout(() => r('timeout'), this.#drainTimeoutMs)),
+      )
       const outcome = await Promise.race([drained.then(() => 'done' as const), drainLimit])
       clearTimeout(drainTimer)
       if (outcome === 'timeout') {
         const left = [...running].filter((k) => k.startsWith('drain:'))
-        this.#log.warn({ unfinished: left }, 'shutdown: drain timeout reached, stopping hosts with work queued')
+        this.#log.warn(
+          { unfinished: left },
+          'shutdown: drain timeout reached, stopping hosts with work queued',
+        )
       }
       for (const host of [...this.#hosts].reverse()) {
         await step('host', { name: host.name, run: () => host.stop() })
@@ -198,7 +209,9 @@ export class GracefulShutdown {
     }
 
     let timer: NodeJS.Timeout | undefined
-    const limit = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.#timeoutMs)))
+    const limit = new Promise<'timeout'>(
+      (r) => (timer = setTimeout(() => r('timeout'), this.#timeoutMs)),
+    )
     const outcome = await Promise.race([phases().then(() => 'done' as const), limit])
     clearTimeout(timer)
     const timedOut = outcome === 'timeout'
@@ -212,9 +225,15 @@ export class GracefulShutdown {
       durationMs: performance.now() - t0,
     }
     if (timedOut) {
-      this.#log.error({ unfinished, timeoutMs: this.#timeoutMs }, 'shutdown timed out; these steps did not finish')
+      this.#log.error(
+        { unfinished, timeoutMs: this.#timeoutMs },
+        'shutdown timed out; these steps did not finish',
+      )
     } else {
-      this.#log.info({ durationMs: Math.round(result.durationMs), failed: failed.length }, 'shutdown complete')
+      this.#log.info(
+        { durationMs: Math.round(result.durationMs), failed: failed.length },
+        'shutdown complete',
+      )
     }
     return result
   }

@@ -16,7 +16,10 @@ interface Run {
 function runChild(env: Record<string, string>, signals: NodeJS.Signals[]): Promise<Run> {
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run \`pnpm build\` before the tests`)
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [child], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     const steps: string[] = []
     let stderr = ''
     let buf = ''

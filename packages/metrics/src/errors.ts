@@ -16,6 +16,8 @@ export class MetricsError extends Error {
 export function isMetricsError(e: unknown): e is MetricsError {
   return (
     e instanceof MetricsError ||
-    (e instanceof Error && e.name === 'MetricsError' && typeof (e as { code?: unknown }).code === 'string')
+    (e instanceof Error &&
+      e.name === 'MetricsError' &&
+      typeof (e as { code?: unknown }).code === 'string')
   )
 }

@@ -33,7 +33,9 @@ describe('LiMetrics', () => {
     const text = await populated().render()
     expect(text).toContain('li_messages_received_total{host="PAS-In",message_type="ADT"} 1')
     expect(text).toContain('li_messages_sent_total{host="Router",target="EPR-Out"} 1')
-    expect(text).toContain('li_messages_failed_total{host="EPR-Out",error_type="MLLP_ACK_TIMEOUT"} 1')
+    expect(text).toContain(
+      'li_messages_failed_total{host="EPR-Out",error_type="MLLP_ACK_TIMEOUT"} 1',
+    )
     expect(text).toContain('li_message_processing_seconds_bucket{le="0.005",host="Router"} 1')
     expect(text).toContain('li_message_size_bytes_count{host="PAS-In",direction="in"} 1')
     expect(text).toContain('li_connections_active{host="PAS-In",adapter="mllp"} 2')

@@ -161,7 +161,10 @@ export class LiMetrics {
 
   /** Count a message received by `host`. */
   recordMessageReceived(host: string, messageType: string | undefined): void {
-    this.#received.inc({ host: this.#names.value(host), message_type: this.#messageTypes.value(messageType) })
+    this.#received.inc({
+      host: this.#names.value(host),
+      message_type: this.#messageTypes.value(messageType),
+    })
   }
 
   /** Count a message that `host` handed on to `target`. */
@@ -171,7 +174,10 @@ export class LiMetrics {
 
   /** Count a failure in `host`; `errorType` is an error code or class name, never message text. */
   recordMessageFailed(host: string, errorType: string): void {
-    this.#failed.inc({ host: this.#names.value(host), error_type: this.#errorTypes.value(errorType) })
+    this.#failed.inc({
+      host: this.#names.value(host),
+      error_type: this.#errorTypes.value(errorType),
+    })
   }
 
   /** Observe the time `host` spent on one message, in seconds. */
@@ -186,7 +192,10 @@ export class LiMetrics {
 
   /** Set the open connections of `host` through `adapter` (e.g. `mllp`, `http`). */
   setConnectionsActive(host: string, adapter: string, count: number): void {
-    this.#connections.set({ host: this.#names.value(host), adapter: this.#names.value(adapter) }, count)
+    this.#connections.set(
+      { host: this.#names.value(host), adapter: this.#names.value(adapter) },
+      count,
+    )
   }
 
   /** Set a queue depth by push (prefer `trackQueue`, which reads it at scrape time). */
@@ -201,7 +210,10 @@ export class LiMetrics {
 
   /** Set whether `host` (of `type`: service, process, operation) is running. */
   setHostStatus(host: string, type: string, running: boolean): void {
-    this.#hostStatus.set({ host: this.#names.value(host), type: this.#names.value(type) }, running ? 1 : 0)
+    this.#hostStatus.set(
+      { host: this.#names.value(host), type: this.#names.value(type) },
+      running ? 1 : 0,
+    )
   }
 
   /** Set the WAL pending count by push (prefer `trackWal`). */

@@ -14,7 +14,9 @@
  * - `base:ready`    zset id → -priority*1e12 + sequence: deliverable now, ZPOPMIN takes the best
  * - `base:delayed`  zset id → due ms: not yet visible (send delay, nack backoff)
  * - `base:flight`   zset id → visibility deadline ms: delivered, not yet acked
- * - `base:dead`     zset id → dead-letter ms
+ * - `base:dead`     zset id → dead-letter ms * 1000 + (base:dseq mod 1000): oldest first, and
+ *                   in dead-letter order within one ms (as the memory backend), not by id
+ * - `base:dseq`     INCR counter: the dead-letter sequence (tie-break above)
  * - `base:k:<key>`  list of ids with that ordering key, in send order. Only the head is ever in
  *                   ready/delayed/flight; the others wait in the list. Ack or dead-letter of the
  *                   head pops it and places the next; a nack leaves it at the head.
@@ -71,7 +73,8 @@ local function dead_letter(id, now, enabled)
   advance_key(redis.call('HGET', mkey(id), 'k'), id, now)
   if enabled == '1' then
     redis.call('HSET', mkey(id), 'dead', fmt(now))
-    redis.call('ZADD', base .. ':dead', fmt(now), id)
+    local ds = redis.call('INCR', base .. ':dseq') % 1000
+    redis.call('ZADD', base .. ':dead', fmt(now * 1000 + ds), id)
     return 'dead-lettered'
   end
   redis.call('DEL', mkey(id), base .. ':hi:' .. id)

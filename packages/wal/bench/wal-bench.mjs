@@ -206,19 +206,22 @@ for (const concurrency of [1, 16, 256]) {
     fs.rmSync(dir, { recursive: true, force: true })
   }
   const m = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, median(v)]))
-  const pct = (x) => `${Math.round((100 * m.wal) / x)}%`
+  // Ratios are medians of per-round ratios (each round's WAL run against the same round's
+  // contender), which cancels slow drifts in the machine's load better than a ratio of medians.
+  const ratio = (xs) => median(res.wal.map((w, i) => w / xs[i]))
+  const pct = (xs) => `${Math.round(100 * ratio(xs))}%`
   rows.push({
     callers: concurrency,
     group: median(groups).toFixed(1),
     'WAL rec/s': fmt(m.wal),
     'raw w+fds': fmt(m.raw),
-    'WAL/raw': pct(m.raw),
+    'WAL/raw': pct(res.raw),
     'raw O_DSYNC': fmt(m.rawDsync),
     'pre w+fds': fmt(m.preRaw),
     'pre O_DSYNC': fmt(m.preDsync),
-    'WAL/pre O_DSYNC': pct(m.preDsync),
+    'WAL/pre O_DSYNC': pct(res.preDsync),
     SQLite: fmt(m.sqlite),
-    'WAL/SQLite': `${(m.wal / m.sqlite).toFixed(1)}x`,
+    'WAL/SQLite': `${ratio(res.sqlite).toFixed(1)}x`,
   })
 }
 console.log(

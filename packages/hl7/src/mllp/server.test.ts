@@ -235,7 +235,9 @@ describe('MllpServer', () => {
   })
 
   it('sends no reply at all when the handler returns null (AckMode Never), in order with the rest', async () => {
-    const { port } = await start((_b, ctx) => (ctx.header.controlId.startsWith('Q') ? null : undefined))
+    const { port } = await start((_b, ctx) =>
+      ctx.header.controlId.startsWith('Q') ? null : undefined,
+    )
     const p = await peer(port)
     p.write(encodeFrame(msg('Q1')))
     p.write(encodeFrame(msg('A2')))
