@@ -3,6 +3,7 @@
 // after another give the same transcript, on both backends.
 import { randomUUID } from 'node:crypto'
 import { redisUrl } from '@li/vitest-config/redis'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MessageQueue, isQueueError } from './index.js'
 import type { QueueMessage } from './index.js'
@@ -106,6 +107,32 @@ describe.each(backends)('concurrent single calls (%s)', (backend) => {
     const waiting = b.receive('q', { waitMs: 10_000 })
     const id = await a.send('q', 'x')
     expect((await waiting)?.id).toBe(id)
+  })
+
+  it('still works for a Redis user without pub/sub permissions, by polling (redis)', async () => {
+    if (backend !== 'redis') return
+    const admin = new Redis(redisUrl())
+    const user = `nopubsub-${randomUUID()}`
+    try {
+      await admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '+@all', 'resetchannels')
+      const url = new URL(redisUrl())
+      url.username = user
+      url.password = 'pw'
+      const prefix = `t:${randomUUID()}`
+      const a = new MessageQueue({ redisUrl: url.toString(), queuePrefix: prefix })
+      const b = new MessageQueue({ redisUrl: url.toString(), queuePrefix: prefix })
+      open.push(a, b)
+      await Promise.all([a.start(), b.start()])
+      const waiting = b.receive('q', { waitMs: 10_000 })
+      const ids = await Promise.all([a.send('q', 'x', { orderingKey: 'K' }), a.send('q', 'y')])
+      const first = await waiting
+      expect(ids).toContain(first?.id)
+      await b.ack(first!)
+      expect(await a.depth('q')).toBe(1)
+    } finally {
+      await admin.call('ACL', 'DELUSER', user)
+      admin.disconnect()
+    }
   })
 
   it('lets sends and acks made before stop() finish', async () => {

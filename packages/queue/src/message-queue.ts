@@ -2,8 +2,10 @@
  * MessageQueue: reliable named queues with ack, visibility timeout, priorities, delays, ordering
  * keys, retries with backoff and dead letters, on Redis (shared by many processes) or in memory.
  * Delivery is at least once: a consumer that dies before ack has its message redelivered after
- * the visibility timeout, so handlers must tolerate a repeat. It validates arguments, computes
- * backoff and runs the long poll; the backend moves state atomically. It emits events, never logs.
+ * the visibility timeout, so handlers must tolerate a repeat. It validates arguments and computes
+ * backoff; concurrent calls share backend round trips (group-commit.ts for send and ack,
+ * receiver.ts for receive and the long poll); the backend moves state atomically. It emits
+ * events, never logs.
  */
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'

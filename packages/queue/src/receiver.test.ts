@@ -83,3 +83,20 @@ describe('Receiver', () => {
     await r.stop()
   })
 })
+
+describe('Receiver with a throwing result hook', () => {
+  it('fails that round and keeps serving later receives', async () => {
+    const s = store(10)
+    let calls = 0
+    const r = new Receiver(
+      s.fetch,
+      () => {
+        if (calls++ === 0) throw new Error('listener failed')
+      },
+      () => undefined,
+    )
+    await expect(r.receive('q', 1, 0)).rejects.toThrow('listener failed')
+    expect((await r.receive('q', 1, 0)).map((m) => m.id)).toEqual(['id1'])
+    await r.stop()
+  })
+})

@@ -132,7 +132,13 @@ export class Receiver {
         for (const w of batch) w.reject(e)
         continue
       }
-      this.#onResult(queue, r)
+      try {
+        this.#onResult(queue, r)
+      } catch (e) {
+        // A throwing event listener fails this round's receives, as it failed a lone receive.
+        for (const w of batch) w.reject(e)
+        continue
+      }
       const now = Date.now()
       const keep: Waiter[] = []
       let i = 0

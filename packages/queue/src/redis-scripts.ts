@@ -42,7 +42,9 @@ local signalled = false
 local function signal()
   if not signalled then
     signalled = true
-    redis.call('PUBLISH', base .. ':wake', '')
+    -- pcall: a user without channel permissions (Redis 7 ACL default) must not abort the
+    -- script halfway (scripts do not roll back); the consumers then simply poll.
+    redis.pcall('PUBLISH', base .. ':wake', '')
   end
 end
 local function score(pr, s) return fmt(-tonumber(pr) * 1000000000000 + tonumber(s)) end

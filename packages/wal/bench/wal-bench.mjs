@@ -38,8 +38,19 @@ const COUNTS = { 1: 2_000, 16: 20_000, 256: 100_000 }
 const ROUNDS = Number(process.env.LI_BENCH_ROUNDS ?? '3')
 
 /** Runs `concurrency` async callers appending until `total` appends resolved; returns rec/s. */
-async function runWal(dir, concurrency, total) {
-  const wal = new Wal({ directory: dir, syncMode: 'fsync', checkpointInterval: 0, entryTtl: 0 })
+async function runWal(dir, concurrency, total, noDisk = false) {
+  // noDisk: segment writes are replaced by a no-op that answers on the next event-loop turn
+  // (like a thread-pool write that takes no time), which measures the JavaScript ceiling.
+  const io = noDisk
+    ? { write: (fd, data) => new Promise((resolve) => setImmediate(() => resolve(data.length))) }
+    : undefined
+  const wal = new Wal({
+    directory: dir,
+    syncMode: 'fsync',
+    checkpointInterval: 0,
+    entryTtl: 0,
+    io,
+  })
   await wal.start()
   let issued = 0
   const t0 = performance.now()
@@ -178,7 +189,7 @@ for (const concurrency of [1, 16, 256]) {
   // and report each one's median, so that a burst of load does not favour one of them.
   // The WAL runs first in round 0 (its group size sets the others' batch size), then the order
   // rotates. Batch and record size come from the WAL's most recent run.
-  const res = { wal: [], raw: [], rawDsync: [], preRaw: [], preDsync: [], sqlite: [] }
+  const res = { wal: [], cpu: [], raw: [], rawDsync: [], preRaw: [], preDsync: [], sqlite: [] }
   const groups = []
   let batch = 0
   let bytes = 0
@@ -190,6 +201,7 @@ for (const concurrency of [1, 16, 256]) {
     bytes = Math.round(r.recordBytes)
   }
   const others = [
+    async () => res.cpu.push((await runWal(dir0, concurrency, total, true)).rate),
     () => res.raw.push(runRaw(dir0, batch, bytes, total, { dsync: false, prealloc: false })),
     () => res.rawDsync.push(runRaw(dir0, batch, bytes, total, { dsync: true, prealloc: false })),
     () => res.preRaw.push(runRaw(dir0, batch, bytes, total, { dsync: false, prealloc: true })),
@@ -214,6 +226,7 @@ for (const concurrency of [1, 16, 256]) {
     callers: concurrency,
     group: median(groups).toFixed(1),
     'WAL rec/s': fmt(m.wal),
+    'WAL no disk': fmt(m.cpu),
     'raw w+fds': fmt(m.raw),
     'WAL/raw': pct(res.raw),
     'raw O_DSYNC': fmt(m.rawDsync),

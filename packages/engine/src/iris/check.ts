@@ -98,6 +98,8 @@ const HONOURED = new Set([
   'HTTPPort',
   'URL',
   'Charset',
+  // LI settings (not IRIS): TCPOperation pipelining.
+  'PipelineWindow',
 ])
 
 /** Settings that only tune IRIS logging or archiving: accepted and mapped to our logging. */

@@ -26,7 +26,8 @@
  * What it does not do: deduplicate (receivers see MSH-10 again after a crash) or order messages
  * across a restart relative to new arrivals (resumed entries are enqueued before services start).
  * A hand-off that fails after the ACK (the store or the queue refused) is logged; the message
- * stays pending in the WAL and is resumed at the next start.
+ * stays pending in the WAL and is resumed at the next start. When more than 1,000 hand-offs are
+ * behind, `admit` waits for its own before resolving (backpressure on the senders).
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
@@ -46,6 +47,9 @@ import { errorText } from './host.js'
 import { StoreBatcher } from './store-batcher.js'
 import type { StoreBatcherOptions } from './store-batcher.js'
 
+/** Hand-offs running behind the ACKs beyond which `admit` waits for its own (backpressure). */
+const MAX_HAND_OFFS_AHEAD = 1000
+
 /** When a WAL entry is completed: after every branch finished, or once handed to the queue. */
 export type WalCompletion = 'branches' | 'enqueue'
 
@@ -60,6 +64,8 @@ export interface MessagePathOptions {
   metrics?: MetricsPort | undefined
   logger: Logger
   walCompletion: WalCompletion
+  /** Hand-offs running behind the ACKs beyond which `admit` waits for its own; default 1000. */
+  maxHandOffsAhead?: number | undefined
   /** How store writes are grouped (see `StoreBatcher`). */
   storeBatch?: StoreBatcherOptions | undefined
   /** The ordering key for a message sent to `target` (per-key FIFO with PoolSize > 1). */
@@ -131,6 +137,8 @@ export class MessagePath {
   #issued: Promise<void> = Promise.resolve()
   /** Work that runs after the caller moved on (hand-offs, WAL completions); see `idle()`. */
   readonly #background = new Set<Promise<unknown>>()
+  /** Hand-offs started and not finished. */
+  #handOffs = 0
   /** Every store call goes through here, so that writes commit in large batches. */
   readonly #store: StoreBatcher
 
@@ -176,7 +184,12 @@ export class MessagePath {
       payload: input.raw,
       metadata,
     })
-    return this.#admitted(entry.id, input, header, sessionId, false)
+    const admitted = this.#admitted(entry.id, input, header, sessionId, false)
+    // Backpressure: when hand-offs fall behind (a slow store or queue), the ACK waits for this
+    // one, as it always did before ACKs stopped waiting for them; memory stays bounded.
+    if (this.#handOffs > (this.#o.maxHandOffsAhead ?? MAX_HAND_OFFS_AHEAD))
+      await admitted.handedOff.catch(() => undefined)
+    return admitted
   }
 
   /** Re-run a WAL entry that was not completed before a restart (at-least-once). */
@@ -244,10 +257,13 @@ export class MessagePath {
       previous,
       issued,
     })
+    this.#handOffs++
     this.#spawn(
-      handedOff.catch((e: unknown) => {
-        this.#handOffFailed(walKey, e)
-      }),
+      handedOff
+        .finally(() => this.#handOffs--)
+        .catch((e: unknown) => {
+          this.#handOffFailed(walKey, e)
+        }),
     )
     return {
       walId: walKey,
@@ -275,13 +291,16 @@ export class MessagePath {
     const walKey = String(walId)
     try {
       const rec = await order.stored
-      void this.hop(
-        sessionId,
-        rec.id,
-        input.source,
-        input.source,
-        'received',
-        recovered ? 'recovered from WAL' : undefined,
+      // Not held: a reader that sees the record (committed just now) then sees its first hop.
+      void this.#quietly(() =>
+        this.#store.recordHopNow({
+          sessionId,
+          messageId: rec.id,
+          source: input.source,
+          target: input.source,
+          state: 'received',
+          detail: recovered ? 'recovered from WAL' : undefined,
+        }),
       )
       const error = input.error
       if (error !== undefined) void this.#quietly(() => store.markFailed(rec.id, error))

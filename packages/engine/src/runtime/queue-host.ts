@@ -53,6 +53,11 @@ export abstract class QueueHost extends Host {
     return own > 0 ? own : Math.max(1, this.ctx.production.actorPoolSize ?? 1)
   }
 
+  /** Worker loops to run: PoolSize (an MLLP operation multiplies it by its PipelineWindow). */
+  protected get workers(): number {
+    return this.poolSize
+  }
+
   /** Workers currently handling a message. */
   get busy(): number {
     return this.#busy
@@ -86,7 +91,7 @@ export abstract class QueueHost extends Host {
     this.#abort = new AbortController()
     this.#running = true
     this.#paused = false
-    const n = this.poolSize
+    const n = this.workers
     this.#workers = Array.from({ length: n }, (_, i) => this.#work(i))
   }
 
@@ -196,7 +201,7 @@ export abstract class QueueHost extends Host {
   }
 
   async #fill(): Promise<void> {
-    const idle = Math.max(1, this.poolSize - this.#busy)
+    const idle = Math.max(1, this.workers - this.#busy)
     this.#receiving++
     try {
       const got = await this.ctx.queue.receiveBatch(this.name, {

@@ -72,6 +72,15 @@ export class StoreBatcher implements StorePort {
     return this.#hold(() => this.#store.recordHop(hop))
   }
 
+  /**
+   * Records a hop at once, ahead of the held writes: for the first hop of a record that was just
+   * committed (nothing held can concern that record yet), so that a reader who sees the record
+   * also sees it.
+   */
+  recordHopNow(hop: Parameters<StorePort['recordHop']>[0]): Promise<unknown> {
+    return this.#store.recordHop(hop)
+  }
+
   get(id: string): ReturnType<StorePort['get']> {
     this.flush()
     return this.#store.get(id)

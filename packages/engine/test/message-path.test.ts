@@ -1,0 +1,79 @@
+// MessagePath over a real WAL (fsync), a memory store and the in-process queue: the ACK point
+// (`admit`) is the WAL append; the hand-off (store record, enqueue) follows, with backpressure.
+import path from 'node:path'
+import { MessageQueue } from '@li/queue'
+import type { MessageStore } from '@li/store'
+import { createMemoryStore } from '@li/store/testing'
+import { Wal } from '@li/wal'
+import { pino } from 'pino'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { MessagePath } from '../src/index.js'
+import type { MessagePathOptions } from '../src/index.js'
+import { hl7, removeDir, tempDir } from './helpers.js'
+
+describe('MessagePath.admit', () => {
+  let dir: string
+  let wal: Wal
+  let store: MessageStore
+  let queue: MessageQueue
+
+  beforeEach(async () => {
+    dir = await tempDir('path')
+    wal = new Wal({ directory: path.join(dir, 'wal'), syncMode: 'fsync' })
+    await wal.start()
+    store = createMemoryStore()
+    await store.start()
+    queue = new MessageQueue({ backend: 'memory' })
+    await queue.start()
+  })
+
+  afterEach(async () => {
+    await queue.stop()
+    await store.stop()
+    await wal.stop()
+    await removeDir(dir)
+  })
+
+  const create = (extra: Partial<MessagePathOptions> = {}): MessagePath =>
+    new MessagePath({
+      wal,
+      store,
+      queue,
+      logger: pino({ level: 'silent' }),
+      walCompletion: 'branches',
+      // Store writes are held until a read or idle() flushes them: the hand-off cannot finish.
+      storeBatch: { windowMs: 60_000, maxOps: 10_000 },
+      ...extra,
+    })
+
+  it('resolves once the WAL append is durable; storing and enqueueing follow', async () => {
+    const p = create()
+    const admitted = await p.admit({ source: 'In', raw: hl7('ADT^A01', 'A-1'), targets: ['Out'] })
+    expect(wal.pending().map((e) => e.messageId)).toEqual(['A-1'])
+    expect(await queue.depth('Out')).toBe(0)
+    await p.idle()
+    const accepted = await admitted.handedOff
+    expect(await queue.depth('Out')).toBe(1)
+    expect((await store.get(accepted.storeId))?.state).toBe('received')
+  })
+
+  it('keeps admit order for the enqueues', async () => {
+    const p = create()
+    const ids = ['O-1', 'O-2', 'O-3', 'O-4']
+    const admitted = await Promise.all(
+      ids.map((id) => p.admit({ source: 'In', raw: hl7('ADT^A01', id), targets: ['Out'] })),
+    )
+    await p.idle()
+    await Promise.all(admitted.map((a) => a.handedOff))
+    const got = await queue.receiveBatch('Out', { max: 10 })
+    expect(got.map((m) => m.payload.split('|')[9])).toEqual(ids)
+  })
+
+  it('waits for its own hand-off when too many are behind (backpressure)', async () => {
+    const p = create({ maxHandOffsAhead: 0, storeBatch: { windowMs: 1 } })
+    await p.admit({ source: 'In', raw: hl7('ADT^A01', 'B-1'), targets: ['Out'] })
+    // With nothing allowed ahead, admit resolved only after the enqueue.
+    expect(await queue.depth('Out')).toBe(1)
+    await p.idle()
+  })
+})
