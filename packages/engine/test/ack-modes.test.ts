@@ -1,4 +1,4 @@
-// AckMode (Immed, App, Msh, Byte), Validation and BadMessageHandler on the MLLP service.
+// AckMode (Immed, App, Msh, Byte, Never), Validation and BadMessageHandler on the MLLP service.
 import { readdir } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
@@ -73,6 +73,7 @@ describe('AckMode, Validation and BadMessageHandler', () => {
         svc('InApp', 1, { AckMode: 'App' }),
         svc('InMsh', 2, { AckMode: 'Msh' }),
         svc('InByte', 3, { AckMode: 'Byte' }),
+        svc('InNever', 6, { AckMode: 'Never' }),
         svc('InValid', 4, { AckMode: 'Immed', Validation: 'dm-z', MessageSchemaCategory: '2.5' }),
         svc('InBad', 5, {
           AckMode: 'Immed',
@@ -83,7 +84,7 @@ describe('AckMode, Validation and BadMessageHandler', () => {
         fileOut('FileOut', 'good'),
         fileOut('BadOut', 'bad'),
       ],
-      { freePorts: ['InApp', 'InMsh', 'InByte', 'InValid', 'InBad'] },
+      { freePorts: ['InApp', 'InMsh', 'InByte', 'InNever', 'InValid', 'InBad'] },
     ))
   })
 
@@ -110,6 +111,11 @@ describe('AckMode, Validation and BadMessageHandler', () => {
   it('Byte: answers the single MLLP commit byte', async () => {
     const reply = await sendRaw(portOf(engine, 'InByte'), hl7('ADT^A01', 'BYTE-1'), 5000)
     expect(reply).toEqual(Buffer.of(0x0b, 0x06, 0x1c, 0x0d))
+  })
+
+  it('Never: sends no reply at all, and the message is still processed', async () => {
+    expect(await sendRaw(portOf(engine, 'InNever'), hl7('ADT^A01', 'NEVER-1'), 700)).toBeNull()
+    expect((await finalState(engine, 'InNever', 'NEVER-1')).state).toBe('completed')
   })
 
   it('Validation: a message that fails the schema is stored as failed and rejected with AR', async () => {

@@ -66,7 +66,8 @@ export class TcpServiceHost extends Host {
         const d = await this.#core.receive(raw, { peer: `${ctx.remoteAddress}:${ctx.remotePort}` })
         switch (d.kind) {
           case 'none':
-            return undefined
+            // No reply at all (AckMode Never, or MSH-15 NE/ER): null tells the server so.
+            return null
           case 'byte':
             return Uint8Array.of(0x06)
           case 'ack': {
