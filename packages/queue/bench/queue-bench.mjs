@@ -191,7 +191,7 @@ function ceiling(port, pipeline) {
 }
 
 const ROUNDS = Number(process.env.LI_BENCH_ROUNDS ?? 3)
-/** Concurrent receive→ack loops per client in the "workers" rows (the engine's default is 16). */
+/** Concurrent receive→ack loops per client in the "workers" rows (an engine host with PoolSize 16). */
 const WORKERS = 16
 // While iterating: LI_BENCH_ONLY=liSingle (a regex on contender names), LI_BENCH_MODES=off|aof.
 const ONLY = new RegExp(process.env.LI_BENCH_ONLY ?? '.')

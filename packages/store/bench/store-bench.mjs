@@ -4,6 +4,12 @@
 //   pnpm --filter @li/store bench            (turbo builds first; or: pnpm --filter @li/store build)
 //
 // What it measures:
+//   0. The engine's write mix (what @li/engine's message path writes per message): store (3.3 KB
+//      payload, metadata) + recordHop x6 + markCompleted, issued in groups the way the engine's
+//      StoreBatcher issues them (everything called within 1 ms, in call order), LI_BENCH_MIX_MESSAGES
+//      (20,000) messages, LI_BENCH_MIX_INFLIGHT (16) in flight. Reports CPU per write (the whole
+//      process, and the main thread's busy time from event-loop utilisation), writes per commit
+//      and messages/s. LI_BENCH_ONLY=mix runs this section alone.
 //   1. Messages/s for store + markProcessing + markCompleted from LI_BENCH_CONCURRENCY (64) async
 //      callers, LI_BENCH_MESSAGES (20,000) messages, synchronous NORMAL and FULL, with the longest
 //      event-loop stall seen during the run.
@@ -27,6 +33,8 @@ import { MessageStore } from '../dist/index.js'
 const ROWS = Number(process.env.LI_BENCH_ROWS ?? 1_000_000)
 const MESSAGES = Number(process.env.LI_BENCH_MESSAGES ?? 20_000)
 const CONCURRENCY = Number(process.env.LI_BENCH_CONCURRENCY ?? 64)
+const MIX_MESSAGES = Number(process.env.LI_BENCH_MIX_MESSAGES ?? 20_000)
+const MIX_INFLIGHT = Number(process.env.LI_BENCH_MIX_INFLIGHT ?? 16)
 const HOSTS = [
   'PAS.In',
   'EPR.Out',
@@ -133,6 +141,101 @@ function naiveStore(path, synchronous) {
     mark: async (id, state) => mark(id, state, Date.now()),
     close: () => db.close(),
   }
+}
+
+/** A 3.3 KB message like bench/path-profile.mjs of @li/engine sends (PAYLOAD plus OBX padding). */
+const MIX_PAYLOAD = `${PAYLOAD}OBX|1|TX|NOTE||${'x'.repeat(2600)}\r`.slice(0, 3300)
+
+/**
+ * The engine's write mix. Per message: store() (awaited, as the engine needs the id), then six
+ * recordHop() and one markCompleted() issued without waiting, like MessagePath. Writes are held and
+ * issued together every 1 ms (the engine's StoreBatcher), so commits hold what 1 ms of traffic wrote.
+ */
+async function benchMix(dir) {
+  const path = join(dir, 'mix.db')
+  const store = new MessageStore({ path })
+  await store.start()
+  let held = []
+  let timer
+  const flush = () => {
+    timer = undefined
+    const h = held
+    held = []
+    for (const issue of h) issue()
+  }
+  const hold = (write) =>
+    new Promise((resolve, reject) => {
+      held.push(() => write().then(resolve, reject))
+      if (held.length >= 256) {
+        clearTimeout(timer)
+        flush()
+      } else timer ??= setTimeout(flush, 1)
+    })
+  const batches = []
+  store.on('batch', ({ size, durationMs }) => batches.push([size, durationMs]))
+  const background = []
+  const sessionOf = (i) => `${(i * 2654435761) % 4294967296}-${i}-4a7c-9e1f-5d2b8c3e6f01`
+  // Warm-up (statement cache, file growth) outside the measurement.
+  for (let i = 0; i < 200; i++) await store.store({ ...message(i), payload: MIX_PAYLOAD })
+  batches.length = 0
+  const elu0 = performance.eventLoopUtilization()
+  const cpu0 = process.cpuUsage()
+  const stall = stallProbe()
+  const started = performance.now()
+  let next = 0
+  await Promise.all(
+    Array.from({ length: MIX_INFLIGHT }, async () => {
+      while (next < MIX_MESSAGES) {
+        const i = next++
+        const sessionId = sessionOf(i)
+        const rec = await hold(() =>
+          store.store({
+            hostName: 'PAS.In',
+            messageId: `MSG${i}`,
+            payload: MIX_PAYLOAD,
+            messageType: 'ADT^A01',
+            correlationId: `MSG${i}`,
+            sessionId,
+            direction: 'inbound',
+            metadata: { walId: String(i) },
+          }),
+        )
+        const hop = (source, target, state, detail) =>
+          hold(() => store.recordHop({ sessionId, messageId: rec.id, source, target, state, detail }))
+        background.push(
+          store.recordHop({ sessionId, messageId: rec.id, source: 'PAS.In', target: 'PAS.In', state: 'received' }),
+          hop('PAS.In', 'Router', 'queued'),
+          hop('PAS.In', 'Router', 'sent'),
+          hop('Router', 'EPR.Out', 'queued'),
+          hop('Router', 'EPR.Out', 'sent'),
+          hop('EPR.Out', 'EPR', 'sent', 'ACK AA'),
+          hop('EPR.Out', 'EPR', 'completed'),
+          hold(() => store.markCompleted(rec.id)),
+        )
+        // One message at a time per caller, as a sender waiting for its ACK.
+        await new Promise((r) => setImmediate(r))
+      }
+    }),
+  )
+  await Promise.all(background)
+  const seconds = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  const elu = performance.eventLoopUtilization(elu0)
+  const stallMs = stall()
+  await store.stop()
+  const writes = MIX_MESSAGES * 8
+  const sizes = batches.map(([n]) => n).sort((a, b) => a - b)
+  const times = batches.map(([, t]) => t).sort((a, b) => a - b)
+  console.log(
+    `\n### 0. The engine's write mix: store + recordHop x6 + markCompleted per message, ${MIX_INFLIGHT} in flight, held 1 ms\n`,
+  )
+  console.log(
+    '| messages | writes | messages/s | CPU per write, process (µs) | main-thread busy per write (µs) | writes per commit p50 / max | commit p50 / p99 / max (ms) | longest stall (ms) |',
+  )
+  console.log('|---:|---:|---:|---:|---:|---|---|---:|')
+  console.log(
+    `| ${MIX_MESSAGES.toLocaleString('en-GB')} | ${writes.toLocaleString('en-GB')} | ${Math.round(MIX_MESSAGES / seconds).toLocaleString('en-GB')} | ${(((cpu.user + cpu.system) / writes)).toFixed(1)} | ${((elu.active * 1000) / writes).toFixed(1)} | ${pct(sizes, 50)} / ${sizes[sizes.length - 1]} | ${ms(pct(times, 50))} / ${ms(pct(times, 99))} / ${ms(times[times.length - 1])} | ${ms(stallMs)} |`,
+  )
 }
 
 async function benchWrites(dir) {
@@ -429,6 +532,8 @@ async function main() {
     console.log(
       `@li/store benchmark: node ${process.version}, ${cpus().length} CPUs, load average ${load()} at start; ${ROWS.toLocaleString('en-GB')} rows, ${MESSAGES.toLocaleString('en-GB')} messages, concurrency ${CONCURRENCY}`,
     )
+    await benchMix(dir)
+    if (process.env.LI_BENCH_ONLY === 'mix') return
     await benchWrites(dir)
     const { path, seconds } = await buildLargeStore(dir)
     console.log(
