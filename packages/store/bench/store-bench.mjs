@@ -201,9 +201,17 @@ async function benchMix(dir) {
           }),
         )
         const hop = (source, target, state, detail) =>
-          hold(() => store.recordHop({ sessionId, messageId: rec.id, source, target, state, detail }))
+          hold(() =>
+            store.recordHop({ sessionId, messageId: rec.id, source, target, state, detail }),
+          )
         background.push(
-          store.recordHop({ sessionId, messageId: rec.id, source: 'PAS.In', target: 'PAS.In', state: 'received' }),
+          store.recordHop({
+            sessionId,
+            messageId: rec.id,
+            source: 'PAS.In',
+            target: 'PAS.In',
+            state: 'received',
+          }),
           hop('PAS.In', 'Router', 'queued'),
           hop('PAS.In', 'Router', 'sent'),
           hop('Router', 'EPR.Out', 'queued'),
@@ -234,7 +242,7 @@ async function benchMix(dir) {
   )
   console.log('|---:|---:|---:|---:|---:|---|---|---:|')
   console.log(
-    `| ${MIX_MESSAGES.toLocaleString('en-GB')} | ${writes.toLocaleString('en-GB')} | ${Math.round(MIX_MESSAGES / seconds).toLocaleString('en-GB')} | ${(((cpu.user + cpu.system) / writes)).toFixed(1)} | ${((elu.active * 1000) / writes).toFixed(1)} | ${pct(sizes, 50)} / ${sizes[sizes.length - 1]} | ${ms(pct(times, 50))} / ${ms(pct(times, 99))} / ${ms(times[times.length - 1])} | ${ms(stallMs)} |`,
+    `| ${MIX_MESSAGES.toLocaleString('en-GB')} | ${writes.toLocaleString('en-GB')} | ${Math.round(MIX_MESSAGES / seconds).toLocaleString('en-GB')} | ${((cpu.user + cpu.system) / writes).toFixed(1)} | ${((elu.active * 1000) / writes).toFixed(1)} | ${pct(sizes, 50)} / ${sizes[sizes.length - 1]} | ${ms(pct(times, 50))} / ${ms(pct(times, 99))} / ${ms(times[times.length - 1])} | ${ms(stallMs)} |`,
   )
 }
 

@@ -146,6 +146,28 @@ describe('SqliteBackend', () => {
     }
   })
 
+  it('migration 3 narrows the session index of a version-2 file to (session_id)', async () => {
+    const path = join(dir, 'v2.db')
+    const db = new Database(path)
+    migrateSqlite(db, 2)
+    db.close()
+    const store = await open({ path })
+    const m = await store.store({ ...base, sessionId: 's2' })
+    await store.markCompleted(m.id)
+    expect(
+      (await store.query({ sessionId: 's2', state: 'completed', limit: 5 })).records,
+    ).toHaveLength(1)
+    await store.stop()
+    const check = new Database(path, { readonly: true })
+    try {
+      expect(sqliteSchemaVersion(check)).toBe(3)
+      const columns = check.pragma("index_info('messages_session')") as { name: string }[]
+      expect(columns.map((c) => c.name)).toEqual(['session_id'])
+    } finally {
+      check.close()
+    }
+  })
+
   it('rolls back a failing migration and reports STORE_MIGRATION_FAILED', async () => {
     const path = join(dir, 'broken.db')
     const db = new Database(path)

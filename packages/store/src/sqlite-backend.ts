@@ -166,6 +166,32 @@ function rowToHop(row: HopRow): Hop {
   return hop
 }
 
+/** The statements of the write path. */
+interface WriteStatements {
+  insertMessage: Database.Statement
+  insertHistory: Database.Statement
+  updateState: Database.Statement
+  insertHop: Database.Statement
+}
+
+function prepareWrites(db: Database.Database): WriteStatements {
+  return {
+    insertMessage: db.prepare(
+      `INSERT INTO messages (host_name, message_id, message_type, correlation_id, session_id, direction, payload, metadata, state, error, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', NULL, ?, ?)`,
+    ),
+    insertHistory: db.prepare(
+      'INSERT INTO message_history (message_id, state, time, error) VALUES (?, ?, ?, ?)',
+    ),
+    updateState: db.prepare(
+      'UPDATE messages SET state = ?, error = ?, updated_at = ? WHERE id = ?',
+    ),
+    insertHop: db.prepare(
+      'INSERT INTO hops (session_id, message_id, source, target, state, time, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+  }
+}
+
 /** The embedded single-file SQLite backend (better-sqlite3, WAL journal mode). */
 export class SqliteBackend implements StoreBackend {
   readonly path: string
@@ -173,6 +199,8 @@ export class SqliteBackend implements StoreBackend {
   readonly #busyTimeoutMs: number
   #db: Database.Database | undefined
   #statements = new Map<string, Database.Statement>()
+  /** The write path's statements, prepared once at `open()` (no per-write cache look-up). */
+  #writes: WriteStatements | undefined
   #applyBatch: ((ops: readonly WriteOp[]) => WriteOutcome[]) | undefined
 
   constructor(options: SqliteBackendOptions) {
@@ -187,6 +215,7 @@ export class SqliteBackend implements StoreBackend {
   open(): Promise<void> {
     if (this.#db !== undefined) return Promise.resolve()
     let db: Database.Database
+    let writes: WriteStatements
     try {
       mkdirSync(dirname(this.path), { recursive: true })
       db = new Database(this.path)
@@ -205,11 +234,13 @@ export class SqliteBackend implements StoreBackend {
       db.pragma(`synchronous = ${this.#synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`)
       migrateSqlite(db)
+      writes = prepareWrites(db)
     } catch (e) {
       db.close()
       return Promise.reject(toStoreError(e, `opening ${this.path}`))
     }
     this.#db = db
+    this.#writes = writes
     this.#applyBatch = db.transaction((ops: readonly WriteOp[]) => ops.map((op) => this.#apply(op)))
     return Promise.resolve()
   }
@@ -331,6 +362,7 @@ export class SqliteBackend implements StoreBackend {
     const db = this.#db
     this.#db = undefined
     this.#applyBatch = undefined
+    this.#writes = undefined
     this.#statements.clear()
     try {
       // The last connection to close checkpoints the WAL and removes it.
@@ -408,13 +440,12 @@ export class SqliteBackend implements StoreBackend {
   }
 
   #apply(op: WriteOp): WriteOutcome {
+    const w = this.#writes
+    if (w === undefined) throw this.#closed()
     switch (op.kind) {
       case 'insert': {
         const time = op.time.getTime()
-        const info = this.#stmt(
-          `INSERT INTO messages (host_name, message_id, message_type, correlation_id, session_id, direction, payload, metadata, state, error, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', NULL, ?, ?)`,
-        ).run(
+        const info = w.insertMessage.run(
           op.hostName,
           op.messageId,
           op.messageType,
@@ -427,21 +458,14 @@ export class SqliteBackend implements StoreBackend {
           time,
         )
         const id = Number(info.lastInsertRowid)
-        this.#stmt(
-          "INSERT INTO message_history (message_id, state, time, error) VALUES (?, 'received', ?, NULL)",
-        ).run(id, time)
+        w.insertHistory.run(id, 'received', time, null)
         return { ok: true, id: String(id) }
       }
       case 'transition': {
         const n = parseId(op.id)
         const time = op.time.getTime()
         const error = op.error ?? null
-        const changes =
-          n === undefined
-            ? 0
-            : this.#stmt(
-                'UPDATE messages SET state = ?, error = ?, updated_at = ? WHERE id = ?',
-              ).run(op.state, error, time, n).changes
+        const changes = n === undefined ? 0 : w.updateState.run(op.state, error, time, n).changes
         if (changes === 0) {
           return {
             ok: false,
@@ -451,16 +475,12 @@ export class SqliteBackend implements StoreBackend {
             ),
           }
         }
-        this.#stmt(
-          'INSERT INTO message_history (message_id, state, time, error) VALUES (?, ?, ?, ?)',
-        ).run(n, op.state, time, error)
+        w.insertHistory.run(n, op.state, time, error)
         return { ok: true }
       }
       case 'hop': {
         const linked = op.messageId === undefined ? undefined : parseId(op.messageId)
-        const info = this.#stmt(
-          'INSERT INTO hops (session_id, message_id, source, target, state, time, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ).run(
+        const info = w.insertHop.run(
           op.sessionId,
           linked ?? null,
           op.source,

@@ -80,6 +80,19 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       `)
     },
   },
+  {
+    version: 3,
+    description: 'session index without the state, so a state change does not rewrite it',
+    up: (db) => {
+      // Session ids are random (UUIDs), so each entry of this index sits on a page of its own:
+      // with `state` in the key, every markCompleted rewrote one more random page into the WAL.
+      // The purge's "is the session complete?" check reads the session's few rows instead.
+      db.exec(`
+        DROP INDEX messages_session;
+        CREATE INDEX messages_session ON messages (session_id);
+      `)
+    },
+  },
 ]
 
 /** The schema version this code writes. */
