@@ -9,7 +9,8 @@
 //      StoreBatcher issues them (everything called within 1 ms, in call order), LI_BENCH_MIX_MESSAGES
 //      (20,000) messages, LI_BENCH_MIX_INFLIGHT (16) in flight. Reports CPU per write (the whole
 //      process, and the main thread's busy time from event-loop utilisation), writes per commit
-//      and messages/s. LI_BENCH_ONLY=mix runs this section alone.
+//      and messages/s, with SQLite on the main thread (the default) and in a worker thread
+//      (`worker: true`); LI_BENCH_MIX_VARIANTS=main,worker picks. LI_BENCH_ONLY=mix runs this alone.
 //   1. Messages/s for store + markProcessing + markCompleted from LI_BENCH_CONCURRENCY (64) async
 //      callers, LI_BENCH_MESSAGES (20,000) messages, synchronous NORMAL and FULL, with the longest
 //      event-loop stall seen during the run.
@@ -151,9 +152,9 @@ const MIX_PAYLOAD = `${PAYLOAD}OBX|1|TX|NOTE||${'x'.repeat(2600)}\r`.slice(0, 33
  * recordHop() and one markCompleted() issued without waiting, like MessagePath. Writes are held and
  * issued together every 1 ms (the engine's StoreBatcher), so commits hold what 1 ms of traffic wrote.
  */
-async function benchMix(dir) {
-  const path = join(dir, 'mix.db')
-  const store = new MessageStore({ path })
+async function benchMix(dir, variant) {
+  const path = join(dir, `mix-${variant}.db`)
+  const store = new MessageStore({ path, worker: variant === 'worker' })
   await store.start()
   let held = []
   let timer
@@ -234,16 +235,26 @@ async function benchMix(dir) {
   const writes = MIX_MESSAGES * 8
   const sizes = batches.map(([n]) => n).sort((a, b) => a - b)
   const times = batches.map(([, t]) => t).sort((a, b) => a - b)
+  const name =
+    variant === 'worker'
+      ? 'MessageStore({ worker: true }): SQLite in a worker thread'
+      : 'MessageStore (default): SQLite on the main thread'
+  return `| ${name} | ${MIX_MESSAGES.toLocaleString('en-GB')} | ${writes.toLocaleString('en-GB')} | ${Math.round(MIX_MESSAGES / seconds).toLocaleString('en-GB')} | ${((cpu.user + cpu.system) / writes).toFixed(1)} | ${((elu.active * 1000) / writes).toFixed(1)} | ${(writes / batches.length).toFixed(1)} / ${sizes[sizes.length - 1]} | ${ms(pct(times, 50))} / ${ms(pct(times, 99))} / ${ms(times[times.length - 1])} | ${ms(stallMs)} |`
+}
+
+async function benchMixes(dir) {
+  const rows = []
+  for (const variant of (process.env.LI_BENCH_MIX_VARIANTS ?? 'main,worker').split(',')) {
+    rows.push(await benchMix(dir, variant))
+  }
   console.log(
     `\n### 0. The engine's write mix: store + recordHop x6 + markCompleted per message, ${MIX_INFLIGHT} in flight, held 1 ms\n`,
   )
   console.log(
-    '| messages | writes | messages/s | CPU per write, process (µs) | main-thread busy per write (µs) | writes per commit p50 / max | commit p50 / p99 / max (ms) | longest stall (ms) |',
+    '| backend | messages | writes | messages/s | CPU per write, process (µs) | main-thread busy per write (µs) | writes per commit mean / max | commit p50 / p99 / max (ms) | longest stall (ms) |',
   )
-  console.log('|---:|---:|---:|---:|---:|---|---|---:|')
-  console.log(
-    `| ${MIX_MESSAGES.toLocaleString('en-GB')} | ${writes.toLocaleString('en-GB')} | ${Math.round(MIX_MESSAGES / seconds).toLocaleString('en-GB')} | ${((cpu.user + cpu.system) / writes).toFixed(1)} | ${((elu.active * 1000) / writes).toFixed(1)} | ${pct(sizes, 50)} / ${sizes[sizes.length - 1]} | ${ms(pct(times, 50))} / ${ms(pct(times, 99))} / ${ms(times[times.length - 1])} | ${ms(stallMs)} |`,
-  )
+  console.log('|---|---:|---:|---:|---:|---:|---|---|---:|')
+  for (const row of rows) console.log(row)
 }
 
 async function benchWrites(dir) {
@@ -540,7 +551,7 @@ async function main() {
     console.log(
       `@li/store benchmark: node ${process.version}, ${cpus().length} CPUs, load average ${load()} at start; ${ROWS.toLocaleString('en-GB')} rows, ${MESSAGES.toLocaleString('en-GB')} messages, concurrency ${CONCURRENCY}`,
     )
-    await benchMix(dir)
+    await benchMixes(dir)
     if (process.env.LI_BENCH_ONLY === 'mix') return
     await benchWrites(dir)
     const { path, seconds } = await buildLargeStore(dir)

@@ -4,6 +4,7 @@ export { MessageStore, DEFAULT_DATABASE_FILE, MAX_QUERY_LIMIT } from './message-
 export type { MessageStoreOptions, MessageStoreEvents, FailedQuery } from './message-store.js'
 export { SqliteBackend } from './sqlite-backend.js'
 export type { SqliteBackendOptions } from './sqlite-backend.js'
+export { WorkerSqliteBackend } from './worker-backend.js'
 export { SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js'
 export type {
   StoreBackend,

@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import type { StoreBackend, WriteOp, WriteOutcome } from './backend.js'
 import { StoreError, isStoreError } from './errors.js'
 import { SqliteBackend } from './sqlite-backend.js'
+import { WorkerSqliteBackend } from './worker-backend.js'
 import {
   HOP_STATES,
   MESSAGE_STATES,
@@ -51,6 +52,11 @@ export interface MessageStoreOptions {
   dataDir?: string | undefined
   /** SQLite `synchronous` of the default backend: `normal` (default) or `full`. See the README. */
   synchronous?: 'normal' | 'full' | undefined
+  /**
+   * Run the default SQLite backend in a worker thread (`WorkerSqliteBackend`), so commits and
+   * checkpoints do not hold the event loop. Default false. See the README's write-mix figures.
+   */
+  worker?: boolean | undefined
   /**
    * Most writes committed in one transaction. Default 256: a batch of 192 writes (64 callers x 3)
    * took a median 0.6–0.9 ms on the benchmark machine, so a full batch holds the event loop for
@@ -203,7 +209,10 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
         options.path !== undefined
           ? requireString(options.path, 'path', true)
           : join(requireString(options.dataDir, 'dataDir', true), DEFAULT_DATABASE_FILE)
-      this.#backend = new SqliteBackend({ path, synchronous: options.synchronous })
+      this.#backend =
+        options.worker === true
+          ? new WorkerSqliteBackend({ path, synchronous: options.synchronous })
+          : new SqliteBackend({ path, synchronous: options.synchronous })
     }
     this.#maxBatchSize = positiveInt(options.maxBatchSize, 'maxBatchSize', 256, 100_000)
     this.#purgeChunkSize = positiveInt(options.purgeChunkSize, 'purgeChunkSize', 500, 1_000_000)
