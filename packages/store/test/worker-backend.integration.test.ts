@@ -1,7 +1,7 @@
 // The SQLite backend in a worker thread, against a real file: same answers as in-thread, reads see
 // resolved (and merely queued) writes, errors keep their codes. From the sources (as here) the
 // worker runs them through test/ts-loader.mjs; the built package runs dist/sqlite-worker.js.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -95,6 +95,17 @@ describe('WorkerSqliteBackend', () => {
     await store.stop()
     const again = await open()
     expect((await again.query({ limit: 10 })).records).toHaveLength(0)
+  })
+
+  it('reports a file it cannot open with its code, like the in-thread backend', async () => {
+    const path = join(dir, 'not-a-db')
+    writeFileSync(path, 'this is not a SQLite database, just text long enough to have a header')
+    const store = new MessageStore({ path, worker: true })
+    const e = await store.start().then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(isStoreError(e) && e.code).toBe('STORE_IO')
   })
 
   it('rejects calls after close with STORE_CLOSED', async () => {

@@ -40,6 +40,7 @@ export class TcpOperationHost extends OperationHost {
   readonly #free: PooledClient[] = []
   readonly #all = new Set<PooledClient>()
   readonly #window: number
+  #peerText: string | undefined
 
   constructor(item: ProductionItem, ctx: HostContext) {
     super(item, ctx)
@@ -95,8 +96,10 @@ export class TcpOperationHost extends OperationHost {
     this.ctx.metrics?.setConnectionsActive(this.name, 'mllp', 0)
   }
 
+  /** `host:port` of the peer, for the trace (settings do not change while the host exists). */
   #peer(): string {
-    return `${this.settings.string('IPAddress', '127.0.0.1')}:${this.settings.number('Port', 0)}`
+    this.#peerText ??= `${this.settings.string('IPAddress', '127.0.0.1')}:${this.settings.number('Port', 0)}`
+    return this.#peerText
   }
 
   #acquire(): PooledClient {

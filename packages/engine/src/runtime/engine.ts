@@ -298,6 +298,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         metrics: this.metrics,
         logger: this.logger,
         walCompletion: redis ? 'enqueue' : 'branches',
+        inProcessQueue: !redis,
         orderingKeyFor: (target, raw) => {
           const p = orderingPaths.get(target)
           return p === undefined ? undefined : orderingKey(raw, p)

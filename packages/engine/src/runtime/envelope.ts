@@ -46,8 +46,20 @@ export interface Envelope {
 
 /** Serialise an envelope for the queue (header line + body; see the module header). */
 export function encodeEnvelope(env: Envelope): string {
-  const { raw, v: _v, ...header } = env
-  return JSON.stringify({ v: 2, ...header }) + '\n' + raw
+  // Fields named one by one (not rest + spread): one object of a fixed shape per hop.
+  const header: Record<string, string | number> = {
+    v: 2,
+    walId: env.walId,
+    sessionId: env.sessionId,
+    rootStoreId: env.rootStoreId,
+    storeId: env.storeId,
+    messageId: env.messageId,
+    source: env.source,
+  }
+  if (env.fileName !== undefined) header.fileName = env.fileName
+  if (env.docCategory !== undefined) header.docCategory = env.docCategory
+  if (env.format !== undefined) header.format = env.format
+  return JSON.stringify(header) + '\n' + env.raw
 }
 
 /** Read an envelope back; throws ENGINE_BAD_ENVELOPE when the queue holds something else. */
@@ -57,7 +69,9 @@ export function decodeEnvelope(payload: string): Envelope {
     const nl = payload.indexOf('\n')
     if (nl > 0 && payload.startsWith('{"v":2')) {
       const header = JSON.parse(payload.slice(0, nl)) as Record<string, unknown>
-      v = { ...header, v: 1, raw: payload.slice(nl + 1) }
+      header.v = 1
+      header.raw = payload.slice(nl + 1)
+      v = header
     } else v = JSON.parse(payload)
   } catch (e) {
     throw new EngineError(

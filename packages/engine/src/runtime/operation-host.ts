@@ -68,7 +68,12 @@ export abstract class OperationHost extends QueueHost {
 
   protected override async handle(env: Envelope): Promise<Disposition> {
     const { path } = this.ctx
-    const header = peekHeader(env.raw)
+    // MSA-2 must equal this body's MSH-10, which the envelope already carries (the hand-off and
+    // `forward` peeked it); peeking the header again on every hop only re-read the same field.
+    const controlId =
+      env.format !== 'json' && typeof env.messageId === 'string'
+        ? env.messageId
+        : peekHeader(env.raw).controlId
     const started = Date.now()
     void path.hop(env.sessionId, env.storeId, env.source, this.name, 'processing')
     let attempt = 0
@@ -91,7 +96,7 @@ export abstract class OperationHost extends QueueHost {
             reason: 'delivered',
           }
         } else {
-          decision = ackActionFor(this.#actions, d.reply, { controlId: header.controlId })
+          decision = ackActionFor(this.#actions, d.reply, { controlId })
         }
       } catch (e) {
         decision = { retry: true, warn: false, outcome: 'fail', ackCode: '', reason: errorText(e) }

@@ -13,7 +13,6 @@
  */
 import type { Logger } from 'pino'
 import type { HostKind, ProductionItem } from '../production/types.js'
-import { decodeEnvelope } from './envelope.js'
 import type { Envelope } from './envelope.js'
 import { Host, errorText } from './host.js'
 import type { HostContext } from './host-context.js'
@@ -164,7 +163,7 @@ export abstract class QueueHost extends Host {
       let d: Disposition
       let env: Envelope | undefined
       try {
-        env = decodeEnvelope(m.payload)
+        env = this.ctx.path.envelopeOf(m)
         d = await this.handle(env, m)
       } catch (e) {
         // Last resort: handlers settle their own branches; this one failed unexpectedly.
