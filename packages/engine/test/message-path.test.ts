@@ -7,7 +7,7 @@ import { createMemoryStore } from '@li/store/testing'
 import { Wal } from '@li/wal'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { MessagePath } from '../src/index.js'
+import { MessagePath, decodeEnvelope } from '../src/index.js'
 import type { MessagePathOptions } from '../src/index.js'
 import { hl7, removeDir, tempDir } from './helpers.js'
 
@@ -75,5 +75,22 @@ describe('MessagePath.admit', () => {
     // With nothing allowed ahead, admit resolved only after the enqueue.
     expect(await queue.depth('Out')).toBe(1)
     await p.idle()
+  })
+
+  it('hands the envelope object to an in-process consumer; a redelivery decodes the payload', async () => {
+    const p = create({ inProcessQueue: true })
+    const admitted = await p.admit({ source: 'In', raw: hl7('ADT^A01', 'A-9'), targets: ['Out'] })
+    await p.idle()
+    await admitted.handedOff
+    const first = await queue.receive('Out')
+    expect(first).not.toBeNull()
+    const env = p.envelopeOf(first!)
+    expect(env).toMatchObject({ messageId: 'A-9', source: 'In', raw: hl7('ADT^A01', 'A-9') })
+    // The payload still holds the whole envelope (dead letters, redrive, the HTTP API).
+    expect(decodeEnvelope(first!.payload)).toEqual(env)
+    await queue.nack(first!, { requeue: true, delayMs: 0, error: 'again' })
+    const second = await queue.receive('Out')
+    expect(second?.receipt).not.toBe(first!.receipt)
+    expect(p.envelopeOf(second!)).toEqual(env)
   })
 })

@@ -44,6 +44,8 @@ export class RoutingEngineHost extends QueueHost {
   #rules: CompiledRules | undefined
   readonly #transforms = new Map<string, CompiledTransform>()
   readonly #category: string | undefined
+  /** `#docCategory` by source host, for envelopes that carry none. */
+  readonly #sourceCategory = new Map<string, string | undefined>()
 
   constructor(item: ProductionItem, ctx: HostContext) {
     super(item, ctx)
@@ -61,15 +63,23 @@ export class RoutingEngineHost extends QueueHost {
     }
     this.#rules = this.ctx.compileRules(name)
     this.#transforms.clear()
+    this.#sourceCategory.clear()
     return Promise.resolve()
   }
 
-  /** The doc category of a message: its service's MessageSchemaCategory, else the router's. */
+  /**
+   * The doc category of a message: its service's MessageSchemaCategory, else the router's. The
+   * answer per source is kept (the production does not change while the router runs); looking
+   * the item up and reading its settings again was a search and an allocation per message.
+   */
   #docCategory(env: Envelope): string | undefined {
     if (env.docCategory !== undefined && env.docCategory !== '') return env.docCategory
+    if (this.#sourceCategory.has(env.source)) return this.#sourceCategory.get(env.source)
     const source = this.ctx.production.items.find((i) => i.name === env.source)
     const own = source === undefined ? undefined : new ItemSettings(source)
-    return own?.string('MessageSchemaCategory') ?? this.#category
+    const category = own?.string('MessageSchemaCategory') ?? this.#category
+    this.#sourceCategory.set(env.source, category)
+    return category
   }
 
   protected override async handle(env: Envelope): Promise<Disposition> {
@@ -122,7 +132,7 @@ export class RoutingEngineHost extends QueueHost {
     await path.forward(env, this.name, outputs)
     let detail = matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched'
     if (traces.length > 0) detail += `; trace: ${traces.join(' | ')}`
-    void path.hop(
+    path.hopLater(
       env.sessionId,
       env.storeId,
       env.source,
@@ -202,7 +212,7 @@ export class RoutingEngineHost extends QueueHost {
     const bad = this.#settings.string('BadMessageHandler')
     if (bad !== undefined) {
       await path.forward(env, this.name, [{ target: bad, raw: env.raw }])
-      void path.hop(
+      path.hopLater(
         env.sessionId,
         env.storeId,
         env.source,
@@ -215,7 +225,7 @@ export class RoutingEngineHost extends QueueHost {
     }
     if (this.#settings.boolean('AlertOnError', false))
       this.ctx.alert(this.name, `routing failed: ${text}`)
-    void path.hop(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
+    path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
     await path.settle(env, 'failed')
     return { ack: false, requeue: false, error: text }
   }

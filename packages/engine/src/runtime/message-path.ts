@@ -271,11 +271,15 @@ export class MessagePath {
     })
     this.#handOffs++
     this.#spawn(
-      handedOff
-        .finally(() => this.#handOffs--)
-        .catch((e: unknown) => {
+      handedOff.then(
+        () => {
+          this.#handOffs--
+        },
+        (e: unknown) => {
+          this.#handOffs--
           this.#handOffFailed(walKey, e)
-        }),
+        },
+      ),
     )
     return {
       walId: walKey,
@@ -423,9 +427,20 @@ export class MessagePath {
           stored.set(out.raw, storeId)
         }
       }
-      const next: Envelope = { ...env, source: from, raw: out.raw, storeId, messageId }
+      // Built field by field: `delete` on a spread copy left an object in dictionary mode.
+      const next: Envelope = {
+        v: 1,
+        walId: env.walId,
+        sessionId: env.sessionId,
+        rootStoreId: env.rootStoreId,
+        storeId,
+        messageId,
+        source: from,
+        raw: out.raw,
+      }
+      if (env.fileName !== undefined) next.fileName = env.fileName
+      if (env.docCategory !== undefined) next.docCategory = env.docCategory
       if (out.format !== undefined) next.format = out.format
-      else delete next.format
       await this.#enqueue(out.target, next)
     }
   }
@@ -441,7 +456,7 @@ export class MessagePath {
         if (r.id === newId || r.hostName !== source || r.direction !== 'inbound') continue
         if (r.state !== 'received' && r.state !== 'processing') continue
         await this.#store.markCompleted(r.id)
-        void this.hop(
+        this.hopLater(
           sessionId,
           r.id,
           source,
@@ -483,14 +498,14 @@ export class MessagePath {
     const final: PathOutcome = t.failed ? 'failed' : 'completed'
     const rootStoreId = t.rootStoreId !== '' ? t.rootStoreId : env.rootStoreId
     // Issued in this order now (WAL completion, then the store's state change); not awaited.
-    this.#spawn(this.#quietly(() => this.#o.wal.complete(t.walId)))
-    this.#spawn(
-      this.#quietly(() =>
-        final === 'completed'
-          ? this.#store.markCompleted(rootStoreId)
-          : this.#store.markFailed(rootStoreId, 'one or more branches failed'),
-      ),
+    // One background task for both (fewer promises per message than one each).
+    const completed = this.#quietly(() => this.#o.wal.complete(t.walId))
+    const marked = this.#quietly(() =>
+      final === 'completed'
+        ? this.#store.markCompleted(rootStoreId)
+        : this.#store.markFailed(rootStoreId, 'one or more branches failed'),
     )
+    this.#spawn(Promise.all([completed, marked]))
     this.#finished.set(env.walId, final)
     if (this.#finished.size > 10_000) {
       const first = this.#finished.keys().next().value
@@ -583,6 +598,29 @@ export class MessagePath {
     return decodeEnvelope(message.payload)
   }
 
+  /**
+   * `hop` for callers that do not wait for it (`void path.hop(...)`): the same write in the same
+   * order, without a promise per call; a failure to record is logged.
+   */
+  hopLater(
+    sessionId: string,
+    storeId: string | undefined,
+    source: string,
+    target: string,
+    state: HopStateLike,
+    detail?: string,
+  ): void {
+    this.#store.recordHopQuietly(
+      { sessionId, messageId: storeId, source, target, state, detail },
+      (e: unknown) => {
+        this.#o.logger.warn(
+          { err: errorText(e), sessionId, source, target },
+          'could not record hop',
+        )
+      },
+    )
+  }
+
   /** Enqueue an envelope to a host's queue and record the hop as queued. */
   async #enqueue(target: string, env: Envelope): Promise<void> {
     const headers: Record<string, string> = { sessionId: env.sessionId, source: env.source }
@@ -601,7 +639,7 @@ export class MessagePath {
       if (ref !== undefined) this.#local.delete(ref)
       throw e
     }
-    void this.hop(env.sessionId, env.storeId, env.source, target, 'queued')
+    this.hopLater(env.sessionId, env.storeId, env.source, target, 'queued')
   }
 
   /** Enqueue a stored message again to `target` as a new branch (`Engine.resend`). */

@@ -75,7 +75,7 @@ export abstract class OperationHost extends QueueHost {
         ? env.messageId
         : peekHeader(env.raw).controlId
     const started = Date.now()
-    void path.hop(env.sessionId, env.storeId, env.source, this.name, 'processing')
+    path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'processing')
     let attempt = 0
     for (;;) {
       if (this.stopping) {
@@ -120,7 +120,7 @@ export abstract class OperationHost extends QueueHost {
           'delivery will be retried',
         )
         if (attempt === 1)
-          void path.hop(
+          path.hopLater(
             env.sessionId,
             env.storeId,
             this.name,
@@ -156,7 +156,7 @@ export abstract class OperationHost extends QueueHost {
         metrics?.recordMessageSent(this.name, detail ?? this.name)
         metrics?.recordMessageSize(this.name, 'out', Buffer.byteLength(env.raw))
         metrics?.recordProcessingTime(this.name, (Date.now() - started) / 1000)
-        void path.hop(
+        path.hopLater(
           env.sessionId,
           env.storeId,
           env.source,
@@ -180,7 +180,7 @@ export abstract class OperationHost extends QueueHost {
           'delivery ' + decision.outcome,
         )
         if (this.settings.boolean('AlertOnError', false)) this.ctx.alert(this.name, text)
-        void path.hop(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
+        path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
         await path.settle(env, 'failed')
         return { ack: false, requeue: false, error: text }
       }
@@ -191,7 +191,7 @@ export abstract class OperationHost extends QueueHost {
           'operation disabled by reply',
         )
         this.ctx.alert(this.name, text)
-        void path.hop(env.sessionId, env.storeId, env.source, this.name, 'queued', text)
+        path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'queued', text)
         // Keep the message queued; disabling waits for this worker, so it runs after we return.
         this.haltIntake()
         setImmediate(() => {

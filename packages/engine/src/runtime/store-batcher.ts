@@ -91,6 +91,25 @@ export class StoreBatcher implements StorePort {
     return this.#store.query(query)
   }
 
+  /**
+   * Holds a hop that nobody waits for: no promise for the caller, a failure goes to `onError`.
+   * The message path records about five hops per message without waiting for them; a promise
+   * and two closures less for each was measurable in bench/path-profile.mjs (GC, microtasks).
+   */
+  recordHopQuietly(
+    hop: Parameters<StorePort['recordHop']>[0],
+    onError: (e: unknown) => void,
+  ): void {
+    this.#held.push(() => {
+      try {
+        this.#store.recordHop(hop).catch(onError)
+      } catch (e) {
+        onError(e)
+      }
+    })
+    this.#schedule()
+  }
+
   #hold<T>(write: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#held.push(() => {
@@ -100,8 +119,14 @@ export class StoreBatcher implements StorePort {
           reject(e instanceof Error ? e : new Error(String(e)))
         }
       })
-      if (this.#held.length >= this.#maxOps) this.flush()
-      else this.#timer ??= setTimeout(() => this.flush(), this.#windowMs)
+      this.#schedule()
     })
   }
+
+  #schedule(): void {
+    if (this.#held.length >= this.#maxOps) this.flush()
+    else this.#timer ??= setTimeout(this.#flushNow, this.#windowMs)
+  }
+
+  readonly #flushNow = (): void => this.flush()
 }
