@@ -1,11 +1,25 @@
 /** Stable codes of every error that @li/engine throws. */
-export type EngineErrorCode = 'ENGINE_INVALID_ARGUMENT' | 'ENGINE_INTERNAL'
-  | 'ENGINE_PRODUCTION_PARSE' | 'ENGINE_PRODUCTION_INVALID' | 'ENGINE_REPLY_CODE_ACTIONS_INVALID'
-  | 'ENGINE_RULE_INVALID' | 'ENGINE_RULE_UNSUPPORTED' | 'ENGINE_RULE_FAILED'
-  | 'ENGINE_TRANSFORM_INVALID' | 'ENGINE_TRANSFORM_UNSUPPORTED' | 'ENGINE_TRANSFORM_FAILED'
+export type EngineErrorCode =
+  | 'ENGINE_INVALID_ARGUMENT'
+  | 'ENGINE_INTERNAL'
+  | 'ENGINE_PRODUCTION_PARSE'
+  | 'ENGINE_PRODUCTION_INVALID'
+  | 'ENGINE_REPLY_CODE_ACTIONS_INVALID'
+  | 'ENGINE_RULE_INVALID'
+  | 'ENGINE_RULE_UNSUPPORTED'
+  | 'ENGINE_RULE_FAILED'
+  | 'ENGINE_TRANSFORM_INVALID'
+  | 'ENGINE_TRANSFORM_UNSUPPORTED'
+  | 'ENGINE_TRANSFORM_FAILED'
   | 'ENGINE_LOOKUP_TABLE'
-  | 'ENGINE_HOST_START_FAILED' | 'ENGINE_UNKNOWN_HOST_CLASS' | 'ENGINE_UNKNOWN_HOST' | 'ENGINE_INVALID_STATE'
-  | 'ENGINE_INVALID_SETTING' | 'ENGINE_BAD_ENVELOPE' | 'ENGINE_DELIVERY_FAILED' | 'ENGINE_MESSAGE_NOT_FOUND'
+  | 'ENGINE_HOST_START_FAILED'
+  | 'ENGINE_UNKNOWN_HOST_CLASS'
+  | 'ENGINE_UNKNOWN_HOST'
+  | 'ENGINE_INVALID_STATE'
+  | 'ENGINE_INVALID_SETTING'
+  | 'ENGINE_BAD_ENVELOPE'
+  | 'ENGINE_DELIVERY_FAILED'
+  | 'ENGINE_MESSAGE_NOT_FOUND'
   | 'ENGINE_TLS_CONFIG'
 
 /** The one error class of @li/engine: `code` is stable, `message` says what was wrong and what to do. */
@@ -23,6 +37,8 @@ export class EngineError extends Error {
 export function isEngineError(e: unknown): e is EngineError {
   return (
     e instanceof EngineError ||
-    (e instanceof Error && e.name === 'EngineError' && typeof (e as { code?: unknown }).code === 'string')
+    (e instanceof Error &&
+      e.name === 'EngineError' &&
+      typeof (e as { code?: unknown }).code === 'string')
   )
 }

@@ -51,7 +51,12 @@ export {
   productionFromBundle,
   compileReferenced,
 } from './iris/loader.js'
-export type { ProductionSource, LoadProductionOptions, IrisBundle, OtherClass } from './iris/loader.js'
+export type {
+  ProductionSource,
+  LoadProductionOptions,
+  IrisBundle,
+  OtherClass,
+} from './iris/loader.js'
 export { toXml } from './iris/to-xml.js'
 export type { ToXmlOptions } from './iris/to-xml.js'
 export {
@@ -108,7 +113,15 @@ export type { Disposition } from './runtime/queue-host.js'
 export { OperationHost } from './runtime/operation-host.js'
 export type { Delivery, OperationTiming } from './runtime/operation-host.js'
 export { MessagePath } from './runtime/message-path.js'
-export type { AcceptInput, Accepted, Admitted, ForwardOutput, MessagePathOptions, PathOutcome, WalCompletion } from './runtime/message-path.js'
+export type {
+  AcceptInput,
+  Accepted,
+  Admitted,
+  ForwardOutput,
+  MessagePathOptions,
+  PathOutcome,
+  WalCompletion,
+} from './runtime/message-path.js'
 export type { StoreBatcherOptions } from './runtime/store-batcher.js'
 export { InboundCore } from './runtime/inbound.js'
 export type { AckDecision } from './runtime/inbound.js'
