@@ -5,6 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Engine } from '../src/index.js'
 import {
+  fileOperation,
   finalState,
   frame,
   hl7,
@@ -13,8 +14,10 @@ import {
   removeDir,
   sendMllp,
   startEngine,
+  tcpService,
   tempDir,
 } from './helpers.js'
+import type { ItemSpec } from './helpers.js'
 
 /** Send one frame and return the raw reply bytes (or null when nothing came within `ms`). */
 function sendRaw(port: number, text: string, ms: number): Promise<Buffer | null> {
@@ -45,29 +48,10 @@ describe('AckMode, Validation and BadMessageHandler', () => {
 
   beforeAll(async () => {
     out = await tempDir('ack-out')
-    const fileOut = (
-      name: string,
-      sub: string,
-    ): { name: string; className: string; adapter: Record<string, string> } => ({
-      name,
-      className: 'EnsLib.HL7.Operation.FileOperation',
-      adapter: { FilePath: path.join(out, sub), Filename: '%Q%!+(_a).hl7' },
-    })
-    const svc = (
-      name: string,
-      port: number,
-      host: Record<string, string>,
-    ): {
-      name: string
-      className: string
-      host: Record<string, string>
-      adapter: Record<string, number>
-    } => ({
-      name,
-      className: 'EnsLib.HL7.Service.TCPService',
-      host: { TargetConfigNames: 'FileOut', ...host },
-      adapter: { Port: port },
-    })
+    const fileOut = (name: string, sub: string): ItemSpec =>
+      fileOperation(name, path.join(out, sub))
+    const svc = (name: string, port: number, host: Record<string, string>): ItemSpec =>
+      tcpService(name, 'FileOut', port, host)
     ;({ engine, dir } = await startEngine(
       [
         svc('InApp', 1, { AckMode: 'App' }),

@@ -10,6 +10,7 @@ import {
   MllpPeer,
   ackFor,
   controlIdOf,
+  fileOperation,
   finalState,
   hl7,
   msaCode,
@@ -18,6 +19,8 @@ import {
   sendMllp,
   setSetting,
   startEngine,
+  tcpOperation,
+  tcpService,
   tempDir,
   waitFor,
 } from './helpers.js'
@@ -58,62 +61,20 @@ describe('adapter settings', () => {
     const peerPort = await peer.listen()
     ;({ engine, dir } = await startEngine(
       [
-        {
-          name: 'PlainIn',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'TlsOut' },
-          adapter: { Port: 1 },
-        },
-        {
-          name: 'TlsOut',
-          className: 'EnsLib.HL7.Operation.TCPOperation',
-          adapter: { IPAddress: '127.0.0.1', Port: 2, SSLConfig: 'Client' },
-        },
-        {
-          name: 'TlsIn',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'TlsFile' },
-          adapter: { Port: 3, SSLConfig: 'Server' },
-        },
-        {
-          name: 'TlsFile',
-          className: 'EnsLib.HL7.Operation.FileOperation',
-          adapter: { FilePath: path.join(files, 'tls'), Filename: '%Q%!+(_a).hl7' },
-        },
-        {
-          name: 'ShortIn',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'ShortOut' },
-          adapter: { Port: 4 },
-        },
-        {
-          name: 'ShortOut',
-          className: 'EnsLib.HL7.Operation.TCPOperation',
-          adapter: { IPAddress: '127.0.0.1', Port: peerPort, StayConnected: 0 },
-        },
-        {
-          name: 'Latin1In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Latin1File' },
-          adapter: { Port: 5, DefCharEncoding: 'Latin1' },
-        },
+        tcpService('PlainIn', 'TlsOut', 1),
+        tcpOperation('TlsOut', 2, { SSLConfig: 'Client' }),
+        tcpService('TlsIn', 'TlsFile', 3, {}, { SSLConfig: 'Server' }),
+        fileOperation('TlsFile', path.join(files, 'tls')),
+        tcpService('ShortIn', 'ShortOut', 4),
+        tcpOperation('ShortOut', peerPort, { StayConnected: 0 }),
+        tcpService('Latin1In', 'Latin1File', 5, {}, { DefCharEncoding: 'Latin1' }),
         {
           name: 'Latin1File',
           className: 'EnsLib.HL7.Operation.FileOperation',
           adapter: { FilePath: path.join(files, 'latin1'), Filename: 'out.hl7', Charset: 'Latin1' },
         },
-        {
-          name: 'AppIn',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'ShortOut', AckMode: 'App' },
-          adapter: { Port: 6 },
-        },
-        {
-          name: 'PlainIn2',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'HttpsOut' },
-          adapter: { Port: 7 },
-        },
+        tcpService('AppIn', 'ShortOut', 6, { AckMode: 'App' }),
+        tcpService('PlainIn2', 'HttpsOut', 7),
         {
           name: 'HttpsOut',
           className: 'EnsLib.HL7.Operation.HTTPOperation',
@@ -125,11 +86,7 @@ describe('adapter settings', () => {
           host: { TargetConfigNames: 'HttpsFile' },
           adapter: { Port: 9, SSLConfig: 'Server' },
         },
-        {
-          name: 'HttpsFile',
-          className: 'EnsLib.HL7.Operation.FileOperation',
-          adapter: { FilePath: path.join(files, 'https'), Filename: '%Q%!+(_a).hl7' },
-        },
+        fileOperation('HttpsFile', path.join(files, 'https')),
         {
           name: 'Off',
           className: 'EnsLib.HL7.Operation.FileOperation',

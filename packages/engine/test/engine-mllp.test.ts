@@ -11,6 +11,7 @@ import {
   ackFor,
   captureLogger,
   controlIdOf,
+  fileOperation,
   hl7,
   irisExport,
   msaCode,
@@ -18,6 +19,7 @@ import {
   removeDir,
   sendMllp,
   setSetting,
+  tcpService,
   tempDir,
   waitFor,
 } from './helpers.js'
@@ -79,12 +81,7 @@ describe('Engine: MLLP in → router → MLLP out and file out', () => {
     const xml = irisExport(
       'Test.Production',
       productionXml('Test.Production', [
-        {
-          name: 'MLLPIn',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Router', AckMode: 'Immed' },
-          adapter: { Port: 1 },
-        },
+        tcpService('MLLPIn', 'Router', 1, { AckMode: 'Immed' }),
         {
           name: 'Router',
           className: 'EnsLib.HL7.MsgRouter.RoutingEngine',
@@ -101,11 +98,7 @@ describe('Engine: MLLP in → router → MLLP out and file out', () => {
             ConnectTimeout: 2,
           },
         },
-        {
-          name: 'FileOut',
-          className: 'EnsLib.HL7.Operation.FileOperation',
-          adapter: { FilePath: outDir, Filename: '%Q%!+(_a).hl7' },
-        },
+        fileOperation('FileOut', outDir),
       ]),
       'Test.Rules',
       RULES,

@@ -189,6 +189,46 @@ export interface ItemSpec {
   adapter?: Record<string, string | number>
 }
 
+/** A `TCPService` (MLLP inbound) item sending to `targets`, listening on `port`. */
+export function tcpService(
+  name: string,
+  targets: string,
+  port: number,
+  host: Record<string, string | number> = {},
+  adapter: Record<string, string | number> = {},
+): ItemSpec {
+  return {
+    name,
+    className: 'EnsLib.HL7.Service.TCPService',
+    host: { TargetConfigNames: targets, ...host },
+    adapter: { Port: port, ...adapter },
+  }
+}
+
+/** A `FileOperation` item writing into `filePath` with `%Q%!+(_a)<ext>` file names. */
+export function fileOperation(name: string, filePath: string, ext = '.hl7'): ItemSpec {
+  return {
+    name,
+    className: 'EnsLib.HL7.Operation.FileOperation',
+    adapter: { FilePath: filePath, Filename: `%Q%!+(_a)${ext}` },
+  }
+}
+
+/** A `TCPOperation` (MLLP outbound) item sending to `127.0.0.1:port`. */
+export function tcpOperation(
+  name: string,
+  port: number,
+  adapter: Record<string, string | number> = {},
+  host?: Record<string, string | number>,
+): ItemSpec {
+  return {
+    name,
+    className: 'EnsLib.HL7.Operation.TCPOperation',
+    ...(host === undefined ? {} : { host }),
+    adapter: { IPAddress: '127.0.0.1', Port: port, ...adapter },
+  }
+}
+
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
@@ -268,6 +308,25 @@ export function setSetting(
   else it.settings.push({ target, name, value })
 }
 
+/** One `<Class>` of an IRIS export whose `XData` block holds `data` (a rule, DTL or production). */
+function xdataClass(
+  name: string,
+  superClass: string,
+  xdata: string,
+  data: string,
+  namespace?: string,
+): string {
+  const ns = namespace === undefined ? '' : `<XMLNamespace>${namespace}</XMLNamespace>\n`
+  return `<Class name="${name}">
+<Super>${superClass}</Super>
+<XData name="${xdata}">
+${ns}<Data><![CDATA[
+${data}
+]]></Data>
+</XData>
+</Class>`
+}
+
 /** Options of `startEngine`. */
 export interface StartEngineOptions {
   /** Items whose Port becomes 0 (a free port) after loading. */
@@ -289,43 +348,26 @@ export async function startEngine(
   const prod = productionXml('Test.Production', items)
   const rules = options.rules ?? []
   const classes = rules
-    .map(
-      ([name, def]) => `<Class name="${name}">
-<Super>Ens.Rule.Definition</Super>
-<XData name="RuleDefinition">
-<XMLNamespace>http://www.intersystems.com/rule</XMLNamespace>
-<Data><![CDATA[
-${def}
-]]></Data>
-</XData>
-</Class>`,
+    .map(([name, def]) =>
+      xdataClass(
+        name,
+        'Ens.Rule.Definition',
+        'RuleDefinition',
+        def,
+        'http://www.intersystems.com/rule',
+      ),
     )
     .join('\n')
   const dtls = (options.transforms ?? [])
-    .map(
-      ([name, def]) => `<Class name="${name}">
-<Super>Ens.DataTransformDTL</Super>
-<XData name="DTL">
-<XMLNamespace>http://www.intersystems.com/dtl</XMLNamespace>
-<Data><![CDATA[
-${def}
-]]></Data>
-</XData>
-</Class>`,
+    .map(([name, def]) =>
+      xdataClass(name, 'Ens.DataTransformDTL', 'DTL', def, 'http://www.intersystems.com/dtl'),
     )
     .join('\n')
   const xml = `<?xml version="1.0" encoding="UTF-8"?>
 <Export generator="IRIS" version="26">
 ${classes}
 ${dtls}
-<Class name="Test.Production">
-<Super>Ens.Production</Super>
-<XData name="ProductionDefinition">
-<Data><![CDATA[
-${prod}
-]]></Data>
-</XData>
-</Class>
+${xdataClass('Test.Production', 'Ens.Production', 'ProductionDefinition', prod)}
 </Export>`
   const production = await loadProduction(xml)
   for (const name of options.freePorts ?? []) setSetting(production, name, 'Port', '0')

@@ -14,6 +14,8 @@ import {
   removeDir,
   sendMllp,
   startEngine,
+  tcpOperation,
+  tcpService,
   waitFor,
 } from './helpers.js'
 
@@ -47,24 +49,9 @@ describe('Engine host control', () => {
     )
     ;({ engine, dir } = await startEngine(
       [
-        {
-          name: 'In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Rec' },
-          adapter: { Port: 1 },
-        },
-        {
-          name: 'InOrdered',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Ordered' },
-          adapter: { Port: 2 },
-        },
-        {
-          name: 'InPeer',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'PeerOut' },
-          adapter: { Port: 3 },
-        },
+        tcpService('In', 'Rec', 1),
+        tcpService('InOrdered', 'Ordered', 2),
+        tcpService('InPeer', 'PeerOut', 3),
         {
           name: 'Rec',
           className: 'Trust.Ops.Recorder',
@@ -77,12 +64,12 @@ describe('Engine host control', () => {
           poolSize: 3,
           host: { OrderingKey: 'PID:3.1' },
         },
-        {
-          name: 'PeerOut',
-          className: 'EnsLib.HL7.Operation.TCPOperation',
-          host: { ReplyCodeActions: ':?R=D,:?A=C' },
-          adapter: { IPAddress: '127.0.0.1', Port: peerPort, ResponseTimeout: 2 },
-        },
+        tcpOperation(
+          'PeerOut',
+          peerPort,
+          { ResponseTimeout: 2 },
+          { ReplyCodeActions: ':?R=D,:?A=C' },
+        ),
       ],
       { freePorts: ['In', 'InOrdered', 'InPeer'], config: { registry, alertIntervalMs: 50 } },
     ))

@@ -15,6 +15,8 @@ import {
   removeDir,
   sendMllp,
   startEngine,
+  tcpOperation,
+  tcpService,
 } from './helpers.js'
 
 describe('TCPOperation PipelineWindow', () => {
@@ -46,20 +48,7 @@ describe('TCPOperation PipelineWindow', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
     const port = (receiver.address() as net.AddressInfo).port
     ;({ engine, dir } = await startEngine(
-      [
-        {
-          name: 'In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Out' },
-          adapter: { Port: 1 },
-        },
-        {
-          name: 'Out',
-          className: 'EnsLib.HL7.Operation.TCPOperation',
-          host: { PipelineWindow: 4 },
-          adapter: { IPAddress: '127.0.0.1', Port: port },
-        },
-      ],
+      [tcpService('In', 'Out', 1), tcpOperation('Out', port, {}, { PipelineWindow: 4 })],
       { freePorts: ['In'] },
     ))
   })

@@ -9,6 +9,7 @@ import {
   MllpPeer,
   ackFor,
   controlIdOf,
+  fileOperation,
   finalState,
   hl7,
   msaCode,
@@ -16,6 +17,8 @@ import {
   removeDir,
   sendMllp,
   startEngine,
+  tcpOperation,
+  tcpService,
   tempDir,
   waitFor,
 } from './helpers.js'
@@ -35,22 +38,9 @@ describe('Engine with the Redis queue', () => {
     const peerPort = await peer.listen()
     ;({ engine, dir } = await startEngine(
       [
-        {
-          name: 'In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'FileOut,MllpOut' },
-          adapter: { Port: 1 },
-        },
-        {
-          name: 'FileOut',
-          className: 'EnsLib.HL7.Operation.FileOperation',
-          adapter: { FilePath: out, Filename: '%Q%!+(_a).hl7' },
-        },
-        {
-          name: 'MllpOut',
-          className: 'EnsLib.HL7.Operation.TCPOperation',
-          adapter: { IPAddress: '127.0.0.1', Port: peerPort },
-        },
+        tcpService('In', 'FileOut,MllpOut', 1),
+        fileOperation('FileOut', out),
+        tcpOperation('MllpOut', peerPort),
       ],
       {
         freePorts: ['In'],
@@ -97,19 +87,7 @@ describe('two engines sharing one Redis queue', () => {
     const peer = new MllpPeer((m) => ({ ack: ackFor(controlIdOf(m), 'AA') }))
     const peerPort = await peer.listen()
     const prefix = `li:test:${randomUUID()}`
-    const items: ItemSpec[] = [
-      {
-        name: 'In',
-        className: 'EnsLib.HL7.Service.TCPService',
-        host: { TargetConfigNames: 'Out' },
-        adapter: { Port: 1 },
-      },
-      {
-        name: 'Out',
-        className: 'EnsLib.HL7.Operation.TCPOperation',
-        adapter: { IPAddress: '127.0.0.1', Port: peerPort },
-      },
-    ]
+    const items: ItemSpec[] = [tcpService('In', 'Out', 1), tcpOperation('Out', peerPort)]
     const a = await startEngine(items, {
       freePorts: ['In'],
       config: { redisUrl: redisUrl(), queuePrefix: prefix },

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Engine } from '../src/index.js'
 import {
+  fileOperation,
   finalState,
   hl7,
   msaCode,
@@ -15,9 +16,11 @@ import {
   removeDir,
   sendMllp,
   startEngine,
+  tcpService,
   tempDir,
   waitFor,
 } from './helpers.js'
+import type { ItemSpec } from './helpers.js'
 
 const RULES = `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine" production="Test.Production">
 <ruleSet name="" effectiveBegin="" effectiveEnd="">
@@ -86,27 +89,11 @@ describe('router context: docCategory, trace, non-HL7 transform targets', () => 
     })
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r))
     const httpPort = (receiver.address() as AddressInfo).port
-    const file = (
-      name: string,
-    ): { name: string; className: string; adapter: Record<string, string> } => ({
-      name,
-      className: 'EnsLib.HL7.Operation.FileOperation',
-      adapter: { FilePath: path.join(out, name), Filename: '%Q%!+(_a).txt' },
-    })
+    const file = (name: string): ItemSpec => fileOperation(name, path.join(out, name), '.txt')
     ;({ engine, dir } = await startEngine(
       [
-        {
-          name: 'In23',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Router', MessageSchemaCategory: '2.3' },
-          adapter: { Port: 1 },
-        },
-        {
-          name: 'InPlain',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Router' },
-          adapter: { Port: 2 },
-        },
+        tcpService('In23', 'Router', 1, { MessageSchemaCategory: '2.3' }),
+        tcpService('InPlain', 'Router', 2),
         {
           name: 'Router',
           className: 'EnsLib.HL7.MsgRouter.RoutingEngine',

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine, defineProduction } from '../src/index.js'
 import {
   controlIdOf,
+  fileOperation,
   finalState,
   hl7,
   msaCode,
@@ -13,9 +14,11 @@ import {
   sendMllp,
   setSetting,
   startEngine,
+  tcpService,
   tempDir,
   waitFor,
 } from './helpers.js'
+import type { ItemSpec } from './helpers.js'
 
 const RULES = `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine" production="Test.Production">
 <ruleSet name="" effectiveBegin="" effectiveEnd="">
@@ -47,21 +50,10 @@ describe('RoutingEngine', () => {
 
   beforeAll(async () => {
     out = await tempDir('router-out')
-    const file = (
-      name: string,
-    ): { name: string; className: string; adapter: Record<string, string> } => ({
-      name,
-      className: 'EnsLib.HL7.Operation.FileOperation',
-      adapter: { FilePath: path.join(out, name), Filename: '%Q%!+(_a).hl7' },
-    })
+    const file = (name: string): ItemSpec => fileOperation(name, path.join(out, name))
     ;({ engine, dir } = await startEngine(
       [
-        {
-          name: 'In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Router' },
-          adapter: { Port: 1 },
-        },
+        tcpService('In', 'Router', 1),
         {
           name: 'Router',
           className: 'EnsLib.HL7.MsgRouter.RoutingEngine',

@@ -14,6 +14,8 @@ import {
   sendMllp,
   setSetting,
   startEngine,
+  tcpOperation,
+  tcpService,
   tempDir,
   waitFor,
 } from './helpers.js'
@@ -29,19 +31,7 @@ describe('Engine.stop', () => {
     const peer = new MllpPeer((m) => ({ ack: ackFor(controlIdOf(m), 'AA'), delayMs: 100 }))
     const peerPort = await peer.listen()
     const { engine, dir } = await startEngine(
-      [
-        {
-          name: 'In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Out' },
-          adapter: { Port: 1 },
-        },
-        {
-          name: 'Out',
-          className: 'EnsLib.HL7.Operation.TCPOperation',
-          adapter: { IPAddress: '127.0.0.1', Port: peerPort },
-        },
-      ],
+      [tcpService('In', 'Out', 1), tcpOperation('Out', peerPort)],
       { freePorts: ['In'] },
     )
     dirs.push(dir)
@@ -65,18 +55,13 @@ describe('Engine.stop', () => {
     const peerPort = await peer.listen()
     const { engine, dir } = await startEngine(
       [
-        {
-          name: 'In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Out' },
-          adapter: { Port: 1 },
-        },
-        {
-          name: 'Out',
-          className: 'EnsLib.HL7.Operation.TCPOperation',
-          host: { RetryInterval: 0.1, FailureTimeout: -1 },
-          adapter: { IPAddress: '127.0.0.1', Port: peerPort, ResponseTimeout: 0.2 },
-        },
+        tcpService('In', 'Out', 1),
+        tcpOperation(
+          'Out',
+          peerPort,
+          { ResponseTimeout: 0.2 },
+          { RetryInterval: 0.1, FailureTimeout: -1 },
+        ),
       ],
       { freePorts: ['In'], config: { drainTimeout: 0.3 } },
     )
@@ -104,24 +89,16 @@ describe('Engine.stop', () => {
   it('a WAL entry whose target is no longer in the production stays in the WAL (alert) until it is back', async () => {
     const peer = new MllpPeer(() => ({ ack: null }))
     const peerPort = await peer.listen()
-    const out = {
-      name: 'Out',
-      className: 'EnsLib.HL7.Operation.TCPOperation',
-      host: { FailureTimeout: -1, RetryInterval: 0.1 },
-      adapter: { IPAddress: '127.0.0.1', Port: peerPort, ResponseTimeout: 0.2 },
-    }
-    const { engine, dir } = await startEngine(
-      [
-        {
-          name: 'In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Out' },
-          adapter: { Port: 1 },
-        },
-        out,
-      ],
-      { freePorts: ['In'], config: { drainTimeout: 0.2 } },
+    const out = tcpOperation(
+      'Out',
+      peerPort,
+      { ResponseTimeout: 0.2 },
+      { FailureTimeout: -1, RetryInterval: 0.1 },
     )
+    const { engine, dir } = await startEngine([tcpService('In', 'Out', 1), out], {
+      freePorts: ['In'],
+      config: { drainTimeout: 0.2 },
+    })
     dirs.push(dir)
     expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'GONE-1')))).toBe('AA')
     await engine.stop()
@@ -129,12 +106,7 @@ describe('Engine.stop', () => {
     dirs.push(files)
     const without = await loadProduction(
       productionXml('Test.Production', [
-        {
-          name: 'In',
-          className: 'EnsLib.HL7.Service.TCPService',
-          host: { TargetConfigNames: 'Other' },
-          adapter: { Port: 1 },
-        },
+        tcpService('In', 'Other', 1),
         {
           name: 'Other',
           className: 'EnsLib.HL7.Operation.FileOperation',

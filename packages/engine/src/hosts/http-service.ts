@@ -9,13 +9,12 @@ import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { buildMllpAck, isHeaderProblem, readHeader } from '@li/hl7/mllp'
-import type { Hl7ErrorConditionCode } from '@li/hl7'
 import type { ProductionItem } from '../production/types.js'
 import { Host, errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
 import { InboundCore } from '../runtime/inbound.js'
 import { ItemSettings } from '../runtime/settings.js'
-import { inboundEncoding } from './charset.js'
+import { ackOptions, receiveInbound } from './inbound-receipt.js'
 
 const MAX_BODY = 16 * 1024 * 1024
 
@@ -74,20 +73,18 @@ export class HttpServiceHost extends Host {
     const body = Buffer.concat(chunks)
     const head = readHeader(body)
     const header = isHeaderProblem(head) ? head.partial : head
-    const raw = body.toString(
-      inboundEncoding(this.#settings.raw('DefCharEncoding'), header?.charset ?? ''),
+    const d = await receiveInbound(
+      this.#core,
+      body,
+      this.#settings.raw('DefCharEncoding'),
+      header?.charset ?? '',
+      `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`,
     )
-    const d = await this.#core.receive(raw, {
-      peer: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`,
-    })
     if (d.kind !== 'ack') {
       res.writeHead(200).end()
       return
     }
-    const opts: { text?: string; errorCode?: Hl7ErrorConditionCode } = {}
-    if (d.text !== undefined) opts.text = d.text
-    if (d.errorCode !== undefined) opts.errorCode = d.errorCode
-    const ack = buildMllpAck(header, d.code, opts)
+    const ack = buildMllpAck(header, d.code, ackOptions(d))
     res
       .writeHead(200, { 'content-type': 'x-application/hl7-v2+er7' })
       .end(Buffer.from(ack, 'latin1'))

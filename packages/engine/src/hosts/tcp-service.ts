@@ -10,13 +10,12 @@
  */
 import type { AddressInfo } from 'node:net'
 import { MllpServer } from '@li/hl7'
-import type { Hl7ErrorConditionCode } from '@li/hl7'
 import type { ProductionItem } from '../production/types.js'
 import { Host, errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
 import { InboundCore } from '../runtime/inbound.js'
 import { ItemSettings } from '../runtime/settings.js'
-import { inboundEncoding } from './charset.js'
+import { ackOptions, receiveInbound } from './inbound-receipt.js'
 
 /** MLLP inbound service. */
 export class TcpServiceHost extends Host {
@@ -62,20 +61,21 @@ export class TcpServiceHost extends Host {
     const defEnc = s.raw('DefCharEncoding')
     const server = new MllpServer({
       handler: async (frame, ctx) => {
-        const raw = frame.toString(inboundEncoding(defEnc, ctx.header.charset))
-        const d = await this.#core.receive(raw, { peer: `${ctx.remoteAddress}:${ctx.remotePort}` })
+        const d = await receiveInbound(
+          this.#core,
+          frame,
+          defEnc,
+          ctx.header.charset,
+          `${ctx.remoteAddress}:${ctx.remotePort}`,
+        )
         switch (d.kind) {
           case 'none':
             // No reply at all (AckMode Never, or MSH-15 NE/ER): null tells the server so.
             return null
           case 'byte':
             return Uint8Array.of(0x06)
-          case 'ack': {
-            const opts: { text?: string; errorCode?: Hl7ErrorConditionCode } = {}
-            if (d.text !== undefined) opts.text = d.text
-            if (d.errorCode !== undefined) opts.errorCode = d.errorCode
-            return ctx.ack(d.code, opts)
-          }
+          case 'ack':
+            return ctx.ack(d.code, ackOptions(d))
         }
       },
       ...(ssl === undefined ? {} : { tls: this.#ctx.tls(ssl) }),

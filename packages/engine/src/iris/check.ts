@@ -14,6 +14,7 @@ import { hostKindOf, itemSetting } from '../production/model.js'
 import { originOf } from '../production/origin.js'
 import type { Production } from '../production/types.js'
 import { validateProduction } from '../production/validate.js'
+import { BUILTIN_HOST_CLASSES } from '../runtime/builtin-hosts.js'
 import { compileTransform, type CompiledDtl } from './dtl.js'
 import {
   createIrisBundle,
@@ -55,18 +56,6 @@ export interface CheckOptions extends CompileOptions {
   /** Which production to check when the source holds several. */
   production?: string
 }
-
-/** The EnsLib classes the built-in hosts implement. */
-const DEFAULT_HOST_CLASSES = [
-  'EnsLib.HL7.Service.TCPService',
-  'EnsLib.HL7.Operation.TCPOperation',
-  'EnsLib.HL7.Service.FileService',
-  'EnsLib.HL7.Operation.FileOperation',
-  'EnsLib.HL7.Service.HTTPService',
-  'EnsLib.HL7.Operation.HTTPOperation',
-  'EnsLib.HL7.MsgRouter.RoutingEngine',
-  'EnsLib.MsgRouter.RoutingEngine',
-]
 
 /** Settings the runtime honours (issue 6). */
 const HONOURED = new Set([
@@ -168,7 +157,7 @@ function statusOf(unsupported: string[], differences: string[]): SupportStatus {
 /** Reports on an already-read bundle (see `checkProduction`). */
 export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): CompatibilityReport {
   const entries: CompatibilityEntry[] = []
-  const hostClasses = new Set(options.hostClasses ?? DEFAULT_HOST_CLASSES)
+  const hostClasses = new Set(options.hostClasses ?? BUILTIN_HOST_CLASSES)
   let p: Production | undefined
   try {
     p = productionFromBundle(bundle, {
