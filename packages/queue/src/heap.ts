@@ -30,6 +30,36 @@ export class Heap<T> {
     }
   }
 
+  /**
+   * Keeps only the entries for which `keep` returns true, then restores the heap order (O(n)).
+   * Used to drop stale entries that would otherwise stay until they reach the top.
+   */
+  retain(keep: (item: T) => boolean): void {
+    const a = this.#items
+    let n = 0
+    for (let i = 0; i < a.length; i++) {
+      const item = a[i]!
+      if (keep(item)) a[n++] = item
+    }
+    a.length = n
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.#down(i)
+  }
+
+  #down(start: number): void {
+    const a = this.#items
+    let i = start
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < a.length && this.#less(a[l]!, a[m]!)) m = l
+      if (r < a.length && this.#less(a[r]!, a[m]!)) m = r
+      if (m === i) break
+      ;[a[i], a[m]] = [a[m]!, a[i]!]
+      i = m
+    }
+  }
+
   /** Removes and returns the smallest entry. */
   pop(): T | undefined {
     const a = this.#items
@@ -37,17 +67,7 @@ export class Heap<T> {
     const last = a.pop()
     if (a.length > 0 && last !== undefined) {
       a[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < a.length && this.#less(a[l]!, a[m]!)) m = l
-        if (r < a.length && this.#less(a[r]!, a[m]!)) m = r
-        if (m === i) break
-        ;[a[i], a[m]] = [a[m]!, a[i]!]
-        i = m
-      }
+      this.#down(0)
     }
     return top
   }

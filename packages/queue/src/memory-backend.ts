@@ -59,6 +59,14 @@ class MemoryQueueState {
 
 const EXPIRED_ERROR = 'visibility timeout expired before ack'
 
+/**
+ * Stale entries a heap may hold beyond twice its live ones before it is compacted. An ack or a
+ * nack leaves the delivery's in-flight entry behind (lazy deletion); with the engine's in-process
+ * visibility timeout (a year) such an entry never reaches the top, and it kept the whole message
+ * (payload, headers, history) alive for the life of the process.
+ */
+const STALE_SLACK = 256
+
 /** In-process QueueBackend. */
 export class MemoryBackend implements QueueBackend {
   readonly #opts: BackendOptions
@@ -85,6 +93,21 @@ export class MemoryBackend implements QueueBackend {
       this.#queues.set(queue, q)
     }
     return q
+  }
+
+  /**
+   * Drops in-flight heap entries left behind by acks and nacks once they outnumber the live
+   * deliveries (amortised O(1) per ack): a stale entry must not keep its message alive.
+   */
+  #compactFlight(q: MemoryQueueState): void {
+    if (q.flight.size <= 2 * q.inFlight + STALE_SLACK) return
+    q.flight.retain((e) => e.gen === e.rec.gen && e.rec.state === 'inflight')
+  }
+
+  /** Heap entries held for `queue` (live and stale); for tests of the backend's memory bound. */
+  heapEntries(queue: string): { ready: number; delayed: number; flight: number } {
+    const q = this.#q(queue)
+    return { ready: q.ready.size, delayed: q.delayed.size, flight: q.flight.size }
   }
 
   #setState(rec: Rec, state: State): void {
@@ -256,7 +279,7 @@ export class MemoryBackend implements QueueBackend {
   async ack(queue: string, items: { id: string; receipt: string }[]): Promise<boolean[]> {
     const q = this.#q(queue)
     const now = Date.now()
-    return items.map(({ id, receipt }) => {
+    const results = items.map(({ id, receipt }) => {
       const rec = this.#current(q, id, receipt)
       if (rec === undefined) return false
       q.inFlight--
@@ -265,6 +288,8 @@ export class MemoryBackend implements QueueBackend {
       this.#advanceKey(q, rec, now)
       return true
     })
+    this.#compactFlight(q)
+    return results
   }
 
   async nack(
@@ -289,6 +314,7 @@ export class MemoryBackend implements QueueBackend {
     })
     rec.lastError = error
     rec.receipt = ''
+    this.#compactFlight(q)
     if (requeue && rec.attempts <= this.#opts.maxRetries) {
       rec.due = now + delayMs
       this.#place(q, rec, now)

@@ -333,7 +333,7 @@ export class MessagePath {
         order.issued()
         await wal.complete(walId)
         if (input.error === undefined) await store.markCompleted(rec.id)
-        this.#finished.set(walKey, 'completed')
+        this.#markFinished(walKey, 'completed')
         return accepted
       }
       const t = this.#tracked.get(walKey)
@@ -470,6 +470,15 @@ export class MessagePath {
     }
   }
 
+  /** Remember how a message ended (for `whenFinished`), keeping only the latest 10,000. */
+  #markFinished(walKey: string, outcome: PathOutcome): void {
+    this.#finished.set(walKey, outcome)
+    if (this.#finished.size > 10_000) {
+      const first = this.#finished.keys().next().value
+      if (first !== undefined) this.#finished.delete(first)
+    }
+  }
+
   /**
    * One branch of a message finished (delivered, deleted by a rule, or failed for good). The
    * last branch completes the WAL entry and marks the inbound record; those writes are issued
@@ -506,11 +515,7 @@ export class MessagePath {
         : this.#store.markFailed(rootStoreId, 'one or more branches failed'),
     )
     this.#spawn(Promise.all([completed, marked]))
-    this.#finished.set(env.walId, final)
-    if (this.#finished.size > 10_000) {
-      const first = this.#finished.keys().next().value
-      if (first !== undefined) this.#finished.delete(first)
-    }
+    this.#markFinished(env.walId, final)
     for (const w of t.waiters) w(final)
   }
 
