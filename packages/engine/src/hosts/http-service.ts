@@ -9,51 +9,15 @@ import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { buildMllpAck, isHeaderProblem, readHeader } from '@li/hl7/mllp'
-import type { ProductionItem } from '../production/types.js'
-import { Host, errorText } from '../runtime/host.js'
-import type { HostContext } from '../runtime/host-context.js'
-import { InboundCore } from '../runtime/inbound.js'
-import { ItemSettings } from '../runtime/settings.js'
+import { errorText } from '../runtime/host.js'
+import { ListeningServiceHost } from './listening-service.js'
 import { ackOptions, receiveInbound } from './inbound-receipt.js'
 
 const MAX_BODY = 16 * 1024 * 1024
 
 /** HTTP inbound service. */
-export class HttpServiceHost extends Host {
-  readonly kind = 'service' as const
-  readonly #ctx: HostContext
-  readonly #settings: ItemSettings
-  readonly #core: InboundCore
+export class HttpServiceHost extends ListeningServiceHost {
   #server: http.Server | undefined
-  #address: AddressInfo | undefined
-
-  constructor(item: ProductionItem, ctx: HostContext) {
-    super(item, ctx.logger)
-    this.#ctx = ctx
-    this.#settings = new ItemSettings(item)
-    this.#core = new InboundCore(item, ctx)
-  }
-
-  /** The bound address while listening. */
-  address(): AddressInfo | undefined {
-    return this.#address
-  }
-
-  protected override async onStart(): Promise<void> {
-    await this.#listen()
-  }
-
-  protected override async onStop(): Promise<void> {
-    await this.#close()
-  }
-
-  protected override async onPause(): Promise<void> {
-    await this.#close()
-  }
-
-  protected override async onResume(): Promise<void> {
-    await this.#listen()
-  }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method !== 'POST') {
@@ -74,9 +38,9 @@ export class HttpServiceHost extends Host {
     const head = readHeader(body)
     const header = isHeaderProblem(head) ? head.partial : head
     const d = await receiveInbound(
-      this.#core,
+      this.core,
       body,
-      this.#settings.raw('DefCharEncoding'),
+      this.settings.raw('DefCharEncoding'),
       header?.charset ?? '',
       `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`,
     )
@@ -90,8 +54,8 @@ export class HttpServiceHost extends Host {
       .end(Buffer.from(ack, 'latin1'))
   }
 
-  async #listen(): Promise<void> {
-    const ssl = this.#settings.string('SSLConfig')
+  protected override async listen(): Promise<void> {
+    const ssl = this.settings.string('SSLConfig')
     const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.#handle(req, res).catch((e: unknown) => {
         this.noteError(e)
@@ -103,9 +67,9 @@ export class HttpServiceHost extends Host {
     const server =
       ssl === undefined
         ? http.createServer(listener)
-        : https.createServer(this.#ctx.tls(ssl), listener)
-    const port = this.#settings.number('Port', 0) || (this.#address?.port ?? 0)
-    const host = this.#settings.string('IPAddress')
+        : https.createServer(this.ctx.tls(ssl), listener)
+    const port = this.port()
+    const host = this.settings.string('IPAddress')
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host === undefined || host === '' ? undefined : host, () => {
@@ -113,12 +77,12 @@ export class HttpServiceHost extends Host {
         resolve()
       })
     })
-    this.#address = server.address() as AddressInfo
+    this.bound = server.address() as AddressInfo
     this.#server = server
-    this.logger.info({ port: this.#address.port, tls: ssl !== undefined }, 'http service listening')
+    this.logger.info({ port: this.bound.port, tls: ssl !== undefined }, 'http service listening')
   }
 
-  async #close(): Promise<void> {
+  protected override async close(): Promise<void> {
     const server = this.#server
     this.#server = undefined
     if (server === undefined) return

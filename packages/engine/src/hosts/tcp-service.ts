@@ -8,61 +8,24 @@
  * connection enter the WAL and the queues in the order they arrived. Pause closes the listener
  * (senders see connection refused and retry); resume opens it again.
  */
-import type { AddressInfo } from 'node:net'
 import { MllpServer } from '@li/hl7'
-import type { ProductionItem } from '../production/types.js'
-import { Host, errorText } from '../runtime/host.js'
-import type { HostContext } from '../runtime/host-context.js'
-import { InboundCore } from '../runtime/inbound.js'
-import { ItemSettings } from '../runtime/settings.js'
+import { errorText } from '../runtime/host.js'
+import { ListeningServiceHost } from './listening-service.js'
 import { ackOptions, receiveInbound } from './inbound-receipt.js'
 
 /** MLLP inbound service. */
-export class TcpServiceHost extends Host {
-  readonly kind = 'service' as const
-  readonly #ctx: HostContext
-  readonly #settings: ItemSettings
-  readonly #core: InboundCore
+export class TcpServiceHost extends ListeningServiceHost {
   #server: MllpServer | undefined
-  #address: AddressInfo | undefined
 
-  constructor(item: ProductionItem, ctx: HostContext) {
-    super(item, ctx.logger)
-    this.#ctx = ctx
-    this.#settings = new ItemSettings(item)
-    this.#core = new InboundCore(item, ctx)
-  }
-
-  /** The bound address while listening (Port=0 picks a free port). */
-  address(): AddressInfo | undefined {
-    return this.#address
-  }
-
-  protected override async onStart(): Promise<void> {
-    await this.#listen()
-  }
-
-  protected override async onStop(): Promise<void> {
-    await this.#close()
-  }
-
-  protected override async onPause(): Promise<void> {
-    await this.#close()
-  }
-
-  protected override async onResume(): Promise<void> {
-    await this.#listen()
-  }
-
-  async #listen(): Promise<void> {
-    const s = this.#settings
+  protected override async listen(): Promise<void> {
+    const s = this.settings
     const ssl = s.string('SSLConfig')
     const readTimeout = s.number('ReadTimeout', -1)
     const defEnc = s.raw('DefCharEncoding')
     const server = new MllpServer({
       handler: async (frame, ctx) => {
         const d = await receiveInbound(
-          this.#core,
+          this.core,
           frame,
           defEnc,
           ctx.header.charset,
@@ -78,12 +41,12 @@ export class TcpServiceHost extends Host {
             return ctx.ack(d.code, ackOptions(d))
         }
       },
-      ...(ssl === undefined ? {} : { tls: this.#ctx.tls(ssl) }),
+      ...(ssl === undefined ? {} : { tls: this.ctx.tls(ssl) }),
       idleTimeoutMs: readTimeout > 0 ? readTimeout * 1000 : 0,
       maxInFlight: 1,
     })
     const track = (): void =>
-      this.#ctx.metrics?.setConnectionsActive(this.name, 'mllp', server.connectionCount)
+      this.ctx.metrics?.setConnectionsActive(this.name, 'mllp', server.connectionCount)
     server.on('connection', track)
     server.on('disconnect', track)
     server.on('error', (e) => {
@@ -91,21 +54,21 @@ export class TcpServiceHost extends Host {
       this.logger.warn({ err: errorText(e) }, 'mllp server error')
     })
     // After a pause, Port=0 keeps the port it was given first.
-    const port = s.number('Port', 0) || (this.#address?.port ?? 0)
+    const port = this.port()
     const host = s.string('IPAddress')
-    this.#address = await server.listen(
+    this.bound = await server.listen(
       port,
       host === undefined || host === '' ? undefined : host.replace(/^!/, ''),
     )
     this.#server = server
-    this.logger.info({ port: this.#address.port, tls: ssl !== undefined }, 'mllp service listening')
+    this.logger.info({ port: this.bound.port, tls: ssl !== undefined }, 'mllp service listening')
   }
 
-  async #close(): Promise<void> {
+  protected override async close(): Promise<void> {
     const server = this.#server
     this.#server = undefined
     if (server === undefined) return
     await server.close({ drain: true, timeoutMs: 10_000 })
-    this.#ctx.metrics?.setConnectionsActive(this.name, 'mllp', 0)
+    this.ctx.metrics?.setConnectionsActive(this.name, 'mllp', 0)
   }
 }
