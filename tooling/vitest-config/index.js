@@ -22,6 +22,9 @@ export function packageProject(name, extra = {}) {
       restoreMocks: true,
       testTimeout: 20_000,
       hookTimeout: 30_000,
+      // Runs when the package is tested on its own (`cd packages/x && vitest run`); under the root
+      // config the root's setup has already set LI_REDIS_URL and this one does nothing.
+      globalSetup: ['@li/vitest-config/redis-global-setup'],
       ...extra,
     },
   })

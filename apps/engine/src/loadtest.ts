@@ -13,12 +13,21 @@
  * write → ACK) and end-to-end latency (sender write → arrival at the receiver) p50/p95/p99, CPU
  * seconds of the child (utime+stime from /proc/<pid>/stat) and its peak RSS (VmHWM).
  *
- * It does not measure anything off 127.0.0.1, and it stops by itself: after the count, or after
- * `--max-seconds` (partial figures are then printed and flagged). The load generator shares the
- * machine with the system under test: on 2 cores the figures are a floor, not a ceiling.
+ * CPU is also reported per message, for the child and for the load test process itself, because
+ * on a shared machine CPU time per message moves far less than messages per second.
+ *
+ * `--window N` sets the outbound operation's PipelineWindow (up to N messages awaiting their ACK
+ * on its connection) and gives the forwarder's outbound connection the same window, so that the
+ * ceiling is not held to one round trip per message when the engine is not.
+ *
+ * It does not measure anything off 127.0.0.1, and it stops by itself: after the count, when the
+ * child exits, or after `--max-seconds` (partial figures are then printed and flagged, exit 1).
+ * The load generator shares the machine with the system under test: on 2 cores the figures are a
+ * floor, not a ceiling.
  *
  * Usage: node dist/loadtest.js [--count N] [--senders N] [--rate MSG_PER_S] [--size BYTES]
- *        [--sync fsync|async|none] [--pool N] [--only engine|forwarder] [--cpu-prof] [--max-seconds S]
+ *        [--sync fsync|async|none] [--pool N] [--window N] [--only engine|forwarder] [--cpu-prof]
+ *        [--max-seconds S]
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
@@ -40,6 +49,7 @@ interface Options {
   size: number
   sync: string
   pool: number
+  window: number
   only: 'engine' | 'forwarder' | undefined
   cpuProf: boolean
   maxSeconds: number
@@ -56,9 +66,14 @@ interface Result {
   ackThroughput: number
   ack: number[]
   e2e: number[]
+  /** CPU seconds of the system under test (all its threads) during the measured run. */
   cpuSeconds: number
+  /** CPU seconds of the load test process itself (senders and receiver) during the run. */
+  loadCpuSeconds: number
   peakRssMb: number
   partial: boolean
+  /** Why the run ended before every message arrived (child exited, --max-seconds). */
+  stopped: string | undefined
   errors: number
 }
 
@@ -73,6 +88,7 @@ function options(argv: string[]): Options {
       size: { type: 'string', default: '3300' },
       sync: { type: 'string', default: 'fsync' },
       pool: { type: 'string', default: '1' },
+      window: { type: 'string', default: '1' },
       only: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'max-seconds': { type: 'string', default: '300' },
@@ -82,7 +98,8 @@ function options(argv: string[]): Options {
   if (values.help === true) {
     process.stdout.write(
       'Usage: node apps/engine/dist/loadtest.js [--count N] [--senders N] [--rate MSG_PER_S] [--size BYTES]\n' +
-        '       [--sync fsync|async|none] [--pool N] [--only engine|forwarder] [--cpu-prof] [--max-seconds S]\n',
+        '       [--sync fsync|async|none] [--pool N] [--window N] [--only engine|forwarder] [--cpu-prof]\n' +
+        '       [--max-seconds S]\n',
     )
     process.exit(0)
   }
@@ -105,26 +122,43 @@ function options(argv: string[]): Options {
     size: int(values.size, 'size', 200),
     sync: values.sync,
     pool: int(values.pool, 'pool', 1),
+    window: int(values.window, 'window', 1),
     only,
     cpuProf: values['cpu-prof'],
     maxSeconds: int(values['max-seconds'], 'max-seconds', 1),
   }
 }
 
-/** A synthetic ORU of about `size` bytes with control id `id` (no real patient data). */
+/**
+ * A synthetic ORU of about `size` bytes with control id `id` (no real patient data). The OBX
+ * segments do not depend on the id, so they are built once per size (`messageTail`).
+ */
 function message(id: string, size: number): string {
-  const head =
+  return messageHead(id) + messageTail(size)
+}
+
+function messageHead(id: string): string {
+  return (
     `MSH|^~\\&|LAB|RXX01|EPR|RXX01|20261127120000||ORU^R01^ORU_R01|${id}|P|2.5\r` +
     `PID|1||${id}^^^RXX01^MR~9990000000^^^NHS^NH||LOADTEST^PATIENT^^^MR||19700101|M|||1 Test Street^^Leeds^^LS1 1AA^GBR\r` +
     `OBR|1||${id}|FBC^Full blood count^L|||20261127115500\r`
-  const parts = [head]
-  let len = head.length
+  )
+}
+
+const tails = new Map<number, string>()
+function messageTail(size: number): string {
+  let tail = tails.get(size)
+  if (tail !== undefined) return tail
+  const parts: string[] = []
+  let len = messageHead('E0000').length
   for (let i = 1; len < size; i++) {
     const obx = `OBX|${i}|TX|NOTE^Result note^L||${'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(2)}||||||F\r`
     parts.push(obx)
     len += obx.length
   }
-  return parts.join('')
+  tail = parts.join('')
+  tails.set(size, tail)
+  return tail
 }
 
 function controlId(frame: Buffer): string {
@@ -146,9 +180,21 @@ class Receiver {
   readonly arrivals = new Map<string, number>()
   readonly server: net.Server
   duplicates = 0
+  /** First arrivals whose control id starts with the prefix set by `countPrefix`. */
+  counted = 0
+  #prefix = '\u0000'
+  readonly #sockets = new Set<net.Socket>()
+
+  /** Count first arrivals of ids that start with `prefix` from now on (from zero). */
+  countPrefix(prefix: string): void {
+    this.#prefix = prefix
+    this.counted = 0
+  }
 
   constructor() {
     this.server = net.createServer((socket) => {
+      this.#sockets.add(socket)
+      socket.once('close', () => this.#sockets.delete(socket))
       socket.setNoDelay(true)
       socket.on('error', () => undefined)
       let buf: Buffer = Buffer.alloc(0)
@@ -168,7 +214,10 @@ class Receiver {
           }
           const id = controlId(buf.subarray(s + 1, e))
           if (this.arrivals.has(id)) this.duplicates++
-          else this.arrivals.set(id, performance.now())
+          else {
+            this.arrivals.set(id, performance.now())
+            if (id.startsWith(this.#prefix)) this.counted++
+          }
           acks.push(
             Buffer.from(
               `\x0bMSH|^~\\&|EPR|RXX01|LAB|RXX01|20261127120001||ACK^R01^ACK|A${id}|P|2.5\rMSA|AA|${id}\r\x1c\r`,
@@ -187,7 +236,9 @@ class Receiver {
     return (this.server.address() as net.AddressInfo).port
   }
 
+  /** Stops listening and drops the connections still open (a child that died left them). */
   close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy()
     return new Promise((r) => this.server.close(() => r()))
   }
 }
@@ -200,7 +251,7 @@ async function freePort(): Promise<number> {
   return port
 }
 
-function production(inPort: number, outPort: number, pool: number): string {
+function production(inPort: number, outPort: number, pool: number, window: number): string {
   const rules = `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine" production="Load.Production">
 <ruleSet name="" effectiveBegin="" effectiveEnd="">
 <rule name="results to the EPR">
@@ -225,7 +276,7 @@ function production(inPort: number, outPort: number, pool: number): string {
     <Setting Target="Adapter" Name="IPAddress">127.0.0.1</Setting>
     <Setting Target="Adapter" Name="Port">${outPort}</Setting>
     <Setting Target="Host" Name="RetryInterval">1</Setting>
-    <Setting Target="Host" Name="FailureTimeout">-1</Setting>
+    <Setting Target="Host" Name="FailureTimeout">-1</Setting>${window > 1 ? `\n    <Setting Target="Host" Name="PipelineWindow">${window}</Setting>` : ''}
   </Item>
 </Production>`
   const cls = (name: string, superClass: string, xdata: string, body: string): string =>
@@ -294,102 +345,122 @@ function stopChild(child: ChildProcess): Promise<void> {
 /** Drive `inPort` with N senders and wait for every message at the receiver. */
 async function drive(
   name: string,
-  pid: number,
+  child: ChildProcess,
   inPort: number,
   receiver: Receiver,
   o: Options,
   prefix: string,
 ): Promise<Result> {
-  const body = (id: string): string => message(id, o.size)
-  // Warm-up: 1% of the count (at least 200), not measured.
-  const warm = Math.max(200, Math.floor(o.count / 100))
-  {
+  const pid = child.pid!
+  // The run ends early (and reports partial figures) when the child exits or --max-seconds
+  // passes: every client is destroyed, which settles every send still waiting for an ACK.
+  let stopped: string | undefined
+  const clients = new Set<MllpClient>()
+  const stop = (reason: string): void => {
+    if (stopped !== undefined) return
+    stopped = reason
+    for (const c of clients) c.destroy()
+  }
+  const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+    stop(`${name} exited (${signal ?? String(code)}) during the run`)
+  child.once('exit', onExit)
+  const client = (): MllpClient => {
     const c = new MllpClient({ port: inPort, ackTimeoutMs: 60_000 })
-    for (let i = 0; i < warm; i++) await c.send(body(`${prefix}W${i}`))
-    await c.close()
+    c.on('error', () => undefined)
+    clients.add(c)
+    return c
   }
-  const deadlineWarm = Date.now() + 60_000
-  while (
-    [...Array(warm).keys()].some((i) => !receiver.arrivals.has(`${prefix}W${i}`)) &&
-    Date.now() < deadlineWarm
-  ) {
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  const cpu0 = await cpuSeconds(pid)
-  const sentAt = new Map<string, number>()
-  const ack: number[] = []
-  let acked = 0
-  let errors = 0
-  let sent = 0
-  const t0 = performance.now()
-  const deadline = t0 + o.maxSeconds * 1000
-  const perSender = Math.ceil(o.count / o.senders)
-  const interval = o.rate > 0 ? (1000 * o.senders) / o.rate : 0
-  const senders = Array.from({ length: o.senders }, async (_, s) => {
-    const client = new MllpClient({ port: inPort, ackTimeoutMs: 60_000 })
-    client.on('error', () => undefined)
-    const start = performance.now()
-    for (let i = 0; i < perSender; i++) {
-      const n = s * perSender + i
-      if (n >= o.count || performance.now() > deadline) break
-      if (interval > 0) {
-        const due = start + i * interval
-        const wait = due - performance.now()
-        if (wait > 1) await new Promise((r) => setTimeout(r, wait))
-      }
-      const id = `${prefix}${n}`
-      const text = body(id)
-      const at = performance.now()
-      sentAt.set(id, at)
-      sent++
-      try {
-        const a = await client.send(text)
-        if (a.accepted) acked++
-        else errors++
-        ack.push(performance.now() - at)
-      } catch {
-        errors++
-      }
+  let timer = setTimeout(() => stop('the warm-up did not finish within 60 s'), 60_000)
+  try {
+    // Warm-up: 1% of the count (at least 200), one sender, not measured.
+    const warm = Math.max(200, Math.floor(o.count / 100))
+    receiver.countPrefix(`${prefix}W`)
+    {
+      const c = client()
+      for (let i = 0; i < warm && stopped === undefined; i++)
+        await c.send(message(`${prefix}W${i}`, o.size)).catch(() => undefined)
+      await c.close().catch(() => undefined)
+      clients.delete(c)
     }
-    await client.close().catch(() => undefined)
-  })
-  await Promise.all(senders)
-  const ackSeconds = (performance.now() - t0) / 1000
-  while (performance.now() < deadline) {
-    let all = true
-    for (const id of sentAt.keys()) {
-      if (!receiver.arrivals.has(id)) {
-        all = false
-        break
+    while (receiver.counted < warm && stopped === undefined)
+      await new Promise((r) => setTimeout(r, 20))
+    clearTimeout(timer)
+    if (stopped !== undefined) throw new Error(`${name}: ${stopped}`)
+    receiver.countPrefix(`${prefix}M`)
+    const cpu0 = await cpuSeconds(pid)
+    const sentAt = new Map<string, number>()
+    const ack: number[] = []
+    let acked = 0
+    let errors = 0
+    let sent = 0
+    const self0 = process.cpuUsage()
+    const t0 = performance.now()
+    timer = setTimeout(() => stop(`--max-seconds ${o.maxSeconds} reached`), o.maxSeconds * 1000)
+    const perSender = Math.ceil(o.count / o.senders)
+    const interval = o.rate > 0 ? (1000 * o.senders) / o.rate : 0
+    const senders = Array.from({ length: o.senders }, async (_, s) => {
+      const c = client()
+      const start = performance.now()
+      for (let i = 0; i < perSender && stopped === undefined; i++) {
+        const n = s * perSender + i
+        if (n >= o.count) break
+        if (interval > 0) {
+          const wait = start + i * interval - performance.now()
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+        }
+        const id = `${prefix}M${n}`
+        const text = message(id, o.size)
+        const at = performance.now()
+        sentAt.set(id, at)
+        sent++
+        try {
+          const a = await c.send(text)
+          if (a.accepted) acked++
+          else errors++
+          ack.push(performance.now() - at)
+        } catch {
+          if (stopped === undefined) errors++
+        }
       }
+      await c.close().catch(() => undefined)
+      clients.delete(c)
+    })
+    await Promise.all(senders)
+    const ackSeconds = (performance.now() - t0) / 1000
+    while (receiver.counted < sent && stopped === undefined)
+      await new Promise((r) => setTimeout(r, 10))
+    const self = process.cpuUsage(self0)
+    const e2e: number[] = []
+    let last = t0
+    for (const [id, at] of sentAt) {
+      const arrived = receiver.arrivals.get(id)
+      if (arrived === undefined) continue
+      e2e.push(arrived - at)
+      if (arrived > last) last = arrived
     }
-    if (all) break
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  const e2e: number[] = []
-  let last = t0
-  for (const [id, at] of sentAt) {
-    const arrived = receiver.arrivals.get(id)
-    if (arrived === undefined) continue
-    e2e.push(arrived - at)
-    if (arrived > last) last = arrived
-  }
-  const cpu1 = await cpuSeconds(pid)
-  const seconds = (last - t0) / 1000
-  return {
-    name,
-    sent,
-    acked,
-    arrived: e2e.length,
-    seconds,
-    throughput: e2e.length / seconds,
-    ackThroughput: acked / ackSeconds,
-    ack,
-    e2e,
-    cpuSeconds: cpu1 - cpu0,
-    peakRssMb: await peakRssMb(pid),
-    partial: e2e.length < o.count,
-    errors,
+    const cpu1 = await cpuSeconds(pid)
+    const seconds = (last - t0) / 1000
+    return {
+      name,
+      sent,
+      acked,
+      arrived: e2e.length,
+      seconds,
+      throughput: e2e.length / seconds,
+      ackThroughput: acked / ackSeconds,
+      ack,
+      e2e,
+      cpuSeconds: cpu1 - cpu0,
+      loadCpuSeconds: (self.user + self.system) / 1e6,
+      peakRssMb: await peakRssMb(pid),
+      partial: e2e.length < o.count,
+      stopped,
+      errors,
+    }
+  } finally {
+    clearTimeout(timer)
+    child.off('exit', onExit)
+    for (const c of clients) c.destroy()
   }
 }
 
@@ -401,7 +472,9 @@ function pct(values: number[], p: number): number {
 
 function row(r: Result): string {
   const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-')
-  return `| ${r.name}${r.partial ? ' (partial)' : ''} | ${r.arrived}/${r.sent} | ${f(r.seconds, 2)} | ${Math.round(r.ackThroughput)} | ${Math.round(r.throughput)} | ${f(pct(r.ack, 50))} / ${f(pct(r.ack, 95))} / ${f(pct(r.ack, 99))} | ${f(pct(r.e2e, 50))} / ${f(pct(r.e2e, 95))} / ${f(pct(r.e2e, 99))} | ${f(r.cpuSeconds, 2)} (${f((100 * r.cpuSeconds) / r.seconds, 0)}%) | ${f(r.peakRssMb, 0)} |`
+  const perMessage = r.arrived > 0 ? (1e6 * r.cpuSeconds) / r.arrived : Number.NaN
+  const loadPerMessage = r.sent > 0 ? (1e6 * r.loadCpuSeconds) / r.sent : Number.NaN
+  return `| ${r.name}${r.partial ? ' (partial)' : ''} | ${r.arrived}/${r.sent} | ${f(r.seconds, 2)} | ${Math.round(r.ackThroughput)} | ${Math.round(r.throughput)} | ${f(pct(r.ack, 50))} / ${f(pct(r.ack, 95))} / ${f(pct(r.ack, 99))} | ${f(pct(r.e2e, 50))} / ${f(pct(r.e2e, 95))} / ${f(pct(r.e2e, 99))} | ${f(r.cpuSeconds, 2)} (${f((100 * r.cpuSeconds) / r.seconds, 0)}%) | ${f(perMessage, 0)} | ${f(loadPerMessage, 0)} | ${f(r.peakRssMb, 0)} |`
 }
 
 /** Top functions by self time in a .cpuprofile. */
@@ -432,33 +505,49 @@ async function profileSummary(dir: string): Promise<string> {
   )
 }
 
-/** Forwarder mode (a child of the load test): ACK on receipt, forward from memory on one connection. */
-async function forwarder(inPort: number, outPort: number): Promise<void> {
+/**
+ * Forwarder mode (a child of the load test): ACK on receipt, forward from memory on one
+ * connection with up to `window` messages awaiting their ACK (the engine's PipelineWindow), so
+ * that its outbound leg is not held to one round trip per message when the engine's is not.
+ */
+async function forwarder(inPort: number, outPort: number, window: number): Promise<void> {
   const pending: Buffer[] = []
-  let wake: (() => void) | undefined
-  const client = new MllpClient({ port: outPort, ackTimeoutMs: 60_000 })
+  let head = 0
+  let inFlight = 0
+  const client = new MllpClient({ port: outPort, ackTimeoutMs: 60_000, window })
   client.on('error', () => undefined)
+  const done = (): void => {
+    inFlight--
+    pump()
+  }
+  const failed = (e: unknown): void => {
+    process.stderr.write(`forwarder: send failed: ${e instanceof Error ? e.message : String(e)}\n`)
+    done()
+  }
+  const pump = (): void => {
+    while (inFlight < window && head < pending.length) {
+      const next = pending[head++]!
+      if (head > 4096 && head * 2 > pending.length) {
+        pending.splice(0, head)
+        head = 0
+      }
+      inFlight++
+      client.send(next).then(done, failed)
+    }
+  }
   const server = new MllpServer({
     handler: (frame, ctx) => {
       pending.push(Buffer.from(frame))
-      wake?.()
+      pump()
       return ctx.ack('AA')
     },
   })
   await server.listen(inPort, '127.0.0.1')
   process.stdout.write('forwarder listening\n')
   process.on('SIGTERM', () => {
+    client.destroy()
     void server.close().then(() => process.exit(0))
   })
-  for (;;) {
-    const next = pending.shift()
-    if (next === undefined) {
-      await new Promise<void>((r) => (wake = r))
-      wake = undefined
-      continue
-    }
-    await client.send(next)
-  }
 }
 
 async function runOne(
@@ -476,7 +565,7 @@ async function runOne(
   let child: ChildProcess
   if (kind === 'engine') {
     const file = path.join(work, 'production.xml')
-    await writeFile(file, production(inPort, outPort, o.pool))
+    await writeFile(file, production(inPort, outPort, o.pool, o.window))
     const httpPort = await freePort()
     const env = { ...process.env }
     delete env.LI_REDIS_URL
@@ -507,7 +596,7 @@ async function runOne(
   } else {
     child = spawn(
       process.execPath,
-      [...nodeArgs, self, '--forwarder', String(inPort), String(outPort)],
+      [...nodeArgs, self, '--forwarder', String(inPort), String(outPort), String(o.window)],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -517,7 +606,7 @@ async function runOne(
   child.stdout?.resume()
   child.stderr?.resume()
   try {
-    const result = await drive(kind, child.pid!, inPort, receiver, o, kind === 'engine' ? 'E' : 'F')
+    const result = await drive(kind, child, inPort, receiver, o, kind === 'engine' ? 'E' : 'F')
     return { result }
   } finally {
     await stopChild(child)
@@ -531,7 +620,7 @@ async function runOne(
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
   if (argv[0] === '--forwarder') {
-    await forwarder(Number(argv[1]), Number(argv[2]))
+    await forwarder(Number(argv[1]), Number(argv[2]), Number(argv[3] ?? '1'))
     return
   }
   const o = options(argv)
@@ -542,26 +631,36 @@ async function main(): Promise<void> {
     `load test: ${o.count} messages of ~${o.size} B from ${o.senders} senders${o.rate > 0 ? ` at ${o.rate} msg/s` : ' (unthrottled)'}; engine WAL ${o.sync}, PoolSize ${o.pool}; work dir ${work}\n`,
   )
   const results: Result[] = []
+  const problems: string[] = []
   try {
     for (const kind of ['forwarder', 'engine'] as const) {
       if (o.only !== undefined && o.only !== kind) continue
       process.stdout.write(`running ${kind}...\n`)
-      results.push((await runOne(kind, o, receiver, outPort, work)).result)
+      try {
+        results.push((await runOne(kind, o, receiver, outPort, work)).result)
+      } catch (e) {
+        problems.push(`${kind}: ${e instanceof Error ? e.message : String(e)}`)
+      }
     }
   } finally {
     await receiver.close()
     await rm(work, { recursive: true, force: true }).catch(() => undefined)
   }
   process.stdout.write(
-    '\n| system | arrived/sent | seconds | msg/s ACKed | msg/s end to end | ACK ms p50 / p95 / p99 | end-to-end ms p50 / p95 / p99 | CPU s (of one core) | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|\n',
+    '\n| system | arrived/sent | seconds | msg/s ACKed | msg/s end to end | ACK ms p50 / p95 / p99 | end-to-end ms p50 / p95 / p99 | CPU s (of one core) | CPU µs/msg | load generator CPU µs/msg | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|\n',
   )
   for (const r of results) process.stdout.write(`${row(r)}\n`)
-  const failures = results.filter((r) => r.errors > 0 || r.partial)
-  for (const r of failures)
-    process.stdout.write(`${r.name}: ${r.errors} send errors, ${r.sent - r.arrived} not arrived\n`)
+  for (const r of results.filter((x) => x.errors > 0 || x.partial)) {
+    problems.push(
+      `${r.name}: ${r.errors} send errors, ${r.sent - r.arrived} not arrived${r.stopped === undefined ? '' : ` (${r.stopped})`}`,
+    )
+  }
+  for (const p of problems) process.stdout.write(`${p}\n`)
   if (receiver.duplicates > 0)
     process.stdout.write(`receiver saw ${receiver.duplicates} duplicates\n`)
-  process.exitCode = failures.length > 0 ? 1 : 0
+  // Exit explicitly: a client's reconnect timer or a half-closed socket must not keep the load
+  // test running after it reported.
+  process.exit(problems.length > 0 ? 1 : 0)
 }
 
 main().catch((e: unknown) => {

@@ -97,6 +97,8 @@ export async function runEngine(
     ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
     ...(config.queuePrefix === undefined ? {} : { queuePrefix: config.queuePrefix }),
     shutdownTimeout: config.shutdownTimeout,
+    // The SQLite store runs in a worker thread unless LI_STORE_WORKER=0 (for comparisons).
+    storeWorker: process.env.LI_STORE_WORKER !== '0',
     // The drain is done by GracefulShutdown below; Engine.stop() then only tears down.
     drainTimeout: 0.001,
     logger,

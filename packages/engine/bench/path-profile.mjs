@@ -16,8 +16,10 @@
 // Usage (after `pnpm turbo run build --filter=@li/engine...`), from packages/engine:
 //   node bench/path-profile.mjs [--senders 16] [--count 8000] [--warmup 1000] [--size 3300]
 //        [--sync fsync|async|none] [--pool 1] [--router-pool 1] [--window N] [--timeout 120]
+//        [--store-worker 1|0]
 //   node --cpu-prof --cpu-prof-dir=/tmp/li-prof bench/path-profile.mjs ...   (profile)
 // `--window` sets the MLLP operation's PipelineWindow setting (omitted: its default).
+// `--store-worker 0` keeps the SQLite store on the main thread (the Engine's default is a worker).
 import { fork } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
@@ -199,6 +201,7 @@ async function main() {
   const routerPool = num('router-pool', 1)
   const window = option('window', undefined)
   const timeoutS = num('timeout', 120)
+  const storeWorker = option('store-worker', '1') !== '0'
 
   let lib
   try {
@@ -261,6 +264,7 @@ async function main() {
     engine = new Engine({
       dataDir: path.join(dir, 'data'),
       syncMode: sync,
+      storeWorker,
       logger: pino({ level: 'warn' }),
     })
     await engine.load(production)
@@ -293,7 +297,8 @@ async function main() {
       [
         `path-profile: ${count} msgs of ${size} B, ${senders} senders, sync ${sync}, ` +
           `router PoolSize ${routerPool}, operation PoolSize ${pool}` +
-          (window === undefined ? '' : `, PipelineWindow ${window}`),
+          (window === undefined ? '' : `, PipelineWindow ${window}`) +
+          `, store ${storeWorker ? 'in a worker thread' : 'on the main thread'}`,
         `  acknowledged: ${Math.round(r.acked.perSecond)} msg/s; ACK p50 ${f(r.ack.p50)} ms, ` +
           `p95 ${f(r.ack.p95)} ms, p99 ${f(r.ack.p99)} ms` +
           (r.acked.bad > 0 ? `; ${r.acked.bad} not AA` : ''),

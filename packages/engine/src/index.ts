@@ -71,8 +71,13 @@ export type {
   ReplyOutcome,
   ReplyActionLetter,
 } from './iris/reply-code-actions.js'
-export { compileRules } from './iris/rules.js'
-export type { CompiledRuleClass } from './iris/rules.js'
+export { compileRules, compileGeneralRule } from './iris/rules.js'
+export type {
+  CompiledRuleClass,
+  CompiledGeneralRule,
+  GeneralRuleInput,
+  GeneralRuleResult,
+} from './iris/rules.js'
 export { customSchemaDefinition } from './iris/custom-schema.js'
 export type { CompileOptions } from './iris/schemas.js'
 export { compileTransform } from './iris/dtl.js'
@@ -93,7 +98,7 @@ export type {
 // (end iris)
 
 // --- runtime: hosts, adapters, Engine (section: runtime) ----------------------------------
-export { Engine, orderingKey } from './runtime/engine.js'
+export { ALERT_ITEM, Engine, orderingKey, resolveSchedule } from './runtime/engine.js'
 export type {
   EngineConfig,
   EngineEvents,
@@ -125,10 +130,26 @@ export type {
 export type { StoreBatcherOptions } from './runtime/store-batcher.js'
 export { InboundCore } from './runtime/inbound.js'
 export type { AckDecision } from './runtime/inbound.js'
-export { ItemSettings, nodeEncoding, parseAckMode } from './runtime/settings.js'
-export type { AckMode } from './runtime/settings.js'
+export {
+  DEFAULT_HL7_ENCODING,
+  ItemSettings,
+  checkMllpFraming,
+  isMllpFraming,
+  knownEncoding,
+  nodeEncoding,
+  parseAckMode,
+  parseBatchHandling,
+} from './runtime/settings.js'
+export type { AckMode, BatchHandling } from './runtime/settings.js'
+export {
+  nextScheduleEvent,
+  parseSchedule,
+  scheduleStateAt,
+  systemClock,
+} from './runtime/schedule.js'
+export type { Schedule, ScheduleClock, ScheduleEvent } from './runtime/schedule.js'
 export { decodeEnvelope, encodeEnvelope } from './runtime/envelope.js'
-export type { Envelope } from './runtime/envelope.js'
+export type { BatchRef, Envelope } from './runtime/envelope.js'
 export { peekHeader } from './runtime/hl7-peek.js'
 export type { HeaderPeek } from './runtime/hl7-peek.js'
 export { defaultProductionTools } from './runtime/production-tools.js'
@@ -146,7 +167,14 @@ export type {
 export { TcpServiceHost } from './hosts/tcp-service.js'
 export { TcpOperationHost } from './hosts/tcp-operation.js'
 export { FileServiceHost, matchesFileSpec, splitHl7File } from './hosts/file-service.js'
-export { FileOperationHost } from './hosts/file-operation.js'
+export { FileOperationHost, fileFraming, segmentTerminator } from './hosts/file-operation.js'
+export type { FileFraming } from './hosts/file-operation.js'
+export { batchTrailer, parseBatchText } from './hosts/batch.js'
+export type { BatchText } from './hosts/batch.js'
+export { AlertOperationHost } from './hosts/alert-operation.js'
+export { AckShaper, isInboundAck } from './hosts/inbound-receipt.js'
+export type { NackErrorCode } from './hosts/inbound-receipt.js'
+export { encodingForCharset, inboundEncoding, msh18Of, outboundEncoding } from './hosts/charset.js'
 export { HttpServiceHost } from './hosts/http-service.js'
 export { HttpOperationHost } from './hosts/http-operation.js'
 export { RoutingEngineHost } from './hosts/routing-engine.js'

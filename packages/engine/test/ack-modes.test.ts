@@ -102,10 +102,10 @@ describe('AckMode, Validation and BadMessageHandler', () => {
     expect((await finalState(engine, 'InNever', 'NEVER-1')).state).toBe('completed')
   })
 
-  it('Validation: a message that fails the schema is stored as failed and rejected with AR', async () => {
+  it('Validation: a message that fails the schema is stored as failed and answered AE (NackErrorCode ContentE, the IRIS default)', async () => {
     const bad = 'MSH|^~\\&|PAS|RXX|EPR|RXX|20261127120000||ADT^A01^ADT_A01|VAL-1|P|2.5\rZZZ|1\r'
     const ack = await sendMllp(portOf(engine, 'InValid'), bad)
-    expect(msaCode(ack)).toBe('AR')
+    expect(msaCode(ack)).toBe('AE')
     expect((await finalState(engine, 'InValid', 'VAL-1')).state).toBe('failed')
     const ok = await sendMllp(portOf(engine, 'InValid'), hl7('ADT^A01', 'VAL-2', 'PV1|1|I\r'))
     expect(msaCode(ok), ok ?? '').toBe('AA')

@@ -25,7 +25,7 @@ describe('FileService → FileOperation', () => {
       {
         name: 'FileIn',
         className: 'EnsLib.HL7.Service.FileService',
-        host: { TargetConfigNames: 'FileOut' },
+        host: { TargetConfigNames: 'FileOut', BatchHandling: 'Indiv' },
         adapter: {
           FilePath: path.join(files, 'in'),
           FileSpec: '*.hl7',
@@ -47,7 +47,7 @@ describe('FileService → FileOperation', () => {
     await removeDir(files)
   })
 
-  it('splits a batch file, archives it, and writes one file per message named from the original', async () => {
+  it('BatchHandling Indiv splits a batch file, archives it, and writes one file per message named from the original', async () => {
     const batch = `FHS|^~\\&|PAS\r\nBHS|^~\\&|PAS\r\n${hl7('ADT^A01', 'F-1').replace(/\r/g, '\r\n')}${hl7('ADT^A01', 'F-2').replace(/\r/g, '\r\n')}BTS|2\r\nFTS|1\r\n`
     await mkdir(path.join(files, 'in'), { recursive: true })
     // Write then rename, as a well-behaved sender does; the service also waits for a stable size.

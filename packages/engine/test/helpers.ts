@@ -187,6 +187,9 @@ export interface ItemSpec {
   enabled?: boolean
   host?: Record<string, string | number>
   adapter?: Record<string, string | number>
+  /** The item's Schedule attribute. */
+  schedule?: string
+  foreground?: boolean
 }
 
 /** A `TCPService` (MLLP inbound) item sending to `targets`, listening on `port`. */
@@ -244,7 +247,7 @@ export function productionXml(name: string, items: ItemSpec[]): string {
           ([k, v]) => `<Setting Target="Adapter" Name="${k}">${esc(String(v))}</Setting>`,
         ),
       ].join('\n      ')
-      return `  <Item Name="${it.name}" Category="" ClassName="${it.className}" PoolSize="${it.poolSize ?? 1}" Enabled="${it.enabled === false ? 'false' : 'true'}" Foreground="false" Comment="" LogTraceEvents="false" Schedule="">
+      return `  <Item Name="${it.name}" Category="" ClassName="${it.className}" PoolSize="${it.poolSize ?? 1}" Enabled="${it.enabled === false ? 'false' : 'true'}" Foreground="${it.foreground === true ? 'true' : 'false'}" Comment="" LogTraceEvents="false" Schedule="${esc(it.schedule ?? '')}">
       ${settings}
   </Item>`
     })

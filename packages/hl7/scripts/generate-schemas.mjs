@@ -11,9 +11,11 @@
 // - The source's `messages` are keyed by event (ADT_A04 …). We name each structure by the
 //   standard's table 0354 (ADT_A04 → ADT_A01) only where the source's structure for that event is
 //   identical in shape to the one under the 0354 name; otherwise the event keeps its own structure.
-// - The source has no distinct 2.7.1 (its 2.7.1 files are byte-identical to 2.7) and no 2.8. Those
-//   versions are emitted as `{ "derivedFrom": "2.7" }` and documented so in docs/schemas.md; no
-//   difference is invented here.
+// - The source has no distinct 2.7.1 (its 2.7.1 files are byte-identical to 2.7) and no 2.8.
+//   2.8 is built from scripts/sources/hl7apy-v2.8.txt, facts transcribed from the hl7apy Python
+//   package's v2.8 tables (see scripts/from-facts.mjs for what is read from there and what is
+//   matched against 2.7). No source of distinct 2.7.1 tables was found, so 2.7.1 is emitted as
+//   `{ "derivedFrom": "2.7" }` (README.md says so); no difference is invented here.
 //
 // Run: `node packages/hl7/scripts/generate-schemas.mjs` (prints a size summary). Deterministic:
 // the same source gives byte-identical output. With `--check` it writes nothing and exits 1 when
@@ -29,6 +31,7 @@ import {
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { fromFacts } from './from-facts.mjs'
 
 const require = createRequire(import.meta.url)
 const dictionary = require('hl7-dictionary')
@@ -39,7 +42,21 @@ const outDir = join(here, '..', 'src', 'schema', 'generated')
 
 /** Versions read from the source, and versions derived from another one (see header). */
 const SOURCE_VERSIONS = ['2.3', '2.3.1', '2.4', '2.5', '2.5.1', '2.6', '2.7']
-const DERIVED_VERSIONS = { '2.7.1': '2.7', 2.8: '2.7' }
+const DERIVED_VERSIONS = { '2.7.1': '2.7' }
+
+/** Versions built from a fact file in scripts/sources (see from-facts.mjs), matched against `base`. */
+const FACT_VERSIONS = {
+  2.8: {
+    file: 'hl7apy-v2.8.txt',
+    base: '2.7',
+    source: 'hl7apy@11e75fce v2_8 (scripts/sources/hl7apy-v2.8.txt)',
+    // Corrections to the source, each a fact from the standard: hl7apy has OBX-2 (Value Type) and
+    // OBX-4 (Observation Sub-ID) as required, where the standard's OBX table (2.5 … 2.9, and
+    // hl7-dictionary's 2.7) has them conditional (C). Taken as is, every result without a sub-ID
+    // would fail validation.
+    optionalityFixes: { OBX: { 2: 'C', 4: 'C' } },
+  },
+}
 
 /**
  * Corrections to the source, each a fact from the standard: the source's 2.3 PID-2 and PID-3 are
@@ -206,15 +223,37 @@ if (!check) {
 
 const byEvent = table0354()
 let total = 0
-for (const version of SOURCE_VERSIONS) {
-  const json = generate(version, byEvent)
-  const text = moduleText(version, json)
-  emit(version, text)
-  total += text.length
+const built = {}
+function summary(version, json, text) {
   console.log(
     `${version}: ${Object.keys(json.segments).length} segments, ${Object.keys(json.dataTypes).length} data types, ` +
       `${Object.keys(json.structures).length} structures, ${Object.keys(json.events).length} events, ${(text.length / 1024).toFixed(0)} KiB`,
   )
+}
+for (const version of SOURCE_VERSIONS) {
+  const json = generate(version, byEvent)
+  built[version] = json
+  const text = moduleText(version, json)
+  emit(version, text)
+  total += text.length
+  summary(version, json, text)
+}
+for (const [version, spec] of Object.entries(FACT_VERSIONS)) {
+  const facts = readFileSync(join(here, 'sources', spec.file), 'utf8')
+  const older = SOURCE_VERSIONS.filter((v) => v !== spec.base)
+    .reverse()
+    .map((v) => built[v])
+  const { json, notes } = fromFacts(version, facts, built[spec.base], older, byEvent, spec)
+  for (const key of ['segments', 'dataTypes', 'structures', 'events']) json[key] = sorted(json[key])
+  const text = moduleText(version, json)
+  emit(version, text)
+  total += text.length
+  summary(version, json, text)
+  for (const [k, v] of Object.entries(notes)) {
+    console.log(
+      `  ${k}: ${Array.isArray(v) ? `${v.length}${v.length ? ` (${v.join('; ')})` : ''}` : v}`,
+    )
+  }
 }
 for (const [version, from] of Object.entries(DERIVED_VERSIONS)) {
   const text = moduleText(version, { version, derivedFrom: from })

@@ -53,4 +53,47 @@ describe('GroupCommit', () => {
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled'])
     await gc.drain()
   })
+
+  it('lets closed groups leave beside the one in flight, up to the window, in order; an open group waits', async () => {
+    const started: number[][] = []
+    const finish: (() => void)[] = []
+    const gc = new GroupCommit<number, number>(
+      (_key, items) => {
+        started.push([...items])
+        return new Promise((resolve) => finish.push(() => resolve(items.map((i) => i * 10))))
+      },
+      2,
+      2,
+    )
+    const ticks = async (): Promise<void> => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+    }
+    const calls = [
+      gc.submit('q', [1, 2]),
+      gc.submit('q', [3, 4]),
+      gc.submit('q', [5, 6]),
+      gc.submit('q', [7]),
+    ]
+    await ticks()
+    expect(started).toEqual([
+      [1, 2],
+      [3, 4],
+    ])
+    finish.shift()!()
+    await ticks()
+    // [5, 6] is full and the window has room again; [7] could still grow, so it waits.
+    expect(started).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ])
+    calls.push(gc.submit('q', [8]))
+    finish.shift()!()
+    finish.shift()!()
+    await ticks()
+    expect(started.at(-1)).toEqual([7, 8])
+    finish.shift()!()
+    expect(await Promise.all(calls)).toEqual([[10, 20], [30, 40], [50, 60], [70], [80]])
+    await gc.drain()
+  })
 })

@@ -202,6 +202,33 @@ describe.each(backends)('MessageQueue contract (%s)', (backend) => {
     expect(await mq.depth('q')).toBe(0)
   })
 
+  it('keeps priority, key and delay order across batches larger than one Redis command chunk', async () => {
+    const mq = await make()
+    // 1,200 messages: priorities 0..2, every 4th keyed (two keys), every 10th delayed out of reach.
+    const items = Array.from({ length: 1200 }, (_, i) => ({
+      payload: String(i),
+      priority: i % 3,
+      ...(i % 4 === 0 ? { orderingKey: `k${i % 8}` } : {}),
+      ...(i % 10 === 9 ? { delayMs: 600_000 } : {}),
+    }))
+    await mq.sendBatch('q', items)
+    const visible = items
+      .map((it, i) => ({ ...it, i }))
+      .filter((it) => it.delayMs === undefined && (it.orderingKey === undefined || it.i < 8))
+      .sort((a, b) => b.priority - a.priority || a.i - b.i)
+    const first = await mq.receiveBatch('q', { max: 1000 })
+    expect(first.map((m) => m.payload)).toEqual(visible.map((it) => String(it.i)))
+    // A pair repeated within one ackMany is stale the second time.
+    expect(await mq.ackMany([...first, first[0]!])).toEqual({
+      acked: first.length,
+      stale: [first[0]!.id],
+    })
+    // Acking the two keys' heads released their next messages, and nothing else.
+    const next = await mq.receiveBatch('q', { max: 1000 })
+    expect(next.map((m) => m.payload).sort()).toEqual(['12', '8'])
+    expect(await mq.depth('q')).toBe(1200 - first.length - 2)
+  })
+
   it('redelivers the head of a key after its visibility timeout, still ahead of the rest of the key', async () => {
     const mq = await make()
     await mq.sendBatch('q', [

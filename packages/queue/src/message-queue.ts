@@ -52,6 +52,12 @@ const MAX_BACKOFF_MS = 3_600_000
  * of 100 messages runs ~0.8 ms, of 1,000 ~9 ms; a merged script should not hold Redis for long.
  */
 const MAX_GROUP = 100
+/**
+ * Closed send (ack) groups of one queue that may be in flight at once (see group-commit.ts). With
+ * one, a producer's 4 concurrent sendBatch(100) calls went out one round trip after another and
+ * the producer fell behind 8 consumers (bench: consumers idle, polling an empty queue).
+ */
+const GROUP_WINDOW = 4
 
 /** Fills in defaults and checks every value; throws QUEUE_INVALID_ARGUMENT on a bad one. */
 export function resolveQueueConfig(config: MessageQueueConfig = {}): ResolvedQueueConfig {
@@ -125,8 +131,12 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
     this.#sends = new GroupCommit(async (queue, items) => {
       await backend.send(queue, items)
       return items.map(() => null)
-    }, MAX_GROUP)
-    this.#acks = new GroupCommit((queue, items) => backend.ack(queue, items), MAX_GROUP)
+    }, MAX_GROUP, GROUP_WINDOW)
+    this.#acks = new GroupCommit(
+      (queue, items) => backend.ack(queue, items),
+      MAX_GROUP,
+      GROUP_WINDOW,
+    )
     this.#receiver = new Receiver(
       (queue, max) => backend.receive(queue, max),
       (queue, r) => {

@@ -5,7 +5,7 @@
  * skewed clocks still agree on visibility deadlines and delays.
  *
  * Keys of queue Q under prefix P, all sharing the hash tag {Q} (base = `P:{Q}`):
- * - `base:seq`      INCR counter: the send sequence, FIFO tie-break within a priority
+ * - `base:seq`      counter (INCRBY per send batch): the send sequence, FIFO tie-break within a priority
  * - `base:m:<id>`   hash: p payload, h headers JSON, pr priority, k ordering key ('' = none),
  *                   t enqueued ms, s sequence, due ms, a deliveries, r current receipt,
  *                   dlv last delivery ms, err last error, dead dead-letter ms
@@ -48,6 +48,18 @@ local function signal()
   end
 end
 local function score(pr, s) return fmt(-tonumber(pr) * 1000000000000 + tonumber(s)) end
+-- One command for many arguments (ZADD score/member pairs, ZREM members, DEL keys) instead of one
+-- per message; in chunks of 500 so unpack stays far below Lua's C stack limit (8000).
+local function bulk(cmd, key, args)
+  for i = 1, #args, 500 do
+    local j = math.min(i + 499, #args)
+    if key then
+      redis.call(cmd, key, unpack(args, i, j))
+    else
+      redis.call(cmd, unpack(args, i, j))
+    end
+  end
+end
 local function place(id, now)
   local f = redis.call('HMGET', mkey(id), 'due', 'pr', 's')
   local due = tonumber(f[1]) or 0
@@ -84,23 +96,45 @@ local function dead_letter(id, now, enabled)
 end
 `
 
-/** ARGV: per message id, payload, headers JSON, priority, ordering key ('' = none), delay ms. */
+/**
+ * ARGV: per message id, payload, headers JSON, priority, ordering key ('' = none), delay ms.
+ * Sequences come from one INCRBY per batch; the all/ready/delayed entries of the whole batch are
+ * added with one ZADD each (same state as message by message, fewer commands).
+ */
 export const SEND_LUA = `${PRELUDE}
 local now = now_ms()
+local n = #ARGV / 6
+local s0 = redis.call('INCRBY', base .. ':seq', n) - n
+local all, ready, delayed = {}, {}, {}
+local j = 0
 for i = 1, #ARGV, 6 do
-  local id, key = ARGV[i], ARGV[i + 4]
+  j = j + 1
+  local id, pr, key = ARGV[i], ARGV[i + 3], ARGV[i + 4]
   local m = mkey(id)
   if redis.call('EXISTS', m) == 0 then
-    local s = redis.call('INCR', base .. ':seq')
-    redis.call('HSET', m, 'p', ARGV[i + 1], 'h', ARGV[i + 2], 'pr', ARGV[i + 3], 'k', key,
-      't', fmt(now), 's', s, 'due', fmt(now + tonumber(ARGV[i + 5])), 'a', 0)
-    redis.call('ZADD', base .. ':all', fmt(now), id)
-    if key == '' then
-      place(id, now)
-    elseif redis.call('RPUSH', base .. ':k:' .. key, id) == 1 then
-      place(id, now)
+    local s = s0 + j
+    local due = now + tonumber(ARGV[i + 5])
+    redis.call('HSET', m, 'p', ARGV[i + 1], 'h', ARGV[i + 2], 'pr', pr, 'k', key,
+      't', fmt(now), 's', fmt(s), 'due', fmt(due), 'a', 0)
+    all[#all + 1] = fmt(now)
+    all[#all + 1] = id
+    -- A keyed message is placed only when it is the head of its key's list.
+    if key == '' or redis.call('RPUSH', base .. ':k:' .. key, id) == 1 then
+      if due > now then
+        delayed[#delayed + 1] = fmt(due)
+        delayed[#delayed + 1] = id
+      else
+        ready[#ready + 1] = score(pr, s)
+        ready[#ready + 1] = id
+      end
     end
   end
+end
+bulk('ZADD', base .. ':all', all)
+bulk('ZADD', base .. ':delayed', delayed)
+if #ready > 0 then
+  bulk('ZADD', base .. ':ready', ready)
+  signal()
 end
 return 1
 `
@@ -137,15 +171,17 @@ for _, id in ipairs(exp) do
 end
 local popped = redis.call('ZPOPMIN', base .. ':ready', max)
 local out = {}
+local flight = {}
 local deadline = fmt(now + vt)
 for i = 1, #popped, 2 do
   local id = popped[i]
   local m = mkey(id)
-  local a = redis.call('HINCRBY', m, 'a', 1)
+  local f = redis.call('HMGET', m, 'p', 'h', 'pr', 'k', 't', 'a')
+  local a = (tonumber(f[6]) or 0) + 1
   local r = nonce .. ':' .. fmt((i + 1) / 2)
-  redis.call('HSET', m, 'r', r, 'dlv', fmt(now))
-  redis.call('ZADD', base .. ':flight', deadline, id)
-  local f = redis.call('HMGET', m, 'p', 'h', 'pr', 'k', 't')
+  redis.call('HSET', m, 'a', a, 'r', r, 'dlv', fmt(now))
+  flight[#flight + 1] = deadline
+  flight[#flight + 1] = id
   out[#out + 1] = id
   out[#out + 1] = f[1]
   out[#out + 1] = f[2]
@@ -155,6 +191,7 @@ for i = 1, #popped, 2 do
   out[#out + 1] = a
   out[#out + 1] = r
 end
+bulk('ZADD', base .. ':flight', flight)
 local nxt = -1
 if #out == 0 then
   for _, z in ipairs({ ':delayed', ':flight' }) do
@@ -169,23 +206,31 @@ end
 return { out, dead, nxt }
 `
 
-/** ARGV: pairs of id, receipt. Returns 1 (acked) or 0 (stale) per pair. */
+/**
+ * ARGV: pairs of id, receipt. Returns 1 (acked) or 0 (stale) per pair. The receipt check and the
+ * ZREM from flight are per message (a repeated pair is stale the second time); the removals from
+ * all and the DELs are one command each for the batch, and keys advance after them, in order.
+ */
 export const ACK_LUA = `${PRELUDE}
 local now = now_ms()
-local res = {}
+local res, done, dels, keyed = {}, {}, {}, {}
 for i = 1, #ARGV, 2 do
   local id, rc = ARGV[i], ARGV[i + 1]
   local m = mkey(id)
   local f = redis.call('HMGET', m, 'r', 'k')
   if f[1] and f[1] ~= '' and f[1] == rc and redis.call('ZREM', base .. ':flight', id) == 1 then
-    redis.call('ZREM', base .. ':all', id)
-    redis.call('DEL', m, base .. ':hi:' .. id)
-    advance_key(f[2], id, now)
+    done[#done + 1] = id
+    dels[#dels + 1] = m
+    dels[#dels + 1] = base .. ':hi:' .. id
+    if f[2] and f[2] ~= '' then keyed[#keyed + 1] = { f[2], id } end
     res[#res + 1] = 1
   else
     res[#res + 1] = 0
   end
 end
+bulk('ZREM', base .. ':all', done)
+bulk('DEL', false, dels)
+for _, e in ipairs(keyed) do advance_key(e[1], e[2], now) end
 return res
 `
 

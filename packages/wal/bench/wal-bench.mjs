@@ -1,27 +1,27 @@
-// Benchmark of @li/wal: durable appends/s of 1 KiB payloads in `fsync` mode at concurrency 1, 16
-// and 256, side by side in the same run with
-//   (a) the raw ceiling of this disk: a bare fs.writeSync + fs.fdatasyncSync loop writing the same
-//       bytes in batches of the mean group size the WAL just achieved, appending to a new file
-//       (the issue's definition), and the same loop into a file zero-filled beforehand, opened
-//       O_DSYNC, one writeSync per batch: exactly the WAL's file layout and flags (it zero-fills
-//       its segments ahead of the writes, see PREALLOC_BYTES in src/wal.ts), so the fairest
-//       ceiling; the zero-filling is outside the raw loop's timing but inside the WAL's;
-//   (b) better-sqlite3 (journal_mode=WAL, synchronous=FULL) inserting the same records in
-//       transactions of that same size (so SQLite gets the same group commit as the WAL).
-// The record size is the WAL's mean record size (header and fields included). Those raw loops
-// are synchronous (no thread-pool round trip, nothing else can run meanwhile): a ceiling, not a
-// design a server could use; so there is also (c) the same zero-filled O_DSYNC loop written with
-// the callback fs.write, the ceiling of any writer that leaves the event loop free, and (d) the
-// WAL with a no-op disk ("no disk"), the ceiling of its JavaScript (CPU per append, callers'
-// own work included). The contenders run interleaved, in a different order each round,
-// so that neither load bursts nor the previous contender's leftover writeback favour one.
-// Ratios are medians of per-round ratios.
+// Benchmark of @li/wal: durable appends/s of 1 KiB payloads in `fsync` mode from 1, 16 and 256
+// async callers (closed loop: each caller appends again once its append resolved), side by side
+// in the same run with
+//   (a) the raw ceiling of this disk: a bare fs.writeSync + fs.fdatasyncSync loop appending to a
+//       new file, in batches of the WAL's mean group size in that run (the issue's "same batch
+//       sizes"), each batch made of real WAL records (same framing, same bytes, encoded once
+//       outside the timing so the ceiling is not slowed down); also with batch = callers (at 256
+//       the WAL writes each round of callers as two pipelined groups, see SPLIT_MIN_BYTES in
+//       src/wal.ts, so its mean group is about half the callers);
+//   (b) SQLite through better-sqlite3 with synchronous=FULL, as a user would: one INSERT per
+//       append call in autocommit mode, in the default rollback journal and in WAL journal mode;
+//       and, as an extra row, one transaction per batch of the WAL's group size (group commit).
+// Diagnostics: "pre async", the batches written with the callback fs.write into a zero-filled
+// O_DSYNC file (the WAL's own layout and flags; the ceiling of any writer that keeps the event
+// loop free), and "no disk", the WAL with a no-op disk (the ceiling of its JavaScript, the
+// callers' own work included). Contenders run interleaved, in a rotating order, ROUNDS rounds;
+// rates are medians, ratios medians of per-round ratios.
 // Then recovery time of 100,000 and 1,000,000 pending 1 KiB entries (wall and CPU time: on a
 // shared machine the CPU time is the steadier figure).
 //
 // Runs over dist/ (plain Node, no TypeScript loader): `pnpm --filter @li/wal bench` builds first.
 // LI_BENCH_SCALE (default 1) scales the record counts, LI_BENCH_ROUNDS (default 3) sets the
-// rounds, LI_BENCH_RECOVERY=0 skips recovery, LI_BENCH_DIR picks the disk (default: tmpdir).
+// rounds, LI_BENCH_RECOVERY=0 skips recovery, LI_BENCH_DIR picks the disk (default: tmpdir),
+// LI_WAL_CRC=js makes the WAL use its JavaScript CRC-32C instead of the native addon.
 // Speed is measured only here, never asserted in tests.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -30,6 +30,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { Wal } from '../dist/index.js'
+import { crc32cImplementation } from '../dist/crc32c.js'
+import { encodeAppend } from '../dist/record.js'
 
 const scale = Number(process.env.LI_BENCH_SCALE ?? '1')
 const withRecovery = process.env.LI_BENCH_RECOVERY !== '0'
@@ -74,23 +76,29 @@ async function runWal(dir, concurrency, total, noDisk = false) {
 }
 
 /**
- * The ceiling: batches of `batch` records of `bytes` each, written at increasing offsets, each
- * made durable before the next: `dsync` opens the file O_DSYNC (one writeSync per batch),
- * otherwise writeSync + fdatasyncSync. `prealloc` zero-fills the file first (untimed).
+ * `batch` records as the WAL writes them (magic, length, CRC-32C, body with the same host,
+ * message id length and payload), encoded once, untimed: the raw loops write these bytes.
  */
-function runRaw(dir, batch, bytes, total, { dsync, prealloc }) {
+function walRecords(batch) {
+  const parts = []
+  for (let i = 0; i < batch; i++) {
+    parts.push(encodeAppend(i + 1, Date.now(), 'PAS-In', `M${100000 + i}`, '', PAYLOAD))
+  }
+  return Buffer.concat(parts)
+}
+
+/**
+ * The ceiling: batches of `batch` WAL records, written at increasing offsets of a new file, each
+ * made durable before the next, with writeSync + fdatasyncSync (the issue's definition) or, with
+ * `dsync`, one writeSync per batch on an O_DSYNC descriptor. `prealloc` zero-fills the file first
+ * (untimed), the WAL's own segment layout. Blocking: nothing else can run meanwhile.
+ */
+function runRaw(dir, batch, total, { dsync = false, prealloc = false } = {}) {
   const file = path.join(dir, 'raw.log')
   const { O_WRONLY, O_CREAT, O_TRUNC, O_DSYNC } = fs.constants
-  const buf = Buffer.alloc(batch * bytes, 0x58)
+  const buf = walRecords(batch)
   const batches = Math.ceil(total / batch)
-  if (prealloc) {
-    const zeros = Buffer.alloc(4 * 1024 * 1024)
-    const fd0 = fs.openSync(file, 'w')
-    for (let at = 0; at < batches * buf.length; at += zeros.length)
-      fs.writeSync(fd0, zeros, 0, zeros.length, at)
-    fs.fsyncSync(fd0)
-    fs.closeSync(fd0)
-  }
+  if (prealloc) zeroFill(file, batches * buf.length)
   const fd = fs.openSync(
     file,
     O_WRONLY | O_CREAT | (prealloc ? 0 : O_TRUNC) | (dsync ? O_DSYNC : 0),
@@ -103,25 +111,28 @@ function runRaw(dir, batch, bytes, total, { dsync, prealloc }) {
   const seconds = (performance.now() - t0) / 1000
   fs.closeSync(fd)
   fs.rmSync(file)
-  return total / seconds
+  return (batches * batch) / seconds
+}
+
+/** Writes `bytes` zeros into a new `file` and syncs it (untimed preparation). */
+function zeroFill(file, bytes) {
+  const zeros = Buffer.alloc(4 * 1024 * 1024)
+  const fd0 = fs.openSync(file, 'w')
+  for (let at = 0; at < bytes; at += zeros.length) fs.writeSync(fd0, zeros, 0, zeros.length, at)
+  fs.fsyncSync(fd0)
+  fs.closeSync(fd0)
 }
 
 /**
- * The non-blocking ceiling: the zero-filled O_DSYNC loop, but each batch written with the
- * callback `fs.write` (a libuv thread-pool round trip, as the WAL does, and as any writer must
- * that keeps the event loop free for the rest of the engine). Untimed zero-filling, as above.
+ * The non-blocking ceiling: the zero-filled O_DSYNC loop (the WAL's file layout and flags), but
+ * each batch written with the callback `fs.write` (a libuv thread-pool round trip, as the WAL
+ * does, and as any writer must that keeps the event loop free for the rest of the engine).
  */
-function runRawAsync(dir, batch, bytes, total) {
+function runRawAsync(dir, batch, total) {
   const file = path.join(dir, 'raw-async.log')
-  const buf = Buffer.alloc(batch * bytes, 0x58)
+  const buf = walRecords(batch)
   const batches = Math.ceil(total / batch)
-  const zeros = Buffer.alloc(4 * 1024 * 1024)
-  const fd0 = fs.openSync(file, 'w')
-  for (let at = 0; at < batches * buf.length; at += zeros.length) {
-    fs.writeSync(fd0, zeros, 0, zeros.length, at)
-  }
-  fs.fsyncSync(fd0)
-  fs.closeSync(fd0)
+  zeroFill(file, batches * buf.length)
   const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_DSYNC)
   return new Promise((resolve, reject) => {
     const t0 = performance.now()
@@ -132,7 +143,7 @@ function runRawAsync(dir, batch, bytes, total) {
         const seconds = (performance.now() - t0) / 1000
         fs.closeSync(fd)
         fs.rmSync(file)
-        return resolve(total / seconds)
+        return resolve((batches * batch) / seconds)
       }
       fs.write(fd, buf, 0, buf.length, i++ * buf.length, step)
     }
@@ -140,10 +151,11 @@ function runRawAsync(dir, batch, bytes, total) {
   })
 }
 
-/** better-sqlite3, WAL journal, synchronous=FULL, one transaction per `batch` inserts. */
-function runSqlite(dir, batch, total) {
-  const db = new Database(path.join(dir, 'bench.db'))
-  db.pragma('journal_mode = WAL')
+/** A fresh better-sqlite3 database with synchronous=FULL, the table and the insert statement. */
+let databases = 0
+function openSqlite(dir, journal) {
+  const db = new Database(path.join(dir, `bench-${journal}-${++databases}.db`))
+  db.pragma(`journal_mode = ${journal}`)
   db.pragma('synchronous = FULL')
   db.exec(
     'CREATE TABLE wal (id INTEGER PRIMARY KEY, host TEXT, message_id TEXT, payload TEXT, appended_at INTEGER)',
@@ -151,6 +163,39 @@ function runSqlite(dir, batch, total) {
   const insert = db.prepare(
     'INSERT INTO wal (host, message_id, payload, appended_at) VALUES (?, ?, ?, ?)',
   )
+  return { db, insert }
+}
+
+/**
+ * What a user would do with SQLite instead of this WAL: `concurrency` async callers, each
+ * inserting its record with one INSERT in autocommit mode (so each call is one committed
+ * transaction). better-sqlite3 is synchronous, so concurrent callers cannot share a commit.
+ * `journal` is `delete` (SQLite's default rollback journal) or `wal`.
+ */
+async function runSqliteAuto(dir, journal, concurrency, total) {
+  const { db, insert } = openSqlite(dir, journal)
+  let issued = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (issued < total) {
+        issued++
+        insert.run('PAS-In', `M${issued}`, PAYLOAD, Date.now())
+        await null
+      }
+    }),
+  )
+  const seconds = (performance.now() - t0) / 1000
+  db.close()
+  return total / seconds
+}
+
+/**
+ * SQLite doing group commit itself: WAL journal, one transaction per `batch` inserts (the WAL's
+ * mean group size), so it makes as many syncs as the WAL.
+ */
+function runSqliteBatched(dir, batch, total) {
+  const { db, insert } = openSqlite(dir, 'wal')
   const group = db.transaction((from, n) => {
     for (let i = 0; i < n; i++) insert.run('PAS-In', `M${from + i}`, PAYLOAD, Date.now())
   })
@@ -217,7 +262,7 @@ console.log(
     .join(' ')} (2+ means other work shares these CPUs)`,
 )
 console.log(
-  `@li/wal benchmark: 1 KiB payloads, syncMode fsync, node ${process.version}, ${os.cpus().length} CPUs, dir ${root}`,
+  `@li/wal benchmark: 1 KiB payloads, syncMode fsync, node ${process.version}, ${os.cpus().length} CPUs, CRC-32C ${crc32cImplementation}, dir ${root}`,
 )
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const rows = []
@@ -231,30 +276,31 @@ for (const concurrency of [1, 16, 256]) {
     wal: [],
     cpu: [],
     raw: [],
-    rawDsync: [],
-    preRaw: [],
-    preDsync: [],
+    rawCallers: [],
     preAsync: [],
-    sqlite: [],
+    sqliteDelete: [],
+    sqliteWal: [],
+    sqliteBatched: [],
   }
   const groups = []
   let batch = 0
-  let bytes = 0
   const wal = async (dir) => {
     const r = await runWal(dir, concurrency, total)
     res.wal.push(r.rate)
     groups.push(r.meanGroup)
     batch = Math.max(1, Math.round(r.meanGroup))
-    bytes = Math.round(r.recordBytes)
   }
+  // One commit (one or more syncs) per record: 600 records are enough for a steady rate.
+  const autoTotal = Math.min(total, Math.max(100, Math.round(600 * scale)))
   const others = [
     async () => res.cpu.push((await runWal(dir0, concurrency, total, true)).rate),
-    () => res.raw.push(runRaw(dir0, batch, bytes, total, { dsync: false, prealloc: false })),
-    () => res.rawDsync.push(runRaw(dir0, batch, bytes, total, { dsync: true, prealloc: false })),
-    () => res.preRaw.push(runRaw(dir0, batch, bytes, total, { dsync: false, prealloc: true })),
-    () => res.preDsync.push(runRaw(dir0, batch, bytes, total, { dsync: true, prealloc: true })),
-    async () => res.preAsync.push(await runRawAsync(dir0, batch, bytes, total)),
-    () => res.sqlite.push(runSqlite(dir0, batch, total)),
+    () => res.raw.push(runRaw(dir0, batch, total)),
+    () => res.rawCallers.push(runRaw(dir0, concurrency, total)),
+    async () => res.preAsync.push(await runRawAsync(dir0, batch, total)),
+    async () =>
+      res.sqliteDelete.push(await runSqliteAuto(dir0, 'delete', concurrency, autoTotal)),
+    async () => res.sqliteWal.push(await runSqliteAuto(dir0, 'wal', concurrency, autoTotal)),
+    () => res.sqliteBatched.push(runSqliteBatched(dir0, batch, total)),
   ]
   let dir0 = ''
   for (let round = 0; round < ROUNDS; round++) {
@@ -270,27 +316,31 @@ for (const concurrency of [1, 16, 256]) {
   // contender), which cancels slow drifts in the machine's load better than a ratio of medians.
   const ratio = (xs) => median(res.wal.map((w, i) => w / xs[i]))
   const pct = (xs) => `${Math.round(100 * ratio(xs))}%`
+  const times = (xs) => `${ratio(xs).toFixed(1)}x`
   rows.push({
     callers: concurrency,
     group: median(groups).toFixed(1),
     'WAL rec/s': fmt(m.wal),
-    'WAL no disk': fmt(m.cpu),
-    'raw w+fds': fmt(m.raw),
+    'no disk': fmt(m.cpu),
+    raw: fmt(m.raw),
     'WAL/raw': pct(res.raw),
-    'raw O_DSYNC': fmt(m.rawDsync),
-    'pre w+fds': fmt(m.preRaw),
-    'pre O_DSYNC': fmt(m.preDsync),
-    'WAL/pre O_DSYNC': pct(res.preDsync),
+    'raw b=callers': fmt(m.rawCallers),
+    'WAL/raw b=callers': pct(res.rawCallers),
     'pre async': fmt(m.preAsync),
     'WAL/pre async': pct(res.preAsync),
-    SQLite: fmt(m.sqlite),
-    'WAL/SQLite': `${ratio(res.sqlite).toFixed(1)}x`,
+    'SQLite rollback': fmt(m.sqliteDelete),
+    'SQLite WAL': fmt(m.sqliteWal),
+    'WAL/SQLite WAL': times(res.sqliteWal),
+    'WAL/SQLite rollback': times(res.sqliteDelete),
+    'SQLite tx/batch': fmt(m.sqliteBatched),
+    'WAL/SQLite tx/batch': times(res.sqliteBatched),
   })
 }
 console.log(
-  `Durable appends/s, median of ${ROUNDS} interleaved rounds (raw = growing file, pre = zero-filled file like the WAL's segments; w+fds = writeSync+fdatasyncSync):`,
+  `Durable appends/s, median of ${ROUNDS} interleaved rounds; raw = writeSync+fdatasyncSync per batch of WAL records into a new file, batch = the WAL's mean group (b=callers: batch = callers); pre async = fs.write per batch into a zero-filled O_DSYNC file; SQLite = better-sqlite3 synchronous=FULL, one autocommitted INSERT per call (rollback or WAL journal), or one transaction per batch:`,
 )
 console.table(rows)
+for (const r of rows) console.log(JSON.stringify(r))
 
 if (withRecovery) {
   const rec = []

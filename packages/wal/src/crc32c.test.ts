@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { crc32c } from './crc32c.js'
+import { crc32c, crc32cImplementation, crc32cJs } from './crc32c.js'
 
 /** Bit-by-bit reference CRC-32C, slow but obviously right. */
 function reference(bytes: Uint8Array): number {
@@ -33,5 +33,30 @@ describe('crc32c', () => {
   it('can be computed incrementally', () => {
     const data = randomBytes(1000)
     expect(crc32c(data, 333, 1000, crc32c(data, 0, 333))).toBe(crc32c(data))
+  })
+
+  it('gives the same results from the native addon and the JavaScript tables', () => {
+    // On linux-x64-gnu (CI, this machine) the addon must load; elsewhere the table is the fallback.
+    if (process.platform === 'linux' && process.arch === 'x64' && process.env.LI_WAL_CRC !== 'js') {
+      expect(crc32cImplementation).toBe('native')
+    }
+    const data = randomBytes(70_000)
+    for (const [start, end] of [
+      [0, 0],
+      [0, 63],
+      [0, 64],
+      [3, 1081],
+      [12, 1090],
+      [1, 65_537],
+      [0, 70_000],
+    ] as const) {
+      const seed = crc32cJs(data, 0, 4)
+      expect(crc32c(data, start, end)).toBe(crc32cJs(data, start, end))
+      expect(crc32c(data, start, end, seed)).toBe(crc32cJs(data, start, end, seed))
+      expect(crc32cJs(data, start, end)).toBe(reference(data.subarray(start, end)))
+    }
+    for (let len = 60; len < 200; len++) {
+      expect(crc32c(data, 5, 5 + len, 0x1234abcd)).toBe(crc32cJs(data, 5, 5 + len, 0x1234abcd))
+    }
   })
 })

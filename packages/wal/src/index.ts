@@ -11,4 +11,4 @@ export type {
 } from './types.js'
 export { WalError, isWalError } from './errors.js'
 export type { WalErrorCode, WalErrorLocation, WalErrorOptions } from './errors.js'
-export { crc32c } from './crc32c.js'
+export { crc32c, crc32cImplementation } from './crc32c.js'

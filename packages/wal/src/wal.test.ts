@@ -161,6 +161,45 @@ describe('Wal basics', () => {
     const w2 = await reopen(w)
     expect(w2.pending().map((e) => e.id)).toEqual(pending)
   })
+
+  it('writes large groups of 256 callers one write at a time, in id order, and recovers them', async () => {
+    const dir = tempDir()
+    // Counts writes in flight at once: group writes must never overlap.
+    let inFlight = 0
+    let maxInFlight = 0
+    const io: Partial<WalIo> = {
+      write: (fd, data, position) => {
+        maxInFlight = Math.max(maxInFlight, ++inFlight)
+        return new Promise((resolve, reject) => {
+          fs.write(fd, data, 0, data.length, position, (e, n) => {
+            inFlight--
+            if (e) reject(e)
+            else resolve(n)
+          })
+        })
+      },
+    }
+    const w = await started(dir, { io })
+    const payload = 'MSH|^~\\&|PAS|RXX'.padEnd(1024, 'X')
+    const callers = 256
+    const rounds = 6
+    const ids = await Promise.all(
+      Array.from({ length: callers }, async (_, c) => {
+        const got: number[] = []
+        for (let i = 0; i < rounds; i++) {
+          got.push((await w.append({ hostName: 'H', messageId: `M${c}-${i}`, payload })).id)
+        }
+        return got
+      }),
+    )
+    const all = ids.flat().sort((x, y) => x - y)
+    expect(maxInFlight).toBe(1)
+    expect(w.stats().groupCommits).toBeLessThan((callers * rounds) / 10)
+    expect(w.pending().map((e) => e.id)).toEqual(all)
+    const w2 = await reopen(w)
+    expect(w2.pending().map((e) => e.id)).toEqual(all)
+    expect(w2.pending()[0]!.payload).toBe(payload)
+  })
 })
 
 describe('retries, permanent failure and TTL', () => {
@@ -455,6 +494,51 @@ describe('disk faults', () => {
       expect(w2.pending()).toEqual([before, after])
     },
   )
+
+  it('a fault amid large concurrent groups rejects exactly the appends of the failed write', async () => {
+    const dir = tempDir()
+    let writes = 0
+    const io: Partial<WalIo> = {
+      write: (fd, data, position) => {
+        // The 4th group write (256 callers of 1 KiB, 4 rounds) half-writes and fails with
+        // ENOSPC; every other write is real. Zero-filling writes are not counted.
+        if (data[0] !== 0 && ++writes === 4) {
+          fs.writeSync(fd, data, 0, Math.floor(data.length / 2), position)
+          return Promise.reject(Object.assign(new Error('ENOSPC: injected'), { code: 'ENOSPC' }))
+        }
+        return new Promise((resolve, reject) => {
+          fs.write(fd, data, 0, data.length, position, (e, n) => (e ? reject(e) : resolve(n)))
+        })
+      },
+    }
+    const w = await started(dir, { io, maxFileSize: 64 * 1024 * 1024 })
+    const payload = 'MSH|^~\\&|PAS|RXX'.padEnd(1024, 'Y')
+    const resolved: number[] = []
+    let rejected = 0
+    await Promise.all(
+      Array.from({ length: 256 }, async (_, c) => {
+        for (let i = 0; i < 4; i++) {
+          try {
+            resolved.push((await w.append({ hostName: 'H', messageId: `M${c}-${i}`, payload })).id)
+          } catch (e) {
+            expect((e as WalError).code).toBe('WAL_DISK_FULL')
+            rejected++
+          }
+        }
+      }),
+    )
+    expect(rejected).toBeGreaterThan(0)
+    expect(resolved.length + rejected).toBe(256 * 4)
+    resolved.sort((x, y) => x - y)
+    expect(w.pending().map((e) => e.id)).toEqual(resolved)
+    const corrupt: WalError[] = []
+    await w.stop()
+    const w2 = makeWal(dir)
+    w2.on('corrupt', (e) => corrupt.push(e))
+    await w2.start()
+    expect(corrupt).toEqual([])
+    expect(w2.pending().map((e) => e.id)).toEqual(resolved)
+  })
 
   it('a failed rotation keeps the log writable and reports a fault', async () => {
     const dir = tempDir()

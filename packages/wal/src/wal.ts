@@ -19,9 +19,18 @@
  * write is in flight fill the next group, which is ready the moment the write returns: nothing
  * is gathered or copied between writes. Measured here: one fdatasync per 1 KiB record gives
  * ~3,000 records/s, one per group of 100 ~250,000/s, and one `fs.promises.write` per record caps
- * at ~25,000/s, hence one call per group. Per append the JavaScript costs ~2 µs of CPU (1 KiB,
- * closed loop with a no-op disk, caller included; it was ~3 µs before encoding into the group
- * buffer, slicing-by-16 CRC and per-group bookkeeping): of that, the CRC is ~0.7 µs.
+ * at ~25,000/s, hence one call per group. Per append the process spends ~3.2 µs of CPU (1 KiB,
+ * 256 callers, closed loop with a no-op disk, the callers' own work and the collector included;
+ * ~4.3 µs before the native CRC-32C and the PendingIndex, measured side by side under load): of
+ * that the CRC is ~0.3 µs (see `crc32c.ts`).
+ *
+ * Evaluated and left out (measured here, 2 shared CPUs under load 8–12, paired runs):
+ * - Pipelining a closed loop's groups (write the first half of a burst of callers while the rest
+ *   still encode): it overlaps JavaScript with the disk only when a CPU is free for the thread
+ *   pool; here it cost one more sync per burst and ran at 0.78–0.94× of one group per burst.
+ * - Blocking `writeSync` on the main thread for small groups (what the raw ceiling does): no
+ *   faster here (0.6–0.7× at 1 and 16 callers, 1.06× at 256), and it would stall the engine's
+ *   event loop (MLLP ACKs, health checks) for as long as the disk takes to sync.
  *
  * fsync policy:
  * - `fsync` mode opens the segment with O_DSYNC, so the pwrite itself returns only once the data
@@ -55,6 +64,7 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js'
+import { PendingIndex } from './pending-index.js'
 import type { Checkpoint, CheckpointEntry } from './checkpoint.js'
 import { WalError, toWalIoError } from './errors.js'
 import {
@@ -130,14 +140,6 @@ const ROTATE_BACKOFF_MS = 1000
 
 /** Directories opened by a `Wal` in this process (the LOCK file only guards other processes). */
 const openDirectories = new Set<string>()
-
-/** Where a pending entry's append record lives, with the entry itself. */
-interface Slot {
-  entry: WalEntry
-  readonly segment: number
-  readonly offset: number
-  readonly length: number
-}
 
 /**
  * Records waiting for the writer, already encoded back to back in one buffer: the next pwrite.
@@ -292,8 +294,8 @@ export class Wal extends EventEmitter<WalEvents> {
   // - `activeSize` is the offset of the last good byte of the active segment: a failed group
   //   write is truncated back to it, and the next group is written at it.
   private state: State = 'new'
-  /** Pending entries, in append (= id) order: a Map iterates in insertion order. */
-  private readonly slots = new Map<number, Slot>()
+  /** Pending entries, in append (= id) order, with where each append record lives. */
+  private readonly slots = new PendingIndex()
   /** Per segment number: how many pending entries have their append record there. */
   private readonly segmentLive = new Map<number, number>()
   /** Segment numbers present on disk. */
@@ -511,15 +513,16 @@ export class Wal extends EventEmitter<WalEvents> {
    */
   async fail(id: number, error: unknown): Promise<boolean> {
     this.assertOpen('fail')
-    const slot = this.slots.get(id)
-    if (slot === undefined) throw this.unknown(id, 'fail')
-    const entry: WalEntry = { ...slot.entry, attempts: slot.entry.attempts + 1 }
+    const at = this.slots.find(id)
+    if (at === -1) throw this.unknown(id, 'fail')
+    const before = this.slots.entryAt(at)
+    const entry: WalEntry = { ...before, attempts: before.attempts + 1 }
     const permanent = entry.attempts >= this.maxRetries
     if (permanent) {
-      this.take(id, 'fail')
+      this.drop(at)
       this.counters.failed++
     } else {
-      slot.entry = entry
+      this.slots.replaceAt(at, entry)
       this.counters.retried++
     }
     const written = this.write(encodeFail(id, entry.attempts, permanent, errorText(error)))
@@ -530,16 +533,16 @@ export class Wal extends EventEmitter<WalEvents> {
 
   /** The pending entries (appended, not completed, failed permanently or expired), oldest first. */
   pending(): WalEntry[] {
-    return Array.from(this.slots.values(), (s) => s.entry)
+    return this.slots.values()
   }
 
   /** Counters and gauges for metrics. */
   stats(): WalStats {
-    const first = this.slots.values().next()
+    const first = this.slots.first()
     return {
       ...this.counters,
       pending: this.slots.size,
-      oldestPendingAt: first.done === true ? undefined : first.value.entry.appendedAt,
+      oldestPendingAt: first === -1 ? undefined : this.slots.entryAt(first).appendedAt,
       queued: this.groups.reduce((n, g) => n + g.records, this.carryRecords),
       segments: this.segments.size,
       activeSegmentBytes: this.activeSize,
@@ -756,7 +759,7 @@ export class Wal extends EventEmitter<WalEvents> {
       const base = position + carry.length
       for (let i = 0; i < n; i++) {
         const entry = entries[i]!
-        this.slots.set(entry.id, { entry, segment, offset: base + starts[i]!, length: lengths[i]! })
+        this.slots.add(entry, segment, base + starts[i]!, lengths[i]!)
       }
       this.segmentLive.set(segment, (this.segmentLive.get(segment) ?? 0) + n)
       this.counters.appended += n
@@ -895,13 +898,14 @@ export class Wal extends EventEmitter<WalEvents> {
       fd = fs.openSync(segPath, flags, 0o644)
       const slots = this.slots
       const entries = (function* (): Generator<CheckpointEntry> {
-        for (const s of slots.values()) {
+        for (let at = slots.first(); at !== -1; at = slots.next(at)) {
+          const entry = slots.entryAt(at)
           yield {
-            id: s.entry.id,
-            segment: s.segment,
-            offset: s.offset,
-            length: s.length,
-            attempts: s.entry.attempts,
+            id: entry.id,
+            segment: slots.segmentAt(at),
+            offset: slots.offsetAt(at),
+            length: slots.lengthAt(at),
+            attempts: entry.attempts,
           }
         }
       })()
@@ -987,32 +991,37 @@ export class Wal extends EventEmitter<WalEvents> {
     )
   }
 
-  /** Removes pending entry `id` (throws `WAL_UNKNOWN_ENTRY` if absent) and returns it. */
-  private take(id: number, what: string): Slot {
-    const slot = this.slots.get(id)
-    if (slot === undefined) throw this.unknown(id, what)
-    this.drop(id, slot)
-    return slot
+  /** Removes pending entry `id` (throws `WAL_UNKNOWN_ENTRY` if absent). */
+  private take(id: number, what: string): void {
+    const at = this.slots.find(id)
+    if (at === -1) throw this.unknown(id, what)
+    this.drop(at)
   }
 
-  /** Removes a slot and decrements its segment's live count (deleting the count at zero). */
-  private drop(id: number, slot: Slot): void {
-    this.slots.delete(id)
-    const live = (this.segmentLive.get(slot.segment) ?? 1) - 1
-    if (live > 0) this.segmentLive.set(slot.segment, live)
-    else this.segmentLive.delete(slot.segment)
+  /**
+   * Removes the pending entry at position `at` of `slots` and decrements its segment's live
+   * count (deleting the count at zero).
+   */
+  private drop(at: number): void {
+    const segment = this.slots.segmentAt(at)
+    this.slots.removeAt(at)
+    const live = (this.segmentLive.get(segment) ?? 1) - 1
+    if (live > 0) this.segmentLive.set(segment, live)
+    else this.segmentLive.delete(segment)
   }
 
   /** Expires pending entries older than `entryTtl`, oldest first; stops at the first young one. */
   private sweepExpired(): void {
     if (this.ttlMs <= 0 || this.state !== 'open') return
     const limit = Date.now() - this.ttlMs
-    for (const [id, slot] of this.slots) {
-      if (slot.entry.appendedAt > limit) break
-      this.drop(id, slot)
+    for (let at = this.slots.first(); at !== -1; at = this.slots.next(at)) {
+      const entry = this.slots.entryAt(at)
+      if (entry.appendedAt > limit) break
+      // Removing keeps the positions of the others valid (see PendingIndex.removeAt).
+      this.drop(at)
       this.counters.expired++
-      this.queueRecord(encodeDone('expire', id))
-      this.emit('expired', slot.entry)
+      this.queueRecord(encodeDone('expire', entry.id))
+      this.emit('expired', entry)
     }
     this.kick()
   }
@@ -1304,15 +1313,15 @@ export class Wal extends EventEmitter<WalEvents> {
         break
       case 'complete':
       case 'expire': {
-        const slot = this.slots.get(rec.id)
-        if (slot !== undefined) this.drop(rec.id, slot)
+        const at = this.slots.find(rec.id)
+        if (at !== -1) this.drop(at)
         break
       }
       case 'fail': {
-        const slot = this.slots.get(rec.id)
-        if (slot === undefined) break
-        if (rec.permanent) this.drop(rec.id, slot)
-        else slot.entry = { ...slot.entry, attempts: rec.attempts }
+        const at = this.slots.find(rec.id)
+        if (at === -1) break
+        if (rec.permanent) this.drop(at)
+        else this.slots.replaceAt(at, { ...this.slots.entryAt(at), attempts: rec.attempts })
         break
       }
     }
@@ -1327,7 +1336,6 @@ export class Wal extends EventEmitter<WalEvents> {
     attempts: number,
   ): void {
     if (rec.id >= this.nextId) this.nextId = rec.id + 1
-    if (this.slots.has(rec.id)) return
     const entry: WalEntry = {
       id: rec.id,
       hostName: rec.hostName,
@@ -1337,7 +1345,8 @@ export class Wal extends EventEmitter<WalEvents> {
       appendedAt: rec.appendedAt,
       attempts,
     }
-    this.slots.set(rec.id, { entry, segment, offset, length })
+    // false: a second append record with this id (cannot happen without corruption); first wins.
+    if (!this.slots.add(entry, segment, offset, length)) return
     this.segmentLive.set(segment, (this.segmentLive.get(segment) ?? 0) + 1)
   }
 }

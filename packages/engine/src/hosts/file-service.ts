@@ -1,43 +1,47 @@
 /**
  * `EnsLib.HL7.Service.FileService`: polls FilePath every CallInterval seconds for files matching
- * FileSpec (`*` and `?` wildcards, several patterns separated by `;`), splits each file into
- * messages (batch files: FHS/BHS/BTS/FTS envelopes are dropped and every MSH starts a message, as
- * IRIS BatchHandling=Indiv), hands each message to the message path, then moves the file to
- * ArchivePath (when set) or deletes it.
+ * FileSpec (`*` and `?` wildcards, several patterns separated by `;`), reads each file's messages,
+ * hands them to the message path, then moves the file to ArchivePath (when set; AppendTimestamp
+ * adds `_<timestamp>` to the archived name) or deletes it.
  *
- * A file is taken once its size and mtime are the same on two consecutive polls, so a file still
- * being written is left alone (writers should still write and rename). Each message is durable
- * in the WAL before the file is archived or deleted; a crash in between reads the file again,
- * so delivery is at least once. Settings: FilePath, FileSpec, ArchivePath, CallInterval,
- * TargetConfigNames, DefCharEncoding/Charset, AlertOnError.
+ * BatchHandling (IRIS values; default `1Session`) decides what a batch file (FHS/BHS … BTS/FTS)
+ * becomes:
+ * - `Whole`: the batch document is one message (the file as read, headers and trailers
+ *   included); routers evaluate their rules on its first child and forward the whole batch.
+ * - `1Session`: every child message in one session, then the batch document, same session.
+ * - `Batch`: every child in its own session, then the batch document in its own.
+ * - `Indiv`: every child in its own session; batch headers and trailers are dropped.
+ * Children carry their place in the batch (`Envelope.batch`), so a FileOperation with
+ * AutoBatchParentSegs writes them back as a batch. A file without batch segments gives one
+ * message per MSH, each in its own session, whatever BatchHandling says.
+ *
+ * A file is taken once its size and mtime are the same on two consecutive polls
+ * (ConfirmComplete 1 "Size", the default here; 0 takes it at first sight; the other IRIS modes
+ * are served as Size). With WorkPath, the file is moved there before it is read (files left
+ * there by a crash are read again at the next start). Each message is durable in the WAL before
+ * the file is archived or deleted; a crash in between reads the file again, so delivery is at
+ * least once. Decoding: DefCharEncoding with `!` forces; else the adapter Charset when it names a
+ * charset (not `Default`/`Binary`); else MSH-18; else DefCharEncoding (default Latin1).
+ * Framing `Flexible`/`MLLP`/`None`/`AsciiLF`/`AsciiCR`: MLLP frame bytes are dropped and
+ * messages split on MSH, which reads all of them.
  */
 import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
+import { randomUUID } from 'node:crypto'
 import type { ProductionItem } from '../production/types.js'
 import { EngineError } from '../errors.js'
+import type { BatchRef } from '../runtime/envelope.js'
 import { Host, errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
-import { ItemSettings, nodeEncoding } from '../runtime/settings.js'
+import { ItemSettings, knownEncoding, parseBatchHandling } from '../runtime/settings.js'
+import type { BatchHandling } from '../runtime/settings.js'
 import { sleep } from '../runtime/queue-host.js'
+import { parseBatchText } from './batch.js'
+import { inboundEncoding, msh18Of } from './charset.js'
 import { syncDir } from './file-operation.js'
+import { formatFilename } from './filename-pattern.js'
 
-/** Split the text of an HL7 file (one message or a batch) into messages. */
-export function splitHl7File(text: string): string[] {
-  const segments = text.split(/\r\n|\r|\n/).filter((s) => s.trim() !== '')
-  const messages: string[] = []
-  let current: string[] = []
-  for (const seg of segments) {
-    const name = seg.slice(0, 3)
-    if (name === 'FHS' || name === 'BHS' || name === 'BTS' || name === 'FTS') continue
-    if (name === 'MSH' && current.length > 0) {
-      messages.push(current.join('\r') + '\r')
-      current = []
-    }
-    current.push(seg)
-  }
-  if (current.length > 0) messages.push(current.join('\r') + '\r')
-  return messages
-}
+export { splitHl7File } from './batch.js'
 
 /** Whether a file name matches an IRIS FileSpec (`*.hl7;*.txt`). */
 export function matchesFileSpec(name: string, spec: string): boolean {
@@ -70,6 +74,10 @@ export class FileServiceHost extends Host {
   #paused = false
   #abort = new AbortController()
   readonly #seen = new Map<string, string>()
+  readonly #batchHandling: BatchHandling
+  readonly #work: string | undefined
+  readonly #confirm: number
+  #recovered = false
 
   constructor(item: ProductionItem, ctx: HostContext) {
     super(item, ctx.logger)
@@ -79,11 +87,26 @@ export class FileServiceHost extends Host {
     if (dir === undefined)
       throw new EngineError('ENGINE_INVALID_SETTING', `item "${item.name}": FilePath is not set`)
     this.#dir = dir
+    this.#batchHandling = parseBatchHandling(item, this.#settings.string('BatchHandling'))
+    this.#work = this.#settings.string('WorkPath')
+    this.#confirm = this.#settings.number('ConfirmComplete', 1)
   }
 
   /** Poll once now (tests and `Engine` use it; the loop calls it every CallInterval). */
   async poll(): Promise<number> {
     const spec = this.#settings.string('FileSpec', '*')
+    let done = 0
+    if (!this.#recovered && this.#work !== undefined) {
+      // Files a crash left in WorkPath: read again (at least once).
+      this.#recovered = true
+      const left = (await readdir(this.#work).catch(() => [] as string[]))
+        .filter((n) => !n.startsWith('.') && matchesFileSpec(n, spec))
+        .sort()
+      for (const name of left) {
+        await this.#take(path.join(this.#work, name), name)
+        done++
+      }
+    }
     let names: string[]
     try {
       names = (await readdir(this.#dir))
@@ -94,7 +117,6 @@ export class FileServiceHost extends Host {
       this.logger.error({ err: errorText(e), dir: this.#dir }, 'cannot read FilePath')
       return 0
     }
-    let done = 0
     const present = new Set(names)
     for (const k of this.#seen.keys()) if (!present.has(k)) this.#seen.delete(k)
     for (const name of names) {
@@ -103,44 +125,98 @@ export class FileServiceHost extends Host {
       const st = await stat(file).catch(() => undefined)
       if (st === undefined || !st.isFile()) continue
       const sig = `${st.size}:${st.mtimeMs}`
-      if (this.#seen.get(name) !== sig) {
+      if (this.#confirm !== 0 && this.#seen.get(name) !== sig) {
         this.#seen.set(name, sig)
         continue
       }
       this.#seen.delete(name)
-      await this.#take(file, name)
+      let from = file
+      if (this.#work !== undefined) {
+        from = path.join(this.#work, name)
+        await rename(file, from)
+        await syncDir(this.#work)
+        await syncDir(this.#dir)
+      }
+      await this.#take(from, name)
       done++
     }
     return done
   }
 
-  async #take(file: string, name: string): Promise<void> {
-    const encoding = nodeEncoding(
-      this.#settings.string('Charset') ?? this.#settings.string('DefCharEncoding'),
+  /** The encoding of a file's bytes (see the module header). */
+  #encoding(bytes: Buffer): BufferEncoding {
+    const def = this.#settings.raw('DefCharEncoding')
+    const charset = knownEncoding(this.#settings.string('Charset'))
+    const named = this.#settings.string('Charset')?.toLowerCase()
+    if (
+      (def === undefined || !def.startsWith('!')) &&
+      charset !== undefined &&
+      named !== 'default' &&
+      named !== 'native' &&
+      named !== 'binary'
     )
+      return charset
+    // MSH-18 is ASCII in every charset we read, so a Latin-1 look at the bytes finds it.
+    return inboundEncoding(def, msh18Of(bytes.toString('latin1', 0, Math.min(bytes.length, 65536))))
+  }
+
+  async #take(file: string, name: string): Promise<void> {
     const targets = this.#settings.list('TargetConfigNames')
+    const category = this.#settings.string('MessageSchemaCategory')
     try {
-      const text = (await readFile(file)).toString(encoding)
-      const messages = splitHl7File(text)
-      for (const raw of messages) {
+      const bytes = await readFile(file)
+      const parsed = parseBatchText(bytes.toString(this.#encoding(bytes)))
+      const base = {
+        source: this.name,
+        targets,
+        fileName: name,
+        metadata: { fileName: name },
+        docCategory: category,
+      }
+      const mode: BatchHandling = parsed.isBatch ? this.#batchHandling : 'Indiv'
+      const count = parsed.messages.length
+      const batchId = randomUUID()
+      const ref = (role: 'child' | 'parent', index: number): BatchRef => ({
+        id: batchId,
+        mode: mode === 'Indiv' ? 'Batch' : mode,
+        role,
+        index,
+        count,
+        header: parsed.header,
+        trailer: parsed.trailer,
+      })
+      if (mode === 'Whole') {
         await this.#ctx.path.accept({
-          source: this.name,
-          raw,
-          targets,
-          fileName: name,
-          metadata: { fileName: name },
+          ...base,
+          raw: parsed.text,
+          batch: ref('parent', count),
         })
-      }
-      const archive = this.#settings.string('ArchivePath')
-      if (archive !== undefined) {
-        await mkdir(archive, { recursive: true })
-        await rename(file, path.join(archive, name))
-        await syncDir(archive)
       } else {
-        await unlink(file)
+        const sessionId = mode === '1Session' ? randomUUID() : undefined
+        let i = 0
+        for (const raw of parsed.messages) {
+          i++
+          await this.#ctx.path.accept({
+            ...base,
+            raw,
+            sessionId,
+            batch: mode === 'Indiv' ? undefined : ref('child', i),
+          })
+        }
+        if (mode !== 'Indiv') {
+          await this.#ctx.path.accept({
+            ...base,
+            raw: parsed.text,
+            sessionId,
+            batch: ref('parent', count),
+          })
+        }
       }
-      await syncDir(this.#dir)
-      this.logger.info({ file: name, messages: messages.length }, 'file processed')
+      await this.#archive(file, name)
+      this.logger.info(
+        { file: name, messages: count, batch: parsed.isBatch ? mode : undefined },
+        'file processed',
+      )
     } catch (e) {
       this.noteError(e)
       this.#ctx.metrics?.recordMessageFailed(this.name, 'file')
@@ -150,8 +226,26 @@ export class FileServiceHost extends Host {
     }
   }
 
+  /** Move a processed file to ArchivePath (AppendTimestamp: `name_<timestamp>`) or delete it. */
+  async #archive(file: string, name: string): Promise<void> {
+    const archive = this.#settings.string('ArchivePath')
+    if (archive !== undefined) {
+      await mkdir(archive, { recursive: true })
+      const target = this.#settings.boolean('AppendTimestamp', false)
+        ? formatFilename('%f_%Q', { originalName: name, now: new Date() }).name(0)
+        : name
+      await rename(file, path.join(archive, target))
+      await syncDir(archive)
+    } else {
+      await unlink(file)
+    }
+    await syncDir(path.dirname(file))
+  }
+
   protected override async onStart(): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
+    if (this.#work !== undefined) await mkdir(this.#work, { recursive: true })
+    this.#recovered = false
     this.#running = true
     this.#paused = false
     this.#abort = new AbortController()

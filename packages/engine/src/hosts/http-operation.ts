@@ -15,7 +15,7 @@ import type { Envelope } from '../runtime/envelope.js'
 import type { HostContext } from '../runtime/host-context.js'
 import { OperationHost } from '../runtime/operation-host.js'
 import type { Delivery } from '../runtime/operation-host.js'
-import { nodeEncoding } from '../runtime/settings.js'
+import { outboundEncoding } from './charset.js'
 
 /** HTTP outbound operation. */
 export class HttpOperationHost extends OperationHost {
@@ -34,7 +34,8 @@ export class HttpOperationHost extends OperationHost {
     const port = s.number('HTTPPort', secure ? 443 : 80)
     let urlPath = s.string('URL', '/')
     if (!urlPath.startsWith('/')) urlPath = '/' + urlPath
-    const encoding = nodeEncoding(s.string('DefCharEncoding'))
+    const encoding =
+      env.format === 'json' ? 'utf8' : outboundEncoding(s.raw('DefCharEncoding'), env.raw)
     const body = Buffer.from(env.raw, encoding)
     const timeoutMs = s.number('ResponseTimeout', 30) * 1000
     const where = `${secure ? 'https' : 'http'}://${host}:${port}${urlPath}`

@@ -8,10 +8,10 @@
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { buildMllpAck, isHeaderProblem, readHeader } from '@li/hl7/mllp'
+import { isHeaderProblem, readHeader } from '@li/hl7/mllp'
 import { errorText } from '../runtime/host.js'
 import { ListeningServiceHost } from './listening-service.js'
-import { ackOptions, receiveInbound } from './inbound-receipt.js'
+import { isInboundAck, receiveInbound } from './inbound-receipt.js'
 
 const MAX_BODY = 16 * 1024 * 1024
 
@@ -37,21 +37,30 @@ export class HttpServiceHost extends ListeningServiceHost {
     const body = Buffer.concat(chunks)
     const head = readHeader(body)
     const header = isHeaderProblem(head) ? head.partial : head
-    const d = await receiveInbound(
-      this.core,
-      body,
-      this.settings.raw('DefCharEncoding'),
-      header?.charset ?? '',
-      `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`,
-    )
-    if (d.kind !== 'ack') {
+    if (this.acks.ignoreInboundAck && isInboundAck(header)) {
       res.writeHead(200).end()
       return
     }
-    const ack = buildMllpAck(header, d.code, ackOptions(d))
-    res
-      .writeHead(200, { 'content-type': 'x-application/hl7-v2+er7' })
-      .end(Buffer.from(ack, 'latin1'))
+    let ack: Buffer
+    try {
+      const d = await receiveInbound(
+        this.core,
+        body,
+        this.settings.raw('DefCharEncoding'),
+        header?.charset ?? '',
+        `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? 0}`,
+      )
+      if (d.kind !== 'ack') {
+        res.writeHead(200).end()
+        return
+      }
+      ack = this.acks.ack(header, d)
+    } catch (e) {
+      this.noteError(e)
+      this.logger.error({ err: errorText(e) }, 'message not accepted')
+      ack = this.acks.systemError(header, `message not accepted: ${errorText(e)}`)
+    }
+    res.writeHead(200, { 'content-type': 'x-application/hl7-v2+er7' }).end(ack)
   }
 
   protected override async listen(): Promise<void> {

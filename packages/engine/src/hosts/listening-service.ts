@@ -10,6 +10,7 @@ import { Host } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
 import { InboundCore } from '../runtime/inbound.js'
 import { ItemSettings } from '../runtime/settings.js'
+import { AckShaper } from './inbound-receipt.js'
 
 /** An inbound service host that owns one listening socket. */
 export abstract class ListeningServiceHost extends Host {
@@ -17,6 +18,8 @@ export abstract class ListeningServiceHost extends Host {
   protected readonly ctx: HostContext
   protected readonly settings: ItemSettings
   protected readonly core: InboundCore
+  /** Builds this service's ACKs (NackErrorCode, AddNackERR, LocalFacilityApplication …). */
+  protected readonly acks: AckShaper
   /** Where the listener is bound, kept across pause/resume. */
   protected bound: AddressInfo | undefined
 
@@ -25,6 +28,7 @@ export abstract class ListeningServiceHost extends Host {
     this.ctx = ctx
     this.settings = new ItemSettings(item)
     this.core = new InboundCore(item, ctx)
+    this.acks = new AckShaper(item, this.settings)
   }
 
   /** The bound address while listening (Port=0 picks a free port). */

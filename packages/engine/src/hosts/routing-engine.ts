@@ -4,7 +4,8 @@
  * (after the rule's DTL transforms) to the targets the rules name.
  *
  * Settings: BusinessRuleName (required), BadMessageHandler (messages that fail to parse, to
- * transform, or match a rule error go there instead of failing), AlertOnError, PoolSize,
+ * transform, or match a rule error go there instead of failing), AlertOnBadMessage (an alert for
+ * each such message), AlertOnError, PoolSize,
  * MessageSchemaCategory (the doc category when the sending service set none).
  * A message no rule sends anywhere is completed and traced as `discarded`.
  *
@@ -14,7 +15,10 @@
  * again between the parser, the rules and the transforms (`applyText` takes the ER7 text).
  * A DTL with a non-HL7 target returns a plain object: it goes on as JSON text (envelope format
  * `json`) to HTTP and file operations; sending it to an MLLP operation or a router fails the
- * message (BadMessageHandler if set), naming the target.
+ * message (BadMessageHandler if set), naming the target. In a chain (`transform="A,B"`) that
+ * object goes on to the next transform when its source class is not HL7 either.
+ * A DTL with create="existing" changes the routed message itself: the actions after it in the
+ * same routing see the changed message (the stored inbound message is kept as received).
  */
 import { parseMessage } from '@li/hl7'
 import type { Message } from '@li/hl7'
@@ -27,6 +31,8 @@ import type {
 import { EngineError } from '../errors.js'
 import type { CompiledDtl } from '../iris/dtl.js'
 import type { Envelope } from '../runtime/envelope.js'
+import { parseBatchText } from './batch.js'
+import type { BatchText } from './batch.js'
 import { errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
 import type { ForwardOutput } from '../runtime/message-path.js'
@@ -36,6 +42,9 @@ import { ItemSettings } from '../runtime/settings.js'
 
 /** Classes that can only carry HL7 v2 text (a JSON body is refused for them). */
 const HL7_ONLY = /(^|\.)(TCPOperation|RoutingEngine)$/
+
+/** What rules see for a batch document that has no MSH of its own: every MSH field empty. */
+const EMPTY_DOCUMENT = 'MSH|^~\\&\r'
 
 /** The HL7 routing engine (business process). */
 export class RoutingEngineHost extends QueueHost {
@@ -113,14 +122,43 @@ export class RoutingEngineHost extends QueueHost {
       if (docCategory !== undefined) base.docCategory = docCategory
       // Parsed up front: a message the parser rejects goes to the BadMessageHandler. The parse is
       // lazy (about 2 µs for 3.3 KB); IRIS rules read `raw` rather than re-serialising it.
-      const parsed = parseMessage(env.raw)
-      const message = (): Message => parsed
-      const result = rules.evaluate({ ...base, raw: env.raw, message: parsed })
+      // A batch document: with BatchHandling Whole the rules see its first message; the parent
+      // that follows its children (1Session, Batch) has no MSH of its own, so, as in IRIS, rules
+      // see empty MSH fields (only rules without field conditions or doc constraints send it).
+      // A send forwards the whole batch (transforms applied to each message).
+      const batch = env.batch?.role === 'parent' ? parseBatchText(env.raw) : undefined
+      const evalRaw =
+        batch === undefined
+          ? env.raw
+          : env.batch?.mode === 'Whole'
+            ? (batch.messages[0] ?? EMPTY_DOCUMENT)
+            : EMPTY_DOCUMENT
+      const parsed = parseMessage(evalRaw)
+      const result = rules.evaluate({ ...base, raw: evalRaw, message: parsed })
       matched = result.matchedRules
       outputs = []
-      for (const action of result.actions) {
+      if (batch !== undefined) {
+        for (const action of result.actions) {
+          if (action.type === 'delete') continue
+          outputs.push({
+            target: action.target,
+            raw:
+              action.transforms.length === 0
+                ? env.raw
+                : this.#transformBatch(action.transforms, batch, base),
+          })
+        }
+      }
+      const actions = batch === undefined ? result.actions : []
+      // The routed message: a create="existing" transform changes it for the actions after it.
+      let current = env.raw
+      for (const action of actions) {
         if (action.type === 'delete') continue
-        const out = this.#run(action.transforms, env.raw, message, base)
+        const raw = current
+        const message = (): Message => (raw === env.raw ? parsed : parseMessage(raw))
+        const out = this.#run(action.transforms, raw, message, base, (changed) => {
+          current = changed
+        })
         if (typeof out !== 'string') {
           this.#checkJsonTarget(action.target, action.transforms)
           outputs.push({ target: action.target, raw: JSON.stringify(out), format: 'json' })
@@ -154,25 +192,35 @@ export class RoutingEngineHost extends QueueHost {
     raw: string,
     message: () => Message,
     ctx: Omit<RuleContext, 'message'>,
+    inPlace: (changed: string) => void,
   ): string | Record<string, unknown> {
     let text = raw
     let model: Message | undefined
-    for (const cls of classes) {
+    let object: Record<string, unknown> | undefined
+    for (const [i, cls] of classes.entries()) {
       const t = this.#transform(cls)
       let r: Message | Record<string, unknown> | string
-      if (hasApplyText(t)) {
+      if (object !== undefined && hasApplyText(t)) {
+        const out = t.applyObject(object, ctx)
+        r = out.object ?? out.text ?? ''
+      } else if (hasApplyText(t)) {
         const out = t.applyText(text, ctx)
         r = out.object ?? out.text ?? ''
+        if (i === 0 && t.header.create === 'existing' && out.text !== undefined) inPlace(out.text)
       } else {
         const input = model ?? (text === raw ? message() : parseMessage(text))
         r = t.apply(input, ctx)
       }
       model = undefined
+      object = undefined
+      const next =
+        classes[i + 1] === undefined ? undefined : this.#transform(classes[i + 1] as string)
       if (typeof r === 'string') text = r
       else if (isMessage(r)) {
         model = r
         text = r.toString()
-      } else if (cls === classes[classes.length - 1]) return r
+      } else if (next === undefined) return r
+      else if (hasApplyText(next) && !next.header.hl7Source) object = r
       else {
         throw new EngineError(
           'ENGINE_TRANSFORM_FAILED',
@@ -181,6 +229,32 @@ export class RoutingEngineHost extends QueueHost {
       }
     }
     return text
+  }
+
+  /** Apply a send action's transforms to every message of a batch; headers and trailers kept. */
+  #transformBatch(
+    classes: readonly string[],
+    batch: BatchText,
+    ctx: Omit<RuleContext, 'message'>,
+  ): string {
+    let out = batch.header
+    for (const raw of batch.messages) {
+      const r = this.#run(
+        classes,
+        raw,
+        () => parseMessage(raw),
+        ctx,
+        () => undefined,
+      )
+      if (typeof r !== 'string') {
+        throw new EngineError(
+          'ENGINE_TRANSFORM_FAILED',
+          `transform ${classes[classes.length - 1] ?? ''} returned a non-HL7 object for a message of a batch; batches carry HL7 v2 only`,
+        )
+      }
+      out += r.endsWith('\r') ? r : r + '\r'
+    }
+    return out + batch.trailer
   }
 
   /** A JSON body can go to HTTP, file and custom operations, never over MLLP or to a router. */
@@ -210,6 +284,8 @@ export class RoutingEngineHost extends QueueHost {
     this.ctx.metrics?.recordMessageFailed(this.name, 'routing')
     this.logger.warn({ err: text, sessionId: env.sessionId }, 'routing failed')
     const bad = this.#settings.string('BadMessageHandler')
+    if (this.#settings.boolean('AlertOnBadMessage', false))
+      this.ctx.alert(this.name, `bad message (session ${env.sessionId}): ${errorText(e)}`)
     if (bad !== undefined) {
       await path.forward(env, this.name, [{ target: bad, raw: env.raw }])
       path.hopLater(
@@ -233,7 +309,7 @@ export class RoutingEngineHost extends QueueHost {
 
 function hasApplyText(
   t: CompiledTransform,
-): t is CompiledTransform & Pick<CompiledDtl, 'applyText'> {
+): t is CompiledTransform & Pick<CompiledDtl, 'applyText' | 'applyObject' | 'header'> {
   return typeof (t as { applyText?: unknown }).applyText === 'function'
 }
 

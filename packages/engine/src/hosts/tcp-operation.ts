@@ -26,7 +26,8 @@ import { errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
 import { OperationHost } from '../runtime/operation-host.js'
 import type { Delivery } from '../runtime/operation-host.js'
-import { nodeEncoding } from '../runtime/settings.js'
+import { checkMllpFraming, nodeEncoding } from '../runtime/settings.js'
+import { outboundEncoding } from './charset.js'
 
 interface PooledClient {
   client: MllpClient
@@ -41,9 +42,16 @@ export class TcpOperationHost extends OperationHost {
   readonly #all = new Set<PooledClient>()
   readonly #window: number
   #peerText: string | undefined
+  /** DefCharEncoding as written (a leading `!` forces it over MSH-18). */
+  readonly #defEnc: string | undefined
+  /** The client's encoding for messages whose MSH-18 does not say otherwise. */
+  readonly #clientEnc: BufferEncoding
 
   constructor(item: ProductionItem, ctx: HostContext) {
     super(item, ctx)
+    checkMllpFraming(item, this.settings.string('Framing'))
+    this.#defEnc = this.settings.raw('DefCharEncoding')
+    this.#clientEnc = nodeEncoding(this.#defEnc)
     if (this.settings.string('Port') === undefined) {
       throw new EngineError('ENGINE_INVALID_SETTING', `item "${item.name}": Port is not set`)
     }
@@ -65,7 +73,10 @@ export class TcpOperationHost extends OperationHost {
   protected override async deliver(env: Envelope): Promise<Delivery> {
     const pooled = this.#acquire()
     try {
-      const ack = await pooled.client.send(env.raw)
+      const enc = outboundEncoding(this.#defEnc, env.raw)
+      const ack = await pooled.client.send(
+        enc === this.#clientEnc ? env.raw : Buffer.from(env.raw, enc),
+      )
       return { reply: ack.raw.toString('latin1'), detail: `${this.#peer()} ${ack.code}` }
     } catch (e) {
       // A failed connection is rebuilt on the next attempt. After an ACK timeout the connection
@@ -129,7 +140,7 @@ export class TcpOperationHost extends OperationHost {
       // One connection attempt per delivery attempt: RetryInterval/FailureTimeout pace the retries.
       backoff: { maxAttempts: 1 },
       window: this.#window,
-      encoding: nodeEncoding(s.string('DefCharEncoding')),
+      encoding: this.#clientEnc,
       ...(ssl === undefined ? {} : { tls: this.ctx.tls(ssl) }),
     })
     client.on('discardedAck', (info) => {

@@ -2,20 +2,31 @@
  * `EnsLib.HL7.Service.TCPService`: MLLP inbound. Each frame goes through `InboundCore` (WAL
  * first, then the ACK per AckMode). Settings: Port, IPAddress (default all interfaces), SSLConfig
  * (TLS from the engine's `tls` config), AckMode, TargetConfigNames, MessageSchemaCategory,
- * Validation, BadMessageHandler, DefCharEncoding, ReadTimeout (idle seconds, -1 = never).
+ * Validation, BadMessageHandler, DefCharEncoding (default Latin1, MSH-18 wins unless `!`), ReadTimeout
+ * (idle seconds, -1 = never), Framing (MLLP/Flexible), AppAckTimeout, and the ACK settings of
+ * `inbound-receipt.ts` (NackErrorCode, AddNackERR, LocalFacilityApplication, UseAckCommitCodes,
+ * IgnoreInboundAck).
  *
  * One message per connection is in flight at a time (MLLP original mode), so messages of one
  * connection enter the WAL and the queues in the order they arrived. Pause closes the listener
  * (senders see connection refused and retry); resume opens it again.
  */
 import { MllpServer } from '@li/hl7'
+import type { ProductionItem } from '../production/types.js'
 import { errorText } from '../runtime/host.js'
+import type { HostContext } from '../runtime/host-context.js'
+import { checkMllpFraming } from '../runtime/settings.js'
 import { ListeningServiceHost } from './listening-service.js'
-import { ackOptions, receiveInbound } from './inbound-receipt.js'
+import { isInboundAck, receiveInbound } from './inbound-receipt.js'
 
 /** MLLP inbound service. */
 export class TcpServiceHost extends ListeningServiceHost {
   #server: MllpServer | undefined
+
+  constructor(item: ProductionItem, ctx: HostContext) {
+    super(item, ctx)
+    checkMllpFraming(item, this.settings.string('Framing'))
+  }
 
   protected override async listen(): Promise<void> {
     const s = this.settings
@@ -24,13 +35,25 @@ export class TcpServiceHost extends ListeningServiceHost {
     const defEnc = s.raw('DefCharEncoding')
     const server = new MllpServer({
       handler: async (frame, ctx) => {
-        const d = await receiveInbound(
-          this.core,
-          frame,
-          defEnc,
-          ctx.header.charset,
-          `${ctx.remoteAddress}:${ctx.remotePort}`,
-        )
+        if (this.acks.ignoreInboundAck && isInboundAck(ctx.header)) {
+          this.logger.debug({ controlId: ctx.header.controlId }, 'inbound ACK ignored')
+          return null
+        }
+        let d
+        try {
+          d = await receiveInbound(
+            this.core,
+            frame,
+            defEnc,
+            ctx.header.charset,
+            `${ctx.remoteAddress}:${ctx.remotePort}`,
+          )
+        } catch (e) {
+          // Not accepted (WAL/store refused): a system error, answered per NackErrorCode.
+          this.noteError(e)
+          this.logger.error({ err: errorText(e) }, 'message not accepted')
+          return this.acks.systemError(ctx.header, `message not accepted: ${errorText(e)}`)
+        }
         switch (d.kind) {
           case 'none':
             // No reply at all (AckMode Never, or MSH-15 NE/ER): null tells the server so.
@@ -38,7 +61,7 @@ export class TcpServiceHost extends ListeningServiceHost {
           case 'byte':
             return Uint8Array.of(0x06)
           case 'ack':
-            return ctx.ack(d.code, ackOptions(d))
+            return this.acks.ack(ctx.header, d)
         }
       },
       ...(ssl === undefined ? {} : { tls: this.ctx.tls(ssl) }),

@@ -12,7 +12,9 @@ describe('checkProduction', () => {
     expect(by['production:RGH.Check.Production']!.status).toBe('supported')
     expect(by['item:PAS In']).toMatchObject({
       status: 'differences',
-      notes: ['setting JobPerConnection (Adapter) is kept but not yet supported'],
+      notes: [
+        'setting JobPerConnection: connections are served concurrently (one message at a time per connection), as with JobPerConnection=1',
+      ],
     })
     expect(by['item:Router']!.status).toBe('supported')
     expect(by['item:EPR Out']!.status).toBe('supported')

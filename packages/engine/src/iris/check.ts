@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path'
 import { isEngineError } from '../errors.js'
 import { hostKindOf, itemSetting } from '../production/model.js'
 import { originOf } from '../production/origin.js'
+import { settingSupport } from '../production/setting-support.js'
 import type { Production } from '../production/types.js'
 import { validateProduction } from '../production/validate.js'
 import { BUILTIN_HOST_CLASSES } from '../runtime/builtin-hosts.js'
@@ -23,7 +24,7 @@ import {
   type IrisBundle,
   type ProductionSource,
 } from './loader.js'
-import { compileRules } from './rules.js'
+import { compileGeneralRule, compileRules, generalRuleKind } from './rules.js'
 import type { CompileOptions } from './schemas.js'
 
 /** How well LI Engine runs one part of an IRIS production. */
@@ -57,50 +58,6 @@ export interface CheckOptions extends CompileOptions {
   production?: string
 }
 
-/** Settings the runtime honours (issue 6). */
-const HONOURED = new Set([
-  'Port',
-  'IPAddress',
-  'SSLConfig',
-  'TargetConfigNames',
-  'MessageSchemaCategory',
-  'Validation',
-  'AckMode',
-  'ReplyCodeActions',
-  'RetryInterval',
-  'FailureTimeout',
-  'ConnectTimeout',
-  'ResponseTimeout',
-  'StayConnected',
-  'BadMessageHandler',
-  'DefCharEncoding',
-  'QueueCountAlert',
-  'QueueWaitAlert',
-  'AlertOnError',
-  'BusinessRuleName',
-  'FilePath',
-  'FileSpec',
-  'ArchivePath',
-  'Filename',
-  'WorkPath',
-  'HTTPServer',
-  'HTTPPort',
-  'URL',
-  'Charset',
-  // LI settings (not IRIS): TCPOperation pipelining.
-  'PipelineWindow',
-])
-
-/** Settings that only tune IRIS logging or archiving: accepted and mapped to our logging. */
-const LOGGING_ONLY = new Set([
-  'ArchiveIO',
-  'LogTraceEvents',
-  'Foreground',
-  'Category',
-  'Comment',
-  'TraceOperations',
-])
-
 /**
  * Reads a production source and reports what runs as is, what runs with differences and what
  * does not run. A path also reads the rule/DTL/lookup files next to it.
@@ -125,7 +82,8 @@ export async function checkProduction(
       const f = join(dir, n)
       if (f === resolve(path) || !/\.(cls|xml|lut)$/i.test(n)) continue
       const t = await readFile(f, 'utf8')
-      if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b/.test(t)) continue
+      if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(t))
+        continue
       const before = bundle.productions.length
       try {
         readIrisSource(t, join(dirname(path), n), bundle)
@@ -201,8 +159,18 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
       for (const s of item.settings) {
         if (seen.has(s.name)) continue
         seen.add(s.name)
-        if (HONOURED.has(s.name) || LOGGING_ONLY.has(s.name)) continue
-        differences.push(`setting ${s.name} (${s.target}) is kept but not yet supported`)
+        const v = settingSupport(item, s, hostKindOf(item))
+        if (v.status === 'unsupported') unsupported.push(v.note)
+        else if (v.status === 'differences') differences.push(`setting ${s.name}: ${v.note}`)
+      }
+      if (item.schedule !== undefined && item.schedule.trim() !== '') {
+        const v = settingSupport(
+          item,
+          { target: 'Host', name: 'Schedule', value: item.schedule },
+          'service',
+        )
+        if (v.status === 'unsupported') unsupported.push(v.note)
+        else if (v.status === 'differences') differences.push(v.note)
       }
       if (item.poolSize > 1 && hostKindOf(item) === 'service')
         differences.push(
@@ -242,18 +210,19 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
     const notes: string[] = []
     let status: SupportStatus = 'supported'
     try {
-      compileRules(def, prod, options)
-      const x = def.xml
-      if (/<foreach\b/.test(x)) notes.push('a return inside foreach ends the foreach only')
-      if (/InFile\s*\(/.test(x))
-        notes.push('InFile reads files on the LI Engine host: the paths must exist there')
-      if (/&amp;&amp;|&&|\|\|/.test(x) && /AND|OR/.test(x))
-        notes.push(
-          'operators take the usual precedence (|| < && < comparisons); ObjectScript evaluates left to right',
-        )
       const used =
         p?.items.some((i) => itemSetting(i, 'BusinessRuleName') === def.className) ?? false
-      if (p && !used) notes.push('not used by any item of the production')
+      const general = generalRuleKind(def)
+      if (general !== undefined && !used) {
+        // Not routable, but it runs where a value is wanted (compileGeneralRule).
+        compileGeneralRule(def, prod, options)
+        notes.push(
+          `general business rule (${general}): returns a value; LI Engine evaluates it through compileGeneralRule (a BPL <rule> has no equivalent host)`,
+        )
+      } else compileRules(def, prod, options)
+      if (/InFile\s*\(/.test(def.xml))
+        notes.push('InFile reads files on the LI Engine host: the paths must exist there')
+      if (p && !used && general === undefined) notes.push('not used by any item of the production')
       if (notes.length > 0) status = 'differences'
     } catch (e) {
       status = 'unsupported'
@@ -271,9 +240,13 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
         notes.push(
           `target class ${h.targetClass} is not an HL7 message: the transform produces a plain JSON object with the same property paths`,
         )
+      if (!h.hl7Source)
+        notes.push(
+          `source class ${h.sourceClass} is not an HL7 message: the transform reads a plain object with the same property paths; a router hands it one only after a transform with a non-HL7 target in the same send chain ("A,B")`,
+        )
       if (h.create === 'existing')
         notes.push(
-          'create="existing" works on a copy: the message as received is kept unchanged in the store',
+          'create="existing" changes the routed message in place (later sends of the same routing see the changes), but the message as received is kept unchanged in the store',
         )
       if (!h.reportErrors)
         notes.push(
@@ -312,11 +285,14 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
     p?.items.map((i) => itemSetting(i, 'MessageSchemaCategory') ?? '') ?? [],
   )
   for (const [name, schema] of bundle.schemas) {
+    const chain = bundle.schemaChains.get(name)
     entries.push({
       kind: 'document',
-      name: `${name}.HL7`,
+      name: bundle.schemaSources.get(name)?.document ?? `${name}.HL7`,
       status: 'supported',
-      notes: [`custom schema category ${name} (base ${schema.base ?? '?'}) read from the export`],
+      notes: [
+        `custom schema category ${name} (base ${chain ? chain.slice(1).join(' -> ') : (schema.base ?? '?')}) read from the export`,
+      ],
     })
   }
   for (const d of bundle.otherDocuments) {

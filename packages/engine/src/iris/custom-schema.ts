@@ -5,11 +5,19 @@
  *
  * Read: `SegmentStructure`/`SegmentSubStructure` (fields), `DataType`/`DataSubType`
  * (components), `MessageStructure` (definition in IRIS's `base:MSH~[~base:PD1~]` syntax) and
- * `MessageType` (event → structure). A category based on another custom category, and
- * `CodeTable`s, are not read.
+ * `MessageType` (event → structure). A category may be based on another custom category
+ * (`base="RGH2.5"`), itself based on another, down to a shipped HL7 version: the chain is merged
+ * from the version up, each category's segments, data types, structures and events replacing
+ * its base's entries of the same name (`resolveCustomSchemas`). A cycle or a base that is
+ * neither a shipped version nor a category of the export is an error naming the chain.
+ * `CodeTable`s are not read.
  */
-import { defineCustomSchema, type CustomSchemaDefinition, type Hl7Schema } from '@li/hl7'
-import { EngineError } from '../errors.js'
+import {
+  defineCustomSchema,
+  isHl7Version,
+  type CustomSchemaDefinition,
+  type Hl7Schema,
+} from '@li/hl7'
 import { childrenNamed, type XmlElement } from './xml.js'
 
 /** Drops a category prefix (`base:ST` → `ST`, `RGH2.5:ZPI` → `ZPI`). */
@@ -90,19 +98,81 @@ export function customSchemaDefinition(category: XmlElement): CustomSchemaDefini
   return def
 }
 
-/**
- * Builds the schema of an IRIS custom category. Throws `ENGINE_PRODUCTION_PARSE` naming the
- * document and line when the category cannot be used (for example its base is not a shipped
- * HL7 version).
- */
-export function customSchemaFromIris(category: XmlElement, where: string): Hl7Schema {
-  try {
-    return defineCustomSchema(customSchemaDefinition(category))
-  } catch (e) {
-    throw new EngineError(
-      'ENGINE_PRODUCTION_PARSE',
-      `${where} line ${category.line}: custom schema category "${category.attrs.name ?? ''}" cannot be read: ${(e as Error).message}`,
-      { cause: e },
-    )
+/** A custom category as read, before its base chain is resolved. */
+export interface CustomCategorySource {
+  definition: CustomSchemaDefinition
+  /** Export document name (`RGH2.5.HL7`). */
+  document: string
+  file?: string
+  line?: number
+}
+
+/** What `resolveCustomSchemas` produced: schemas by name, errors by name, chains by name. */
+export interface ResolvedCustomSchemas {
+  schemas: Map<string, Hl7Schema>
+  errors: Map<string, string>
+  /** The categories from each one down to its shipped version (`['RGH-ICU', 'RGH2.5', '2.5']`). */
+  chains: Map<string, string[]>
+}
+
+function merge(base: CustomSchemaDefinition, own: CustomSchemaDefinition): CustomSchemaDefinition {
+  return {
+    ...own,
+    base: base.base,
+    segments: { ...base.segments, ...own.segments },
+    dataTypes: { ...base.dataTypes, ...own.dataTypes },
+    structures: { ...base.structures, ...own.structures },
+    events: { ...base.events, ...own.events },
   }
+}
+
+/**
+ * Builds the schema of every custom category, following `base` chains through other custom
+ * categories down to a shipped HL7 version (see the module header). Categories that cannot be
+ * built get an error naming the document, line and chain instead.
+ */
+export function resolveCustomSchemas(
+  sources: Map<string, CustomCategorySource>,
+): ResolvedCustomSchemas {
+  const out: ResolvedCustomSchemas = { schemas: new Map(), errors: new Map(), chains: new Map() }
+  const flat = new Map<string, CustomSchemaDefinition>()
+  const resolve = (name: string, path: string[]): CustomSchemaDefinition => {
+    const done = flat.get(name)
+    if (done) return done
+    const src = sources.get(name) as CustomCategorySource
+    const base = src.definition.base
+    if (path.includes(name)) {
+      throw new Error(
+        `custom schema categories form a cycle: ${[...path.slice(path.indexOf(name)), name].join(' -> ')}`,
+      )
+    }
+    let def: CustomSchemaDefinition
+    let chain: string[]
+    if (isHl7Version(base)) {
+      def = src.definition
+      chain = [name, base]
+    } else if (sources.has(base)) {
+      def = merge(resolve(base, [...path, name]), src.definition)
+      chain = [name, ...(out.chains.get(base) ?? [base])]
+    } else {
+      throw new Error(
+        `base "${base}" of category "${name}" is neither a shipped HL7 version nor a custom category in the export${path.length > 0 ? ` (chain ${[...path, name].join(' -> ')})` : ''}`,
+      )
+    }
+    flat.set(name, def)
+    out.chains.set(name, chain)
+    return def
+  }
+  for (const [name, src] of sources) {
+    const where = `${src.file ?? '<input>'}${src.line !== undefined ? ` line ${src.line}` : ''}`
+    try {
+      out.schemas.set(name, defineCustomSchema(resolve(name, [])))
+    } catch (e) {
+      out.errors.set(
+        name,
+        `${where}: custom schema category "${name}" (${src.document}) cannot be read: ${(e as Error).message}`,
+      )
+    }
+  }
+  return out
 }

@@ -1,7 +1,15 @@
 /**
  * IRIS DTL transforms (`XData DTL`, classes extending `Ens.DataTransformDTL`), compiled to a
  * synchronous function from a source message to a new target message (or, for a target class
- * that is not an HL7 message, a plain JSON object with the same property paths).
+ * that is not an HL7 message, a plain JSON object with the same property paths). A source class
+ * that is not an HL7 message is a plain object too (`source.Name.Family` reads
+ * `{ Name: { Family } }`), given as an object (`applyObject`) or JSON text.
+ *
+ * `create`: `new` starts from an empty target, `copy` from a copy of the source, `existing` uses
+ * the object the caller passes as target; without one (the router's case) the target is the
+ * source itself, so changes apply in place and `source` reads what earlier actions wrote.
+ *
+ * Expressions are ObjectScript: binary operators apply strictly left to right (`1+2*3` = 9).
  *
  * Supported: `<transform sourceClass targetClass sourceDocType targetDocType create language>`
  * with create `new`, `copy` and `existing`; actions `assign` (action set, append, clear, remove,
@@ -66,8 +74,13 @@ export interface TransformOutput {
 export interface CompiledDtl extends CompiledTransform {
   /** Source and target classes and doc types, as declared. */
   readonly header: DtlHeader
-  /** Runs on ER7 text; the target as text or object. */
+  /** Runs on ER7 text (JSON text for a non-HL7 source class); the target as text or object. */
   applyText(source: string, ctx: Omit<RuleContext, 'message'>): TransformOutput
+  /**
+   * Runs on a plain object (non-HL7 source class). With create="existing" the object itself is
+   * the target and is changed in place.
+   */
+  applyObject(source: Record<string, unknown>, ctx: Omit<RuleContext, 'message'>): TransformOutput
 }
 
 /** The `<transform>` attributes and class parameters. */
@@ -83,6 +96,8 @@ export interface DtlHeader {
   generateEmptySegments: boolean
   /** Whether the target is an HL7 message (else a plain object). */
   hl7Target: boolean
+  /** Whether the source is an HL7 message (else a plain object). */
+  hl7Source: boolean
   /** Whether this is a segment transform (`EnsLib.HL7.Segment`). */
   segment: boolean
 }
@@ -178,12 +193,6 @@ export function compileTransform(
   }
   const sourceClass = a.sourceClass ?? 'EnsLib.HL7.Message'
   const targetClass = a.targetClass ?? 'EnsLib.HL7.Message'
-  if (!isHl7Class(sourceClass)) {
-    throw new EngineError(
-      'ENGINE_TRANSFORM_UNSUPPORTED',
-      `${whereLine(root.line)}: sourceClass="${sourceClass}" is not supported (the router hands transforms HL7 messages)`,
-    )
-  }
   const params = def.parameters
   const header: DtlHeader = {
     sourceClass,
@@ -200,13 +209,23 @@ export function compileTransform(
     treatEmptyRepeatingFieldAsNull: boolParam(params, 'TREATEMPTYREPEATINGFIELDASNULL', false),
     generateEmptySegments: boolParam(params, 'GENERATEEMPTYSEGMENTS', false),
     hl7Target: isHl7Class(targetClass),
-    segment: sourceClass === 'EnsLib.HL7.Segment',
+    hl7Source: isHl7Class(sourceClass),
+    // A segment transform: either side an `EnsLib.HL7.Segment` (an object source may fill one).
+    segment:
+      sourceClass === 'EnsLib.HL7.Segment' ||
+      (!isHl7Class(sourceClass) && targetClass === 'EnsLib.HL7.Segment'),
+  }
+  if (create !== 'new' && header.hl7Source !== header.hl7Target) {
+    throw new EngineError(
+      'ENGINE_TRANSFORM_INVALID',
+      `${whereLine(root.line)}: create="${create}" needs source and target of the same kind, but ${header.hl7Source ? 'the source is an HL7 message and the target an object' : 'the source is an object and the target an HL7 message'} (${sourceClass} -> ${targetClass})`,
+    )
   }
 
   const expr = (src: string, line: number, what: string): Expr => {
     let e: Expr
     try {
-      e = parseExpression(src, { functions })
+      e = parseExpression(src, { functions, leftToRight: true })
     } catch (err) {
       const unsupported = err instanceof ExpressionError
       throw new EngineError(
@@ -217,6 +236,12 @@ export function compileTransform(
     }
     const { refs, vpaths } = collectRefs(e)
     for (const v of vpaths) {
+      if (v === 'source' && !header.hl7Source) {
+        throw new EngineError(
+          'ENGINE_TRANSFORM_INVALID',
+          `${whereLine(line)}: ${what} ${src}: source class ${header.sourceClass} is not an HL7 message: read it with source.Property, not source.{...}`,
+        )
+      }
       if (v !== 'source' && v !== 'target') {
         throw new EngineError(
           'ENGINE_TRANSFORM_UNSUPPORTED',
@@ -232,8 +257,8 @@ export function compileTransform(
         HL7_DOC_PROPS.has(props[0] as string)
       )
         continue
-      if ((base === 'source' || base === 'target') && !header.hl7Target && base === 'target')
-        continue
+      if (base === 'target' && !header.hl7Target) continue
+      if (base === 'source' && !header.hl7Source && props.length > 0) continue
       if (
         props.length === 0 &&
         base !== undefined &&
@@ -440,20 +465,29 @@ export function compileTransform(
   const body = compileBody(root)
 
   const run = (
-    sourceDoc: Hl7Doc,
+    source: Hl7Doc | Record<string, unknown>,
     ctx: Omit<RuleContext, 'message'>,
-    existingTarget?: Hl7Doc,
+    existingTarget?: Hl7Doc | Record<string, unknown>,
   ): { target: Hl7Doc | Record<string, unknown>; errors: string[] } => {
     const errors: string[] = []
-    const sourcePd = pathDocFor(sourceDoc, schemas, header.sourceDocType ?? ctx.docCategory)
+    const sourceDoc = source instanceof Hl7Doc ? source : undefined
+    const sourceObj = source instanceof Hl7Doc ? undefined : source
+    const sourcePd = sourceDoc
+      ? pathDocFor(sourceDoc, schemas, header.sourceDocType ?? ctx.docCategory)
+      : undefined
     let target: Hl7Doc | Record<string, unknown>
-    if (!header.hl7Target) target = {}
-    else if (existingTarget) target = existingTarget
-    else if (header.create === 'new') {
+    if (existingTarget) target = existingTarget
+    else if (header.create === 'existing') target = source
+    else if (!header.hl7Target)
+      target = header.create === 'copy' && sourceObj ? structuredClone(sourceObj) : {}
+    else if (header.create === 'new' || !sourceDoc) {
       const t = new Hl7Doc()
-      t.sep = { ...sourceDoc.sep }
+      if (sourceDoc) t.sep = { ...sourceDoc.sep }
       target = t
     } else target = sourceDoc.clone()
+    // create="existing" without a caller's target: source and target are one message, so a
+    // write through `target` must also reset the source's cached group tree.
+    const inPlace = target === sourceDoc
     let targetDocType = header.targetDocType
     let targetPd: PathDoc | undefined =
       target instanceof Hl7Doc
@@ -505,6 +539,7 @@ export function compileTransform(
       ref: (base: string, props: string[]): Value => {
         if (props.length === 0) return vars.get(base) ?? ''
         const prop = props[0]
+        if (base === 'source' && sourceObj) return getProp(sourceObj, props)
         if (base === 'source' || base === 'target') {
           const pd = base === 'source' ? sourcePd : targetPd
           if (base === 'target' && !(target instanceof Hl7Doc)) return toStr(getProp(target, props))
@@ -617,13 +652,14 @@ export function compileTransform(
             case 'sub': {
               const sub = act.className === def.className ? self : subs.get(act.className)
               if (!sub) throw new Error(`subtransform ${act.className} is not compiled`)
-              runSub(sub, act, sourcePd, targetPd, target, env, varIndex, ctx, errors)
+              runSub(sub, act, source, sourcePd, targetPd, target, env, varIndex, ctx, errors)
               break
             }
           }
         } catch (e) {
           fail(act.line, e)
         }
+        if (inPlace && (act.a === 'assign' || act.a === 'sub')) sourcePd?.invalidate()
       }
       return undefined
     }
@@ -631,12 +667,42 @@ export function compileTransform(
     return { target, errors }
   }
 
+  const output = (r: {
+    target: Hl7Doc | Record<string, unknown>
+    errors: string[]
+  }): TransformOutput => {
+    finish(r.errors)
+    return r.target instanceof Hl7Doc
+      ? { text: r.target.toString(), errors: r.errors }
+      : { object: r.target, errors: r.errors }
+  }
+  const applyObject = (
+    source: Record<string, unknown>,
+    ctx: Omit<RuleContext, 'message'>,
+  ): TransformOutput => {
+    if (header.hl7Source)
+      throw new EngineError(
+        'ENGINE_TRANSFORM_FAILED',
+        `transform class ${def.className} reads HL7 messages (sourceClass ${sourceClass}), not objects`,
+      )
+    return output(run(source, ctx))
+  }
   const applyText = (source: string, ctx: Omit<RuleContext, 'message'>): TransformOutput => {
-    const { target, errors } = run(Hl7Doc.parse(source), ctx)
-    finish(errors)
-    return target instanceof Hl7Doc
-      ? { text: target.toString(), errors }
-      : { object: target, errors }
+    if (!header.hl7Source) {
+      let obj: unknown
+      try {
+        obj = JSON.parse(source)
+      } catch {
+        obj = undefined
+      }
+      if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+        throw new EngineError(
+          'ENGINE_TRANSFORM_FAILED',
+          `transform class ${def.className}: source class ${sourceClass} is not an HL7 message, so the source must be a JSON object (the output of a transform with a non-HL7 target), not ${/^\s*(MSH|FHS|BHS)/.test(source) ? 'an HL7 message' : 'this text'}`,
+        )
+      return applyObject(obj as Record<string, unknown>, ctx)
+    }
+    return output(run(Hl7Doc.parse(source), ctx))
   }
   const finish = (errors: string[]): void => {
     if (errors.length > 0 && header.reportErrors) {
@@ -650,6 +716,7 @@ export function compileTransform(
     className: def.className,
     header,
     applyText,
+    applyObject,
     run,
     apply(source: Message, ctx: Omit<RuleContext, 'message'>): Message | Record<string, unknown> {
       const out = applyText(source.toString(), ctx)
@@ -663,16 +730,17 @@ export function compileTransform(
 
 type Runnable = CompiledDtl & {
   run?: (
-    s: Hl7Doc,
+    s: Hl7Doc | Record<string, unknown>,
     ctx: Omit<RuleContext, 'message'>,
-    t?: Hl7Doc,
+    t?: Hl7Doc | Record<string, unknown>,
   ) => { target: Hl7Doc | Record<string, unknown>; errors: string[] }
 }
 
 function runSub(
   sub: Runnable,
   act: Extract<Act, { a: 'sub' }>,
-  sourcePd: PathDoc,
+  source: Hl7Doc | Record<string, unknown>,
+  sourcePd: PathDoc | undefined,
   targetPd: PathDoc | undefined,
   target: Hl7Doc | Record<string, unknown>,
   env: EvalEnv,
@@ -681,21 +749,25 @@ function runSub(
   errors: string[],
 ): void {
   if (!sub.run) throw new Error(`subtransform ${sub.className} cannot run here`)
-  let srcDoc: Hl7Doc
-  if (act.source.k === 'whole') srcDoc = sourcePd.doc
+  let srcDoc: Hl7Doc | Record<string, unknown>
+  if (act.source.k === 'whole') srcDoc = act.source.base === 'source' ? source : target
   else if (act.source.k === 'vpath') {
-    const text = toStr(
-      readPath(
-        act.source.base === 'source' ? sourcePd : (targetPd as PathDoc),
-        act.source.path,
-        varIndex,
-      ),
-    )
-    srcDoc = new Hl7Doc()
-    srcDoc.sep = { ...sourcePd.doc.sep }
-    if (text !== '') srcDoc.segments = [srcDoc.parseSegment(text)]
+    const pd = act.source.base === 'source' ? sourcePd : targetPd
+    if (!pd)
+      throw new Error(`subtransform ${sub.className}: ${act.source.base} is not an HL7 message`)
+    const text = toStr(readPath(pd, act.source.path, varIndex))
+    const d = new Hl7Doc()
+    d.sep = { ...pd.doc.sep }
+    if (text !== '') d.segments = [d.parseSegment(text)]
+    srcDoc = d
   } else
     srcDoc = Hl7Doc.parse(toStr(env.ref(act.source.k === 'var' ? act.source.name : 'source', [])))
+  if (act.target.k === 'whole' && !(target instanceof Hl7Doc)) {
+    const r = sub.run(srcDoc, ctx, sub.header.create === 'new' ? undefined : target)
+    errors.push(...r.errors.map((e) => `${sub.className}: ${e}`))
+    if (r.target !== target && !(r.target instanceof Hl7Doc)) Object.assign(target, r.target)
+    return
+  }
   if (act.target.k === 'whole' && target instanceof Hl7Doc) {
     const existing = sub.header.create === 'new' ? undefined : target
     const r = sub.run(srcDoc, ctx, existing)
@@ -716,8 +788,8 @@ function runSub(
         ? t.parseSegment(existingText)
         : { name: segName, fields: [[[[segName]]]] },
     ]
-    if (sub.header.create === 'copy' && srcDoc.segments[0])
-      t.segments = [cloneSegment(srcDoc.segments[0])]
+    const first = srcDoc instanceof Hl7Doc ? srcDoc.segments[0] : undefined
+    if (sub.header.create === 'copy' && first) t.segments = [cloneSegment(first)]
     const r = sub.run(srcDoc, ctx, t)
     errors.push(...r.errors.map((e) => `${sub.className}: ${e}`))
     const out = r.target instanceof Hl7Doc ? r.target : t

@@ -9,9 +9,13 @@
  * Values follow ObjectScript: strings and numbers; `=` compares as strings, `<`/`>` as numbers;
  * true is 1, false is 0, and a string is true when its number value is not 0.
  *
- * Difference from ObjectScript (reported by `checkProduction`): we apply the usual precedence
- * (`||` < `&&` < comparisons < `_` < `+ -` < `* /`), where ObjectScript evaluates binary operators
- * strictly left to right; rules written with parentheses, as the rule editor writes them, agree.
+ * Two operator orders, as in IRIS:
+ * - rule conditions (the rule language of `Ens.Rule`, parsed by `Ens.Rule.Model.expression`) use
+ *   precedence: unary `!`/`NOT`/`-` > `* / \ #` > `+ -` > `_` > comparisons and the word
+ *   operators (`Contains`, `In`, ...) > `&&`/`AND` > `||`/`OR`; `1+2*3` is 7;
+ * - DTL `value`/`condition` expressions are ObjectScript (`leftToRight: true`): every binary
+ *   operator has the same precedence and they apply strictly left to right, so `1+2*3` is 9 and
+ *   `a=1&&b=2` is `((a=1)&&b)=2`; only parentheses and unary operators group.
  */
 import { readFileSync } from 'node:fs'
 import { EngineError, type EngineErrorCode } from '../errors.js'
@@ -158,15 +162,16 @@ function tokenize(src: string): Tok[] {
       continue
     }
     if (c === '.' && src.charAt(i + 1) === '.') {
-      const m = /^\.\.([A-Za-z%][\w%]*)/.exec(src.slice(i))
+      const m = /^\.\.([A-Za-z%][A-Za-z0-9%]*)/.exec(src.slice(i))
       if (!m?.[1]) throw new ExpressionError(`cannot read ".." at "${src.slice(i, i + 20)}"`, false)
       out.push({ t: 'dcall', name: m[1] })
       i += m[0].length
       continue
     }
+    // ObjectScript names are letters, digits and % only: `_` is always the concatenation operator.
     if (/[A-Za-z%$]/.test(c)) {
       const parts: string[] = []
-      let m = /^[$]{0,2}[A-Za-z%][\w%]*/.exec(src.slice(i))
+      let m = /^[$]{0,2}[A-Za-z%][A-Za-z0-9%]*/.exec(src.slice(i))
       if (!m) throw new ExpressionError(`cannot read "${src.slice(i, i + 20)}"`, false)
       parts.push(m[0])
       i += m[0].length
@@ -179,7 +184,7 @@ function tokenize(src: string): Tok[] {
           i = end + 1
           break
         }
-        m = /^[A-Za-z%][\w%]*/.exec(src.slice(i + 1))
+        m = /^[A-Za-z%][A-Za-z0-9%]*/.exec(src.slice(i + 1))
         if (!m) break
         parts.push(m[0])
         i += 1 + m[0].length
@@ -223,9 +228,14 @@ const WORD_OPS = new Set([
   'endswith',
 ])
 
-/** Options for parsing: which functions exist (lower-case names). */
+/** Options for parsing: which functions exist (lower-case names) and the operator order. */
 export interface ParseOptions {
   functions: FunctionRegistry
+  /**
+   * ObjectScript order (DTL expressions): binary operators strictly left to right, no
+   * precedence. Default false: the rule language's precedence (rule conditions).
+   */
+  leftToRight?: boolean
 }
 
 /**
@@ -331,6 +341,41 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
       } else return l
     }
   }
+  // ObjectScript: one level, left to right (`1+2*3` = 9, `a=1&&b=2` = `((a=1)&&b)=2`).
+  const BINARY = new Set([...CMP, '&&', '||', '&', '!', '_', '+', '-', '*', '/', '\\', '#'])
+  const parseChain = (): Expr => {
+    let l = parseUnary()
+    for (;;) {
+      const t = peek()
+      if (t?.t === 'op' && BINARY.has(t.v)) {
+        pos++
+        const op = t.v === '&' ? '&&' : t.v === '!' ? '||' : t.v
+        l = { k: 'bin', op, l, r: parseUnary() }
+        continue
+      }
+      if (t?.t === 'op' && t.v === '?')
+        throw new ExpressionError(
+          `the ObjectScript pattern operator "?" is not supported; use Matches(value, "pattern")`,
+          true,
+        )
+      const logical = isWord('and', 'or')
+      if (logical !== undefined) {
+        pos++
+        l = { k: 'bin', op: logical === 'and' ? '&&' : '||', l, r: parseUnary() }
+        continue
+      }
+      const w = isWord(...WORD_OPS)
+      if (w !== undefined) {
+        pos++
+        const r = parseUnary()
+        checkFn(w)
+        l = { k: 'call', name: w, args: [l, r] }
+        continue
+      }
+      return l
+    }
+  }
+  const parseTop = (): Expr => (options.leftToRight === true ? parseChain() : parseOr())
   const parseMul = (): Expr => {
     let l = parseUnary()
     for (;;) {
@@ -366,7 +411,7 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
         pos++
         continue
       }
-      args.push(parseOr())
+      args.push(parseTop())
       if (isOp(',')) {
         pos++
         if (isOp(')')) args.push({ k: 'str', v: '' })
@@ -406,14 +451,14 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
       }
       case 'op':
         if (t.v === '(') {
-          const e = parseOr()
+          const e = parseTop()
           expectOp(')')
           return e
         }
         throw new ExpressionError(`unexpected "${t.v}" in ${src}`, false)
     }
   }
-  const e = parseOr()
+  const e = parseTop()
   if (pos < toks.length) {
     const t = toks[pos] as Tok
     throw new ExpressionError(`unexpected ${'v' in t ? `"${String(t.v)}"` : t.t} in ${src}`, false)

@@ -28,7 +28,11 @@ import { validateProduction } from '../production/validate.js'
 import { childNamed, childrenNamed, localName, parseXml, type XmlElement } from './xml.js'
 import { compileRules, type CompileOptions } from './rules.js'
 import { compileTransform, type CompiledDtl } from './dtl.js'
-import { customSchemaFromIris } from './custom-schema.js'
+import {
+  customSchemaDefinition,
+  resolveCustomSchemas,
+  type CustomCategorySource,
+} from './custom-schema.js'
 import type { Hl7Schema } from '@li/hl7'
 
 /** A class found in a source that is neither a production, a rule nor a DTL. */
@@ -46,10 +50,23 @@ export interface IrisBundle {
   transforms: Map<string, TransformDefinition>
   lookupTables: Map<string, Map<string, string>>
   otherClasses: OtherClass[]
-  /** Custom schema categories (`X.HL7` documents), by category name. */
+  /** Custom schema categories (`X.HL7` documents), by category name, base chains resolved. */
   schemas: Map<string, Hl7Schema>
-  /** Other `<Document>` entries of an export, and custom schemas that could not be read (`error`). */
-  otherDocuments: { name: string; file?: string; line?: number; error?: string }[]
+  /** The custom categories as read (before resolving `base` chains), by category name. */
+  schemaSources: Map<string, CustomCategorySource>
+  /** Each custom category's chain of bases down to a shipped version (`RGH-ICU -> RGH2.5 -> 2.5`). */
+  schemaChains: Map<string, string[]>
+  /**
+   * Other `<Document>` entries of an export, and custom schemas that could not be read (`error`;
+   * `category` names the custom category).
+   */
+  otherDocuments: {
+    name: string
+    file?: string
+    line?: number
+    error?: string
+    category?: string
+  }[]
 }
 
 /** An empty bundle. */
@@ -61,6 +78,8 @@ export function createIrisBundle(): IrisBundle {
     lookupTables: new Map(),
     otherClasses: [],
     schemas: new Map(),
+    schemaSources: new Map(),
+    schemaChains: new Map(),
     otherDocuments: [],
   }
 }
@@ -75,6 +94,7 @@ export function readIrisSource(
   bundle = createIrisBundle(),
 ): IrisBundle {
   const where = file ?? '<input>'
+  const categories = new Set(bundle.schemaSources.values())
   const trimmed = text.replace(/^\uFEFF/, '').trimStart()
   if (trimmed.startsWith('<')) {
     const xml = text.replace(/^\uFEFF/, '')
@@ -82,7 +102,28 @@ export function readIrisSource(
   } else {
     readUdl(text, file, bundle)
   }
+  // Only when this text added categories: a base may have arrived after a category using it.
+  if ([...bundle.schemaSources.values()].some((c) => !categories.has(c)))
+    resolveBundleSchemas(bundle)
   return bundle
+}
+
+/** Rebuilds the custom schemas from their sources (a base may come from a later file). */
+function resolveBundleSchemas(bundle: IrisBundle): void {
+  const r = resolveCustomSchemas(bundle.schemaSources)
+  bundle.schemas = r.schemas
+  bundle.schemaChains = r.chains
+  bundle.otherDocuments = bundle.otherDocuments.filter((d) => d.category === undefined)
+  for (const [name, error] of r.errors) {
+    const src = bundle.schemaSources.get(name) as CustomCategorySource
+    bundle.otherDocuments.push({
+      name: src.document,
+      category: name,
+      error,
+      ...(src.file !== undefined ? { file: src.file } : {}),
+      ...(src.line !== undefined ? { line: src.line } : {}),
+    })
+  }
 }
 
 function readXmlRoot(
@@ -169,12 +210,13 @@ function readExportDocument(el: XmlElement, file: string | undefined, bundle: Ir
   }
   const category = childNamed(el, 'Category')
   if (name.toUpperCase().endsWith('.HL7') && category) {
-    try {
-      const schema = customSchemaFromIris(category, file ?? '<input>')
-      bundle.schemas.set(schema.version, schema)
-    } catch (e) {
-      bundle.otherDocuments.push({ name, file, line: el.line, error: (e as Error).message })
-    }
+    const definition = customSchemaDefinition(category)
+    bundle.schemaSources.set(definition.name, {
+      definition,
+      document: name,
+      ...(file !== undefined ? { file } : {}),
+      line: category.line,
+    })
     return
   }
   bundle.otherDocuments.push({ name, file, line: el.line })
@@ -457,7 +499,8 @@ export async function loadProductionFile(
     const f = join(dir, n)
     if (f === full || !/\.(cls|xml|lut)$/i.test(n)) continue
     const t = await readFile(f, 'utf8')
-    if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b/.test(t)) continue
+    if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(t))
+      continue
     const before = bundle.productions.length
     readIrisSource(t, join(dirname(path), n), bundle)
     bundle.productions.length = before

@@ -205,8 +205,14 @@ XData RuleDefinition [ XMLNamespace = "http://www.intersystems.com/rule" ]
   })
 
   it('an unsupported action', () => {
-    const e = compileBad('1', '<assign property="x" value="1"></assign>')
-    expect((e as Error).message).toMatch(/line 9: .*<assign> is not supported/)
+    const e = compileBad('1', '<sql>SELECT 1</sql>')
+    expect((e as Error).message).toMatch(/line 9: .*<sql> is not supported/)
+  })
+
+  it('an assign to the message (rules cannot change it)', () => {
+    const e = compileBad('1', '<assign property="HL7.{PID:8}" value="&quot;F&quot;"></assign>')
+    expect(isEngineError(e) && e.code).toBe('ENGINE_RULE_UNSUPPORTED')
+    expect((e as Error).message).toMatch(/line 9: .*rules cannot change the message/)
   })
 
   it('a general business rule (not a routing rule)', () => {
@@ -216,7 +222,7 @@ XData RuleDefinition [ XMLNamespace = "http://www.intersystems.com/rule" ]
     )
     const p = production([{ text, file: 'RGH.Bad.cls' }])
     expect(() => compileRules(p.rules.get('RGH.Bad')!, p)).toThrow(
-      /line 6: rule class RGH\.Bad: context "RGH\.BP\.Context" is a general business rule/,
+      /RGH\.Bad\.cls rule class RGH\.Bad: context "RGH\.BP\.Context": it is a general business rule.*cannot use it as BusinessRuleName/,
     )
   })
 

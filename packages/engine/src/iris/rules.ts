@@ -8,7 +8,15 @@
  * whose condition is true runs its actions (else `otherwise`); every matching rule contributes
  * its `send`s until a `return` stops evaluation. `foreach propertypath="HL7.{OBX()}"` runs its
  * nested rules once per segment, with `Segment.{5}` naming that segment's fields; a `return`
- * inside it ends the foreach only.
+ * inside it ends the whole rule set, as anywhere else ("once execution encounters a return
+ * action, the execution of the rule set ends"). `<assign property value>` sets a temporary
+ * variable (`tCount`) or a context property (`context.Ward`) that later conditions and values of
+ * the same evaluation read; the message itself cannot be assigned (change it in a DTL).
+ *
+ * General business rules (a context other than a routing engine, or
+ * `Ens.Rule.GeneralBusinessRuleAssist`) return a value (`<return>expr</return>`) instead of
+ * routing: `compileGeneralRule` evaluates them against a context object; `compileRules` refuses
+ * them, so a router naming one fails to load with a message saying so.
  *
  * Anything not understood fails compilation with the class, file line, rule and construct.
  */
@@ -63,7 +71,8 @@ export interface CompiledRuleClass extends CompiledRules {
 type Action =
   | { a: 'send'; targets: string[]; transforms: string[] }
   | { a: 'delete' }
-  | { a: 'return' }
+  | { a: 'return'; value?: Expr }
+  | { a: 'assign'; name: string; value: Expr }
   | { a: 'trace'; value: Expr }
   | { a: 'foreach'; path: VirtualPath; base: string; rules: Rule[] }
   | { a: 'rule'; rule: Rule }
@@ -87,6 +96,8 @@ interface Rule {
 
 interface RuleSet {
   name: string
+  /** Names `<assign>` sets anywhere in the class: read as '' until assigned. */
+  declared?: Set<string>
   begin?: Date
   end?: Date
   rules: Rule[]
@@ -137,7 +148,16 @@ export function compileRules(
 ): CompiledRuleClass {
   const functions = functionRegistry(options.functions)
   const schemas = schemaProviderFor(options, p)
-  const sets = def.native ? [nativeRuleSet(def, functions)] : xmlRuleSets(def, functions, schemas)
+  const kind = def.native ? undefined : generalRuleKind(def)
+  if (kind !== undefined) {
+    throw new EngineError(
+      'ENGINE_RULE_UNSUPPORTED',
+      `${whereOf(def)}: ${kind}: it is a general business rule, which returns a value and does not route messages, so a routing engine cannot use it as BusinessRuleName; evaluate it with compileGeneralRule (see docs/migration-from-iris.md)`,
+    )
+  }
+  const sets = def.native
+    ? [nativeRuleSet(def, functions)]
+    : xmlRuleSets(def, functions, schemas, 'routing')
   const transforms = checkTargets(def, sets, p)
   return {
     className: def.className,
@@ -152,13 +172,118 @@ export function compileRules(
       if (!set) return result
       const doc = Hl7Doc.parse(ctx.raw ?? ctx.message.toString())
       const pd = pathDocFor(doc, schemas, ctx.docCategory)
-      const facts = docFacts(doc, pd, ctx)
-      const run = new Runner(def, ctx, pd, facts, functions, result)
+      const facts = docFacts(doc, pd, ctx.docCategory)
+      const run = new Runner(def, ctx, pd, facts, functions, result, set.declared)
       run.rules(set.rules, undefined)
       return result
     },
   }
 }
+
+/** What a general business rule is evaluated against. */
+export interface GeneralRuleInput {
+  /** The context object (`context.Amount` reads `{ Amount }`; nested properties by dots). */
+  context?: Record<string, unknown>
+  /** An HL7 message as ER7 text, for `Document.{...}`/`HL7.{...}` paths in conditions. */
+  message?: string
+  /** Schema category of `message` (defaults to its MSH-12). */
+  docCategory?: string
+  /** Evaluation time (rule set effective dates); default now. */
+  now?: Date
+  /** Lookup tables for `Lookup`/`Exists`. */
+  lookupTables?: Map<string, Map<string, string>>
+  /** Called by `<trace>`. */
+  trace?: (text: string) => void
+}
+
+/** The outcome of a general business rule. */
+export interface GeneralRuleResult {
+  /** The value of the `<return>` that ended evaluation; '' when none did (as IRIS). */
+  value: Value
+  /** The rule whose `<return>` ended evaluation ('' when none did). */
+  reason: string
+  /** Names of the rules that fired. */
+  matchedRules: string[]
+  /** Temporary variables and context properties assigned by `<assign>`. */
+  assigned: Record<string, Value>
+}
+
+/** A compiled general business rule (`Ens.Rule.GeneralBusinessRuleAssist`, BPL `<rule>`). */
+export interface CompiledGeneralRule {
+  readonly className: string
+  evaluate(input?: GeneralRuleInput): GeneralRuleResult
+}
+
+/**
+ * Compiles a general business rule: rules whose `when` conditions read `context.X` (and
+ * `Document.{...}` when a message is given), `assign`, `trace`, `foreach` and `return value`.
+ * Use it where a value is needed (what IRIS's BPL `<rule>` does): the value comes back in
+ * `result.value`. A routing rule class is refused (use `compileRules`).
+ * @example compileGeneralRule(def).evaluate({ context: { Amount: 1200 } }).value // "Deny"
+ */
+export function compileGeneralRule(
+  def: RuleClassDefinition,
+  p?: Production,
+  options: CompileOptions = {},
+): CompiledGeneralRule {
+  const functions = functionRegistry(options.functions)
+  const schemas = schemaProviderFor(options, p)
+  if (def.native || generalRuleKind(def) === undefined) {
+    throw new EngineError(
+      'ENGINE_RULE_INVALID',
+      `${whereOf(def)}: is a routing rule (context a routing engine), not a general business rule; compile it with compileRules`,
+    )
+  }
+  const sets = xmlRuleSets(def, functions, schemas, 'general')
+  return {
+    className: def.className,
+    evaluate(input: GeneralRuleInput = {}): GeneralRuleResult {
+      const now = input.now ?? new Date()
+      const out: GeneralRuleResult = { value: '', reason: '', matchedRules: [], assigned: {} }
+      const set = sets.find(
+        (s) => (s.begin === undefined || now >= s.begin) && (s.end === undefined || now <= s.end),
+      )
+      if (!set) return out
+      let pd: PathDoc | undefined
+      let facts: DocFacts | undefined
+      if (input.message !== undefined) {
+        const doc = Hl7Doc.parse(input.message)
+        pd = pathDocFor(doc, schemas, input.docCategory)
+        facts = docFacts(doc, pd, input.docCategory)
+      }
+      const result: RouteResult = { actions: [], matchedRules: [] }
+      const ctx: GeneralContext = {
+        source: '',
+        now,
+        lookupTables: input.lookupTables ?? new Map<string, Map<string, string>>(),
+        ...(input.trace ? { trace: input.trace } : {}),
+        ...(input.context ? { context: input.context } : {}),
+      }
+      const run = new Runner(def, ctx, pd, facts, functions, result, set.declared)
+      run.rules(set.rules, undefined)
+      out.matchedRules = result.matchedRules
+      out.value = run.returned ?? ''
+      out.reason = run.returnedBy ?? ''
+      out.assigned = Object.fromEntries(run.vars)
+      return out
+    },
+  }
+}
+
+/** Whether a rule class is a general business rule: the reason, or undefined for routing rules. */
+export function generalRuleKind(def: RuleClassDefinition): string | undefined {
+  if (def.native) return undefined
+  const m = /<RuleDefinition\b[^>]*?\scontext\s*=\s*["']([^"']*)["']/i.exec(def.xml)
+  const context = m?.[1] ?? ''
+  const assist = def.parameters?.RuleAssistClass ?? ''
+  if (context !== '' && !/RoutingEngine$/.test(context)) return `context "${context}"`
+  if (assist !== '' && !/MsgRouter\.(RuleAssist|VDocRuleAssist)$/.test(assist))
+    return `RuleAssistClass "${assist}"`
+  return undefined
+}
+
+/** The run-time context of a rule evaluation (routing, or general with a context object). */
+type GeneralContext = Omit<RuleContext, 'message'> & { context?: Record<string, unknown> }
 
 interface DocFacts {
   docName: string
@@ -166,7 +291,7 @@ interface DocFacts {
   structure: string
 }
 
-function docFacts(doc: Hl7Doc, pd: PathDoc, ctx: RuleContext): DocFacts {
+function docFacts(doc: Hl7Doc, pd: PathDoc, docCategory: string | undefined): DocFacts {
   const msh = doc.first('MSH')
   const get = (f: number, c: number): string =>
     msh ? getSegmentValue(doc, msh, { field: f, comp: c }) : ''
@@ -174,20 +299,44 @@ function docFacts(doc: Hl7Doc, pd: PathDoc, ctx: RuleContext): DocFacts {
   const event = get(9, 2)
   return {
     docName: event === '' ? type : `${type}_${event}`,
-    category: ctx.docCategory ?? get(12, 1),
+    category: docCategory ?? get(12, 1),
     structure: pd.structure?.id ?? (get(9, 3) || (event === '' ? type : `${type}_${event}`)),
   }
 }
 
 class Runner {
+  /** `<assign>`ed temporary variables and context properties, by name as written. */
+  readonly vars = new Map<string, Value>()
+  /** The value of the `<return>` that ended evaluation (general rules). */
+  returned: Value | undefined
+  returnedBy: string | undefined
   constructor(
     readonly def: RuleClassDefinition,
-    readonly ctx: RuleContext,
-    readonly pd: PathDoc,
-    readonly facts: DocFacts,
+    readonly ctx: GeneralContext,
+    readonly pdOpt: PathDoc | undefined,
+    readonly factsOpt: DocFacts | undefined,
     readonly functions: FunctionRegistry,
     readonly result: RouteResult,
+    readonly declared: Set<string> = new Set(),
   ) {}
+
+  get pd(): PathDoc {
+    if (!this.pdOpt)
+      throw new EngineError(
+        'ENGINE_RULE_FAILED',
+        `rule class ${this.def.className}: a message path was read, but no message was given`,
+      )
+    return this.pdOpt
+  }
+
+  get facts(): DocFacts {
+    if (!this.factsOpt)
+      throw new EngineError(
+        'ENGINE_RULE_FAILED',
+        `rule class ${this.def.className}: a message property was read, but no message was given`,
+      )
+    return this.factsOpt
+  }
 
   env(segment: DocSegment | undefined, ruleName: string): EvalEnv {
     return {
@@ -217,6 +366,13 @@ class Runner {
   }
 
   ref(base: string, props: string[]): Value {
+    const full = [base, ...props].join('.')
+    const v = this.vars.get(full)
+    if (v !== undefined) return v
+    if (this.declared.has(full) && base !== 'context') return ''
+    if (base === 'context') return this.ctx.context ? getProp(this.ctx.context, props) : ''
+    if (this.factsOpt === undefined && /^[A-Za-z%][\w%]*$/.test(full) && !RULE_BASES.has(full))
+      return ''
     const f = this.facts
     const prop = props.join('.')
     if (base === 'Source' && prop === '') return this.ctx.source
@@ -251,8 +407,20 @@ class Runner {
     )
   }
 
+  evaluate(e: Expr, env: EvalEnv, ruleName: string): Value {
+    try {
+      return evaluate(e, env)
+    } catch (err) {
+      throw expressionFailure(err, `rule class ${this.def.className}, rule "${ruleName}"`, {
+        invalid: 'ENGINE_RULE_FAILED',
+        unsupported: 'ENGINE_RULE_FAILED',
+      })
+    }
+  }
+
   constraintsMatch(r: Rule): boolean {
     const c = r.constraints
+    if (!this.factsOpt) return Object.keys(c).length === 0
     const f = this.facts
     if (c.source && !c.source.includes(this.ctx.source)) return false
     if (c.msgClass && !c.msgClass.some((m) => m === 'EnsLib.HL7.Message')) return false
@@ -320,22 +488,39 @@ class Runner {
           this.result.actions.push({ type: 'delete', rule: ruleName })
           break
         case 'return':
+          if (a.value) this.returned = this.evaluate(a.value, env, ruleName)
+          this.returnedBy = ruleName
           return true
+        case 'assign':
+          this.vars.set(a.name, this.evaluate(a.value, env, ruleName))
+          break
         case 'trace':
-          this.ctx.trace?.(toStr(evaluate(a.value, env)))
+          this.ctx.trace?.(toStr(this.evaluate(a.value, env, ruleName)))
           break
         case 'rule':
           if (this.rules([a.rule], segment)) return true
           break
         case 'foreach': {
           const segs = pathSegments(this.pd, a.path, noVars)
-          for (const s of segs) if (this.rules(a.rules, s)) break
+          // A return inside foreach ends the whole rule set, as it does outside.
+          for (const s of segs) if (this.rules(a.rules, s)) return true
           break
         }
       }
     }
     return false
   }
+}
+
+function getProp(obj: Record<string, unknown>, props: string[]): Value {
+  let cur: unknown = obj
+  for (const p of props) {
+    if (cur === null || typeof cur !== 'object') return ''
+    cur = (cur as Record<string, unknown>)[p]
+  }
+  if (typeof cur === 'string' || typeof cur === 'number') return cur
+  if (typeof cur === 'boolean') return cur ? 1 : 0
+  return ''
 }
 
 const noVars = (name: string): number => {
@@ -366,6 +551,7 @@ function xmlRuleSets(
   def: RuleClassDefinition,
   functions: FunctionRegistry,
   schemas: SchemaProvider,
+  mode: 'routing' | 'general',
 ): RuleSet[] {
   const offset = (def.origin?.line ?? 1) - 1
   let root: XmlElement
@@ -380,21 +566,25 @@ function xmlRuleSets(
       `${whereOf(def, root.line)}: expected <RuleDefinition>, found <${root.name}>`,
     )
   }
-  // Only routing rules run here; general business rules (other contexts/assist classes) do not.
-  const context = root.attrs.context ?? ''
-  const assist = def.parameters?.RuleAssistClass ?? ''
-  if (context !== '' && !/RoutingEngine$/.test(context)) {
-    throw new EngineError(
-      'ENGINE_RULE_UNSUPPORTED',
-      `${whereOf(def, root.line)}: context "${context}" is a general business rule, not a routing rule; only routing rules (context EnsLib.HL7.MsgRouter.RoutingEngine) are supported`,
-    )
+  // Every name an <assign> sets, so that conditions may read it (before or after the assign).
+  const declared = new Set<string>()
+  const scan = (el: XmlElement): void => {
+    for (const c of el.children) {
+      if (localName(c.name) === 'assign') {
+        const prop = (c.attrs.property ?? '').trim()
+        const bad = assignProblem(prop, mode)
+        if (bad !== undefined)
+          throw new EngineError(
+            'ENGINE_RULE_UNSUPPORTED',
+            `${whereOf(def, c.line)}: <assign property="${prop}">: ${bad}`,
+          )
+        declared.add(prop)
+      }
+      scan(c)
+    }
   }
-  if (assist !== '' && !/MsgRouter\.(RuleAssist|VDocRuleAssist)$/.test(assist)) {
-    throw new EngineError(
-      'ENGINE_RULE_UNSUPPORTED',
-      `${whereOf(def, root.line)}: RuleAssistClass "${assist}" is not a routing rule assist class; only routing rules are supported`,
-    )
-  }
+  scan(root)
+  const allowed: Allowed = { vars: declared, general: mode === 'general' }
   const sets: RuleSet[] = []
   let anon = 0
   const compileRule = (el: XmlElement): Rule => {
@@ -424,7 +614,7 @@ function xmlRuleSets(
         }
       } else if (n === 'when') {
         rule.whens.push({
-          cond: compileCondition(c.attrs.condition ?? '', where(c.line), functions),
+          cond: compileCondition(c.attrs.condition ?? '', where(c.line), functions, allowed),
           actions: compileActions(c, where),
           line: c.line,
           src: c.attrs.condition ?? '',
@@ -462,6 +652,11 @@ function xmlRuleSets(
       const n = localName(c.name)
       switch (n) {
         case 'send': {
+          if (mode === 'general')
+            throw new EngineError(
+              'ENGINE_RULE_UNSUPPORTED',
+              `${where(c.line)}: <send> in a general business rule (only routing rules send)`,
+            )
           const targets = splitList(c.attrs.target)
           if (targets.length === 0)
             throw new EngineError('ENGINE_RULE_INVALID', `${where(c.line)}: <send> has no target`)
@@ -471,13 +666,32 @@ function xmlRuleSets(
         case 'delete':
           out.push({ a: 'delete' })
           break
-        case 'return':
-          out.push({ a: 'return' })
+        case 'return': {
+          // General rules return a value (`<return>"Deny"</return>`); routing rules just stop.
+          const text = c.text.trim()
+          out.push(
+            text === ''
+              ? { a: 'return' }
+              : { a: 'return', value: compileCondition(text, where(c.line), functions, allowed) },
+          )
+          break
+        }
+        case 'assign':
+          out.push({
+            a: 'assign',
+            name: (c.attrs.property ?? '').trim(),
+            value: compileCondition(
+              (c.attrs.value ?? '').trim() === '' ? '""' : (c.attrs.value as string),
+              where(c.line),
+              functions,
+              allowed,
+            ),
+          })
           break
         case 'trace':
           out.push({
             a: 'trace',
-            value: compileCondition(c.attrs.value ?? '""', where(c.line), functions),
+            value: compileCondition(c.attrs.value ?? '""', where(c.line), functions, allowed),
           })
           break
         case 'rule':
@@ -531,7 +745,7 @@ function xmlRuleSets(
   for (const rs of root.children) {
     const n = localName(rs.name)
     if (n === 'ruleSet') {
-      const set: RuleSet = { name: rs.attrs.name ?? '', rules: [] }
+      const set: RuleSet = { name: rs.attrs.name ?? '', rules: [], declared }
       const begin = parseDate(rs.attrs.effectiveBegin)
       const end = parseDate(rs.attrs.effectiveEnd)
       if (begin) set.begin = begin
@@ -564,7 +778,31 @@ function leadingNewlines(s: string): number {
   return (/^\s*/.exec(s)?.[0].match(/\n/g) ?? []).length
 }
 
-function compileCondition(src: string, where: string, functions: FunctionRegistry): Expr {
+/** What conditions may read besides the message: assigned names, and `context.X` (general). */
+interface Allowed {
+  vars: Set<string>
+  general: boolean
+}
+
+/** Why a rule `<assign property>` cannot be compiled, or undefined. */
+function assignProblem(prop: string, mode: 'routing' | 'general'): string | undefined {
+  if (/^(HL7|Document)\b/.test(prop) || prop.includes('{'))
+    return 'rules cannot change the message (it is read-only while rules run); change it in a DTL transform'
+  if (!/^[A-Za-z%][\w%]*(\.[A-Za-z%][\w%]*)*$/.test(prop))
+    return 'expected a temporary variable name or context.Property'
+  const base = prop.split('.')[0] as string
+  if (RULE_BASES.has(base)) return `${base} is a property of the message and cannot be assigned`
+  if (prop.includes('.') && base !== 'context')
+    return `expected a temporary variable name or context.Property${mode === 'general' ? '' : ' (the routing context)'}`
+  return undefined
+}
+
+function compileCondition(
+  src: string,
+  where: string,
+  functions: FunctionRegistry,
+  allowed: Allowed = { vars: new Set(), general: false },
+): Expr {
   if (src.trim() === '') return { k: 'num', v: 1 }
   let e: Expr
   try {
@@ -578,6 +816,8 @@ function compileCondition(src: string, where: string, functions: FunctionRegistr
   const { refs, vpaths } = collectRefs(e)
   for (const r of refs) {
     const [base, ...props] = r.split('.')
+    if (allowed.vars.has(r)) continue
+    if (base === 'context' && props.length > 0 && allowed.general) continue
     const ok =
       (base === 'HL7' || base === 'Document'
         ? props.length === 1 && HL7_PROPS.has(props[0] as string)
@@ -585,7 +825,7 @@ function compileCondition(src: string, where: string, functions: FunctionRegistr
     if (!ok)
       throw new EngineError(
         'ENGINE_RULE_UNSUPPORTED',
-        `${where}: condition ${src}: "${r}" is not supported (expected HL7.{path}, Document.{path}, Segment.{path} or HL7.Name/DocType, Source, DocName, DocType)`,
+        `${where}: condition ${src}: "${r}" is not supported (expected HL7.{path}, Document.{path}, Segment.{path}, HL7.Name/DocType, Source, DocName, DocType${allowed.general ? ', context.Property' : ''} or a name an <assign> sets)`,
       )
   }
   for (const v of vpaths) {

@@ -8,6 +8,8 @@
  * `Xgrpgrp`) is taken to start at each occurrence of segment X: right for most messages, wrong
  * where the group's first segment is optional and absent (reported by `checkProduction`).
  * Symbolic field and component names come from the schema's segment and data type tables.
+ * A number in place of the segment name is the segment's position in the message (`{1:9}` is
+ * MSH-9, `{3:PatientName}` a field of the third segment, whatever its name).
  */
 import type { Hl7Schema, MessageStructure, StructureNode } from '@li/hl7'
 import { EngineError } from '../errors.js'
@@ -242,6 +244,11 @@ function numIndex(i: PathIndex | undefined, vars: IndexResolver): number | undef
   return vars(i)
 }
 
+/** `{1:9}`: a segment named by its position in the message. */
+function isOrdinal(name: string): boolean {
+  return /^\d+$/.test(name)
+}
+
 function leaderOf(group: string): string | undefined {
   const m = /^(.+?)(grp)+$/i.exec(group)
   return m?.[1]
@@ -256,6 +263,15 @@ function segmentCandidates(
 ): number[] {
   const segStep = steps[steps.length - 1] as PathStep
   const groups = steps.slice(0, -1)
+  if (isOrdinal(segStep.name)) {
+    if (groups.length > 0)
+      throw new EngineError(
+        'ENGINE_RULE_FAILED',
+        `virtual path {${raw}}: a segment position (${segStep.name}) cannot follow a group`,
+      )
+    const i = Number(segStep.name) - 1
+    return i >= 0 && i < pd.doc.segments.length ? [i] : []
+  }
   if (groups.length === 0) {
     // A segment that occurs at most once resolves the same with or without the group tree, and
     // most rule paths (`{MSH:9.1}`, `{PID:3(1).1}`) name one: skip building the tree for them.
@@ -391,6 +407,16 @@ function locate(pd: PathDoc, p: VirtualPath, vars: IndexResolver, context?: DocS
     candidates = segmentCandidates(pd, p.steps, vars, p.raw)
     if (last.index === '' || last.index === '*') segAll = last.index
     else segIndex = candidates[(numIndex(last.index, vars) ?? 1) - 1]
+    if (isOrdinal(segName)) {
+      if (last.index !== undefined)
+        throw new EngineError(
+          'ENGINE_RULE_FAILED',
+          `virtual path {${p.raw}}: a segment position (${segName}) takes no index`,
+        )
+      // Field names resolve against the segment found at that position.
+      const at = candidates[0]
+      segName = at === undefined ? segName : (pd.doc.segments[at] as DocSegment).name
+    }
   }
   const nums = fieldNumbers(pd, segName, p.fields, p.raw)
   const f0 = p.fields[0]
@@ -535,6 +561,12 @@ export function writePath(
   let segIndex = loc.segIndex
   if (segIndex === undefined) {
     if (options.createIfMissing === false || action === 'remove' || action === 'clear') return
+    const lastStep = p.steps[p.steps.length - 1]
+    if (lastStep && isOrdinal(lastStep.name))
+      throw new EngineError(
+        'ENGINE_TRANSFORM_FAILED',
+        `virtual path {${p.raw}}: there is no segment ${lastStep.name} (the message has ${doc.segments.length}); a segment position cannot create one`,
+      )
     segIndex = insertionPoint(pd, p, vars)
     const seg: DocSegment = { name: loc.segName, fields: [[[[loc.segName]]]] }
     if (loc.segName === 'MSH') seg.fields.push([[[doc.sep.field]]], [[[doc.encodingChars()]]])

@@ -10,7 +10,9 @@
  * | EnsLib.HL7.Service.HTTPService | HTTP POST inbound |
  * | EnsLib.HL7.Operation.HTTPOperation | HTTP POST outbound |
  * | EnsLib.HL7.MsgRouter.RoutingEngine, EnsLib.MsgRouter.RoutingEngine | rule-based router |
+ * | EnsLib.EMail.AlertOperation | records alerts routed to Ens.Alert (log, store, AlertFile); no e-mail |
  */
+import { AlertOperationHost } from '../hosts/alert-operation.js'
 import { FileOperationHost } from '../hosts/file-operation.js'
 import { FileServiceHost } from '../hosts/file-service.js'
 import { HttpOperationHost } from '../hosts/http-operation.js'
@@ -30,6 +32,7 @@ export const BUILTIN_HOST_CLASSES: readonly string[] = [
   'EnsLib.HL7.Operation.HTTPOperation',
   'EnsLib.HL7.MsgRouter.RoutingEngine',
   'EnsLib.MsgRouter.RoutingEngine',
+  'EnsLib.EMail.AlertOperation',
 ]
 
 /** Register the built-in hosts on a registry (classes already registered are left alone). */
@@ -45,5 +48,6 @@ export function registerBuiltinHosts(registry: HostRegistry): HostRegistry {
   add('EnsLib.HL7.Operation.HTTPOperation', (item, ctx) => new HttpOperationHost(item, ctx))
   add('EnsLib.HL7.MsgRouter.RoutingEngine', (item, ctx) => new RoutingEngineHost(item, ctx))
   add('EnsLib.MsgRouter.RoutingEngine', (item, ctx) => new RoutingEngineHost(item, ctx))
+  add('EnsLib.EMail.AlertOperation', (item, ctx) => new AlertOperationHost(item, ctx))
   return registry
 }

@@ -47,7 +47,12 @@ import { defaultProductionTools } from './production-tools.js'
 import type { ProductionTools } from './production-tools.js'
 import type { ProductionSource } from '../iris/loader.js'
 import { QueueHost } from './queue-host.js'
+import { nextScheduleEvent, parseSchedule, scheduleStateAt, systemClock } from './schedule.js'
+import type { Schedule, ScheduleClock } from './schedule.js'
 import { ItemSettings } from './settings.js'
+
+/** The config name IRIS routes alerts to when a production has an item of that name. */
+export const ALERT_ITEM = 'Ens.Alert'
 
 /** TLS material of one IRIS SSLConfig name: file paths, read when a host starts. */
 export interface EngineTlsConfig {
@@ -100,8 +105,20 @@ export interface EngineConfig {
   alertIntervalMs?: number
   /** Seconds before an uncompleted WAL entry expires; default 0 (never: nothing is dropped). */
   walEntryTtl?: number
+  /**
+   * Run the SQLite message store in a worker thread (default true), so its commits do not hold
+   * the event loop that serves the sockets; false keeps it on the main thread.
+   */
+  storeWorker?: boolean
   /** Replace the production loader and rule/transform compilers. */
   tools?: Partial<ProductionTools>
+  /**
+   * Named schedule specs for item `Schedule="@Name"` values (IRIS keeps them in its Schedule
+   * Specs table, outside the production export), e.g. `{ Office: 'START:WEEK-*-T08:00:00,...' }`.
+   */
+  schedules?: Record<string, string>
+  /** The clock item schedules run on; default the system clock (tests pass a manual one). */
+  clock?: ScheduleClock
 }
 
 /** One item in `getStatus()`. */
@@ -176,6 +193,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly #hosts = new Map<string, Host>()
   #alertTimer: NodeJS.Timeout | undefined
   readonly #alerted = new Set<string>()
+  /** Parsed item schedules by item name, and the timers that apply them. */
+  readonly #schedules = new Map<string, Schedule>()
+  readonly #scheduleTimers = new Map<string, () => void>()
+  #alertRouteWarned = false
   readonly #tlsCache = new Map<string, SecureContextOptions>()
   readonly #rulesCache = new Map<string, CompiledRules>()
   readonly #transformCache = new Map<string, CompiledTransform>()
@@ -270,7 +291,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         { pending: recovery.pending, durationMs: recovery.durationMs },
         'wal recovered',
       )
-      const store = new MessageStore({ dataDir: c.dataDir })
+      const store = new MessageStore({ dataDir: c.dataDir, worker: c.storeWorker ?? true })
       await store.start()
       this.#store = store
       const redis = c.redisUrl !== undefined && c.redisUrl !== ''
@@ -306,11 +327,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       })
       this.metrics.trackWal(() => wal.stats().pending)
       this.#buildHosts(production)
+      this.#readSchedules(production)
       const ordered = this.#ordered()
       for (const host of ordered.filter((h) => h.kind !== 'service')) await this.#startOne(host)
       await this.#resume()
       for (const host of ordered.filter((h) => h.kind === 'service')) await this.#startOne(host)
       this.#startAlerts()
+      for (const name of this.#schedules.keys()) this.#armSchedule(name)
       this.#state = 'RUNNING'
       this.health.markRunning()
       this.logger.info({ production: production.name, hosts: this.#hosts.size }, 'engine running')
@@ -329,6 +352,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.health.markShuttingDown()
     if (this.#alertTimer !== undefined) clearInterval(this.#alertTimer)
     this.#alertTimer = undefined
+    for (const cancel of this.#scheduleTimers.values()) cancel()
+    this.#scheduleTimers.clear()
     const reverse = this.#ordered().reverse()
     for (const h of reverse.filter((x) => x.kind === 'service')) await this.#stopOne(h)
     const deadline = Date.now() + (this.config.drainTimeout ?? 10) * 1000
@@ -586,6 +611,20 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.metrics.setHostStatus(host.name, host.kind, false)
       return
     }
+    if (host.item.foreground === true) {
+      // IRIS Foreground runs the job in a terminal window for debugging; here every host runs in
+      // the engine process, and its log lines are the equivalent.
+      this.logger.info({ host: host.name }, 'Foreground=true: the host runs in the engine process')
+    }
+    const schedule = this.#schedules.get(host.name)
+    if (schedule !== undefined && scheduleStateAt(schedule, this.#clock().now()) === 'STOP') {
+      this.logger.info(
+        { host: host.name, schedule: schedule.text },
+        'outside its Schedule: not started',
+      )
+      this.metrics.setHostStatus(host.name, host.kind, false)
+      return
+    }
     try {
       await host.start()
     } catch (e) {
@@ -680,6 +719,102 @@ export class Engine extends EventEmitter<EngineEvents> {
     const alert: EngineAlert = { host, text, time: new Date() }
     this.logger.warn({ host, alert: text }, 'alert')
     this.emit('alert', alert)
+    this.#routeAlert(alert)
+  }
+
+  /**
+   * IRIS sends every alert to the item named `Ens.Alert` when the production has one. Here the
+   * alert goes there as a message (an `Ens.AlertRequest`-shaped JSON body, WAL-durable and
+   * stored like any message) when Ens.Alert is an operation (for example the built-in
+   * `EnsLib.EMail.AlertOperation`). A routing engine named Ens.Alert would need rules over
+   * Ens.AlertRequest properties, which the rule evaluator does not have: the alert is then only
+   * logged and emitted (said once in the log).
+   */
+  #routeAlert(alert: EngineAlert): void {
+    const target = this.#hosts.get(ALERT_ITEM)
+    const path = this.#path
+    if (target === undefined || path === undefined || alert.host === ALERT_ITEM) return
+    if (target.kind !== 'operation') {
+      if (!this.#alertRouteWarned) {
+        this.#alertRouteWarned = true
+        this.logger.warn(
+          { host: ALERT_ITEM, className: target.className },
+          'Ens.Alert is not an operation: alerts are logged and emitted, not routed to it',
+        )
+      }
+      return
+    }
+    const body = JSON.stringify({
+      SourceConfigName: alert.host,
+      AlertText: alert.text,
+      AlertTime: alert.time.toISOString(),
+    })
+    path
+      .accept({ source: alert.host, raw: body, targets: [ALERT_ITEM], metadata: { alert: true } })
+      .catch((e: unknown) =>
+        this.logger.error(
+          { err: errorText(e), host: alert.host },
+          'could not route the alert to Ens.Alert',
+        ),
+      )
+  }
+
+  #clock(): ScheduleClock {
+    return this.config.clock ?? systemClock
+  }
+
+  /** Parse every item's Schedule (named specs from `config.schedules`); bad ones fail the item. */
+  #readSchedules(production: Production): void {
+    this.#schedules.clear()
+    for (const item of production.items) {
+      try {
+        const text = resolveSchedule(item, this.config.schedules)
+        if (text === undefined) continue
+        this.#schedules.set(item.name, parseSchedule(text, `item "${item.name}": Schedule`))
+      } catch (e) {
+        const host = this.#hosts.get(item.name)
+        if (host !== undefined)
+          this.#hosts.set(item.name, new BrokenHost(item, this.logger, host.kind, e))
+        this.logger.error({ host: item.name, err: errorText(e) }, 'bad Schedule')
+      }
+    }
+  }
+
+  /** Apply an item's schedule now and set a timer for its next event. */
+  #armSchedule(name: string): void {
+    const schedule = this.#schedules.get(name)
+    if (schedule === undefined) return
+    this.#scheduleTimers.get(name)?.()
+    const clock = this.#clock()
+    const now = clock.now()
+    const next = nextScheduleEvent(schedule, now)
+    if (next === undefined) return
+    const cancel = clock.setTimer(() => {
+      this.#scheduleTimers.delete(name)
+      void this.#applySchedule(name).finally(() => {
+        if (this.#state === 'RUNNING' || this.#state === 'STARTING') this.#armSchedule(name)
+      })
+    }, next.at.getTime() - now.getTime())
+    this.#scheduleTimers.set(name, cancel)
+  }
+
+  /** Start or stop a host as its schedule says for the clock's current time. */
+  async #applySchedule(name: string): Promise<void> {
+    const schedule = this.#schedules.get(name)
+    const host = this.#hosts.get(name)
+    if (schedule === undefined || host === undefined || this.#state !== 'RUNNING') return
+    const want = scheduleStateAt(schedule, this.#clock().now())
+    try {
+      if (want === 'START' && host.enabled && host.state !== 'RUNNING' && host.state !== 'PAUSED') {
+        this.logger.info({ host: name, schedule: schedule.text }, 'Schedule: starting')
+        await host.start()
+      } else if (want === 'STOP' && (host.state === 'RUNNING' || host.state === 'PAUSED')) {
+        this.logger.info({ host: name, schedule: schedule.text }, 'Schedule: stopping')
+        await host.stop()
+      }
+    } catch (e) {
+      this.#alert(name, `Schedule ${want.toLowerCase()} failed: ${errorText(e)}`)
+    }
   }
 
   #tls(name: string): SecureContextOptions {
@@ -743,6 +878,28 @@ export class Engine extends EventEmitter<EngineEvents> {
       ?.stop()
       .catch((e: unknown) => this.logger.warn({ err: errorText(e) }, 'wal stop failed'))
   }
+}
+
+/**
+ * The schedule string of an item: its Schedule attribute (or a `Schedule` setting), with a
+ * `@Name` resolved from `schedules`; undefined when the item has none.
+ */
+export function resolveSchedule(
+  item: ProductionItem,
+  schedules: Record<string, string> | undefined,
+): string | undefined {
+  const raw = (item.schedule ?? new ItemSettings(item).string('Schedule') ?? '').trim()
+  if (raw === '') return undefined
+  if (!raw.startsWith('@')) return raw
+  const name = raw.slice(1)
+  const spec = schedules?.[name]
+  if (spec === undefined) {
+    throw new EngineError(
+      'ENGINE_INVALID_SETTING',
+      `item "${item.name}": Schedule "${raw}" names a schedule spec that is not in the engine's schedules config`,
+    )
+  }
+  return spec
 }
 
 function isProduction(v: ProductionSource | Production): v is Production {

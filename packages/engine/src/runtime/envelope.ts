@@ -42,12 +42,35 @@ export interface Envelope {
    * HL7 v2 (ER7) text. Only HTTP and file operations deliver JSON.
    */
   format?: 'json'
+  /** Set when the message belongs to an HL7 batch file (BatchHandling other than Indiv). */
+  batch?: BatchRef
+}
+
+/**
+ * Where a message sits in the HL7 batch file it came from (FHS/BHS … MSH … BTS/FTS). A `child`
+ * is one message of the batch; the `parent` is the batch document itself (its `raw` is the whole
+ * batch, headers and trailers included), forwarded after its children as IRIS does.
+ */
+export interface BatchRef {
+  /** Unique per batch document read (shared by its children and its parent). */
+  id: string
+  /** The service's BatchHandling: the parent alone (`Whole`) or after its children. */
+  mode: 'Whole' | '1Session' | 'Batch'
+  role: 'child' | 'parent'
+  /** 1-based position of a child; for the parent, the number of children. */
+  index: number
+  /** Number of children in the batch. */
+  count: number
+  /** The header segments (FHS, BHS) as read, each ending in `\r`. */
+  header: string
+  /** The trailer segments (BTS, FTS) as read, each ending in `\r` ('' when the file had none). */
+  trailer: string
 }
 
 /** Serialise an envelope for the queue (header line + body; see the module header). */
 export function encodeEnvelope(env: Envelope): string {
   // Fields named one by one (not rest + spread): one object of a fixed shape per hop.
-  const header: Record<string, string | number> = {
+  const header: Record<string, string | number | BatchRef> = {
     v: 2,
     walId: env.walId,
     sessionId: env.sessionId,
@@ -59,6 +82,7 @@ export function encodeEnvelope(env: Envelope): string {
   if (env.fileName !== undefined) header.fileName = env.fileName
   if (env.docCategory !== undefined) header.docCategory = env.docCategory
   if (env.format !== undefined) header.format = env.format
+  if (env.batch !== undefined) header.batch = env.batch
   return JSON.stringify(header) + '\n' + env.raw
 }
 

@@ -33,7 +33,14 @@ export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR'
 export type AckDecision =
   | { kind: 'none' }
   | { kind: 'byte' }
-  | { kind: 'ack'; code: AckCode; text?: string; errorCode?: Hl7ErrorConditionCode }
+  | {
+      kind: 'ack'
+      code: AckCode
+      text?: string
+      errorCode?: Hl7ErrorConditionCode
+      /** Why an error ACK: the message content (NackErrorCode applies), or the App ACK timed out. */
+      reason?: 'content' | 'timeout'
+    }
 
 /** The transport-independent part of an inbound HL7 service. */
 export class InboundCore {
@@ -45,6 +52,7 @@ export class InboundCore {
   readonly #validation: string
   readonly #category: string | undefined
   readonly #bad: string | undefined
+  readonly #appAckTimeout: number
 
   constructor(item: ProductionItem, ctx: HostContext) {
     this.#name = item.name
@@ -55,6 +63,7 @@ export class InboundCore {
     this.#validation = this.#settings.string('Validation', '')
     this.#category = this.#settings.string('MessageSchemaCategory')
     this.#bad = this.#settings.string('BadMessageHandler')
+    this.#appAckTimeout = this.#settings.number('AppAckTimeout', 25)
   }
 
   /** Make one inbound message durable, route it, and decide the ACK. */
@@ -75,8 +84,20 @@ export class InboundCore {
         docCategory: this.#category,
       })
       if (bad === undefined)
-        return { kind: 'ack', code: enhanced ? 'CR' : 'AR', text: problem, errorCode: 100 }
-      return { kind: 'ack', code: enhanced ? 'CE' : 'AE', text: problem, errorCode: 207 }
+        return {
+          kind: 'ack',
+          code: enhanced ? 'CR' : 'AR',
+          text: problem,
+          errorCode: 100,
+          reason: 'content',
+        }
+      return {
+        kind: 'ack',
+        code: enhanced ? 'CE' : 'AE',
+        text: problem,
+        errorCode: 207,
+        reason: 'content',
+      }
     }
     const accepted = await this.#ctx.path.admit({
       source: this.#name,
@@ -106,9 +127,34 @@ export class InboundCore {
     }
   }
 
+  /**
+   * AckMode App: wait for every branch, at most AppAckTimeout seconds (LI setting, default 25,
+   * -1 = no limit). On timeout the sender gets AE with an ERR segment; the message is durable in
+   * the WAL and its delivery goes on (a sender that resends on AE will send a duplicate).
+   */
   async #appAck(admitted: Admitted): Promise<AckDecision> {
-    await admitted.handedOff
-    const outcome = await this.#ctx.path.whenFinished(admitted.walId)
+    const limit = this.#appAckTimeout
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      if (limit >= 0) timer = setTimeout(() => resolve('timeout'), limit * 1000)
+    })
+    const finished = admitted.handedOff.then(() => this.#ctx.path.whenFinished(admitted.walId))
+    let outcome: 'completed' | 'failed' | 'timeout'
+    try {
+      outcome = await Promise.race([finished, timedOut])
+    } finally {
+      if (timer !== undefined) clearTimeout(timer)
+    }
+    if (outcome === 'timeout') {
+      finished.catch(() => undefined)
+      return {
+        kind: 'ack',
+        code: 'AE',
+        text: `no application acknowledgement within AppAckTimeout ${limit} s; the message is kept and its delivery goes on`,
+        errorCode: 207,
+        reason: 'timeout',
+      }
+    }
     return outcome === 'completed'
       ? { kind: 'ack', code: 'AA' }
       : { kind: 'ack', code: 'AE', text: 'delivery failed', errorCode: 207 }

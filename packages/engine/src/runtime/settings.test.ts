@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { isEngineError } from '../errors.js'
 import type { ProductionItem } from '../production/types.js'
-import { ItemSettings, nodeEncoding, parseAckMode } from './settings.js'
+import {
+  ItemSettings,
+  checkMllpFraming,
+  isMllpFraming,
+  knownEncoding,
+  nodeEncoding,
+  parseAckMode,
+  parseBatchHandling,
+} from './settings.js'
 
 function item(settings: ProductionItem['settings']): ProductionItem {
   return { name: 'Op', className: 'X', poolSize: 1, enabled: true, attributes: {}, settings }
@@ -57,6 +65,30 @@ describe('parseAckMode / nodeEncoding', () => {
     expect(nodeEncoding('Latin1')).toBe('latin1')
     expect(nodeEncoding('!latin1')).toBe('latin1')
     expect(nodeEncoding('UTF-8')).toBe('utf8')
-    expect(nodeEncoding(undefined)).toBe('utf8')
+    // IRIS's default for HL7 hosts is Latin1; `Default` is the server's (UTF-8 on Linux).
+    expect(nodeEncoding(undefined)).toBe('latin1')
+    expect(nodeEncoding('Default')).toBe('utf8')
+    expect(nodeEncoding('Unicode')).toBe('utf16le')
+    expect(knownEncoding('EBCDIC')).toBeUndefined()
+  })
+
+  it('reads BatchHandling as IRIS stores it (default 1Session) and the display names', () => {
+    const it0 = item([])
+    expect(parseBatchHandling(it0, undefined)).toBe('1Session')
+    expect(['Whole', '1Session', 'Batch', 'Indiv'].map((v) => parseBatchHandling(it0, v))).toEqual([
+      'Whole',
+      '1Session',
+      'Batch',
+      'Indiv',
+    ])
+    expect(parseBatchHandling(it0, 'Multi-Session Batch')).toBe('Batch')
+    expect(parseBatchHandling(it0, 'Individual')).toBe('Indiv')
+    expect(() => parseBatchHandling(it0, '3')).toThrow(/BatchHandling="3"/)
+  })
+
+  it('serves MLLP and Flexible framing and refuses the others', () => {
+    const it0 = item([])
+    for (const f of [undefined, 'MLLP', 'MLLP02', 'Flexible']) expect(isMllpFraming(f)).toBe(true)
+    expect(() => checkMllpFraming(it0, 'AsciiLF')).toThrow(/Framing="AsciiLF" is not supported/)
   })
 })

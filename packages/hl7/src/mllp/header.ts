@@ -58,12 +58,14 @@ const MAX_HEADER_CHARS = 65536
 const FIRST_LOOK_CHARS = 2048
 
 // MSH-1 must be a printable, non-alphanumeric character (HL7 v2.5 ch. 2, 2.5.4 and 2.14.9.1).
-function isSeparator(ch: string): boolean {
-  if (ch.length !== 1) return false
-  const c = ch.charCodeAt(0)
+function isSeparatorCode(c: number): boolean {
   const alphanumeric =
     (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
   return c > 0x20 && c !== 0x7f && !alphanumeric
+}
+
+function isSeparator(ch: string): boolean {
+  return ch.length === 1 && isSeparatorCode(ch.charCodeAt(0))
 }
 
 function segmentEnd(text: string, from: number): number {
@@ -87,9 +89,8 @@ function secondComponent(value: string, component: string): string {
 }
 
 // Builds the header from the MSH line `line` (MSH at `start`, no terminator). The separators are
-// located with indexOf and only the needed fields are cut out: this runs once per message on
-// each side of a connection. Together with mshLineOf this took readHeader from ~5.5 us to
-// ~1.3 us per message on the benchmark corpus (split of a 2 KiB decode before).
+// located with indexOf and only the needed fields are cut out (the slow path: strings, batch
+// headers, leading blank lines; bytes that start with MSH take readHeaderBytes).
 function headerFromLine(line: string, start: number, fs: string): MllpHeader {
   // seps[k] is the index of the separator that precedes MSH-(k + 2); seps[0] is MSH-1 itself.
   const seps = [start + 3]
@@ -97,10 +98,23 @@ function headerFromLine(line: string, start: number, fs: string): MllpHeader {
     seps.push(at)
     at = line.indexOf(fs, at + 1)
   }
+  return headerFromSeparators(line, fs, seps, seps.length, 0)
+}
+
+// Builds the header from `line` and the positions of its separators: sep[k] (k < count) is the
+// index of the separator before MSH-(k + 2), counted from `base` (line index = sep - base).
+// `sep` holds at least MSH-1's own position.
+function headerFromSeparators(
+  line: string,
+  fs: string,
+  sep: ArrayLike<number>,
+  count: number,
+  base: number,
+): MllpHeader {
   const f = (n: number): string => {
-    const from = seps[n - 2]
-    if (from === undefined) return ''
-    return line.slice(from + 1, seps[n - 1] ?? line.length)
+    if (n - 2 >= count) return ''
+    const from = (sep[n - 2] ?? 0) - base + 1
+    return n - 1 < count ? line.slice(from, (sep[n - 1] ?? 0) - base) : line.slice(from)
   }
   const encodingCharacters = f(2)
   const component = encodingCharacters.charAt(0) || '^'
@@ -126,6 +140,42 @@ function headerFromLine(line: string, start: number, fs: string): MllpHeader {
   }
 }
 
+// Separator positions found by the byte scans below. Filled and read synchronously by one call
+// (no await in between), so one module-level array serves every connection without allocation.
+const SEPARATORS = new Int32Array(18)
+
+function asBuffer(message: Uint8Array): Buffer {
+  return Buffer.isBuffer(message)
+    ? message
+    : Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+}
+
+// The fast path for bytes that start with MSH (after optional whitespace), which is every frame
+// a well-behaved peer sends: one pass over the MSH line's bytes records the separators (up to
+// MSH-18) and finds the line end, then the line alone is decoded once and the fields are slices
+// of it. About half the cost of decoding the line first and searching it with indexOf, and it
+// runs once per message on the server. Returns undefined when the bytes need the general path.
+function readHeaderBytes(buf: Buffer): MllpHeader | MllpHeaderProblem | undefined {
+  const n = Math.min(buf.length, MAX_HEADER_CHARS)
+  let start = 0
+  while (start < n && (buf[start] ?? 0) <= 0x20) start++
+  if (buf[start] !== 0x4d || buf[start + 1] !== 0x53 || buf[start + 2] !== 0x48) return undefined
+  const fs = buf[start + 3]
+  if (fs === undefined || !isSeparatorCode(fs)) return undefined
+  const sep = SEPARATORS
+  sep[0] = start + 3
+  let count = 1
+  let end = start + 4
+  for (; end < n; end++) {
+    const c = buf[end]
+    if (c === fs) {
+      if (count < 18) sep[count++] = end
+    } else if (c === 0x0d || c === 0x0a) break
+  }
+  const line = buf.toString('latin1', start, end)
+  return checkHeader(headerFromSeparators(line, line.charAt(3), sep, count, start))
+}
+
 function toLatin1(message: string | Uint8Array, limit: number): string {
   if (typeof message === 'string') return message.length > limit ? message.slice(0, limit) : message
   const buf = Buffer.isBuffer(message)
@@ -134,44 +184,22 @@ function toLatin1(message: string | Uint8Array, limit: number): string {
   return buf.toString('latin1', 0, Math.min(buf.length, limit))
 }
 
-// Fast path for bytes that start with MSH (after optional whitespace): decode only up to the end
-// of that line. Runs for every message on both sides of a connection, so it avoids decoding
-// (and scanning) more than the ~130-200 bytes it needs (measured: half the cost of a 2 KiB
-// decode, before counting the scan for the line end).
-function mshLineOf(message: Uint8Array): string | undefined {
-  const n = Math.min(message.byteLength, MAX_HEADER_CHARS)
-  let start = 0
-  while (start < n && (message[start] ?? 0) <= 0x20) start++
-  if (message[start] !== 0x4d || message[start + 1] !== 0x53 || message[start + 2] !== 0x48) {
-    return undefined
-  }
-  let end = start + 3
-  while (end < n) {
-    const c = message[end]
-    if (c === 0x0d || c === 0x0a) break
-    end++
-  }
-  const buf = Buffer.isBuffer(message)
-    ? message
-    : Buffer.from(message.buffer, message.byteOffset, message.byteLength)
-  return buf.toString('latin1', 0, end)
-}
-
 /**
  * Reads the MSH segment at the start of `message` (leading CR/LF and whitespace skipped).
  * Returns the header, or a problem saying what was wrong when there is no usable MSH: not
  * starting with MSH, bad separators, or MSH-9/MSH-10 empty.
  */
 export function readHeader(message: string | Uint8Array): MllpHeader | MllpHeaderProblem {
-  let text = typeof message === 'string' ? undefined : mshLineOf(message)
-  if (text === undefined) {
-    // Slow path (batch headers, garbage, strings): decode a short prefix first; only a header
-    // longer than that costs a second, longer decode.
-    const length = typeof message === 'string' ? message.length : message.byteLength
-    text = toLatin1(message, FIRST_LOOK_CHARS)
-    if (length > FIRST_LOOK_CHARS && segmentEnd(text, text.indexOf('MSH') + 1) === text.length) {
-      text = toLatin1(message, MAX_HEADER_CHARS)
-    }
+  if (typeof message !== 'string') {
+    const fast = readHeaderBytes(asBuffer(message))
+    if (fast !== undefined) return fast
+  }
+  // Slow path (batch headers, garbage, strings): decode a short prefix first; only a header
+  // longer than that costs a second, longer decode.
+  const length = typeof message === 'string' ? message.length : message.byteLength
+  let text = toLatin1(message, FIRST_LOOK_CHARS)
+  if (length > FIRST_LOOK_CHARS && segmentEnd(text, text.indexOf('MSH') + 1) === text.length) {
+    text = toLatin1(message, MAX_HEADER_CHARS)
   }
   let start = 0
   while (start < text.length && text.charCodeAt(start) <= 0x20) start++
@@ -197,7 +225,12 @@ export function readHeader(message: string | Uint8Array): MllpHeader | MllpHeade
     }
   }
   const end = segmentEnd(text, start)
-  const header = headerFromLine(end === text.length ? text : text.slice(0, end), start, fs)
+  return checkHeader(headerFromLine(end === text.length ? text : text.slice(0, end), start, fs))
+}
+
+// The checks that make a header usable for addressing an ACK and matching it.
+function checkHeader(header: MllpHeader): MllpHeader | MllpHeaderProblem {
+  const fs = header.fieldSeparator
   if (header.encodingCharacters.length < 2 || header.encodingCharacters.includes(fs)) {
     return {
       errorCode: 100,
@@ -220,29 +253,40 @@ export function readHeader(message: string | Uint8Array): MllpHeader | MllpHeade
  * separators up to MSH-10 in the bytes and decodes MSH-10 alone (the client's per-message path).
  */
 export function readControlId(message: Uint8Array): string | MllpHeaderProblem {
-  const buf = Buffer.isBuffer(message)
-    ? message
-    : Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+  const buf = asBuffer(message)
   const fs = buf[3]
   if (
     buf[0] === 0x4d &&
     buf[1] === 0x53 &&
     buf[2] === 0x48 &&
     fs !== undefined &&
-    isSeparator(String.fromCharCode(fs))
+    isSeparatorCode(fs)
   ) {
-    const cr = buf.indexOf(0x0d, 4)
-    const lf = buf.indexOf(0x0a, 4)
-    const lineEnd = Math.min(cr === -1 ? buf.length : cr, lf === -1 ? buf.length : lf)
-    // at[n] = index of the separator before MSH-(n + 1), so MSH-n spans (at[n - 1], at[n]).
-    const at = [0, 3]
-    for (let n = 2; n <= 10; n++) {
-      const next = buf.indexOf(fs, (at[n - 1] ?? 0) + 1)
-      at.push(next === -1 || next > lineEnd ? lineEnd : next)
+    // One pass over the MSH line up to the separator after MSH-10: p2 ends MSH-2, p8..p10 are the
+    // separators before MSH-9, MSH-10 and after MSH-10 (or the line end).
+    const n = Math.min(buf.length, MAX_HEADER_CHARS)
+    let p2 = -1
+    let p8 = -1
+    let p9 = -1
+    let p10 = -1
+    let count = 0
+    let i = 4
+    for (; i < n; i++) {
+      const c = buf[i]
+      if (c === fs) {
+        count++
+        if (count === 1) p2 = i
+        else if (count === 7) p8 = i
+        else if (count === 8) p9 = i
+        else if (count === 9) {
+          p10 = i
+          break
+        }
+      } else if (c === 0x0d || c === 0x0a) break
     }
-    const [p2 = 0, p8 = 0, p9 = 0, p10 = 0] = [at[2], at[8], at[9], at[10]]
+    if (p10 === -1 && count === 8) p10 = i
     // The common case: MSH-2 usable, MSH-9 (p8, p9) and MSH-10 (p9, p10) valued, on the MSH line.
-    if (p2 - 4 >= 2 && p9 - p8 > 1 && p9 < lineEnd && p10 - p9 > 1) {
+    if (p2 - 4 >= 2 && p9 - p8 > 1 && p10 - p9 > 1) {
       return buf.toString('latin1', p9 + 1, p10)
     }
   }
@@ -291,37 +335,70 @@ export function readAckFields(ack: string | Uint8Array): MllpAckFields | undefin
 }
 
 const MSH_BYTES = Buffer.from('MSH')
-const MSA_BYTES = Buffer.from('MSA')
 
-// The byte-level twin of readAckFields for received frames (the client's hot path): finds MSA
-// with native indexOf and decodes only MSA-1..3 instead of the whole ACK, so a long ACK (many ERR
-// segments, long texts) costs no more than a short one.
-function readAckFieldsFromBytes(ack: Uint8Array): MllpAckFields | undefined {
-  const buf = Buffer.isBuffer(ack) ? ack : Buffer.from(ack.buffer, ack.byteOffset, ack.byteLength)
+/**
+ * Where MSA-1..3 lie in an ACK's bytes, as found by {@link locateAckFields}: `[code start, code
+ * end, control id start, control id end, text start, text end]` (end exclusive; start = end for an
+ * absent field). Overwritten by every call: read it before the next one.
+ * @internal
+ */
+export const ACK_FIELD_SPANS = new Int32Array(6)
+
+/**
+ * The byte-level reading behind readAckFields, for received frames (the client's hot path): finds
+ * the MSA segment and records where MSA-1..3 lie in {@link ACK_FIELD_SPANS} without decoding
+ * anything, so that the client can match MSA-2 against the MSH-10 it sent byte by byte and decode
+ * only what it keeps; a long ACK (many ERR segments, long texts) costs no more than a short one.
+ * Returns false when there is no MSH or no MSA.
+ * @internal
+ */
+export function locateAckFields(buf: Buffer): boolean {
   const limit = Math.min(buf.length, MAX_HEADER_CHARS)
-  const msh = buf.indexOf(MSH_BYTES)
-  if (msh === -1 || msh + 3 >= limit) return undefined
+  const msh = buf[0] === 0x4d && buf[1] === 0x53 && buf[2] === 0x48 ? 0 : buf.indexOf(MSH_BYTES)
+  if (msh === -1 || msh + 3 >= limit) return false
   const fs = buf[msh + 3]
-  if (fs === undefined || !isSeparator(String.fromCharCode(fs))) return undefined
-  let at = msh
-  for (;;) {
-    at = buf.indexOf(MSA_BYTES, at + 1)
-    if (at === -1 || at + 3 >= limit) return undefined
-    const before = buf[at - 1]
-    if (buf[at + 3] === fs && (before === 0x0d || before === 0x0a)) break
+  if (fs === undefined || !isSeparatorCode(fs)) return false
+  // MSA counts only at a segment start: right after a CR or LF that follows the MSH.
+  let at = -1
+  for (let i = msh; i + 4 < limit; i++) {
+    const c = buf[i]
+    if (
+      (c === 0x0d || c === 0x0a) &&
+      buf[i + 1] === 0x4d &&
+      buf[i + 2] === 0x53 &&
+      buf[i + 3] === 0x41 &&
+      buf[i + 4] === fs
+    ) {
+      at = i + 1
+      break
+    }
   }
-  const values = ['', '', '']
+  if (at === -1) return false
+  const spans = ACK_FIELD_SPANS
+  spans.fill(0)
   let from = at + 4
-  for (let i = 0; i < 3 && from <= limit; i++) {
+  for (let k = 0; k < 3 && from <= limit; k++) {
     let to = from
     while (to < limit) {
       const c = buf[to]
       if (c === fs || c === 0x0d || c === 0x0a) break
       to++
     }
-    values[i] = buf.toString('latin1', from, to)
+    spans[2 * k] = from
+    spans[2 * k + 1] = to
     if (to >= limit || buf[to] !== fs) break
     from = to + 1
   }
-  return { code: values[0] ?? '', controlId: values[1] ?? '', text: values[2] ?? '' }
+  return true
+}
+
+function readAckFieldsFromBytes(ack: Uint8Array): MllpAckFields | undefined {
+  const buf = asBuffer(ack)
+  if (!locateAckFields(buf)) return undefined
+  const [codeFrom = 0, codeTo = 0, idFrom = 0, idTo = 0, textFrom = 0, textTo = 0] = ACK_FIELD_SPANS
+  return {
+    code: buf.toString('latin1', codeFrom, codeTo),
+    controlId: buf.toString('latin1', idFrom, idTo),
+    text: buf.toString('latin1', textFrom, textTo),
+  }
 }

@@ -174,8 +174,23 @@ class HandlerContext implements MllpHandlerContext {
     this.receivedAt = receivedAt
   }
 
+  // The last ACK built by ack(), returned to the handler as a view into its ready MLLP frame: when
+  // the handler returns that view (the usual `return ctx.ack('AA')`), the server writes the frame
+  // as it is instead of copying the ACK into a new one.
+  #lastAck: Buffer | undefined
+  #lastAckFrame: Buffer | undefined
+
   ack(code: MllpAckCode, options?: MllpAckOptions): Buffer {
-    return Buffer.from(buildMllpAck(this.header, code, options), 'latin1')
+    const frame = encodeFrame(buildMllpAck(this.header, code, options), 'latin1')
+    const ack = frame.subarray(1, frame.length - 2)
+    this.#lastAck = ack
+    this.#lastAckFrame = frame
+    return ack
+  }
+
+  /** The MLLP frame around `reply` if it is the last ACK built by `ack()`, else undefined. */
+  frameOf(reply: unknown): Buffer | undefined {
+    return reply === this.#lastAck ? this.#lastAckFrame : undefined
   }
 }
 
@@ -352,11 +367,11 @@ class Connection {
     }
     if (isPromiseLike(result)) {
       result.then(
-        (reply) => this.#reply(slot, frame, header, reply),
+        (reply) => this.#reply(slot, frame, header, reply, context),
         (e: unknown) => this.#fail(slot, frame, header, e),
       )
     } else {
-      this.#reply(slot, frame, header, result)
+      this.#reply(slot, frame, header, result, context)
     }
   }
 
@@ -405,7 +420,13 @@ class Connection {
 
   // Turns the handler's reply into the frame to write. Strings follow the inbound charset
   // (Latin-1 for MSH-18 8859/1, else UTF-8); bytes are written as given.
-  #reply(slot: Slot, frame: Buffer, header: MllpHeader, reply: MllpReply): void {
+  #reply(
+    slot: Slot,
+    frame: Buffer,
+    header: MllpHeader,
+    reply: MllpReply,
+    context: HandlerContext,
+  ): void {
     if (reply === null) {
       // The application asked for no reply (AckMode Never): nothing is written for this frame.
       this.#finish(slot, undefined, undefined)
@@ -425,7 +446,9 @@ class Connection {
     }
     let ack: Buffer
     try {
-      if (typeof reply === 'string') ack = encodeFrame(reply, encodingFor(header))
+      const built = context.frameOf(reply)
+      if (built !== undefined) ack = built
+      else if (typeof reply === 'string') ack = encodeFrame(reply, encodingFor(header))
       else if (reply instanceof Uint8Array) ack = encodeFrame(reply)
       else ack = encodeFrame(String(reply.toString()), encodingFor(header))
     } catch (e) {

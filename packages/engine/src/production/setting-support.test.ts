@@ -1,0 +1,144 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { checkProduction } from '../iris/check.js'
+import type { ProductionItem } from './types.js'
+import { settingSupport } from './setting-support.js'
+
+const item = (className: string): ProductionItem => ({
+  name: 'X',
+  className,
+  poolSize: 1,
+  enabled: true,
+  attributes: {},
+  settings: [],
+})
+const verdict = (className: string, name: string, value: string, kind = 'service' as const) =>
+  settingSupport(item(className), { target: 'Host', name, value }, kind).status
+
+describe('settingSupport', () => {
+  it('honours, accepts with differences, or refuses, with values checked', () => {
+    const tcp = 'EnsLib.HL7.Service.TCPService'
+    const file = 'EnsLib.HL7.Operation.FileOperation'
+    expect(verdict(tcp, 'NackErrorCode', 'ContentR')).toBe('supported')
+    expect(verdict(tcp, 'NackErrorCode', 'Sometimes')).toBe('unsupported')
+    expect(verdict(tcp, 'Framing', 'MLLP')).toBe('supported')
+    expect(verdict(tcp, 'Framing', 'Flexible')).toBe('differences')
+    expect(verdict(tcp, 'Framing', 'AsciiLF')).toBe('unsupported')
+    expect(verdict(file, 'Framing', 'AsciiLF')).toBe('supported')
+    expect(verdict(tcp, 'DefCharEncoding', '!UTF-8')).toBe('supported')
+    expect(verdict(tcp, 'DefCharEncoding', '@MyTable')).toBe('unsupported')
+    expect(verdict(tcp, 'SearchTableClass', 'Trust.SearchTable')).toBe('differences')
+    expect(verdict(tcp, 'AlertGracePeriod', '0')).toBe('supported')
+    expect(verdict(tcp, 'AlertGracePeriod', '60')).toBe('differences')
+    expect(verdict(tcp, 'AckTargetConfigNames', '')).toBe('supported')
+    expect(verdict(tcp, 'AckTargetConfigNames', 'Somewhere')).toBe('unsupported')
+    expect(verdict(tcp, 'Schedule', 'START:WEEK-*-T08:00:00')).toBe('supported')
+    expect(verdict(tcp, 'Schedule', 'START:someday')).toBe('unsupported')
+    expect(verdict(tcp, 'InactivityTimeout', '30')).toBe('supported')
+    expect(verdict(tcp, 'FrameworkCustomSetting', 'x')).toBe('unsupported')
+  })
+})
+
+/** A production with the settings public IRIS exports use (written for this test). */
+const PRODUCTION = `<Production Name="Trust.Check" TestingEnabled="false" LogGeneralTraceEvents="false">
+  <Item Name="Lab Files In" ClassName="EnsLib.HL7.Service.FileService" PoolSize="1" Enabled="true" Foreground="false" Schedule="START:WEEK-*-T06:00:00,STOP:WEEK-*-T22:00:00">
+    <Setting Target="Host" Name="InactivityTimeout">0</Setting>
+    <Setting Target="Host" Name="AckTargetConfigNames"></Setting>
+    <Setting Target="Host" Name="Framing">Flexible</Setting>
+    <Setting Target="Host" Name="TargetConfigNames">Lab Router</Setting>
+    <Setting Target="Host" Name="SearchTableClass">Trust.SearchTable</Setting>
+    <Setting Target="Host" Name="LocalFacilityApplication"></Setting>
+    <Setting Target="Host" Name="AckMode">Never</Setting>
+    <Setting Target="Host" Name="UseAckCommitCodes">1</Setting>
+    <Setting Target="Host" Name="IgnoreInboundAck">1</Setting>
+    <Setting Target="Host" Name="BatchHandling">Batch</Setting>
+    <Setting Target="Host" Name="DefCharEncoding">Latin1</Setting>
+    <Setting Target="Host" Name="AlertGracePeriod">0</Setting>
+    <Setting Target="Host" Name="AlertOnError">1</Setting>
+    <Setting Target="Host" Name="ArchiveIO">0</Setting>
+    <Setting Target="Adapter" Name="FilePath">/data/in/</Setting>
+    <Setting Target="Adapter" Name="FileSpec">LAB*</Setting>
+    <Setting Target="Adapter" Name="ArchivePath">/data/archive/</Setting>
+    <Setting Target="Adapter" Name="WorkPath"></Setting>
+    <Setting Target="Adapter" Name="Charset">Default</Setting>
+    <Setting Target="Adapter" Name="FileAccessTimeout">10</Setting>
+    <Setting Target="Adapter" Name="AppendTimestamp">1</Setting>
+    <Setting Target="Adapter" Name="CallInterval">5</Setting>
+  </Item>
+  <Item Name="Lab Router" ClassName="EnsLib.HL7.MsgRouter.RoutingEngine" PoolSize="1" Enabled="true">
+    <Setting Target="Host" Name="AlertOnBadMessage">1</Setting>
+    <Setting Target="Host" Name="BadMessageHandler">Lab Files Out</Setting>
+    <Setting Target="Host" Name="BusinessRuleName">Trust.LabRules</Setting>
+  </Item>
+  <Item Name="Lab Files Out" ClassName="EnsLib.HL7.Operation.FileOperation" PoolSize="1" Enabled="true">
+    <Setting Target="Host" Name="Filename">%H%M_Lab_%f.txt</Setting>
+    <Setting Target="Host" Name="AutoBatchParentSegs">1</Setting>
+    <Setting Target="Host" Name="Separators">|^~\\&amp;</Setting>
+    <Setting Target="Host" Name="AlertRetryGracePeriod">0</Setting>
+    <Setting Target="Host" Name="RetryInterval">5</Setting>
+    <Setting Target="Host" Name="FailureTimeout">15</Setting>
+    <Setting Target="Host" Name="Framing">AsciiLF</Setting>
+    <Setting Target="Adapter" Name="FilePath">/data/out/</Setting>
+    <Setting Target="Adapter" Name="Overwrite">0</Setting>
+    <Setting Target="Adapter" Name="Charset">Default</Setting>
+    <Setting Target="Adapter" Name="OpenTimeout">5</Setting>
+  </Item>
+  <Item Name="Ens.Alert" ClassName="EnsLib.EMail.AlertOperation" PoolSize="1" Enabled="true">
+    <Setting Target="Adapter" Name="SMTPServer">smtp.example.nhs.uk</Setting>
+    <Setting Target="Adapter" Name="Recipient">integration@example.nhs.uk</Setting>
+  </Item>
+</Production>`
+
+const RULES = `<Export generator="IRIS" version="26"><Class name="Trust.LabRules"><Super>Ens.Rule.Definition</Super>
+<XData name="RuleDefinition"><XMLNamespace>http://www.intersystems.com/rule</XMLNamespace><Data><![CDATA[
+<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine" production="Trust.Check">
+<ruleSet name="" effectiveBegin="" effectiveEnd=""><rule name="all"><when condition="1"><send transform="" target="Lab Files Out"></send></when></rule></ruleSet>
+</ruleDefinition>]]></Data></XData></Class></Export>`
+
+describe('checkProduction settings', () => {
+  let dir: string
+  const check = async (xml: string): ReturnType<typeof checkProduction> => {
+    const file = path.join(dir, `p-${Math.random().toString(36).slice(2)}.xml`)
+    await writeFile(file, xml)
+    return checkProduction({ path: file })
+  }
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'li-settings-'))
+    await writeFile(path.join(dir, 'Trust.LabRules.xml'), RULES)
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('a production using the settings of public IRIS exports checks clean, with its differences listed', async () => {
+    const r = await check(PRODUCTION)
+    const items = r.entries.filter((e) => e.kind === 'item')
+    expect(items.map((e) => `${e.name}:${e.status}`)).toEqual([
+      'Lab Files In:differences',
+      'Lab Router:supported',
+      'Lab Files Out:supported',
+      'Ens.Alert:differences',
+    ])
+    expect(items[0]?.notes).toEqual([
+      'setting SearchTableClass: no search table is built: the message store indexes control id, type, session and state (query those instead)',
+    ])
+    expect(r.exitCode).toBe(0)
+  })
+
+  it('reports a setting LI does not act on as not supported, naming it', async () => {
+    const r = await check(
+      PRODUCTION.replace(
+        '<Setting Target="Host" Name="AlertOnBadMessage">1</Setting>',
+        '<Setting Target="Host" Name="ForwardToAuditTrail">1</Setting>',
+      ),
+    )
+    const router = r.entries.find((e) => e.name === 'Lab Router')
+    expect(router?.status).toBe('unsupported')
+    expect(router?.notes[0]).toMatch(
+      /^setting ForwardToAuditTrail \(Host\) is not supported: LI Engine keeps it but does not act on it/,
+    )
+    expect(r.exitCode).toBe(1)
+  })
+})

@@ -1,0 +1,225 @@
+/**
+ * How LI Engine treats each IRIS item setting, for `checkProduction`: honoured (the runtime acts
+ * on it as IRIS does), accepted with a difference (kept, with a note saying what differs), or not
+ * supported (kept for round trip, but the runtime does not act on it, so the production would
+ * behave differently: the report says so and the check exits 1).
+ *
+ * Empty values, and values equal to the IRIS default of a setting LI does not act on, are
+ * honoured trivially (nothing to emulate). Values are checked where a bad one would fail the
+ * item at start (Framing, BatchHandling, NackErrorCode, DefCharEncoding, Charset, Schedule).
+ * This module only classifies; the hosts read the settings themselves.
+ */
+import { EngineError } from '../errors.js'
+import { parseSchedule } from '../runtime/schedule.js'
+import { isMllpFraming, knownEncoding, parseBatchHandling } from '../runtime/settings.js'
+import type { HostKind, ProductionItem, ProductionSetting } from './types.js'
+
+/** The verdict on one setting. */
+export type SettingSupport =
+  | { status: 'supported' }
+  | { status: 'differences'; note: string }
+  | { status: 'unsupported'; note: string }
+
+/** Settings the runtime acts on as IRIS does (see docs/configuration.md for each). */
+export const HONOURED_SETTINGS: ReadonlySet<string> = new Set([
+  // Connections and addressing
+  'Port',
+  'IPAddress',
+  'SSLConfig',
+  'ConnectTimeout',
+  'ResponseTimeout',
+  'ReadTimeout',
+  'StayConnected',
+  'HTTPServer',
+  'HTTPPort',
+  'URL',
+  // Routing and documents
+  'TargetConfigNames',
+  'BusinessRuleName',
+  'BadMessageHandler',
+  'MessageSchemaCategory',
+  'AlertOnBadMessage',
+  // ACKs
+  'AckMode',
+  'ReplyCodeActions',
+  'AddNackERR',
+  'LocalFacilityApplication',
+  'UseAckCommitCodes',
+  'IgnoreInboundAck',
+  // Retries, alerts, queues
+  'RetryInterval',
+  'FailureTimeout',
+  'AlertOnError',
+  'QueueCountAlert',
+  'QueueWaitAlert',
+  // Files
+  'FilePath',
+  'FileSpec',
+  'ArchivePath',
+  'WorkPath',
+  'Filename',
+  'Overwrite',
+  'CallInterval',
+  'AppendTimestamp',
+  'AutoBatchParentSegs',
+  // LI settings (not IRIS)
+  'PipelineWindow',
+  'OrderingKey',
+  'AppAckTimeout',
+  'AlertFile',
+])
+
+/** Settings that only tune IRIS logging, archiving or monitoring: accepted, nothing to do. */
+const LOGGING_ONLY: ReadonlySet<string> = new Set([
+  'ArchiveIO',
+  'LogTraceEvents',
+  'Foreground',
+  'Category',
+  'Comment',
+  'TraceOperations',
+  'InactivityTimeout',
+  'FileAccessTimeout',
+  'OpenTimeout',
+])
+
+/** IRIS defaults of settings LI does not act on: a production that leaves them so is fine. */
+const IRIS_DEFAULTS: Readonly<Record<string, readonly string[]>> = {
+  AlertGracePeriod: ['0'],
+  AlertRetryGracePeriod: ['0'],
+  PreACKTCPClear: ['0'],
+  ThrottleDelay: ['0'],
+  SendSuperSession: ['0'],
+  NoFailWhileDisconnected: ['0'],
+  ActOnValidationError: ['0', 'false'],
+  DocTypeResolution: ['Standard'],
+  SaveReplies: ['IndexNotOKs'],
+  ForceCharset: ['0'],
+  ReplyTargetConfigNames: [''],
+  AckTargetConfigNames: [''],
+  JobPerConnection: ['1'],
+  DeleteFromServer: ['1'],
+  Retry: ['0'],
+}
+
+/** Accepted, with what differs. */
+const DIFFERENCES: Readonly<Record<string, string>> = {
+  SearchTableClass:
+    'no search table is built: the message store indexes control id, type, session and state (query those instead)',
+  AlertGracePeriod: 'alerts are raised at once, without the grace period',
+  AlertRetryGracePeriod:
+    'alerts are raised when a delivery fails for good, without the grace period',
+  JobPerConnection:
+    'connections are served concurrently (one message at a time per connection), as with JobPerConnection=1',
+  AckType:
+    "the router's ACK settings are not used: the service builds the App ACK from the outcome",
+  NackCode:
+    "the router's ACK settings are not used: the service builds the App ACK from the outcome",
+  SMTPServer: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
+  SMTPPort: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
+  Credentials: 'credentials are not read (no IRIS credential store)',
+  Recipient: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
+  Cc: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
+  From: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
+  SubjectPrefix: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
+  IncludeDetails: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
+  IncludeNodeinSubject: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
+  ActOnValidationError: 'the router does not validate: set Validation on the receiving service',
+}
+
+/** Classify one setting of an item. */
+export function settingSupport(
+  item: ProductionItem,
+  s: ProductionSetting,
+  kind: HostKind,
+): SettingSupport {
+  const value = s.value.trim()
+  const name = s.name
+  const ok: SettingSupport = { status: 'supported' }
+  if (value === '' || LOGGING_ONLY.has(name)) return ok
+  const bad = (why: string): SettingSupport => ({ status: 'unsupported', note: why })
+  try {
+    switch (name) {
+      case 'Framing':
+        return framingSupport(item, value)
+      case 'BatchHandling':
+        parseBatchHandling(item, value)
+        return ok
+      case 'NackErrorCode':
+        return ['contente', 'contentr', 'alle', 'allr'].includes(value.toLowerCase())
+          ? ok
+          : bad(`NackErrorCode="${value}" is not one of ContentE, ContentR, AllE, AllR`)
+      case 'DefCharEncoding':
+      case 'Charset':
+        if (value.startsWith('@'))
+          return bad(`${name}="${value}": IRIS translation tables are not supported`)
+        return knownEncoding(value) !== undefined
+          ? ok
+          : bad(
+              `${name}="${value}" is not a known encoding (Latin1, UTF-8, Unicode, ASCII, Default, Binary; a leading ! forces it)`,
+            )
+      case 'Schedule':
+        if (value.startsWith('@'))
+          return {
+            status: 'differences',
+            note: `Schedule "${value}" names a schedule spec: define it in the engine's schedules config`,
+          }
+        parseSchedule(value, `setting Schedule`)
+        return ok
+      case 'Separators':
+        return value.slice(0, 5) === '|^~\\&'
+          ? ok
+          : {
+              status: 'differences',
+              note: `Separators "${value.slice(0, 5)}": messages are written with their own delimiters (only the segment terminator after the fifth character is applied)`,
+            }
+      case 'ConfirmComplete':
+        return value === '0' || value === '1'
+          ? ok
+          : {
+              status: 'differences',
+              note: `ConfirmComplete=${value} is served as 1 (Size: the file's size and time must not change between two polls)`,
+            }
+      case 'Validation':
+        return kind === 'process'
+          ? {
+              status: 'differences',
+              note: 'the router does not validate: set Validation on the receiving service',
+            }
+          : ok
+      default:
+        break
+    }
+  } catch (e) {
+    return bad(e instanceof EngineError ? e.message : String(e))
+  }
+  if (HONOURED_SETTINGS.has(name)) return ok
+  const defaults = IRIS_DEFAULTS[name]
+  if (defaults?.some((d) => d.toLowerCase() === value.toLowerCase()) === true) return ok
+  const note = DIFFERENCES[name]
+  if (note !== undefined) return { status: 'differences', note }
+  return bad(
+    `setting ${name} (${s.target}) is not supported: LI Engine keeps it but does not act on it, so the item would behave differently from IRIS; remove it, or register a host class that handles it`,
+  )
+}
+
+function framingSupport(item: ProductionItem, value: string): SettingSupport {
+  const file = /\.File(Service|Operation)$/.test(item.className)
+  const v = value.toLowerCase()
+  if (file) {
+    return ['none', 'flexible', 'asciilf', 'asciicr'].includes(v) || isMllpFraming(v)
+      ? { status: 'supported' }
+      : {
+          status: 'unsupported',
+          note: `Framing="${value}" is not supported on a file host (None, Flexible, AsciiLF, AsciiCR, MLLP)`,
+        }
+  }
+  if (!isMllpFraming(v)) {
+    return {
+      status: 'unsupported',
+      note: `Framing="${value}" is not supported: LI Engine speaks MLLP only (Framing MLLP or Flexible)`,
+    }
+  }
+  return v === 'flexible'
+    ? { status: 'differences', note: 'Framing Flexible is served as MLLP (no framing detection)' }
+    : { status: 'supported' }
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest'
+import { PendingIndex } from './pending-index.js'
+import type { WalEntry } from './types.js'
+
+function entry(id: number): WalEntry {
+  return {
+    id,
+    hostName: 'H',
+    messageId: `M${id}`,
+    payload: 'p',
+    metadata: undefined,
+    appendedAt: id,
+    attempts: 0,
+  }
+}
+
+/** A small seeded PRNG (mulberry32), so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+describe('PendingIndex', () => {
+  it('behaves like an ordered map under random adds, lookups and removals (incl. compaction)', () => {
+    for (const seed of [1, 2, 3]) {
+      const rnd = prng(seed)
+      const index = new PendingIndex()
+      // The reference: id -> [segment, offset, length], iterated in id order.
+      const model = new Map<number, [number, number, number]>()
+      let nextId = 1
+      for (let step = 0; step < 8_000; step++) {
+        const r = rnd()
+        if (r < 0.5) {
+          // Ids mostly grow (the write path), sometimes skip (a rejected append burns ids).
+          nextId += rnd() < 0.1 ? 3 : 1
+          const loc: [number, number, number] = [1 + (nextId >> 10), nextId * 7, 100 + (nextId % 50)]
+          expect(index.add(entry(nextId), ...loc)).toBe(true)
+          model.set(nextId, loc)
+        } else if (r < 0.55 && model.size > 0) {
+          // An id lower than the last (recovery after corruption): inserted in order, or refused
+          // if present.
+          const id = 1 + Math.floor(rnd() * nextId)
+          const added = index.add(entry(id), 9, id, 9)
+          expect(added).toBe(!model.has(id))
+          if (added) model.set(id, [9, id, 9])
+        } else if (model.size > 0) {
+          const ids = [...model.keys()]
+          // Remove mostly old entries (as completions do), sometimes a random one.
+          const id = rnd() < 0.7 ? ids[0]! : ids[Math.floor(rnd() * ids.length)]!
+          const at = index.find(id)
+          expect(at).not.toBe(-1)
+          expect([index.segmentAt(at), index.offsetAt(at), index.lengthAt(at)]).toEqual(
+            model.get(id),
+          )
+          index.removeAt(at)
+          model.delete(id)
+          expect(index.find(id)).toBe(-1)
+        }
+        if (step % 997 === 0) {
+          const sorted = [...model.keys()].sort((a, b) => a - b)
+          expect(index.values().map((e) => e.id)).toEqual(sorted)
+          expect(index.size).toBe(model.size)
+          const walked: number[] = []
+          for (let at = index.first(); at !== -1; at = index.next(at)) walked.push(index.entryAt(at).id)
+          expect(walked).toEqual(sorted)
+        }
+      }
+    }
+  })
+
+  it('lets a walk remove entries as it goes, and replaces an entry in place', () => {
+    const index = new PendingIndex()
+    for (let id = 1; id <= 3000; id++) index.add(entry(id), 1, id, 1)
+    const seen: number[] = []
+    for (let at = index.first(); at !== -1; at = index.next(at)) {
+      const id = index.entryAt(at).id
+      seen.push(id)
+      if (id % 2 === 0) index.removeAt(at)
+    }
+    expect(seen).toHaveLength(3000)
+    expect(index.size).toBe(1500)
+    const at = index.find(7)
+    index.replaceAt(at, { ...index.entryAt(at), attempts: 2 })
+    expect(index.values()[3]).toMatchObject({ id: 7, attempts: 2 })
+    expect(index.find(8)).toBe(-1)
+    for (let at2 = index.first(); at2 !== -1; at2 = index.next(at2)) index.removeAt(at2)
+    expect(index.size).toBe(0)
+    expect(index.first()).toBe(-1)
+    expect(index.values()).toEqual([])
+    expect(index.add(entry(5), 1, 1, 1)).toBe(true)
+    expect(index.values().map((e) => e.id)).toEqual([5])
+  })
+})

@@ -1,0 +1,198 @@
+/**
+ * The pending entries of a log in id order, each with where its append record lives (segment,
+ * byte offset, length), found by id.
+ *
+ * Why not a `Map<id, { entry, segment, offset, length }>`: ids only grow, and the write path adds
+ * a whole group of them at the end at once, so parallel arrays in id order do the job with one
+ * object per entry (the entry itself) instead of three (entry, location object, map slot), and
+ * without rehashing a large map as it grows. Measured here (256 callers appending 100,000
+ * 1 KiB records, none completed, no-op disk): the Map version spent ~1 µs of CPU per append on
+ * `Map.set`, the location objects and the collector's copying of both; this one ~0.1 µs.
+ *
+ * Layout: positions `[head, tail)` of the arrays hold ids in strictly increasing order; a removed
+ * entry leaves a hole (its `entries` slot is `undefined`, its id stays so that lookups by binary
+ * search still work). `head` skips leading holes. When the arrays are full they are compacted
+ * (holes dropped) if at most half are live, else doubled, so the memory stays proportional to
+ * the pending entries plus the holes left since the last compaction.
+ *
+ * Does not: any I/O, or keep the per-segment counts (`wal.ts` does).
+ */
+
+import type { WalEntry } from './types.js'
+
+/** First capacity of the arrays; they double as needed. */
+const INITIAL_CAPACITY = 1024
+
+/** Pending entries by id, in id order, with the location of each one's append record. */
+export class PendingIndex {
+  private ids = new Float64Array(INITIAL_CAPACITY)
+  private entries: (WalEntry | undefined)[] = new Array<WalEntry | undefined>(INITIAL_CAPACITY)
+  private segments = new Uint32Array(INITIAL_CAPACITY)
+  private offsets = new Float64Array(INITIAL_CAPACITY)
+  private lengths = new Uint32Array(INITIAL_CAPACITY)
+  /** First position that can be live (every position before it is a hole). */
+  private head = 0
+  /** One past the last used position. */
+  private tail = 0
+  /** Live entries in `[head, tail)`. */
+  private live = 0
+
+  /** Number of pending entries. */
+  get size(): number {
+    return this.live
+  }
+
+  /**
+   * Adds an entry and its record's location. Appending in increasing id order (the write path,
+   * and recovery) is O(1); an id lower than the last one is inserted in its place (O(n), only
+   * seen after corruption). Returns false, changing nothing, if the id is already present.
+   */
+  add(entry: WalEntry, segment: number, offset: number, length: number): boolean {
+    if (this.tail === this.ids.length) this.makeRoom()
+    const id = entry.id
+    let at = this.tail
+    if (this.tail > this.head && id <= this.ids[this.tail - 1]!) {
+      at = this.lowerBound(id)
+      if (this.ids[at] === id) {
+        if (this.entries[at] !== undefined) return false
+        // The id's own hole: fill it in place (ids stay sorted).
+        this.set(at, entry, segment, offset, length)
+        this.live++
+        return true
+      }
+      // Shift [at, tail) right by one to keep ids sorted (makeRoom left room for one more).
+      this.ids.copyWithin(at + 1, at, this.tail)
+      this.entries.copyWithin(at + 1, at, this.tail)
+      this.segments.copyWithin(at + 1, at, this.tail)
+      this.offsets.copyWithin(at + 1, at, this.tail)
+      this.lengths.copyWithin(at + 1, at, this.tail)
+    }
+    this.ids[at] = id
+    this.set(at, entry, segment, offset, length)
+    this.tail++
+    this.live++
+    return true
+  }
+
+  /** Position of pending entry `id`, or -1. */
+  find(id: number): number {
+    const at = this.lowerBound(id)
+    return at < this.tail && this.ids[at] === id && this.entries[at] !== undefined ? at : -1
+  }
+
+  /** The entry at position `at` (from `find`, `first` or `next`). */
+  entryAt(at: number): WalEntry {
+    return this.entries[at]!
+  }
+
+  /** Replaces the entry at position `at` (same id), e.g. with a new attempt count. */
+  replaceAt(at: number, entry: WalEntry): void {
+    this.entries[at] = entry
+  }
+
+  /** Segment number of the append record of the entry at position `at`. */
+  segmentAt(at: number): number {
+    return this.segments[at]!
+  }
+
+  /** Byte offset of the append record of the entry at position `at`. */
+  offsetAt(at: number): number {
+    return this.offsets[at]!
+  }
+
+  /** Length in bytes of the append record of the entry at position `at`. */
+  lengthAt(at: number): number {
+    return this.lengths[at]!
+  }
+
+  /**
+   * Removes the entry at position `at`. Positions of the other entries stay valid until the next
+   * `add` (which may compact), so a loop over `first`/`next` may remove as it goes.
+   */
+  removeAt(at: number): void {
+    this.entries[at] = undefined
+    this.live--
+    if (this.live === 0) {
+      this.head = 0
+      this.tail = 0
+      return
+    }
+    if (at === this.head) {
+      let h = at + 1
+      while (h < this.tail && this.entries[h] === undefined) h++
+      this.head = h
+    }
+  }
+
+  /** Position of the oldest pending entry, or -1 if none. */
+  first(): number {
+    return this.live === 0 ? -1 : this.head
+  }
+
+  /** Position of the next pending entry after position `at`, or -1. */
+  next(at: number): number {
+    for (let i = at + 1; i < this.tail; i++) if (this.entries[i] !== undefined) return i
+    return -1
+  }
+
+  /** The pending entries, oldest (lowest id) first. */
+  values(): WalEntry[] {
+    const out: WalEntry[] = []
+    for (let i = this.head; i < this.tail; i++) {
+      const e = this.entries[i]
+      if (e !== undefined) out.push(e)
+    }
+    return out
+  }
+
+  private set(at: number, entry: WalEntry, segment: number, offset: number, length: number): void {
+    this.entries[at] = entry
+    this.segments[at] = segment
+    this.offsets[at] = offset
+    this.lengths[at] = length
+  }
+
+  /** First position in `[head, tail)` whose id is `>= id` (`tail` if none). */
+  private lowerBound(id: number): number {
+    let lo = this.head
+    let hi = this.tail
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.ids[mid]! < id) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** The arrays are full: drop the holes if at most half are live, else double them. */
+  private makeRoom(): void {
+    const capacity = this.ids.length
+    if (this.live <= capacity >>> 1) {
+      let w = 0
+      for (let r = this.head; r < this.tail; r++) {
+        const e = this.entries[r]
+        if (e === undefined) continue
+        this.ids[w] = this.ids[r]!
+        this.entries[w] = e
+        this.segments[w] = this.segments[r]!
+        this.offsets[w] = this.offsets[r]!
+        this.lengths[w] = this.lengths[r]!
+        w++
+      }
+      this.entries.fill(undefined, w, this.tail)
+      this.head = 0
+      this.tail = w
+      return
+    }
+    const grow = <T extends Float64Array | Uint32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(capacity * 2)
+      b.set(a)
+      return b
+    }
+    this.ids = grow(this.ids, (n) => new Float64Array(n))
+    this.segments = grow(this.segments, (n) => new Uint32Array(n))
+    this.offsets = grow(this.offsets, (n) => new Float64Array(n))
+    this.lengths = grow(this.lengths, (n) => new Uint32Array(n))
+    this.entries.length = capacity * 2
+  }
+}
