@@ -21,6 +21,7 @@ export type EngineErrorCode =
   | 'ENGINE_DELIVERY_FAILED'
   | 'ENGINE_MESSAGE_NOT_FOUND'
   | 'ENGINE_TLS_CONFIG'
+  | 'ENGINE_VALIDATION_FAILED'
 
 /** The one error class of @li/engine: `code` is stable, `message` says what was wrong and what to do. */
 export class EngineError extends Error {

@@ -146,3 +146,52 @@ describe('a native production (defineProduction) with native rules', () => {
     }
   })
 })
+
+describe('RoutingEngine Validation and AlertOnBadMessage', () => {
+  let engine: Engine
+  let dir: string
+  let out: string
+  const alerts: string[] = []
+
+  beforeAll(async () => {
+    out = await tempDir('router-valid')
+    ;({ engine, dir } = await startEngine(
+      [
+        tcpService('VIn', 'VRouter', 1),
+        {
+          name: 'VRouter',
+          className: 'EnsLib.HL7.MsgRouter.RoutingEngine',
+          host: {
+            BusinessRuleName: 'Test.Rules',
+            BadMessageHandler: 'Bad',
+            Validation: 'dm-z',
+            MessageSchemaCategory: '2.5',
+            AlertOnBadMessage: 1,
+          },
+        },
+        fileOperation('Tagged', path.join(out, 'Tagged')),
+        fileOperation('Plain', path.join(out, 'Plain')),
+        fileOperation('Bad', path.join(out, 'Bad')),
+      ],
+      { freePorts: ['VIn'], rules: [['Test.Rules', RULES]], transforms: [['Test.DTL.Tag', DTL]] },
+    ))
+    engine.on('alert', (a) => alerts.push(`${a.host}: ${a.text}`))
+  })
+
+  afterAll(async () => {
+    await engine?.stop()
+    if (dir !== undefined) await removeDir(dir)
+    await removeDir(out)
+  })
+
+  it('a message that fails the router Validation goes to the BadMessageHandler, with an alert', async () => {
+    const bad = 'MSH|^~\\&|PAS|RXX|EPR|RXX|20261127120000||ADT^A01^ADT_A01|RV-1|P|2.5\rZZZ|1\r'
+    expect(msaCode(await sendMllp(portOf(engine, 'VIn'), bad))).toBe('AA')
+    const [text] = await filesIn(path.join(out, 'Bad'), 1)
+    expect(controlIdOf(text ?? '')).toBe('RV-1')
+    await waitFor(() => alerts.some((a) => a.startsWith('VRouter: bad message')), 'the alert')
+    const ok = hl7('ADT^A01', 'RV-2', 'PV1|1|I\r')
+    expect(msaCode(await sendMllp(portOf(engine, 'VIn'), ok))).toBe('AA')
+    await filesIn(path.join(out, 'Plain'), 1)
+  })
+})

@@ -49,7 +49,7 @@ const FACT_VERSIONS = {
   2.8: {
     file: 'hl7apy-v2.8.txt',
     base: '2.7',
-    source: 'hl7apy@11e75fce v2_8 (scripts/sources/hl7apy-v2.8.txt)',
+    source: 'hl7apy v2_8 (scripts/sources/hl7apy-v2.8.txt)',
     // Corrections to the source, each a fact from the standard: hl7apy has OBX-2 (Value Type) and
     // OBX-4 (Observation Sub-ID) as required, where the standard's OBX table (2.5 … 2.9, and
     // hl7-dictionary's 2.7) has them conditional (C). Taken as is, every result without a sub-ID

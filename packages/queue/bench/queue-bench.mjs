@@ -292,7 +292,11 @@ ceilingLine('ceiling: redis-benchmark LPUSH -P 100, req/s', (r) => r.c100.lpush)
 ceilingLine('ceiling: redis-benchmark RPOP -P 100, req/s', (r) => r.c100.rpop)
 // Ratios are taken within each round (the contenders of a round ran back to back, under the same
 // load from elsewhere), then summarised: that is the figure to compare across runs.
-lines.push('', '| @li/queue batched / BullMQ best (same round) | median | per round |', '|---|---:|---|')
+lines.push(
+  '',
+  '| @li/queue batched / BullMQ best (same round) | median | per round |',
+  '|---|---:|---|',
+)
 for (const r of rows) {
   for (const c of [1, 8]) {
     const li = r.runs[`liBatch${c}`] ?? []

@@ -128,10 +128,14 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
             onReady: () => this.emit('ready'),
           })
     const backend = this.#backend
-    this.#sends = new GroupCommit(async (queue, items) => {
-      await backend.send(queue, items)
-      return items.map(() => null)
-    }, MAX_GROUP, GROUP_WINDOW)
+    this.#sends = new GroupCommit(
+      async (queue, items) => {
+        await backend.send(queue, items)
+        return items.map(() => null)
+      },
+      MAX_GROUP,
+      GROUP_WINDOW,
+    )
     this.#acks = new GroupCommit(
       (queue, items) => backend.ack(queue, items),
       MAX_GROUP,

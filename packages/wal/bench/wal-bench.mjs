@@ -4,15 +4,16 @@
 //   (a) the raw ceiling of this disk: a bare fs.writeSync + fs.fdatasyncSync loop appending to a
 //       new file, in batches of the WAL's mean group size in that run (the issue's "same batch
 //       sizes"), each batch made of real WAL records (same framing, same bytes, encoded once
-//       outside the timing so the ceiling is not slowed down); also with batch = callers (at 256
-//       the WAL writes each round of callers as two pipelined groups, see SPLIT_MIN_BYTES in
-//       src/wal.ts, so its mean group is about half the callers);
+//       outside the timing so the ceiling is not slowed down); also with batch = callers (the
+//       most a closed loop of that many callers can batch, whatever the WAL's groups were);
 //   (b) SQLite through better-sqlite3 with synchronous=FULL, as a user would: one INSERT per
 //       append call in autocommit mode, in the default rollback journal and in WAL journal mode;
 //       and, as an extra row, one transaction per batch of the WAL's group size (group commit).
-// Diagnostics: "pre async", the batches written with the callback fs.write into a zero-filled
-// O_DSYNC file (the WAL's own layout and flags; the ceiling of any writer that keeps the event
-// loop free), and "no disk", the WAL with a no-op disk (the ceiling of its JavaScript, the
+// Diagnostics: "pre O_DSYNC", the same blocking loop (one writeSync per batch) into a file
+// zero-filled beforehand (untimed) and opened O_DSYNC: the WAL's own segment layout and flags
+// (it zero-fills ahead of small groups, inside its timing; see PREALLOC_BYTES in src/wal.ts);
+// "pre async", those batches written with the callback fs.write (the ceiling of any writer that
+// keeps the event loop free), and "no disk", the WAL with a no-op disk (the ceiling of its JavaScript, the
 // callers' own work included). Contenders run interleaved, in a rotating order, ROUNDS rounds;
 // rates are medians, ratios medians of per-round ratios.
 // Then recovery time of 100,000 and 1,000,000 pending 1 KiB entries (wall and CPU time: on a
@@ -277,6 +278,7 @@ for (const concurrency of [1, 16, 256]) {
     cpu: [],
     raw: [],
     rawCallers: [],
+    preDsync: [],
     preAsync: [],
     sqliteDelete: [],
     sqliteWal: [],
@@ -296,9 +298,9 @@ for (const concurrency of [1, 16, 256]) {
     async () => res.cpu.push((await runWal(dir0, concurrency, total, true)).rate),
     () => res.raw.push(runRaw(dir0, batch, total)),
     () => res.rawCallers.push(runRaw(dir0, concurrency, total)),
+    () => res.preDsync.push(runRaw(dir0, batch, total, { dsync: true, prealloc: true })),
     async () => res.preAsync.push(await runRawAsync(dir0, batch, total)),
-    async () =>
-      res.sqliteDelete.push(await runSqliteAuto(dir0, 'delete', concurrency, autoTotal)),
+    async () => res.sqliteDelete.push(await runSqliteAuto(dir0, 'delete', concurrency, autoTotal)),
     async () => res.sqliteWal.push(await runSqliteAuto(dir0, 'wal', concurrency, autoTotal)),
     () => res.sqliteBatched.push(runSqliteBatched(dir0, batch, total)),
   ]
@@ -326,6 +328,8 @@ for (const concurrency of [1, 16, 256]) {
     'WAL/raw': pct(res.raw),
     'raw b=callers': fmt(m.rawCallers),
     'WAL/raw b=callers': pct(res.rawCallers),
+    'pre O_DSYNC': fmt(m.preDsync),
+    'WAL/pre O_DSYNC': pct(res.preDsync),
     'pre async': fmt(m.preAsync),
     'WAL/pre async': pct(res.preAsync),
     'SQLite rollback': fmt(m.sqliteDelete),
@@ -337,7 +341,7 @@ for (const concurrency of [1, 16, 256]) {
   })
 }
 console.log(
-  `Durable appends/s, median of ${ROUNDS} interleaved rounds; raw = writeSync+fdatasyncSync per batch of WAL records into a new file, batch = the WAL's mean group (b=callers: batch = callers); pre async = fs.write per batch into a zero-filled O_DSYNC file; SQLite = better-sqlite3 synchronous=FULL, one autocommitted INSERT per call (rollback or WAL journal), or one transaction per batch:`,
+  `Durable appends/s, median of ${ROUNDS} interleaved rounds; raw = writeSync+fdatasyncSync per batch of WAL records into a new file, batch = the WAL's mean group (b=callers: batch = callers); pre O_DSYNC / pre async = writeSync / fs.write per batch into a zero-filled O_DSYNC file; SQLite = better-sqlite3 synchronous=FULL, one autocommitted INSERT per call (rollback or WAL journal), or one transaction per batch:`,
 )
 console.table(rows)
 for (const r of rows) console.log(JSON.stringify(r))

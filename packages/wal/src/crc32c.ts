@@ -60,7 +60,10 @@ function loadNative(): NativeCrc32c | undefined {
     const native = fn as NativeCrc32c
     // Never trust a binary blindly: it must give the published check value, and continue a CRC.
     const check = Buffer.from('123456789')
-    if (native(check) !== 0xe3069283 || native(check.subarray(4), native(check.subarray(0, 4))) !== 0xe3069283) {
+    if (
+      native(check) !== 0xe3069283 ||
+      native(check.subarray(4), native(check.subarray(0, 4))) !== 0xe3069283
+    ) {
       return undefined
     }
     return native
@@ -81,7 +84,12 @@ export const crc32cImplementation: 'native' | 'js' = native === undefined ? 'js'
  * result; this one exists so that tests and the benchmark can compare the two.
  * @example crc32cJs(Buffer.from('123456789')) === 0xe3069283
  */
-export function crc32cJs(bytes: Uint8Array, start = 0, end: number = bytes.length, crc = 0): number {
+export function crc32cJs(
+  bytes: Uint8Array,
+  start = 0,
+  end: number = bytes.length,
+  crc = 0,
+): number {
   const t = TABLES
   let c = ~crc
   let i = start

@@ -39,7 +39,11 @@ describe('PendingIndex', () => {
         if (r < 0.5) {
           // Ids mostly grow (the write path), sometimes skip (a rejected append burns ids).
           nextId += rnd() < 0.1 ? 3 : 1
-          const loc: [number, number, number] = [1 + (nextId >> 10), nextId * 7, 100 + (nextId % 50)]
+          const loc: [number, number, number] = [
+            1 + (nextId >> 10),
+            nextId * 7,
+            100 + (nextId % 50),
+          ]
           expect(index.add(entry(nextId), ...loc)).toBe(true)
           model.set(nextId, loc)
         } else if (r < 0.55 && model.size > 0) {
@@ -67,7 +71,8 @@ describe('PendingIndex', () => {
           expect(index.values().map((e) => e.id)).toEqual(sorted)
           expect(index.size).toBe(model.size)
           const walked: number[] = []
-          for (let at = index.first(); at !== -1; at = index.next(at)) walked.push(index.entryAt(at).id)
+          for (let at = index.first(); at !== -1; at = index.next(at))
+            walked.push(index.entryAt(at).id)
           expect(walked).toEqual(sorted)
         }
       }

@@ -5,7 +5,8 @@
  *
  * Settings: BusinessRuleName (required), BadMessageHandler (messages that fail to parse, to
  * transform, or match a rule error go there instead of failing), AlertOnBadMessage (an alert for
- * each such message), AlertOnError, PoolSize,
+ * each such message), Validation (as on services; failures go to the BadMessageHandler),
+ * AlertOnError, PoolSize,
  * MessageSchemaCategory (the doc category when the sending service set none).
  * A message no rule sends anywhere is completed and traced as `discarded`.
  *
@@ -20,7 +21,7 @@
  * A DTL with create="existing" changes the routed message itself: the actions after it in the
  * same routing see the changed message (the stored inbound message is kept as received).
  */
-import { parseMessage } from '@li/hl7'
+import { parseMessage, validate } from '@li/hl7'
 import type { Message } from '@li/hl7'
 import type {
   CompiledRules,
@@ -53,6 +54,7 @@ export class RoutingEngineHost extends QueueHost {
   #rules: CompiledRules | undefined
   readonly #transforms = new Map<string, CompiledTransform>()
   readonly #category: string | undefined
+  readonly #validation: string
   /** `#docCategory` by source host, for envelopes that carry none. */
   readonly #sourceCategory = new Map<string, string | undefined>()
 
@@ -60,6 +62,7 @@ export class RoutingEngineHost extends QueueHost {
     super(item, ctx)
     this.#settings = new ItemSettings(item)
     this.#category = this.#settings.string('MessageSchemaCategory')
+    this.#validation = this.#settings.string('Validation', '')
   }
 
   protected override prepare(): Promise<void> {
@@ -134,6 +137,7 @@ export class RoutingEngineHost extends QueueHost {
             ? (batch.messages[0] ?? EMPTY_DOCUMENT)
             : EMPTY_DOCUMENT
       const parsed = parseMessage(evalRaw)
+      if (batch === undefined) this.#validate(parsed, docCategory)
       const result = rules.evaluate({ ...base, raw: evalRaw, message: parsed })
       matched = result.matchedRules
       outputs = []
@@ -229,6 +233,30 @@ export class RoutingEngineHost extends QueueHost {
       }
     }
     return text
+  }
+
+  /**
+   * Validation (as on services: empty or `none` = off; any other value validates against the
+   * schema of the doc category, IRIS's per-letter flags not distinguished). A message that fails
+   * goes to the BadMessageHandler (or fails), as IRIS routers do.
+   */
+  #validate(message: Message, docCategory: string | undefined): void {
+    const flags = this.#validation
+    if (flags === '' || flags.toLowerCase() === 'none') return
+    const version =
+      docCategory !== undefined && /^2\.\d/.test(docCategory) ? docCategory : undefined
+    const errors = validate(message, version === undefined ? {} : { version }).filter(
+      (i) => i.severity === 'error',
+    )
+    if (errors.length === 0) return
+    throw new EngineError(
+      'ENGINE_VALIDATION_FAILED',
+      `validation (${flags}) failed: ` +
+        errors
+          .slice(0, 5)
+          .map((i) => `${i.path}: ${i.message}`)
+          .join('; '),
+    )
   }
 
   /** Apply a send action's transforms to every message of a batch; headers and trailers kept. */

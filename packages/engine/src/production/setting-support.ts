@@ -38,6 +38,7 @@ export const HONOURED_SETTINGS: ReadonlySet<string> = new Set([
   'BusinessRuleName',
   'BadMessageHandler',
   'MessageSchemaCategory',
+  'Validation',
   'AlertOnBadMessage',
   // ACKs
   'AckMode',
@@ -123,7 +124,8 @@ const DIFFERENCES: Readonly<Record<string, string>> = {
   SubjectPrefix: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
   IncludeDetails: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
   IncludeNodeinSubject: 'no e-mail is sent: alerts are logged, stored and written to AlertFile',
-  ActOnValidationError: 'the router does not validate: set Validation on the receiving service',
+  ActOnValidationError:
+    "a message that fails the router's Validation always goes to the BadMessageHandler (or fails)",
 }
 
 /** Classify one setting of an item. */
@@ -179,11 +181,11 @@ export function settingSupport(
               status: 'differences',
               note: `ConfirmComplete=${value} is served as 1 (Size: the file's size and time must not change between two polls)`,
             }
-      case 'Validation':
+      case 'LocalFacilityApplication':
         return kind === 'process'
           ? {
               status: 'differences',
-              note: 'the router does not validate: set Validation on the receiving service',
+              note: "the router's ACK settings are not used: the service builds the App ACK from the outcome",
             }
           : ok
       default:

@@ -29,8 +29,7 @@ import {
 } from './frame.js'
 import type { Message } from '../parse/message.js'
 import { parseMessage } from '../parse/parse-message.js'
-import { readAckFields, readControlId } from './header.js'
-import type { MllpAckFields } from './header.js'
+import { ACK_FIELD_SPANS, locateAckFields, readControlId } from './header.js'
 import type { MllpSerializable } from './server.js'
 
 /** Reconnection backoff of {@link MllpClient}: delay = min(max, initial × factor^(n−1)), jittered. */
@@ -117,12 +116,12 @@ class Ack implements MllpAck {
   readonly durationMs: number
   #message: Message | undefined
 
-  constructor(raw: Buffer, fields: MllpAckFields, durationMs: number) {
+  constructor(raw: Buffer, code: string, controlId: string, text: string, durationMs: number) {
     this.raw = raw
-    this.code = fields.code
-    this.controlId = fields.controlId
-    this.text = fields.text
-    this.accepted = fields.code === 'AA' || fields.code === 'CA'
+    this.code = code
+    this.controlId = controlId
+    this.text = text
+    this.accepted = code === 'AA' || code === 'CA'
     this.durationMs = durationMs
   }
 
@@ -145,6 +144,28 @@ interface Outgoing {
 
 const START_BLOCK = Buffer.from([MLLP_START_BLOCK])
 const END_BLOCK = Buffer.from([MLLP_END_BLOCK, MLLP_CARRIAGE_RETURN])
+
+// Whether bytes [from, to) of `buf` are the Latin-1 string `text` (control ids are read as
+// Latin-1, one char per byte): MSA-2 is matched against MSH-10 without decoding it.
+function bytesEqual(buf: Buffer, from: number, to: number, text: string): boolean {
+  if (to - from !== text.length) return false
+  for (let i = 0; i < text.length; i++) if (buf[from + i] !== text.charCodeAt(i)) return false
+  return true
+}
+
+// MSA-1 as a string: the six codes of HL7 table 0008 without decoding, anything else decoded.
+function ackCodeOf(buf: Buffer, from: number, to: number): string {
+  if (to - from === 2) {
+    const second = buf[from + 1]
+    const kind = second === 0x41 ? 0 : second === 0x45 ? 1 : second === 0x52 ? 2 : -1
+    if (kind !== -1 && buf[from] === 0x41) return ORIGINAL_CODES[kind] ?? ''
+    if (kind !== -1 && buf[from] === 0x43) return ENHANCED_CODES[kind] ?? ''
+  }
+  return buf.toString('latin1', from, to)
+}
+
+const ORIGINAL_CODES = ['AA', 'AE', 'AR'] as const
+const ENHANCED_CODES = ['CA', 'CE', 'CR'] as const
 
 // Control ids of recently timed-out messages, so that their late ACKs are reported as `late`.
 const LATE_MEMORY = 256
@@ -332,8 +353,11 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
     if (corked) socket.uncork()
     this.#armAckTimer()
     if (this.#queueHead === this.#queue.length) {
-      this.#queue = []
-      this.#queueHead = 0
+      // Emptied: reuse the array (this runs after every ACK; most calls have nothing to do).
+      if (this.#queueHead > 0) {
+        this.#queue.length = 0
+        this.#queueHead = 0
+      }
     } else if (this.#queueHead > 1024) {
       this.#queue = this.#queue.slice(this.#queueHead)
       this.#queueHead = 0
@@ -493,30 +517,43 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
 
   // An inbound frame: the ACK of the in-flight message whose MSH-10 equals its MSA-2, or nothing of
   // ours. Unmatched frames are reported and dropped; they never settle another message.
+  // MSA-2 is compared byte for byte with each in-flight MSH-10 and only the fields kept are
+  // decoded: the ACK costs one short scan and, for a plain AA, no string at all.
   #onFrame(raw: Buffer): void {
-    const fields = readAckFields(raw)
-    if (fields === undefined) {
+    if (!locateAckFields(raw)) {
       this.emit('discardedAck', { raw, reason: 'unreadable', controlId: undefined })
       return
     }
+    const spans = ACK_FIELD_SPANS
+    const codeFrom = spans[0] ?? 0
+    const codeTo = spans[1] ?? 0
+    const idFrom = spans[2] ?? 0
+    const idTo = spans[3] ?? 0
+    const textFrom = spans[4] ?? 0
+    const textTo = spans[5] ?? 0
     const inFlight = this.#inFlight
     let index = -1
     for (let i = 0; i < inFlight.length; i++) {
-      if (inFlight[i]?.controlId === fields.controlId) {
+      const candidate = inFlight[i]
+      if (candidate !== undefined && bytesEqual(raw, idFrom, idTo, candidate.controlId)) {
         index = i
         break
       }
     }
     const out = inFlight[index]
     if (out === undefined) {
-      const reason = this.#late.includes(fields.controlId) ? 'late' : 'unmatched'
-      this.emit('discardedAck', { raw, reason, controlId: fields.controlId })
+      const controlId = raw.toString('latin1', idFrom, idTo)
+      const reason = this.#late.includes(controlId) ? 'late' : 'unmatched'
+      this.emit('discardedAck', { raw, reason, controlId })
       return
     }
-    inFlight.splice(index, 1)
+    if (index === 0) inFlight.shift()
+    else inFlight.splice(index, 1)
     this.#failures = 0
     this.#ackedOnConnection = true
-    out.resolve(new Ack(raw, fields, performance.now() - out.sentAt))
+    const code = ackCodeOf(raw, codeFrom, codeTo)
+    const text = textTo > textFrom ? raw.toString('latin1', textFrom, textTo) : ''
+    out.resolve(new Ack(raw, code, out.controlId, text, performance.now() - out.sentAt))
     this.#afterSettle()
   }
 

@@ -140,40 +140,82 @@ function headerFromSeparators(
   }
 }
 
-// Separator positions found by the byte scans below. Filled and read synchronously by one call
-// (no await in between), so one module-level array serves every connection without allocation.
-const SEPARATORS = new Int32Array(18)
-
 function asBuffer(message: Uint8Array): Buffer {
   return Buffer.isBuffer(message)
     ? message
     : Buffer.from(message.buffer, message.byteOffset, message.byteLength)
 }
 
-// The fast path for bytes that start with MSH (after optional whitespace), which is every frame
-// a well-behaved peer sends: one pass over the MSH line's bytes records the separators (up to
-// MSH-18) and finds the line end, then the line alone is decoded once and the fields are slices
-// of it. About half the cost of decoding the line first and searching it with indexOf, and it
-// runs once per message on the server. Returns undefined when the bytes need the general path.
-function readHeaderBytes(buf: Buffer): MllpHeader | MllpHeaderProblem | undefined {
+/**
+ * What {@link scanMsh} found: `[0..17]` the positions of the separators before MSH-2 ... MSH-19
+ * (`[0]` is MSH-1 itself, 3 bytes after the MSH segment's start), `[MSH_SEPARATORS]` how many of
+ * them the line has (at most 18), `[MSH_LINE_END]` where the MSH line ends (its CR/LF, or the end
+ * of what was scanned). Filled and read synchronously by one caller (no await in between), so one
+ * module-level array serves every connection without allocating.
+ * @internal
+ */
+export const MSH_SCAN = new Int32Array(20)
+/** Index in {@link MSH_SCAN} of the separator count. @internal */
+export const MSH_SEPARATORS = 18
+/** Index in {@link MSH_SCAN} of the line end. @internal */
+export const MSH_LINE_END = 19
+
+/**
+ * One pass over the bytes of the MSH line at the start of `buf` (after optional whitespace),
+ * recording its separators and its end in {@link MSH_SCAN}. False when the bytes do not start
+ * with MSH and a valid field separator (the caller then takes the general path). This is all the
+ * reading the transport does per message on its fast paths: no string is made.
+ * @internal
+ */
+export function scanMsh(buf: Buffer): boolean {
   const n = Math.min(buf.length, MAX_HEADER_CHARS)
   let start = 0
   while (start < n && (buf[start] ?? 0) <= 0x20) start++
-  if (buf[start] !== 0x4d || buf[start + 1] !== 0x53 || buf[start + 2] !== 0x48) return undefined
+  if (buf[start] !== 0x4d || buf[start + 1] !== 0x53 || buf[start + 2] !== 0x48) return false
   const fs = buf[start + 3]
-  if (fs === undefined || !isSeparatorCode(fs)) return undefined
-  const sep = SEPARATORS
-  sep[0] = start + 3
+  if (fs === undefined || !isSeparatorCode(fs)) return false
+  const scan = MSH_SCAN
+  scan[0] = start + 3
   let count = 1
   let end = start + 4
   for (; end < n; end++) {
     const c = buf[end]
     if (c === fs) {
-      if (count < 18) sep[count++] = end
+      if (count < 18) scan[count++] = end
     } else if (c === 0x0d || c === 0x0a) break
   }
-  const line = buf.toString('latin1', start, end)
-  return checkHeader(headerFromSeparators(line, line.charAt(3), sep, count, start))
+  scan[MSH_SEPARATORS] = count
+  scan[MSH_LINE_END] = end
+  return true
+}
+
+/**
+ * Whether the MSH line described by {@link MSH_SCAN} passes the checks of `readHeader` (MSH-2 of
+ * at least two characters, MSH-9 and MSH-10 valued).
+ * @internal
+ */
+export function scannedHeaderIsUsable(): boolean {
+  const scan = MSH_SCAN
+  const count = scan[MSH_SEPARATORS] ?? 0
+  const end = scan[MSH_LINE_END] ?? 0
+  const at = (k: number): number => (k < count ? (scan[k] ?? 0) : end)
+  // MSH-2 two characters or more; MSH-9 and MSH-10 present (count >= 9) and valued.
+  return count >= 9 && at(1) - at(0) > 2 && at(8) - at(7) > 1 && at(9) - at(8) > 1
+}
+
+// The fast path for bytes that start with MSH (after optional whitespace), which is every frame
+// a well-behaved peer sends: one pass over the MSH line's bytes records the separators (up to
+// MSH-18) and finds the line end, then the line alone is decoded once and the fields are slices
+// of it. About half the cost of decoding the line first and searching it with indexOf.
+// Returns undefined when the bytes need the general path.
+function readHeaderBytes(buf: Buffer): MllpHeader | MllpHeaderProblem | undefined {
+  if (!scanMsh(buf)) return undefined
+  const scan = MSH_SCAN
+  const start = (scan[0] ?? 0) - 3
+  const line = buf.toString('latin1', start, scan[MSH_LINE_END])
+  return checkHeader(
+    headerFromSeparators(line, line.charAt(3), scan, scan[MSH_SEPARATORS] ?? 1, start),
+  )
 }
 
 function toLatin1(message: string | Uint8Array, limit: number): string {

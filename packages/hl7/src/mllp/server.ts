@@ -19,11 +19,18 @@ import tls from 'node:tls'
 import { createNak } from '../ack.js'
 import type { Hl7ErrorConditionCode } from '../ack.js'
 import { isHl7ParseError } from '../errors.js'
-import { buildMllpAck } from './ack.js'
+import { buildAckFrameFromBytes, buildMllpAck } from './ack.js'
 import type { MllpAckCode, MllpAckOptions } from './ack.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, MllpDecoder, encodeFrame } from './frame.js'
 import type { MllpOversizeFrame } from './frame.js'
-import { isHeaderProblem, readAckFields, readHeader } from './header.js'
+import {
+  isHeaderProblem,
+  readAckFields,
+  readControlId,
+  readHeader,
+  scanMsh,
+  scannedHeaderIsUsable,
+} from './header.js'
 import type { MllpHeader } from './header.js'
 
 /** Anything with a `toString()` that serializes an HL7 message, such as the model's `Message`. */
@@ -148,9 +155,31 @@ interface Slot {
   closeAfter: boolean
   ran: boolean
   readonly bytes: number
-  readonly controlId: string
+  // MSH-10, or undefined when it is read from `message` only if a `message` listener wants it.
+  readonly controlId: string | undefined
+  readonly message: Buffer | undefined
   readonly receivedAt: number
   ackCode: string | undefined
+}
+
+// What a context reads its header from when the MSH turned out unusable after all (cannot happen
+// for a frame that passed scanMsh + scannedHeaderIsUsable; kept so the type stays total).
+const EMPTY_HEADER: MllpHeader = {
+  fieldSeparator: '|',
+  encodingCharacters: '^~\\&',
+  sendingApplication: '',
+  sendingFacility: '',
+  receivingApplication: '',
+  receivingFacility: '',
+  messageType: '',
+  triggerEvent: '',
+  controlId: '',
+  processingId: '',
+  version: '',
+  acceptAckType: '',
+  applicationAckType: '',
+  charset: '',
+  enhancedMode: false,
 }
 
 class HandlerContext implements MllpHandlerContext {
@@ -160,18 +189,34 @@ class HandlerContext implements MllpHandlerContext {
   readonly tls: boolean
   readonly authorized: boolean
   readonly peerCommonName: string | undefined
-  readonly header: MllpHeader
   readonly receivedAt: number
+  readonly #message: Buffer
+  #header: MllpHeader | undefined
 
-  constructor(info: MllpConnectionInfo, header: MllpHeader, receivedAt: number) {
+  constructor(
+    info: MllpConnectionInfo,
+    message: Buffer,
+    header: MllpHeader | undefined,
+    receivedAt: number,
+  ) {
     this.connectionId = info.connectionId
     this.remoteAddress = info.remoteAddress
     this.remotePort = info.remotePort
     this.tls = info.tls
     this.authorized = info.authorized
     this.peerCommonName = info.peerCommonName
-    this.header = header
     this.receivedAt = receivedAt
+    this.#message = message
+    this.#header = header
+  }
+
+  // Read on first access: a handler that only answers `ctx.ack('AA')` never needs the strings.
+  get header(): MllpHeader {
+    if (this.#header === undefined) {
+      const read = readHeader(this.#message)
+      this.#header = isHeaderProblem(read) ? (read.partial ?? EMPTY_HEADER) : read
+    }
+    return this.#header
   }
 
   // The last ACK built by ack(), returned to the handler as a view into its ready MLLP frame: when
@@ -181,17 +226,35 @@ class HandlerContext implements MllpHandlerContext {
   #lastAckFrame: Buffer | undefined
 
   ack(code: MllpAckCode, options?: MllpAckOptions): Buffer {
-    const frame = encodeFrame(buildMllpAck(this.header, code, options), 'latin1')
+    const frame = this.ackFrame(code, options)
     const ack = frame.subarray(1, frame.length - 2)
     this.#lastAck = ack
     this.#lastAckFrame = frame
     return ack
   }
 
+  /** The ACK of `ack(code, options)`, framed: built from the message's bytes for a plain AA/CA. */
+  ackFrame(code: MllpAckCode, options?: MllpAckOptions): Buffer {
+    const plain =
+      (code === 'AA' || code === 'CA') &&
+      (options === undefined || (options.text === undefined && options.errorCode === undefined))
+    return (
+      (plain ? buildAckFrameFromBytes(this.#message, code) : undefined) ??
+      encodeFrame(buildMllpAck(this.header, code, options), 'latin1')
+    )
+  }
+
   /** The MLLP frame around `reply` if it is the last ACK built by `ack()`, else undefined. */
   frameOf(reply: unknown): Buffer | undefined {
     return reply === this.#lastAck ? this.#lastAckFrame : undefined
   }
+}
+
+// MSH-10 of a frame that passed the server's fast check (so readControlId finds it), for events.
+function controlIdOf(message: Buffer | undefined): string {
+  if (message === undefined) return ''
+  const id = readControlId(message)
+  return typeof id === 'string' ? id : ''
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<MllpReply> {
@@ -244,7 +307,7 @@ class Connection {
   #pending = 0
   #running = 0
   #starting = false
-  #backlog: Array<{ slot: Slot; frame: Buffer; header: MllpHeader }> = []
+  #backlog: Array<{ slot: Slot; frame: Buffer; header: MllpHeader | undefined }> = []
   #paused = false
   #closing = false
   #peerEnded = false
@@ -325,7 +388,11 @@ class Connection {
     if (this.#closing) return
     this.messages++
     const receivedAt = Date.now()
-    const header = readHeader(frame)
+    // The usual frame (MSH at its start, MSH-2/9/10 usable) is checked with one pass over the MSH
+    // line's bytes and no string; its header object is made only if the handler reads it. Anything
+    // else takes the full reading, which also says what is wrong for the NAK.
+    const usable = scanMsh(frame) && scannedHeaderIsUsable()
+    const read = usable ? undefined : readHeader(frame)
     const slot: Slot = {
       done: false,
       ack: undefined,
@@ -333,18 +400,25 @@ class Connection {
       closeAfter: false,
       ran: false,
       bytes: frame.length,
-      controlId: isHeaderProblem(header) ? (header.partial?.controlId ?? '') : header.controlId,
+      controlId:
+        read === undefined
+          ? undefined
+          : isHeaderProblem(read)
+            ? (read.partial?.controlId ?? '')
+            : read.controlId,
+      message: read === undefined ? frame : undefined,
       receivedAt,
       ackCode: undefined,
     }
     this.#slots.push(slot)
     this.#pending++
     if (this.#pending >= this.#maxInFlight + MAX_QUEUED_ANSWERS) this.#pause()
-    if (isHeaderProblem(header)) {
-      const code = header.partial?.enhancedMode === true ? 'CR' : 'AR'
-      this.#finish(slot, this.#nak(frame, code, header.text, header.errorCode), code)
+    if (read !== undefined && isHeaderProblem(read)) {
+      const code = read.partial?.enhancedMode === true ? 'CR' : 'AR'
+      this.#finish(slot, this.#nak(frame, code, read.text, read.errorCode), code)
       return
     }
+    const header = read
     if (this.#running >= this.#maxInFlight || this.#backlog.length > 0) {
       // Enough handlers running for this connection: hold the frame and stop reading.
       this.#backlog.push({ slot, frame, header })
@@ -354,24 +428,24 @@ class Connection {
     this.#run(slot, frame, header)
   }
 
-  #run(slot: Slot, frame: Buffer, header: MllpHeader): void {
+  #run(slot: Slot, frame: Buffer, header: MllpHeader | undefined): void {
     this.#running++
     slot.ran = true
-    const context = new HandlerContext(this.info, header, slot.receivedAt)
+    const context = new HandlerContext(this.info, frame, header, slot.receivedAt)
     let result: MllpReply | Promise<MllpReply>
     try {
       result = this.#handler(frame, context)
     } catch (e) {
-      this.#fail(slot, frame, header, e)
+      this.#fail(slot, frame, context, e)
       return
     }
     if (isPromiseLike(result)) {
       result.then(
-        (reply) => this.#reply(slot, frame, header, reply, context),
-        (e: unknown) => this.#fail(slot, frame, header, e),
+        (reply) => this.#reply(slot, frame, context, reply),
+        (e: unknown) => this.#fail(slot, frame, context, e),
       )
     } else {
-      this.#reply(slot, frame, header, result, context)
+      this.#reply(slot, frame, context, result)
     }
   }
 
@@ -394,6 +468,7 @@ class Connection {
       ran: false,
       bytes: oversize.maxMessageBytes,
       controlId: header?.controlId ?? '',
+      message: undefined,
       receivedAt: Date.now(),
       ackCode: undefined,
     }
@@ -420,13 +495,7 @@ class Connection {
 
   // Turns the handler's reply into the frame to write. Strings follow the inbound charset
   // (Latin-1 for MSH-18 8859/1, else UTF-8); bytes are written as given.
-  #reply(
-    slot: Slot,
-    frame: Buffer,
-    header: MllpHeader,
-    reply: MllpReply,
-    context: HandlerContext,
-  ): void {
+  #reply(slot: Slot, frame: Buffer, context: HandlerContext, reply: MllpReply): void {
     if (reply === null) {
       // The application asked for no reply (AckMode Never): nothing is written for this frame.
       this.#finish(slot, undefined, undefined)
@@ -435,25 +504,26 @@ class Connection {
     if (reply === undefined) {
       // No ACK from the application: acknowledge receipt ourselves, unless the sender said in
       // MSH-15 (enhanced mode) that it wants no accept ACK, or only one on errors.
+      const header = context.header
       const accept = header.acceptAckType
       if (header.enhancedMode && (accept === 'NE' || accept === 'ER')) {
         this.#finish(slot, undefined, undefined)
         return
       }
       const code = header.enhancedMode ? 'CA' : 'AA'
-      this.#finish(slot, encodeFrame(buildMllpAck(header, code), 'latin1'), code)
+      this.#finish(slot, context.ackFrame(code), code)
       return
     }
     let ack: Buffer
     try {
       const built = context.frameOf(reply)
       if (built !== undefined) ack = built
-      else if (typeof reply === 'string') ack = encodeFrame(reply, encodingFor(header))
+      else if (typeof reply === 'string') ack = encodeFrame(reply, encodingFor(context.header))
       else if (reply instanceof Uint8Array) ack = encodeFrame(reply)
-      else ack = encodeFrame(String(reply.toString()), encodingFor(header))
+      else ack = encodeFrame(String(reply.toString()), encodingFor(context.header))
     } catch (e) {
       // A reply that cannot be serialized (e.g. a number from untyped code) is a handler failure.
-      this.#fail(slot, frame, header, e)
+      this.#fail(slot, frame, context, e)
       return
     }
     slot.ackedBy = 'handler'
@@ -462,8 +532,9 @@ class Connection {
 
   // A handler that threw or rejected. A parse error is the sender's fault (AR/CR: do not resend
   // unchanged); anything else is ours (AE/CE: the sender may retry later).
-  #fail(slot: Slot, frame: Buffer, header: MllpHeader, e: unknown): void {
+  #fail(slot: Slot, frame: Buffer, context: HandlerContext, e: unknown): void {
     const error = errorOf(e)
+    const header = context.header
     let code: MllpAckCode
     let ack: Buffer
     if (isHl7ParseError(error)) {
@@ -684,7 +755,7 @@ export class MllpServer extends EventEmitter<MllpServerEvents> {
     this.emit('message', {
       connectionId,
       bytes: slot.bytes,
-      controlId: slot.controlId,
+      controlId: slot.controlId ?? controlIdOf(slot.message),
       ackCode,
       durationMs: Date.now() - slot.receivedAt,
       ackedBy: slot.ackedBy,

@@ -44,7 +44,7 @@ const ADT = [
 describe('HL7 v2.8 schema (from hl7apy facts)', () => {
   it('is its own table set, labelled with its source; 2.7.1 stays derived from 2.7', () => {
     expect(v28.version).toBe('2.8')
-    expect(v28.source).toMatch(/^hl7apy@\w+ v2_8/)
+    expect(v28.source).toMatch(/^hl7apy v2_8 /)
     expect(getSchema('2.7.1').source).toMatch(/^derived from 2\.7/)
     expect(Object.keys(v28.segments).length).toBe(180)
     expect(Object.keys(v28.structures).length).toBeGreaterThan(200)
