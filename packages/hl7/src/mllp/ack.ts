@@ -32,9 +32,17 @@ const idPrefix = Math.floor(Math.random() * 36 ** 6)
   .padStart(6, '0')
 let idCounter = 0
 
+const ID_COUNTER_LIMIT = 36 ** 10
+
+// Wraps at 36^10 (10 base-36 digits); a comparison, not `%`, which on a counter past 2^31 is a
+// floating-point fmod per ACK.
+function nextCounter(): number {
+  idCounter = idCounter + 1 >= ID_COUNTER_LIMIT ? 0 : idCounter + 1
+  return idCounter
+}
+
 function nextControlId(): string {
-  idCounter = (idCounter + 1) % 36 ** 10
-  return 'LI' + idPrefix + idCounter.toString(36)
+  return 'LI' + idPrefix + nextCounter().toString(36)
 }
 
 // The timestamp changes once a second; formatting it once per second instead of once per ACK
@@ -244,8 +252,8 @@ export function buildAckFrameFromBytes(message: Buffer, code: 'AA' | 'CA'): Buff
   const versionLength = versionTo > versionFrom ? versionTo - versionFrom : DEFAULT_VERSION.length
   const charsetLength = charsetTo > charsetFrom ? 6 + charsetTo - charsetFrom : 0
   const stamp = timestampBytes()
-  idCounter = (idCounter + 1) % 36 ** 10
-  const idDigits = base36Length(idCounter)
+  const counter = nextCounter()
+  const idDigits = base36Length(counter)
   const triggerLength = triggerTo > triggerFrom ? triggerTo - triggerFrom : 0
   // VT MSH | enc |5 |6 |3 |4 | stamp | | ACK ^ trigger ^ ACK | id | 11 | 12.1 [| | | | | | 18.1]
   // CR MSA | code | 10 CR FS CR
@@ -297,7 +305,7 @@ export function buildAckFrameFromBytes(message: Buffer, code: 'AA' | 'CA'): Buff
   frame[pos++] = fs
   pos = copyBytes(ID_PREFIX, 0, ID_PREFIX.length, frame, pos)
   // The counter may exceed 2^31, so its digits come from float division, not `%` (fmod).
-  for (let n = idCounter, i = pos + idDigits - 1; i >= pos; i--) {
+  for (let n = counter, i = pos + idDigits - 1; i >= pos; i--) {
     const quotient = Math.floor(n / 36)
     frame[i] = DIGITS36[n - quotient * 36] ?? 0x30
     n = quotient
