@@ -68,6 +68,8 @@ interface Result {
   e2e: number[]
   /** CPU seconds of the system under test (all its threads) during the measured run. */
   cpuSeconds: number
+  /** The part of `cpuSeconds` spent in the kernel (sockets, files, wake-ups). */
+  cpuSystemSeconds: number
   /** CPU seconds of the load test process itself (senders and receiver) during the run. */
   loadCpuSeconds: number
   peakRssMb: number
@@ -284,14 +286,15 @@ function production(inPort: number, outPort: number, pool: number, window: numbe
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Export generator="IRIS" version="26">\n${cls('Load.Rules', 'Ens.Rule.Definition', 'RuleDefinition', rules)}\n${cls('Load.Production', 'Ens.Production', 'ProductionDefinition', prod)}\n</Export>\n`
 }
 
-/** CPU seconds (user + system) of a process from /proc/<pid>/stat. */
-async function cpuSeconds(pid: number): Promise<number> {
+/** CPU seconds (user + system, and system alone) of a process from /proc/<pid>/stat. */
+async function cpuSeconds(pid: number): Promise<{ total: number; system: number }> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    const system = Number(fields[12]) / 100
+    return { total: Number(fields[11]) / 100 + system, system }
   } catch {
-    return Number.NaN
+    return { total: Number.NaN, system: Number.NaN }
   }
 }
 
@@ -330,14 +333,29 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
   })
 }
 
+/** Children still running, killed if the load test itself is interrupted or fails. */
+const children = new Set<ChildProcess>()
+
+function exited(child: ChildProcess): boolean {
+  // A child killed by a signal has `signalCode` set and `exitCode` null: waiting for an 'exit'
+  // event that had already been emitted is what used to hang the load test after the engine died.
+  return child.exitCode !== null || child.signalCode !== null
+}
+
+/** SIGTERM (the engine drains), SIGKILL after 30 s; resolves once the child has exited. */
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve()
-    const t = setTimeout(() => child.kill('SIGKILL'), 30_000)
-    child.once('exit', () => {
-      clearTimeout(t)
+    if (exited(child)) return resolve()
+    let kill: NodeJS.Timeout | undefined
+    const done = (): void => {
+      clearTimeout(kill)
+      clearTimeout(giveUp)
       resolve()
-    })
+    }
+    child.once('exit', done)
+    kill = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    // Never wait for ever, even if the 'exit' event was missed.
+    const giveUp = setTimeout(done, 35_000)
     child.kill('SIGTERM')
   })
 }
@@ -450,7 +468,8 @@ async function drive(
       ackThroughput: acked / ackSeconds,
       ack,
       e2e,
-      cpuSeconds: cpu1 - cpu0,
+      cpuSeconds: cpu1.total - cpu0.total,
+      cpuSystemSeconds: cpu1.system - cpu0.system,
       loadCpuSeconds: (self.user + self.system) / 1e6,
       peakRssMb: await peakRssMb(pid),
       partial: e2e.length < o.count,
@@ -474,7 +493,7 @@ function row(r: Result): string {
   const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-')
   const perMessage = r.arrived > 0 ? (1e6 * r.cpuSeconds) / r.arrived : Number.NaN
   const loadPerMessage = r.sent > 0 ? (1e6 * r.loadCpuSeconds) / r.sent : Number.NaN
-  return `| ${r.name}${r.partial ? ' (partial)' : ''} | ${r.arrived}/${r.sent} | ${f(r.seconds, 2)} | ${Math.round(r.ackThroughput)} | ${Math.round(r.throughput)} | ${f(pct(r.ack, 50))} / ${f(pct(r.ack, 95))} / ${f(pct(r.ack, 99))} | ${f(pct(r.e2e, 50))} / ${f(pct(r.e2e, 95))} / ${f(pct(r.e2e, 99))} | ${f(r.cpuSeconds, 2)} (${f((100 * r.cpuSeconds) / r.seconds, 0)}%) | ${f(perMessage, 0)} | ${f(loadPerMessage, 0)} | ${f(r.peakRssMb, 0)} |`
+  return `| ${r.name}${r.partial ? ' (partial)' : ''} | ${r.arrived}/${r.sent} | ${f(r.seconds, 2)} | ${Math.round(r.ackThroughput)} | ${Math.round(r.throughput)} | ${f(pct(r.ack, 50))} / ${f(pct(r.ack, 95))} / ${f(pct(r.ack, 99))} | ${f(pct(r.e2e, 50))} / ${f(pct(r.e2e, 95))} / ${f(pct(r.e2e, 99))} | ${f(r.cpuSeconds, 2)} (${f((100 * r.cpuSeconds) / r.seconds, 0)}%; ${f((100 * r.cpuSystemSeconds) / r.cpuSeconds, 0)}% system) | ${f(perMessage, 0)} | ${f(loadPerMessage, 0)} | ${f(r.peakRssMb, 0)} |`
 }
 
 /** Top functions by self time in a .cpuprofile. */
@@ -592,7 +611,6 @@ async function runOne(
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )
-    await waitForLine(child, /production started/, 60_000)
   } else {
     child = spawn(
       process.execPath,
@@ -601,11 +619,14 @@ async function runOne(
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     )
-    await waitForLine(child, /forwarder listening/, 30_000)
   }
-  child.stdout?.resume()
-  child.stderr?.resume()
+  children.add(child)
+  child.once('exit', () => children.delete(child))
   try {
+    if (kind === 'engine') await waitForLine(child, /production started/, 60_000)
+    else await waitForLine(child, /forwarder listening/, 30_000)
+    child.stdout?.resume()
+    child.stderr?.resume()
     const result = await drive(kind, child, inPort, receiver, o, kind === 'engine' ? 'E' : 'F')
     return { result }
   } finally {
@@ -624,11 +645,17 @@ async function main(): Promise<void> {
     return
   }
   const o = options(argv)
+  // Interrupted (Ctrl-C) or failing: no engine or forwarder is left running behind.
+  process.once('exit', () => {
+    for (const c of children) c.kill('SIGKILL')
+  })
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => process.exit(130))
   const work = await mkdtemp(path.join(tmpdir(), 'li-loadtest-'))
   const receiver = new Receiver()
   const outPort = await receiver.listen()
   process.stdout.write(
-    `load test: ${o.count} messages of ~${o.size} B from ${o.senders} senders${o.rate > 0 ? ` at ${o.rate} msg/s` : ' (unthrottled)'}; engine WAL ${o.sync}, PoolSize ${o.pool}; work dir ${work}\n`,
+    `load test: ${o.count} messages of ~${o.size} B from ${o.senders} senders${o.rate > 0 ? ` at ${o.rate} msg/s` : ' (unthrottled)'}; engine WAL ${o.sync}, PoolSize ${o.pool}, PipelineWindow ${o.window}; work dir ${work}\n`,
   )
   const results: Result[] = []
   const problems: string[] = []

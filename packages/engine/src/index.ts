@@ -71,7 +71,7 @@ export type {
   ReplyOutcome,
   ReplyActionLetter,
 } from './iris/reply-code-actions.js'
-export { compileRules, compileGeneralRule } from './iris/rules.js'
+export { ALERT_REQUEST_PROPERTIES, compileRules, compileGeneralRule } from './iris/rules.js'
 export type {
   CompiledRuleClass,
   CompiledGeneralRule,
@@ -98,7 +98,14 @@ export type {
 // (end iris)
 
 // --- runtime: hosts, adapters, Engine (section: runtime) ----------------------------------
-export { ALERT_ITEM, Engine, orderingKey, resolveSchedule } from './runtime/engine.js'
+export {
+  ALERT_ITEM,
+  ALERT_REQUEST_CLASS,
+  Engine,
+  alertRequest,
+  orderingKey,
+  resolveSchedule,
+} from './runtime/engine.js'
 export type {
   EngineConfig,
   EngineEvents,

@@ -12,6 +12,8 @@
 //   ACK frame, and a net client that writes a pre-framed buffer and waits for the answer's FS CR.
 //   The ACK is our server's ACK for a corpus message of median ACK size, so both peers move the
 //   same bytes both ways. No HL7 at all: the floor of what Node's sockets cost for this traffic.
+//   With `--bare echo` the bare server writes every frame back whole instead (a literal echo: 3.3 KB
+//   back per message where our server sends ~150 B, so a cheaper target to beat).
 // - "@li/hl7": MllpClient.send(bytes) (reads MSH-10, frames, matches the ACK's MSA-2) to
 //   MllpServer, whose handler answers ctx.ack('AA') (a real ACK built from the message's MSH).
 //
@@ -24,7 +26,8 @@
 // (bare CPU per message / ours) is printed too.
 //
 // Usage (after `pnpm --filter @li/hl7 build`):
-//   node bench/mllp.mjs [--seconds 0.5] [--rounds 11] [--messages 1000] [--connections 1,8]
+//   node bench/mllp.mjs [--seconds 0.4] [--rounds 15] [--messages 1000] [--connections 1,8]
+//                       [--bare ack|echo]
 import { fork } from 'node:child_process'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -65,7 +68,7 @@ function medianAck(frames) {
 // ---------------------------------------------------------------------------------------------
 // Server side (child process): bare peer + MllpServer; ports and CPU time reported over IPC.
 
-async function serve(count) {
+async function serve(count, mode) {
   const lib = await loadLibrary()
   const messages = generateCorpus(SEED, count).map((m) => Buffer.from(m.text, 'utf8'))
   const ack = medianAck(ackFrames(lib, messages))
@@ -78,7 +81,7 @@ async function serve(count) {
       for (;;) {
         const end = buf.indexOf(FS, start)
         if (end === -1 || end + 1 >= buf.length) break
-        socket.write(ack)
+        socket.write(mode === 'echo' ? buf.subarray(start, end + 2) : ack)
         start = end + 2
       }
       pending = start < buf.length ? buf.subarray(start) : null
@@ -196,7 +199,9 @@ const median = (values) => {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 const percentile = (sorted, p) =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+  sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 const quartiles = (values) => {
   const s = [...values].sort((a, b) => a - b)
   const q = (p) => s[Math.min(s.length - 1, Math.round(p * (s.length - 1)))]
@@ -205,10 +210,12 @@ const quartiles = (values) => {
 const pct = (x) => `${Math.round(100 * x)}%`
 
 async function main() {
-  const seconds = Number(option('seconds', '0.5'))
-  const rounds = Number(option('rounds', '11'))
+  const seconds = Number(option('seconds', '0.4'))
+  const rounds = Number(option('rounds', '15'))
   const count = Number(option('messages', '1000'))
   const connectionCounts = String(option('connections', '1,8')).split(',').map(Number)
+  const bareMode = option('bare', 'ack')
+  if (bareMode !== 'ack' && bareMode !== 'echo') throw new Error('--bare must be ack or echo')
   const lib = await loadLibrary()
   const messages = generateCorpus(SEED, count).map((m) => Buffer.from(m.text, 'utf8'))
   const frames = messages.map((m) => lib.encodeFrame(m))
@@ -216,7 +223,7 @@ async function main() {
   const meanBytes = Math.round(messages.reduce((n, m) => n + m.length, 0) / messages.length)
   const ackSizes = acks.map((a) => a.length).sort((a, b) => a - b)
 
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', String(count)], {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', String(count), bareMode], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const ports = await new Promise((resolve, reject) => {
@@ -226,7 +233,8 @@ async function main() {
 
   console.log(
     `MLLP round trip on loopback: ${count} corpus messages (mean ${meanBytes} B), ACK frames ` +
-      `${ackSizes[0]}-${ackSizes[ackSizes.length - 1]} B (bare peer: ${medianAck(acks).length} B), ` +
+      `${ackSizes[0]}-${ackSizes[ackSizes.length - 1]} B (bare peer: ` +
+      `${bareMode === 'echo' ? 'echoes each frame' : `${medianAck(acks).length} B`}), ` +
       `${rounds} rounds x ${seconds} s per cell, node ${process.version}`,
   )
   const results = []
@@ -281,7 +289,10 @@ async function main() {
   }
   child.disconnect()
 
-  const label = { bare: 'bare net MLLP peer', ours: '@li/hl7 MllpClient -> MllpServer' }
+  const label = {
+    bare: bareMode === 'echo' ? 'bare net MLLP echo' : 'bare net MLLP peer',
+    ours: '@li/hl7 MllpClient -> MllpServer',
+  }
   const rows = [
     [
       'implementation',
@@ -329,5 +340,5 @@ async function main() {
   }
 }
 
-if (args[0] === '--serve') await serve(Number(args[1]))
+if (args[0] === '--serve') await serve(Number(args[1]), args[2])
 else await main()

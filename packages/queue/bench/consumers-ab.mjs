@@ -77,9 +77,7 @@ async function run(MessageQueue) {
 
 const cpu = async () => {
   const t = await admin.info('cpu')
-  return (
-    Number(/used_cpu_user:([\d.]+)/.exec(t)[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(t)[1])
-  )
+  return Number(/used_cpu_user:([\d.]+)/.exec(t)[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(t)[1])
 }
 const results = {}
 for (let round = 1; round <= ROUNDS; round++) {

@@ -101,4 +101,19 @@ describe('PendingIndex', () => {
     expect(index.add(entry(5), 1, 1, 1)).toBe(true)
     expect(index.values().map((e) => e.id)).toEqual([5])
   })
+
+  it('keeps every entry across growing to a peak, draining it and growing again', () => {
+    const index = new PendingIndex()
+    for (let id = 1; id <= 10_000; id++) index.add(entry(id), 1, id, 1)
+    // Drain all but one old entry, then keep adding: the arrays move (shrink, then grow).
+    for (let id = 2; id <= 10_000; id++) index.removeAt(index.find(id))
+    for (let id = 10_001; id <= 13_000; id++) index.add(entry(id), 2, id, 2)
+    const ids = index.values().map((e) => e.id)
+    expect(ids).toHaveLength(3001)
+    expect(ids[0]).toBe(1)
+    expect(ids[3000]).toBe(13_000)
+    const at = index.find(12_345)
+    expect([index.segmentAt(at), index.offsetAt(at), index.lengthAt(at)]).toEqual([2, 12_345, 2])
+    expect(index.find(5000)).toBe(-1)
+  })
 })

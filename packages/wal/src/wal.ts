@@ -22,7 +22,7 @@
  * at ~25,000/s, hence one call per group. Per append the process spends ~3.2 µs of CPU (1 KiB,
  * 256 callers, closed loop with a no-op disk, the callers' own work and the collector included;
  * ~4.3 µs before the native CRC-32C and the PendingIndex, measured side by side under load): of
- * that the CRC is ~0.3 µs (see `crc32c.ts`).
+ * that the CRC is ~0.35 µs (see `crc32c.ts`).
  *
  * Evaluated and left out (measured here, 2 shared CPUs under load 8–12, paired runs):
  * - Pipelining a closed loop's groups (write the first half of a burst of callers while the rest

@@ -5,7 +5,9 @@
  * or no response within ResponseTimeout is a transport error (retried until FailureTimeout).
  * Settings: HTTPServer, HTTPPort, URL, SSLConfig, ResponseTimeout (s, default 30),
  * ConnectTimeout, ReplyCodeActions, RetryInterval, FailureTimeout, DefCharEncoding.
- * A JSON body (a DTL with a non-HL7 target) is posted as `application/json`.
+ * A JSON body (a DTL with a non-HL7 target, a routed alert) is posted as `application/json`; a
+ * 2xx response to it completes the message unless its body is an HL7 ACK (a JSON API answers
+ * JSON, not MSA).
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -64,7 +66,8 @@ export class HttpOperationHost extends OperationHost {
             return
           }
           const text = Buffer.concat(chunks).toString(encoding)
-          resolve({ reply: text.trim() === '' ? undefined : text, detail: `${where} ${status}` })
+          const ack = env.format === 'json' ? /^\s*MSH/.test(text) : text.trim() !== ''
+          resolve({ reply: ack ? text : undefined, detail: `${where} ${status}` })
         })
       })
       req.on('timeout', () =>

@@ -20,6 +20,13 @@
  * object goes on to the next transform when its source class is not HL7 either.
  * A DTL with create="existing" changes the routed message itself: the actions after it in the
  * same routing see the changed message (the stored inbound message is kept as received).
+ *
+ * Object documents: an envelope with format `json` and a `msgClass` (the `Ens.AlertRequest` the
+ * Engine sends an `Ens.Alert` router for every alert) is routed as an object: rules read
+ * `Document.Property` and match `msgClass` constraints; a send without transform forwards the
+ * JSON as is, a transform whose source class is not HL7 gets the object (each send its own copy)
+ * and may produce an object (JSON) or an HL7 message. JSON goes to HTTP, file and alert
+ * operations, never over MLLP.
  */
 import { parseMessage, validate } from '@li/hl7'
 import type { Message } from '@li/hl7'
@@ -95,6 +102,7 @@ export class RoutingEngineHost extends QueueHost {
   }
 
   protected override async handle(env: Envelope): Promise<Disposition> {
+    if (env.format === 'json') return this.#handleObject(env)
     const { path } = this.ctx
     const started = performance.now()
     // No separate `processing` hop: routing is synchronous, so it would be microseconds before
@@ -106,12 +114,6 @@ export class RoutingEngineHost extends QueueHost {
       const rules = this.#rules
       if (rules === undefined)
         throw new EngineError('ENGINE_INVALID_STATE', `router "${this.name}" has no rules`)
-      if (env.format === 'json') {
-        throw new EngineError(
-          'ENGINE_TRANSFORM_FAILED',
-          `router "${this.name}" got a JSON document from ${env.source}; it routes HL7 v2 only`,
-        )
-      }
       const base: Omit<RuleContext, 'message'> = {
         source: env.source,
         now: new Date(),
@@ -185,6 +187,132 @@ export class RoutingEngineHost extends QueueHost {
     this.ctx.metrics?.recordProcessingTime(this.name, (performance.now() - started) / 1000)
     await path.settle(env, 'completed')
     return { ack: true }
+  }
+
+  /**
+   * `handle` for an object document: route it (`#routeObject`), then forward, trace and settle as
+   * `handle` does for HL7 (kept apart so that the HL7 path stays as it is).
+   */
+  async #handleObject(env: Envelope): Promise<Disposition> {
+    const { path } = this.ctx
+    const started = performance.now()
+    const traces: string[] = []
+    let routed: { outputs: ForwardOutput[]; matched: string[] }
+    try {
+      const rules = this.#rules
+      if (rules === undefined)
+        throw new EngineError('ENGINE_INVALID_STATE', `router "${this.name}" has no rules`)
+      routed = this.#routeObject(env, rules, {
+        source: env.source,
+        now: new Date(),
+        lookupTables: this.ctx.production.lookupTables,
+        trace: (text) => {
+          traces.push(text)
+          this.logger.debug({ sessionId: env.sessionId, trace: text }, 'trace')
+        },
+      })
+    } catch (e) {
+      return this.#bad(env, e, traces)
+    }
+    const { outputs, matched } = routed
+    await path.forward(env, this.name, outputs)
+    let detail = matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched'
+    if (traces.length > 0) detail += `; trace: ${traces.join(' | ')}`
+    path.hopLater(
+      env.sessionId,
+      env.storeId,
+      env.source,
+      this.name,
+      outputs.length > 0 ? 'completed' : 'discarded',
+      detail,
+    )
+    this.ctx.metrics?.recordProcessingTime(this.name, (performance.now() - started) / 1000)
+    await path.settle(env, 'completed')
+    return { ack: true }
+  }
+
+  /**
+   * Routes an object document (JSON text with its IRIS class in `env.msgClass`, such as the
+   * Ens.AlertRequest of an alert): rules read its properties; sends forward the JSON, or what the
+   * send's transforms make of it.
+   */
+  #routeObject(
+    env: Envelope,
+    rules: CompiledRules,
+    base: Omit<RuleContext, 'message'>,
+  ): { outputs: ForwardOutput[]; matched: string[] } {
+    const msgClass = env.msgClass ?? ''
+    let doc: unknown
+    try {
+      doc = JSON.parse(env.raw)
+    } catch {
+      doc = undefined
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw new EngineError(
+        'ENGINE_TRANSFORM_FAILED',
+        `router "${this.name}" got a JSON document from ${env.source} that is not an object${msgClass === '' ? '' : ` (${msgClass})`}`,
+      )
+    }
+    const document = doc as Record<string, unknown>
+    const result = rules.evaluate({ ...base, document, msgClass })
+    const outputs: ForwardOutput[] = []
+    for (const action of result.actions) {
+      if (action.type === 'delete') continue
+      const out =
+        action.transforms.length === 0
+          ? document
+          : this.#runOnObject(action.transforms, structuredClone(document), msgClass, base)
+      if (typeof out === 'string') outputs.push({ target: action.target, raw: out })
+      else {
+        this.#checkJsonTarget(action.target, action.transforms, msgClass)
+        outputs.push({
+          target: action.target,
+          raw: out === document ? env.raw : JSON.stringify(out),
+          format: 'json',
+        })
+      }
+    }
+    return { outputs, matched: result.matchedRules }
+  }
+
+  /**
+   * Runs a send's transforms on an object document: each transform whose source class is not HL7
+   * gets the object; once one has made an HL7 message, the rest run on that text.
+   */
+  #runOnObject(
+    classes: readonly string[],
+    object: Record<string, unknown>,
+    msgClass: string,
+    ctx: Omit<RuleContext, 'message'>,
+  ): string | Record<string, unknown> {
+    let current = object
+    for (const [i, cls] of classes.entries()) {
+      const t = this.#transform(cls)
+      if (!hasApplyText(t) || t.header.hl7Source) {
+        throw new EngineError(
+          'ENGINE_TRANSFORM_FAILED',
+          `transform ${cls} reads HL7 messages, but the routed document is a ${msgClass || 'non-HL7'} object: its sourceClass must be ${msgClass || 'that class'}`,
+        )
+      }
+      const out = t.applyObject(current, ctx)
+      if (out.object !== undefined) {
+        current = out.object
+        continue
+      }
+      const text = out.text ?? ''
+      const rest = classes.slice(i + 1)
+      if (rest.length === 0) return text
+      const r = this.#run(
+        rest,
+        text,
+        () => parseMessage(text),
+        ctx,
+        () => undefined,
+      )
+      return r
+    }
+    return current
   }
 
   /**
@@ -286,12 +414,16 @@ export class RoutingEngineHost extends QueueHost {
   }
 
   /** A JSON body can go to HTTP, file and custom operations, never over MLLP or to a router. */
-  #checkJsonTarget(target: string, transforms: readonly string[]): void {
+  #checkJsonTarget(target: string, transforms: readonly string[], msgClass?: string): void {
     const item = this.ctx.production.items.find((i) => i.name === target)
     if (item !== undefined && HL7_ONLY.test(item.className)) {
+      const what =
+        transforms.length === 0
+          ? `the routed ${msgClass || 'JSON'} object`
+          : `transform ${transforms[transforms.length - 1] ?? ''} returned a non-HL7 object (JSON), which`
       throw new EngineError(
         'ENGINE_TRANSFORM_FAILED',
-        `transform ${transforms[transforms.length - 1] ?? ''} returned a non-HL7 object (JSON), which cannot be sent to "${target}" (${item.className}): it carries HL7 v2 only; send it to an HTTP or file operation`,
+        `${what} cannot be sent to "${target}" (${item.className}): it carries HL7 v2 only; send it to an HTTP or file operation${transforms.length === 0 ? ', or transform it into an HL7 message' : ''}`,
       )
     }
   }
@@ -313,9 +445,19 @@ export class RoutingEngineHost extends QueueHost {
     this.logger.warn({ err: text, sessionId: env.sessionId }, 'routing failed')
     const bad = this.#settings.string('BadMessageHandler')
     if (this.#settings.boolean('AlertOnBadMessage', false))
-      this.ctx.alert(this.name, `bad message (session ${env.sessionId}): ${errorText(e)}`)
+      this.ctx.alert(
+        this.name,
+        `bad message (session ${env.sessionId}): ${errorText(e)}`,
+        env.sessionId,
+      )
     if (bad !== undefined) {
-      await path.forward(env, this.name, [{ target: bad, raw: env.raw }])
+      await path.forward(env, this.name, [
+        {
+          target: bad,
+          raw: env.raw,
+          ...(env.format === 'json' ? { format: 'json' as const } : {}),
+        },
+      ])
       path.hopLater(
         env.sessionId,
         env.storeId,
@@ -328,7 +470,7 @@ export class RoutingEngineHost extends QueueHost {
       return { ack: true }
     }
     if (this.#settings.boolean('AlertOnError', false))
-      this.ctx.alert(this.name, `routing failed: ${text}`)
+      this.ctx.alert(this.name, `routing failed: ${text}`, env.sessionId)
     path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
     await path.settle(env, 'failed')
     return { ack: false, requeue: false, error: text }

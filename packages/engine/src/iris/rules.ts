@@ -13,6 +13,14 @@
  * variable (`tCount`) or a context property (`context.Ward`) that later conditions and values of
  * the same evaluation read; the message itself cannot be assigned (change it in a DTL).
  *
+ * Documents that are not HL7 messages (the `Ens.AlertRequest` an `Ens.Alert` router receives, as
+ * a plain object in `RuleContext.document`): conditions read their properties as `Document.X`
+ * (nested `Document.A.B`), `MsgClass` is the document's class, and a `msgClass` constraint matches
+ * that class. Rules may read object properties when their `msgClass` constraint names a class that
+ * is not HL7, or, without one, when the rule class is the generic kind
+ * (`EnsLib.MsgRouter.RuleAssist` / context `EnsLib.MsgRouter.RoutingEngine`); for
+ * `Ens.AlertRequest` the property names are checked at load time.
+ *
  * General business rules (a context other than a routing engine, or
  * `Ens.Rule.GeneralBusinessRuleAssist`) return a value (`<return>expr</return>`) instead of
  * routing: `compileGeneralRule` evaluates them against a context object; `compileRules` refuses
@@ -21,7 +29,7 @@
  * Anything not understood fails compilation with the class, file line, rule and construct.
  */
 import { EngineError } from '../errors.js'
-import { parseIrisBoolean, splitList } from '../production/model.js'
+import { itemSetting, parseIrisBoolean, splitList } from '../production/model.js'
 import type {
   CompiledRules,
   NativeCondition,
@@ -157,7 +165,7 @@ export function compileRules(
   }
   const sets = def.native
     ? [nativeRuleSet(def, functions)]
-    : xmlRuleSets(def, functions, schemas, 'routing')
+    : xmlRuleSets(def, functions, schemas, 'routing', isAlertRuleClass(def, p))
   const transforms = checkTargets(def, sets, p)
   return {
     className: def.className,
@@ -170,7 +178,20 @@ export function compileRules(
       )
       const result: RouteResult = { actions: [], matchedRules: [] }
       if (!set) return result
-      const doc = Hl7Doc.parse(ctx.raw ?? ctx.message.toString())
+      if (ctx.document !== undefined) {
+        const object = { doc: ctx.document, msgClass: ctx.msgClass ?? '' }
+        const run = new Runner(def, ctx, undefined, undefined, functions, result, set.declared)
+        run.object = object
+        run.rules(set.rules, undefined)
+        return result
+      }
+      const text = ctx.raw ?? ctx.message?.toString()
+      if (text === undefined)
+        throw new EngineError(
+          'ENGINE_RULE_FAILED',
+          `rule class ${def.className}: nothing to evaluate (no message, text or document given)`,
+        )
+      const doc = Hl7Doc.parse(text)
       const pd = pathDocFor(doc, schemas, ctx.docCategory)
       const facts = docFacts(doc, pd, ctx.docCategory)
       const run = new Runner(def, ctx, pd, facts, functions, result, set.declared)
@@ -310,6 +331,8 @@ class Runner {
   /** The value of the `<return>` that ended evaluation (general rules). */
   returned: Value | undefined
   returnedBy: string | undefined
+  /** The routed document when it is an object (e.g. an Ens.AlertRequest), not an HL7 message. */
+  object: { doc: Record<string, unknown>; msgClass: string } | undefined
   constructor(
     readonly def: RuleClassDefinition,
     readonly ctx: GeneralContext,
@@ -321,6 +344,11 @@ class Runner {
   ) {}
 
   get pd(): PathDoc {
+    if (this.object)
+      throw new EngineError(
+        'ENGINE_RULE_FAILED',
+        `rule class ${this.def.className}: an HL7 path ({...}) was read, but the routed document is a ${this.object.msgClass || 'non-HL7'} object: read its properties as Document.Property`,
+      )
     if (!this.pdOpt)
       throw new EngineError(
         'ENGINE_RULE_FAILED',
@@ -371,6 +399,14 @@ class Runner {
     if (v !== undefined) return v
     if (this.declared.has(full) && base !== 'context') return ''
     if (base === 'context') return this.ctx.context ? getProp(this.ctx.context, props) : ''
+    if (this.object) {
+      const prop = props.join('.')
+      if (base === 'Document' || base === 'HL7')
+        return props.length === 0 ? '' : getProp(this.object.doc, props)
+      if (base === 'Source' && prop === '') return this.ctx.source
+      if (base === 'MsgClass' && prop === '') return this.object.msgClass
+      if ((base === 'DocName' || base === 'DocType') && prop === '') return ''
+    }
     if (this.factsOpt === undefined && /^[A-Za-z%][\w%]*$/.test(full) && !RULE_BASES.has(full))
       return ''
     const f = this.facts
@@ -420,6 +456,12 @@ class Runner {
 
   constraintsMatch(r: Rule): boolean {
     const c = r.constraints
+    if (this.object) {
+      if (c.source && !c.source.includes(this.ctx.source)) return false
+      if (c.msgClass && !c.msgClass.includes(this.object.msgClass)) return false
+      // Doc category/name/type describe HL7 (virtual) documents; an object has none.
+      return !c.docCategory && !c.docName && !c.docType
+    }
     if (!this.factsOpt) return Object.keys(c).length === 0
     const f = this.facts
     if (c.source && !c.source.includes(this.ctx.source)) return false
@@ -552,6 +594,7 @@ function xmlRuleSets(
   functions: FunctionRegistry,
   schemas: SchemaProvider,
   mode: 'routing' | 'general',
+  alertRules = false,
 ): RuleSet[] {
   const offset = (def.origin?.line ?? 1) - 1
   let root: XmlElement
@@ -585,14 +628,20 @@ function xmlRuleSets(
   }
   scan(root)
   const allowed: Allowed = { vars: declared, general: mode === 'general' }
+  // A generic routing rule class (EnsLib.MsgRouter, not its HL7 subclass) routes any message
+  // class: its rules may read object properties when no msgClass constraint says otherwise.
+  // The BusinessRuleName of the item Ens.Alert sees Ens.AlertRequest objects.
+  if (alertRules) allowed.object = { props: new Set(ALERT_REQUEST_PROPERTIES) }
+  else if (mode === 'routing' && isGenericRuleClass(def)) allowed.object = {}
   const sets: RuleSet[] = []
   let anon = 0
-  const compileRule = (el: XmlElement): Rule => {
+  const compileRule = (el: XmlElement, parent: Allowed = allowed): Rule => {
     anon++
     const name = el.attrs.name !== undefined && el.attrs.name !== '' ? el.attrs.name : `#${anon}`
     const rule: Rule = { name, constraints: {}, whens: [], direct: [] }
     if (parseIrisBoolean(el.attrs.disabled) === true) rule.disabled = true
     const where = (line: number): string => `${whereOf(def, line)}, rule "${name}"`
+    const allow = ruleAllowed(el, parent)
     for (const c of el.children) {
       const n = localName(c.name)
       if (n === 'constraint') {
@@ -614,17 +663,17 @@ function xmlRuleSets(
         }
       } else if (n === 'when') {
         rule.whens.push({
-          cond: compileCondition(c.attrs.condition ?? '', where(c.line), functions, allowed),
-          actions: compileActions(c, where),
+          cond: compileCondition(c.attrs.condition ?? '', where(c.line), functions, allow),
+          actions: compileActions(c, where, allow),
           line: c.line,
           src: c.attrs.condition ?? '',
         })
       } else if (n === 'otherwise') {
-        rule.otherwise = compileActions(c, where)
+        rule.otherwise = compileActions(c, where, allow)
       } else if (n === 'annotation' || n === 'description') {
         continue
       } else {
-        rule.direct.push(...compileActions({ ...el, children: [c] }, where))
+        rule.direct.push(...compileActions({ ...el, children: [c] }, where, allow))
       }
     }
     // With a docCategory constraint the schema is known: check symbolic names now.
@@ -646,7 +695,11 @@ function xmlRuleSets(
     }
     return rule
   }
-  const compileActions = (parent: XmlElement, where: (line: number) => string): Action[] => {
+  const compileActions = (
+    parent: XmlElement,
+    where: (line: number) => string,
+    allow: Allowed = allowed,
+  ): Action[] => {
     const out: Action[] = []
     for (const c of parent.children) {
       const n = localName(c.name)
@@ -672,7 +725,7 @@ function xmlRuleSets(
           out.push(
             text === ''
               ? { a: 'return' }
-              : { a: 'return', value: compileCondition(text, where(c.line), functions, allowed) },
+              : { a: 'return', value: compileCondition(text, where(c.line), functions, allow) },
           )
           break
         }
@@ -684,18 +737,18 @@ function xmlRuleSets(
               (c.attrs.value ?? '').trim() === '' ? '""' : (c.attrs.value as string),
               where(c.line),
               functions,
-              allowed,
+              allow,
             ),
           })
           break
         case 'trace':
           out.push({
             a: 'trace',
-            value: compileCondition(c.attrs.value ?? '""', where(c.line), functions, allowed),
+            value: compileCondition(c.attrs.value ?? '""', where(c.line), functions, allow),
           })
           break
         case 'rule':
-          out.push({ a: 'rule', rule: compileRule(c) })
+          out.push({ a: 'rule', rule: compileRule(c, allow) })
           break
         case 'foreach': {
           const pp = c.attrs.propertypath ?? c.attrs.propertyPath ?? ''
@@ -725,7 +778,7 @@ function xmlRuleSets(
             a: 'foreach',
             path,
             base: m[1] as string,
-            rules: childrenNamed(c, 'rule').map(compileRule),
+            rules: childrenNamed(c, 'rule').map((r) => compileRule(r, allow)),
           })
           break
         }
@@ -782,6 +835,72 @@ function leadingNewlines(s: string): number {
 interface Allowed {
   vars: Set<string>
   general: boolean
+  /**
+   * Set when the rule may see an object document (`Document.Property`): `props` lists the
+   * properties of its class when known (Ens.AlertRequest), `only` when it can see no HL7 message
+   * (its msgClass constraint names object classes only), `classes` names them for messages.
+   */
+  object?: { props?: ReadonlySet<string>; only?: boolean; classes?: string }
+}
+
+/**
+ * The properties of IRIS's `Ens.AlertRequest`, the message every alert is sent to `Ens.Alert` as
+ * (InterSystems class reference; `AlertTime` is an `Ens.DataType.UTC` timestamp).
+ */
+export const ALERT_REQUEST_PROPERTIES: readonly string[] = [
+  'SourceConfigName',
+  'AlertText',
+  'AlertTime',
+  'SessionId',
+  'AlertDestination',
+]
+
+const ALERT_REQUEST = 'Ens.AlertRequest'
+
+function isHl7MsgClass(c: string): boolean {
+  return c.startsWith('EnsLib.HL7.')
+}
+
+/** Whether the production's `Ens.Alert` item is a router using this rule class. */
+function isAlertRuleClass(def: RuleClassDefinition, p: Production): boolean {
+  return p.items.some(
+    (i) => i.name === 'Ens.Alert' && itemSetting(i, 'BusinessRuleName') === def.className,
+  )
+}
+
+/** A rule class for the generic router (`EnsLib.MsgRouter.RoutingEngine`), not the HL7 one. */
+function isGenericRuleClass(def: RuleClassDefinition): boolean {
+  const assist = def.parameters?.RuleAssistClass ?? ''
+  if (assist !== '') return assist === 'EnsLib.MsgRouter.RuleAssist'
+  const m = /<RuleDefinition\b[^>]*?\scontext\s*=\s*["']([^"']*)["']/i.exec(def.xml)
+  return m?.[1] === 'EnsLib.MsgRouter.RoutingEngine'
+}
+
+/**
+ * What one rule's conditions may read: object properties when its msgClass constraint names a
+ * class that is not HL7 (only them when it names no HL7 class); without a msgClass constraint,
+ * what the enclosing rule (or the rule class) allows.
+ */
+function ruleAllowed(el: XmlElement, parent: Allowed): Allowed {
+  const classes = childrenNamed(el, 'constraint')
+    .filter((c) => c.attrs.name === 'msgClass')
+    .flatMap((c) => splitList(c.attrs.value))
+  if (classes.length === 0 || parent.general) return parent
+  const objects = classes.filter((c) => !isHl7MsgClass(c))
+  if (objects.length === 0) {
+    const rest = { ...parent }
+    delete rest.object
+    return rest
+  }
+  const alertOnly = objects.every((c) => c === ALERT_REQUEST)
+  return {
+    ...parent,
+    object: {
+      ...(alertOnly ? { props: new Set(ALERT_REQUEST_PROPERTIES) } : {}),
+      only: objects.length === classes.length,
+      classes: objects.join(', '),
+    },
+  }
 }
 
 /** Why a rule `<assign property>` cannot be compiled, or undefined. */
@@ -814,10 +933,20 @@ function compileCondition(
     })
   }
   const { refs, vpaths } = collectRefs(e)
+  const object = allowed.object
   for (const r of refs) {
     const [base, ...props] = r.split('.')
     if (allowed.vars.has(r)) continue
     if (base === 'context' && props.length > 0 && allowed.general) continue
+    if (object && (base === 'Document' || base === 'HL7') && props.length > 0) {
+      const prop = props[0] as string
+      if (object.props === undefined || object.props.has(prop)) continue
+      if (object.only || !HL7_PROPS.has(prop) || props.length > 1)
+        throw new EngineError(
+          'ENGINE_RULE_INVALID',
+          `${where}: condition ${src}: ${ALERT_REQUEST} has no property "${prop}" (it has ${ALERT_REQUEST_PROPERTIES.join(', ')})`,
+        )
+    }
     const ok =
       (base === 'HL7' || base === 'Document'
         ? props.length === 1 && HL7_PROPS.has(props[0] as string)
@@ -825,10 +954,16 @@ function compileCondition(
     if (!ok)
       throw new EngineError(
         'ENGINE_RULE_UNSUPPORTED',
-        `${where}: condition ${src}: "${r}" is not supported (expected HL7.{path}, Document.{path}, Segment.{path}, HL7.Name/DocType, Source, DocName, DocType${allowed.general ? ', context.Property' : ''} or a name an <assign> sets)`,
+        `${where}: condition ${src}: "${r}" is not supported (expected HL7.{path}, Document.{path}, Segment.{path}, HL7.Name/DocType, Source, DocName, DocType${allowed.general ? ', context.Property' : ''}${object ? ', Document.Property of the routed object' : ''} or a name an <assign> sets)`,
       )
   }
   for (const v of vpaths) {
+    if (object?.only === true) {
+      throw new EngineError(
+        'ENGINE_RULE_INVALID',
+        `${where}: condition ${src}: "${v}.{...}" reads an HL7 message, but the rule's msgClass is ${object.classes ?? 'an object class'}: read its properties as Document.Property`,
+      )
+    }
     if (v !== 'HL7' && v !== 'Document' && v !== 'Segment') {
       throw new EngineError(
         'ENGINE_RULE_UNSUPPORTED',

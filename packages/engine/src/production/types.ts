@@ -136,8 +136,16 @@ export interface TransformDefinition {
 
 /** What the router evaluates rules against. */
 export interface RuleContext {
-  /** The message being routed. */
-  message: Message
+  /** The HL7 message being routed (absent when `document` is set). */
+  message?: Message
+  /**
+   * A routed document that is not an HL7 message (IRIS: a message object such as the
+   * `Ens.AlertRequest` an `Ens.Alert` router receives), as a plain object: rule conditions read
+   * its properties as `Document.Property` (nested: `Document.A.B`).
+   */
+  document?: Record<string, unknown>
+  /** IRIS class of `document`, for rule `msgClass` constraints (e.g. `Ens.AlertRequest`). */
+  msgClass?: string
   /** Config name of the host that sent it to the router (IRIS `source` constraint). */
   source: string
   /** Evaluation time (rule set effective dates). */

@@ -41,18 +41,37 @@ import type { HostState, HostStatus } from './host.js'
 import type { EngineAlert, HostContext } from './host-context.js'
 import { defaultHostRegistry } from './host-registry.js'
 import type { HostRegistry } from './host-registry.js'
-import { MessagePath } from './message-path.js'
+import { MessagePath, newSessionId } from './message-path.js'
 import type { Accepted } from './message-path.js'
 import { defaultProductionTools } from './production-tools.js'
 import type { ProductionTools } from './production-tools.js'
 import type { ProductionSource } from '../iris/loader.js'
 import { QueueHost } from './queue-host.js'
+import { RoutingEngineHost } from '../hosts/routing-engine.js'
 import { nextScheduleEvent, parseSchedule, scheduleStateAt, systemClock } from './schedule.js'
 import type { Schedule, ScheduleClock } from './schedule.js'
 import { ItemSettings } from './settings.js'
 
 /** The config name IRIS routes alerts to when a production has an item of that name. */
 export const ALERT_ITEM = 'Ens.Alert'
+
+/** The IRIS message class alerts travel as. */
+export const ALERT_REQUEST_CLASS = 'Ens.AlertRequest'
+
+/**
+ * An alert as IRIS's `Ens.AlertRequest`: SourceConfigName, AlertText, AlertTime (an
+ * `Ens.DataType.UTC` value, `YYYY-MM-DD HH:MM:SS.sss` in UTC), SessionId (the session of the
+ * message the alert is about, '' when none) and AlertDestination ('': no LI host sets one).
+ */
+export function alertRequest(alert: EngineAlert): Record<string, string> {
+  return {
+    SourceConfigName: alert.host,
+    AlertText: alert.text,
+    AlertTime: alert.time.toISOString().replace('T', ' ').replace('Z', ''),
+    SessionId: alert.sessionId ?? '',
+    AlertDestination: '',
+  }
+}
 
 /** TLS material of one IRIS SSLConfig name: file paths, read when a host starts. */
 export interface EngineTlsConfig {
@@ -197,6 +216,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly #schedules = new Map<string, Schedule>()
   readonly #scheduleTimers = new Map<string, () => void>()
   #alertRouteWarned = false
+  /** Sessions of the alerts routed to Ens.Alert (recent ones): alerts about them are not routed. */
+  readonly #alertSessions = new Set<string>()
   readonly #tlsCache = new Map<string, SecureContextOptions>()
   readonly #rulesCache = new Map<string, CompiledRules>()
   readonly #transformCache = new Map<string, CompiledTransform>()
@@ -561,7 +582,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         }
         return t
       },
-      alert: (host, text) => this.#alert(host, text),
+      alert: (host, text, sessionId) => this.#alert(host, text, sessionId),
     }
   }
 
@@ -715,8 +736,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     } else if (!active) this.#alerted.delete(key)
   }
 
-  #alert(host: string, text: string): void {
+  #alert(host: string, text: string, sessionId?: string): void {
     const alert: EngineAlert = { host, text, time: new Date() }
+    if (sessionId !== undefined) alert.sessionId = sessionId
     this.logger.warn({ host, alert: text }, 'alert')
     this.emit('alert', alert)
     this.#routeAlert(alert)
@@ -724,33 +746,60 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /**
    * IRIS sends every alert to the item named `Ens.Alert` when the production has one. Here the
-   * alert goes there as a message (an `Ens.AlertRequest`-shaped JSON body, WAL-durable and
-   * stored like any message) when Ens.Alert is an operation (for example the built-in
-   * `EnsLib.EMail.AlertOperation`). A routing engine named Ens.Alert would need rules over
-   * Ens.AlertRequest properties, which the rule evaluator does not have: the alert is then only
-   * logged and emitted (said once in the log).
+   * alert goes there as a message: an `Ens.AlertRequest` as a JSON object (`alertRequest`),
+   * WAL-durable and stored like any message, in a session of its own. Ens.Alert may be an
+   * operation (for example the built-in `EnsLib.EMail.AlertOperation`) or a routing engine,
+   * whose rules read the alert's properties (`Document.SourceConfigName`, ...) and send it on.
+   * Another kind of process named Ens.Alert gets nothing (said once in the log). An alert raised
+   * while delivering an alert (its session is one of these) is logged and emitted, not routed
+   * again, so that a failing alert target cannot feed itself.
    */
   #routeAlert(alert: EngineAlert): void {
     const target = this.#hosts.get(ALERT_ITEM)
     const path = this.#path
     if (target === undefined || path === undefined || alert.host === ALERT_ITEM) return
-    if (target.kind !== 'operation') {
+    if (target.kind !== 'operation' && !(target instanceof RoutingEngineHost)) {
       if (!this.#alertRouteWarned) {
         this.#alertRouteWarned = true
         this.logger.warn(
           { host: ALERT_ITEM, className: target.className },
-          'Ens.Alert is not an operation: alerts are logged and emitted, not routed to it',
+          'Ens.Alert is neither an operation nor a routing engine: alerts are logged and emitted, not routed to it',
         )
       }
       return
     }
-    const body = JSON.stringify({
-      SourceConfigName: alert.host,
-      AlertText: alert.text,
-      AlertTime: alert.time.toISOString(),
-    })
+    if (alert.sessionId !== undefined && this.#alertSessions.has(alert.sessionId)) {
+      this.logger.warn(
+        { host: alert.host, sessionId: alert.sessionId },
+        'alert about delivering an alert: logged, not routed to Ens.Alert again',
+      )
+      return
+    }
+    const sessionId = newSessionId()
+    this.#alertSessions.add(sessionId)
+    // Bounded: the oldest alert sessions are forgotten first (a Set iterates in insertion order).
+    if (this.#alertSessions.size > 1000) {
+      const oldest = this.#alertSessions.values().next().value
+      if (oldest !== undefined) this.#alertSessions.delete(oldest)
+    }
     path
-      .accept({ source: alert.host, raw: body, targets: [ALERT_ITEM], metadata: { alert: true } })
+      .accept({
+        source: alert.host,
+        raw: JSON.stringify(alertRequest(alert)),
+        targets: [ALERT_ITEM],
+        metadata: { alert: true },
+        sessionId,
+        format: 'json',
+        msgClass: ALERT_REQUEST_CLASS,
+        header: {
+          controlId: '',
+          messageType: ALERT_REQUEST_CLASS,
+          version: '',
+          acceptAckType: '',
+          appAckType: '',
+          hasMsh: false,
+        },
+      })
       .catch((e: unknown) =>
         this.logger.error(
           { err: errorText(e), host: alert.host },

@@ -42,6 +42,11 @@ export interface Envelope {
    * HL7 v2 (ER7) text. Only HTTP and file operations deliver JSON.
    */
   format?: 'json'
+  /**
+   * The IRIS class of a JSON document that entered the path as an object (`Ens.AlertRequest` for
+   * alerts): routers match it against `msgClass` constraints.
+   */
+  msgClass?: string
   /** Set when the message belongs to an HL7 batch file (BatchHandling other than Indiv). */
   batch?: BatchRef
 }
@@ -82,6 +87,7 @@ export function encodeEnvelope(env: Envelope): string {
   if (env.fileName !== undefined) header.fileName = env.fileName
   if (env.docCategory !== undefined) header.docCategory = env.docCategory
   if (env.format !== undefined) header.format = env.format
+  if (env.msgClass !== undefined) header.msgClass = env.msgClass
   if (env.batch !== undefined) header.batch = env.batch
   return JSON.stringify(header) + '\n' + env.raw
 }

@@ -13,6 +13,8 @@ export interface EngineAlert {
   host: string
   text: string
   time: Date
+  /** The session of the message the alert is about, when there is one. */
+  sessionId?: string
 }
 
 /** Services the Engine gives a host. */
@@ -28,8 +30,8 @@ export interface HostContext {
   compileRules(className: string): CompiledRules
   /** Compile a DTL transform class by name. */
   compileTransform(className: string): CompiledTransform
-  /** Raise an alert (logged, emitted by the Engine as `alert`). */
-  alert(host: string, text: string): void
+  /** Raise an alert (logged, emitted by the Engine as `alert`), about a session if given. */
+  alert(host: string, text: string, sessionId?: string): void
   /** Milliseconds a consumer waits on an empty queue before checking for stop/pause. */
   pollMs: number
 }

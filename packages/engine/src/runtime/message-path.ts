@@ -116,6 +116,10 @@ export interface AcceptInput {
   sessionId?: string | undefined
   /** The message's place in an HL7 batch file (file service BatchHandling). */
   batch?: BatchRef | undefined
+  /** `json` with `msgClass` for an object document (the Ens.AlertRequest of an alert). */
+  format?: 'json' | undefined
+  /** The IRIS class of a JSON document (routers match `msgClass` constraints against it). */
+  msgClass?: string | undefined
 }
 
 /** What `accept` returns once the message is durable, stored and enqueued. */
@@ -208,6 +212,8 @@ export class MessagePath {
     if (input.error !== undefined) metadata.error = input.error
     if (input.docCategory !== undefined) metadata.docCategory = input.docCategory
     if (input.batch !== undefined) metadata.batch = JSON.stringify(input.batch)
+    if (input.format !== undefined) metadata.format = input.format
+    if (input.msgClass !== undefined) metadata.msgClass = input.msgClass
     const entry = await wal.append({
       hostName: input.source,
       messageId: header.controlId,
@@ -241,8 +247,22 @@ export class MessagePath {
     }
     const batch = str('batch')
     if (batch !== undefined) input.batch = JSON.parse(batch) as BatchRef
+    if (str('format') === 'json') input.format = 'json'
+    input.msgClass = str('msgClass')
     const sessionId = str('sessionId') ?? newSessionId()
-    return this.#admitted(entry.id, input, peekHeader(raw), sessionId, true).handedOff
+    // A JSON document (an alert) has no MSH to peek at: its class is its message type.
+    const header: HeaderPeek =
+      input.format === 'json'
+        ? {
+            controlId: '',
+            messageType: input.msgClass ?? '',
+            version: '',
+            acceptAckType: '',
+            appAckType: '',
+            hasMsh: false,
+          }
+        : peekHeader(raw)
+    return this.#admitted(entry.id, input, header, sessionId, true).handedOff
   }
 
   /** The message is in the WAL: track its branches and start the hand-off. */
@@ -371,6 +391,8 @@ export class MessagePath {
       if (input.fileName !== undefined) env.fileName = input.fileName
       if (input.docCategory !== undefined) env.docCategory = input.docCategory
       if (input.batch !== undefined) env.batch = input.batch
+      if (input.format !== undefined) env.format = input.format
+      if (input.msgClass !== undefined) env.msgClass = input.msgClass
       const branches = this.#o.walCompletion === 'branches'
       // Redis hand-off. The inbound record is marked completed before any consumer can see the
       // message, so that a branch failing later (`settle`) always wins and marks it failed.

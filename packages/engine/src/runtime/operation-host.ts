@@ -179,7 +179,8 @@ export abstract class OperationHost extends QueueHost {
           { sessionId: env.sessionId, reason: decision.reason },
           'delivery ' + decision.outcome,
         )
-        if (this.settings.boolean('AlertOnError', false)) this.ctx.alert(this.name, text)
+        if (this.settings.boolean('AlertOnError', false))
+          this.ctx.alert(this.name, text, env.sessionId)
         path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
         await path.settle(env, 'failed')
         return { ack: false, requeue: false, error: text }
@@ -190,7 +191,7 @@ export abstract class OperationHost extends QueueHost {
           { sessionId: env.sessionId, reason: decision.reason },
           'operation disabled by reply',
         )
-        this.ctx.alert(this.name, text)
+        this.ctx.alert(this.name, text, env.sessionId)
         path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'queued', text)
         // Keep the message queued; disabling waits for this worker, so it runs after we return.
         this.haltIntake()

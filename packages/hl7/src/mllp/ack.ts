@@ -12,7 +12,7 @@ import { HL7_ERROR_CODES } from '../ack.js'
 import type { Hl7ErrorConditionCode } from '../ack.js'
 import { MSH_LINE_END, MSH_SCAN, MSH_SEPARATORS, scanMsh, scannedHeaderIsUsable } from './header.js'
 import type { MllpHeader } from './header.js'
-import { MLLP_CARRIAGE_RETURN, MLLP_END_BLOCK, MLLP_START_BLOCK } from './frame.js'
+import { MLLP_CARRIAGE_RETURN, MLLP_END_BLOCK } from './frame.js'
 
 /** HL7 table 0008 acknowledgment codes: original mode (A*) and enhanced mode commit (C*). */
 export type MllpAckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR'

@@ -129,6 +129,33 @@ describe('MllpClient against a spec-built peer', () => {
     expect([ack.code, ack.accepted]).toEqual(['AR', false])
   })
 
+  it('reads MSA-1 and MSA-3 whatever the code, and matches a longer or shorter MSA-2 exactly', async () => {
+    const { peer, port } = await specPeer()
+    const c = client({ port, window: 3 })
+    const events = discarded(c)
+    const sending = ['K1', 'K2', 'K3'].map((id) => c.send(msg(id)))
+    const answer = (msa: string): void => {
+      const ack = `MSH|^~\\&|EPR|RX1|PAS|RX1|20261127120000||ACK^A01^ACK|X|P|2.3\r${msa}\r`
+      peer.sockets[0]?.write(VT + ack + END, 'latin1')
+    }
+    for (let i = 0; i < 3; i++) await peer.next()
+    answer('MSA|AA|K')
+    answer('MSA|AA|K10')
+    answer('MSA|CE|K2|field too long')
+    answer('MSA|XYZ|K1')
+    answer('MSA|AR|K3|')
+    const acks = await Promise.all(sending)
+    expect(acks.map((a) => [a.code, a.controlId, a.text, a.accepted])).toEqual([
+      ['XYZ', 'K1', '', false],
+      ['CE', 'K2', 'field too long', false],
+      ['AR', 'K3', '', false],
+    ])
+    expect(events.map((e) => [e.reason, e.controlId])).toEqual([
+      ['unmatched', 'K'],
+      ['unmatched', 'K10'],
+    ])
+  })
+
   it('discards a mismatched ACK and waits for the matching one', async () => {
     const { peer, port } = await specPeer()
     const c = client({ port })

@@ -392,6 +392,18 @@ describe('MllpServer', () => {
     expect(server.connectionCount).toBe(20)
   })
 
+  it('answers ctx.ack for frames outside the fast path too: leading blank lines, batches', async () => {
+    const { port } = await start((_bytes, ctx) => ctx.ack(ctx.header.enhancedMode ? 'CA' : 'AA'))
+    const p = await peer(port)
+    p.write(encodeFrame('\r\n' + msg('L1')))
+    p.write(encodeFrame('FHS|^~\\&\rBHS|^~\\&\r' + msg('B1')))
+    p.write(encodeFrame(msg('E1', { mshTail: '|||AL|NE' })))
+    const acks = [await p.next(), await p.next(), await p.next()]
+    expect(acks.map((a) => segment(a, 'MSA'))).toEqual(['MSA|AA|L1', 'MSA|AA|B1', 'MSA|CA|E1'])
+    for (const ack of acks)
+      expect(segment(ack, 'MSH')?.split('|').slice(2, 6)).toEqual(['EPR', 'RX1', 'PAS', 'RX1'])
+  })
+
   it('emits message events for metrics', async () => {
     const events: MllpMessageInfo[] = []
     const { server, port } = await start((_b, ctx) =>

@@ -63,11 +63,14 @@ export interface MllpConnectionInfo {
 
 /** The second argument of a handler: the connection, the MSH fields and an ACK builder. */
 export interface MllpHandlerContext extends MllpConnectionInfo {
-  /** The MSH fields of this message, raw (see `readHeader`). */
+  /** The MSH fields of this message, raw (see `readHeader`); read from the bytes on first access. */
   readonly header: MllpHeader
   /** `Date.now()` when the frame was complete. */
   readonly receivedAt: number
-  /** Builds a minimal ACK (MSH, MSA, ERR on errors) for this message, as bytes ready to return. */
+  /**
+   * Builds a minimal ACK (MSH, MSA, ERR on errors) for this message, as bytes ready to return.
+   * Returned unchanged, a plain AA/CA is written without a copy (it is built inside its frame).
+   */
   ack(code: MllpAckCode, options?: MllpAckOptions): Buffer
 }
 
