@@ -153,6 +153,9 @@ function bytesEqual(buf: Buffer, from: number, to: number, text: string): boolea
   return true
 }
 
+const ORIGINAL_CODES = ['AA', 'AE', 'AR'] as const
+const ENHANCED_CODES = ['CA', 'CE', 'CR'] as const
+
 // MSA-1 as a string: the six codes of HL7 table 0008 without decoding, anything else decoded.
 function ackCodeOf(buf: Buffer, from: number, to: number): string {
   if (to - from === 2) {
@@ -163,9 +166,6 @@ function ackCodeOf(buf: Buffer, from: number, to: number): string {
   }
   return buf.toString('latin1', from, to)
 }
-
-const ORIGINAL_CODES = ['AA', 'AE', 'AR'] as const
-const ENHANCED_CODES = ['CA', 'CE', 'CR'] as const
 
 // Control ids of recently timed-out messages, so that their late ACKs are reported as `late`.
 const LATE_MEMORY = 256
@@ -516,9 +516,9 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
   }
 
   // An inbound frame: the ACK of the in-flight message whose MSH-10 equals its MSA-2, or nothing of
-  // ours. Unmatched frames are reported and dropped; they never settle another message.
-  // MSA-2 is compared byte for byte with each in-flight MSH-10 and only the fields kept are
-  // decoded: the ACK costs one short scan and, for a plain AA, no string at all.
+  // ours. Unmatched frames are reported and dropped; they never settle another message. MSA-2 is
+  // compared byte for byte with each in-flight MSH-10 and only the fields kept are decoded: the
+  // ACK costs one short scan and, for a plain AA without MSA-3, no string at all.
   #onFrame(raw: Buffer): void {
     if (!locateAckFields(raw)) {
       this.emit('discardedAck', { raw, reason: 'unreadable', controlId: undefined })
