@@ -346,16 +346,15 @@ function exited(child: ChildProcess): boolean {
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (exited(child)) return resolve()
-    let kill: NodeJS.Timeout | undefined
-    const done = (): void => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    // Never wait for ever, even if the 'exit' event was missed.
+    const giveUp = setTimeout(done, 35_000)
+    function done(): void {
       clearTimeout(kill)
       clearTimeout(giveUp)
       resolve()
     }
     child.once('exit', done)
-    kill = setTimeout(() => child.kill('SIGKILL'), 30_000)
-    // Never wait for ever, even if the 'exit' event was missed.
-    const giveUp = setTimeout(done, 35_000)
     child.kill('SIGTERM')
   })
 }
@@ -649,8 +648,7 @@ async function main(): Promise<void> {
   process.once('exit', () => {
     for (const c of children) c.kill('SIGKILL')
   })
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => process.exit(130))
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
   const work = await mkdtemp(path.join(tmpdir(), 'li-loadtest-'))
   const receiver = new Receiver()
   const outPort = await receiver.listen()

@@ -15,6 +15,6 @@ export {
   setHostStatus,
   setWalPending,
 } from './metrics.js'
-export type { LiMetricsOptions, QueueSnapshot, QueueSource } from './metrics.js'
+export type { LiMetricsOptions, MetricsLogger, QueueSnapshot, QueueSource } from './metrics.js'
 export { metricsHandler } from './handler.js'
 export { LabelLimiter, OTHER_LABEL } from './labels.js'

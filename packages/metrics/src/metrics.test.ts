@@ -93,6 +93,87 @@ describe('LiMetrics', () => {
   })
 })
 
+describe('a tracked source that fails', () => {
+  function memoryLogger(): { warn(obj: object, msg?: string): void; lines: object[] } {
+    const lines: object[] = []
+    return { lines, warn: (obj, msg) => lines.push({ ...obj, msg }) }
+  }
+  function unavailable(): Error {
+    return Object.assign(new Error('Redis at redis://127.0.0.1:6379 is unavailable'), {
+      code: 'QUEUE_UNAVAILABLE',
+    })
+  }
+
+  it('costs only its own series: the scrape succeeds, promtool passes, a warning names it', async () => {
+    const logger = memoryLogger()
+    const m = new LiMetrics({ collectDefaultMetrics: true, logger })
+    m.recordMessageReceived('PAS-In', 'ADT')
+    m.trackQueue('EPR-Out', () => ({ depth: 7, oldestAgeMs: 1500 }))
+    let redisUp = true
+    let reads = 0
+    m.trackQueue('Lab-Out', async () => {
+      reads++
+      if (!redisUp) throw unavailable()
+      return { depth: 3, oldestAgeMs: 2000 }
+    })
+    m.trackQueue('Sync-Throws', () => {
+      throw new TypeError('not a queue')
+    })
+    m.trackWal(() => 42)
+
+    expect(await m.render()).toContain('li_queue_depth{host="Lab-Out"} 3')
+    expect(reads).toBe(1) // one read per source and scrape, shared by both queue gauges
+    expect(logger.lines).toEqual([
+      expect.objectContaining({ host: 'Sync-Throws', err: 'not a queue' }),
+    ])
+    logger.lines.length = 0
+    redisUp = false
+    const app = new Hono()
+    app.get('/metrics', metricsHandler(m))
+    const res = await app.request('/metrics')
+    expect(res.status).toBe(200)
+    const text = await res.text()
+    expect(reads).toBe(2)
+    // The failing hosts' series are left out (not their last value), everything else is there.
+    expect(text).not.toMatch(/host="(Lab-Out|Sync-Throws)"/)
+    expect(text).toContain('li_queue_depth{host="EPR-Out"} 7')
+    expect(text).toContain('li_queue_oldest_age_seconds{host="EPR-Out"} 1.5')
+    expect(text).toContain('li_messages_received_total{host="PAS-In",message_type="ADT"} 1')
+    expect(text).toContain('li_wal_pending 42')
+    expect(text).toContain('process_cpu_seconds_total')
+    const ours = text
+      .split('\n# HELP ')
+      .filter((block, i) => i === 0 || block.startsWith('li_'))
+      .join('\n# HELP ')
+    expect(promtoolCheck(ours)).toEqual({ status: 0, output: '' })
+    expect(logger.lines).toHaveLength(2) // one warning per failing source and scrape
+    expect(logger.lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ host: 'Lab-Out', code: 'QUEUE_UNAVAILABLE' }),
+        expect.objectContaining({ host: 'Sync-Throws', err: 'not a queue' }),
+      ]),
+    )
+
+    redisUp = true
+    expect(await m.render()).toContain('li_queue_oldest_age_seconds{host="Lab-Out"} 2')
+  })
+
+  it('leaves li_wal_pending out when the WAL source fails, and keeps the rest', async () => {
+    const logger = memoryLogger()
+    const m = new LiMetrics({ collectDefaultMetrics: false, logger })
+    m.trackQueue('EPR-Out', () => ({ depth: 1, oldestAgeMs: 0 }))
+    let fail = false
+    m.trackWal(() => (fail ? Promise.reject(new Error('WAL closed')) : 5))
+    expect(await m.render()).toContain('li_wal_pending 5')
+    fail = true
+    const text = await m.render()
+    expect(text).not.toMatch(/^li_wal_pending /m)
+    expect(text).toContain('li_queue_depth{host="EPR-Out"} 1')
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: '' })
+    expect(logger.lines).toEqual([expect.objectContaining({ err: 'WAL closed' })])
+  })
+})
+
 describe('metricsHandler', () => {
   it('serves GET /metrics in the Prometheus text format', async () => {
     const app = new Hono()

@@ -4,6 +4,8 @@
  *
  * Gauges that describe live state (queue depth, oldest age, WAL pending) are read at scrape time
  * through collect callbacks (`trackQueue`, `trackWal`), so a scrape never shows a stale push.
+ * A source that throws or rejects (Redis down: `QUEUE_UNAVAILABLE`) costs only its own series:
+ * they are left out of that scrape and a warning is logged; every other metric is still served.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { MetricsError } from './errors.js'
@@ -32,6 +34,22 @@ export interface QueueSnapshot {
 /** Where a tracked queue's figures come from. */
 export type QueueSource = () => QueueSnapshot | Promise<QueueSnapshot>
 
+/** The subset of a pino logger that {@link LiMetrics} uses. */
+export interface MetricsLogger {
+  warn(obj: object, msg?: string): void
+}
+
+const stderrLogger: MetricsLogger = {
+  warn: (obj, msg) => process.stderr.write(`${JSON.stringify({ level: 'warn', ...obj, msg })}\n`),
+}
+
+/** What a failed read of a live source is logged with (never message content). */
+function errorFields(e: unknown): { err: string; code?: string } {
+  if (!(e instanceof Error)) return { err: String(e) }
+  const code = (e as { code?: unknown }).code
+  return typeof code === 'string' ? { err: e.message, code } : { err: e.message }
+}
+
 /** Options of {@link LiMetrics}. */
 export interface LiMetricsOptions {
   /** Registry to register on; a new one by default (never the global one unless you pass it). */
@@ -40,6 +58,11 @@ export interface LiMetricsOptions {
   collectDefaultMetrics?: boolean
   /** Most distinct values per message-derived label before `other`. Default 200. */
   maxLabelValues?: number
+  /**
+   * Where a failed read of a tracked source (`trackQueue`, `trackWal`) is reported, once per
+   * source and scrape; default: JSON lines on stderr. Pass the engine's pino logger.
+   */
+  logger?: MetricsLogger
 }
 
 /** The engine's metrics: counters, histograms and gauges with bounded labels. */
@@ -113,31 +136,52 @@ export class LiMetrics {
       labelNames: ['host', 'adapter'],
       registers,
     })
+    const log = options.logger ?? stderrLogger
     const queues = this.#queues
     const names = this.#names
-    const readQueues = async (): Promise<Array<[string, QueueSnapshot]>> =>
-      Promise.all(
-        [...queues].map(async ([host, source]): Promise<[string, QueueSnapshot]> => [
-          names.value(host),
-          await source(),
-        ]),
-      )
+    // Both queue gauges collect concurrently within one scrape (prom-client collects every metric
+    // at once), so they share one read of each source: one call per source and scrape, one warning
+    // per failing source. `null` marks a source that failed: its series are left out.
+    type QueueReading = [host: string, snapshot: QueueSnapshot | null]
+    let reading: Promise<QueueReading[]> | undefined
+    const readQueues = (): Promise<QueueReading[]> => {
+      reading ??= Promise.all(
+        [...queues].map(async ([host, source]): Promise<QueueReading> => {
+          try {
+            return [names.value(host), await source()]
+          } catch (e) {
+            log.warn(
+              { host, metrics: ['li_queue_depth', 'li_queue_oldest_age_seconds'], ...errorFields(e) },
+              'metrics: queue source failed; its series are left out of this scrape',
+            )
+            return [names.value(host), null]
+          }
+        }),
+      ).finally(() => (reading = undefined))
+      return reading
+    }
     this.#queueDepth = new Gauge({
       name: 'li_queue_depth',
-      help: 'Messages waiting in a host queue (not in flight).',
+      help: 'Messages waiting in a host queue (ready or delayed; not in flight).',
       labelNames: ['host'],
       registers,
       async collect() {
-        for (const [host, snap] of await readQueues()) this.set({ host }, snap.depth)
+        for (const [host, snap] of await readQueues()) {
+          if (snap) this.set({ host }, snap.depth)
+          else this.remove({ host })
+        }
       },
     })
     this.#queueOldest = new Gauge({
       name: 'li_queue_oldest_age_seconds',
-      help: 'Age of the oldest message waiting in a host queue.',
+      help: 'Age of the oldest message of a host queue not yet acked or dead-lettered (waiting or in flight).',
       labelNames: ['host'],
       registers,
       async collect() {
-        for (const [host, snap] of await readQueues()) this.set({ host }, snap.oldestAgeMs / 1000)
+        for (const [host, snap] of await readQueues()) {
+          if (snap) this.set({ host }, snap.oldestAgeMs / 1000)
+          else this.remove({ host })
+        }
       },
     })
     this.#hostStatus = new Gauge({
@@ -153,7 +197,16 @@ export class LiMetrics {
       registers,
       async collect() {
         const source = walSource()
-        if (source) this.set(await source())
+        if (!source) return
+        try {
+          this.set(await source())
+        } catch (e) {
+          this.remove({})
+          log.warn(
+            { metrics: ['li_wal_pending'], ...errorFields(e) },
+            'metrics: WAL source failed; li_wal_pending is left out of this scrape',
+          )
+        }
       },
     })
     if (options.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: this.registry })

@@ -219,7 +219,7 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
         notes.push(
           `general business rule (${general}): returns a value; LI Engine evaluates it through compileGeneralRule (a BPL <rule> has no equivalent host)`,
         )
-      } else compileRules(def, prod, options)
+      } else notes.push(...compileRules(def, prod, options).notes)
       if (/InFile\s*\(/.test(def.xml))
         notes.push('InFile reads files on the LI Engine host: the paths must exist there')
       if (p && !used && general === undefined) notes.push('not used by any item of the production')

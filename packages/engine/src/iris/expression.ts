@@ -17,7 +17,7 @@
  *   operator has the same precedence and they apply strictly left to right, so `1+2*3` is 9 and
  *   `a=1&&b=2` is `((a=1)&&b)=2`; only parentheses and unary operators group.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { EngineError, type EngineErrorCode } from '../errors.js'
 import { parseVirtualPath, type VirtualPath } from './virtual-path.js'
 
@@ -28,15 +28,23 @@ export type Value = string | number
 export type Expr =
   | { k: 'str'; v: string }
   | { k: 'num'; v: number }
-  | { k: 'vpath'; base: string; path: VirtualPath }
+  | { k: 'vpath'; base: string; path: VirtualPath; form?: PathForm }
   | { k: 'ref'; base: string; props: string[] }
   | { k: 'call'; name: string; args: Expr[] }
   | { k: 'bin'; op: string; l: Expr; r: Expr }
   | { k: 'un'; op: string; e: Expr }
 
+/**
+ * How a virtual property path was written, besides curly brackets (`HL7.{PID:3}`):
+ * `round` is `HL7.(NK1():2)` (IRIS `GetValues` in rules, `GetValueAt` in DTL) and `square` is
+ * `HL7.[PID:3.1]` (IRIS `FindSegmentValues`: every segment of that name, whatever the structure;
+ * rules only).
+ */
+export type PathForm = 'round' | 'square'
+
 /** What an expression needs from its surroundings at run time. */
 export interface EvalEnv {
-  vpath(base: string, path: VirtualPath): Value
+  vpath(base: string, path: VirtualPath, form?: PathForm): Value
   ref(base: string, props: string[]): Value
   lookupTables: Map<string, Map<string, string>>
   now: Date
@@ -87,7 +95,7 @@ const b = (x: boolean): number => (x ? 1 : 0)
 type Tok =
   | { t: 'str'; v: string }
   | { t: 'num'; v: number }
-  | { t: 'vpath'; base: string; inner: string }
+  | { t: 'vpath'; base: string; inner: string; form?: PathForm }
   | { t: 'ref'; parts: string[] }
   | { t: 'dcall'; name: string }
   | { t: 'op'; v: string }
@@ -176,6 +184,7 @@ function tokenize(src: string): Tok[] {
       parts.push(m[0])
       i += m[0].length
       let vpath: string | undefined
+      let form: PathForm | undefined
       while (src.charAt(i) === '.') {
         if (src.charAt(i + 1) === '{') {
           const end = src.indexOf('}', i + 2)
@@ -184,12 +193,46 @@ function tokenize(src: string): Tok[] {
           i = end + 1
           break
         }
+        if (src.charAt(i + 1) === '[') {
+          const end = src.indexOf(']', i + 2)
+          if (end < 0)
+            throw new ExpressionError(`unterminated square bracket path [...] in ${src}`, false)
+          vpath = src.slice(i + 2, end)
+          form = 'square'
+          i = end + 1
+          break
+        }
+        if (src.charAt(i + 1) === '(') {
+          // `HL7.(NK1():2)`: the path holds parentheses of its own; find the matching one.
+          let depth = 0
+          let end = -1
+          for (let j = i + 1; j < src.length; j++) {
+            const ch = src.charAt(j)
+            if (ch === '(') depth++
+            else if (ch === ')' && --depth === 0) {
+              end = j
+              break
+            }
+          }
+          if (end < 0)
+            throw new ExpressionError(`unterminated round bracket path (...) in ${src}`, false)
+          vpath = src.slice(i + 2, end)
+          form = 'round'
+          i = end + 1
+          break
+        }
         m = /^[A-Za-z%][A-Za-z0-9%]*/.exec(src.slice(i + 1))
         if (!m) break
         parts.push(m[0])
         i += 1 + m[0].length
       }
-      if (vpath !== undefined) out.push({ t: 'vpath', base: parts.join('.'), inner: vpath })
+      if (vpath !== undefined)
+        out.push({
+          t: 'vpath',
+          base: parts.join('.'),
+          inner: vpath,
+          ...(form !== undefined ? { form } : {}),
+        })
       else out.push({ t: 'ref', parts })
       continue
     }
@@ -236,6 +279,11 @@ export interface ParseOptions {
    * precedence. Default false: the rule language's precedence (rule conditions).
    */
   leftToRight?: boolean
+  /**
+   * Rule conditions (IRIS business rules): allows the square bracket path syntax
+   * `HL7.[PID:3.1]`, which IRIS accepts in rules, search tables and filters but not in DTL.
+   */
+  rules?: boolean
 }
 
 /**
@@ -430,12 +478,34 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
         return { k: 'str', v: t.v }
       case 'num':
         return { k: 'num', v: t.v }
-      case 'vpath':
+      case 'vpath': {
+        let path: VirtualPath
         try {
-          return { k: 'vpath', base: t.base, path: parseVirtualPath(t.inner) }
+          path = parseVirtualPath(t.inner)
         } catch (e) {
           throw new ExpressionError((e as Error).message, true)
         }
+        if (t.form === 'square') {
+          if (options.rules !== true)
+            throw new ExpressionError(
+              `the square bracket path syntax ${t.base}.[${t.inner}] is only valid in business rules (IRIS does not support it in DTL); use ${t.base}.{${t.inner}}`,
+              true,
+            )
+          const seg = path.steps[0]
+          if (path.steps.length !== 1 || !seg || seg.index !== undefined || /^\d+$/.test(seg.name))
+            throw new ExpressionError(
+              `square bracket path ${t.base}.[${t.inner}]: expected [SEGMENT:field], with () only in the field part (IRIS searches every segment of that name, so groups and segment indexes do not apply)`,
+              true,
+            )
+          return { k: 'vpath', base: t.base, path, form: 'square' }
+        }
+        return {
+          k: 'vpath',
+          base: t.base,
+          path,
+          ...(t.form !== undefined ? { form: t.form } : {}),
+        }
+      }
       case 'dcall': {
         checkFn(t.name)
         return { k: 'call', name: t.name.toLowerCase(), args: isOp('(') ? parseArgs() : [] }
@@ -519,7 +589,7 @@ export function evaluate(e: Expr, env: EvalEnv): Value {
     case 'num':
       return e.v
     case 'vpath':
-      return env.vpath(e.base, e.path)
+      return e.form === undefined ? env.vpath(e.base, e.path) : env.vpath(e.base, e.path, e.form)
     case 'ref':
       return env.ref(e.base, e.props)
     case 'call': {
@@ -854,10 +924,76 @@ function formatDate(p: DateParts, outFormat: string): string {
   return out
 }
 
-const inFileCache = new Map<string, Set<string>>()
+/** One InFile file as last read, and when its size and mtime were last compared. */
+interface InFileEntry {
+  set: Set<string>
+  size: number
+  mtimeMs: number
+  checkedAt: number
+}
+
+const inFileCache = new Map<string, InFileEntry>()
+let inFileRecheckMs = 1000
+
+/**
+ * How often (milliseconds, default 1000) `InFile` compares a file's size and mtime with the
+ * copy it holds and reads it again when either changed; 0 compares on every call.
+ */
+export function setInFileRecheckInterval(ms: number): void {
+  inFileRecheckMs = Math.max(0, ms)
+}
+
+/** The lines of an `InFile` file (trimmed, blank lines dropped), re-read when it changed. */
+export function inFileLines(file: string, now = Date.now()): Set<string> {
+  const cached = inFileCache.get(file)
+  if (cached && now - cached.checkedAt < inFileRecheckMs) return cached.set
+  let st: { size: number; mtimeMs: number }
+  try {
+    st = statSync(file)
+  } catch (e) {
+    inFileCache.delete(file)
+    throw new EngineError(
+      'ENGINE_RULE_FAILED',
+      `InFile: cannot read "${file}": ${(e as Error).message}`,
+      { cause: e },
+    )
+  }
+  if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) {
+    cached.checkedAt = now
+    return cached.set
+  }
+  const set = new Set(
+    readFileSync(file, 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== ''),
+  )
+  inFileCache.set(file, { set, size: st.size, mtimeMs: st.mtimeMs, checkedAt: now })
+  return set
+}
 
 function splitItems(list: string, sep = ','): string[] {
   return list.split(sep).map((s) => s.trim())
+}
+
+/**
+ * The items of a list: `<a><b><c>` (what a rule path with `()`, `HL7.(...)` or `HL7.[...]`
+ * returns) is split into a, b, c; anything else is split at `delim` (default `,`).
+ */
+export function listItems(list: string, delim = ''): string[] {
+  if (list.length >= 2 && list.startsWith('<') && list.endsWith('>') && delim === '')
+    return list.slice(1, -1).split('><')
+  if (delim === '><') return list.replace(/^</, '').replace(/>$/, '').split('><')
+  return splitItems(list, delim === '' ? ',' : delim)
+}
+
+/**
+ * IRIS `Intersects(list1, list2, delim1, delim2)`: whether any item of one list is in the other.
+ * Either list may be a `<a><b>` multi-value; `delim2` defaults to `delim1`.
+ */
+export function intersects(l1: string, l2: string, delim1 = '', delim2 = delim1): boolean {
+  const set = new Set(listItems(l2, delim2))
+  return listItems(l1, delim1).some((x) => set.has(x))
 }
 
 function lookup(env: EvalEnv, table: string, key: string): string | undefined {
@@ -966,37 +1102,10 @@ export function builtinFunctions(): FunctionRegistry {
     ['doesnotmatch', (a) => b(!patternToRegExp(s(a[1])).test(s(a[0])))],
     [
       'infile',
-      (a) => {
-        const file = s(a[1])
-        let set = inFileCache.get(file)
-        if (!set) {
-          set = new Set(
-            readFileSync(file, 'utf8')
-              .split(/\r?\n/)
-              .map((l) => l.trim())
-              .filter((l) => l !== ''),
-          )
-          inFileCache.set(file, set)
-        }
-        return b(set.has(s(a[0])))
-      },
+      (a) => b(inFileLines(s(a[1])).has(s(a[0]))),
     ],
-    [
-      'intersects',
-      (a) => {
-        const sep = s(arg(a, 2, ','))
-        const set = new Set(splitItems(s(a[1]), sep))
-        return b(splitItems(s(a[0]), sep).some((x) => set.has(x)))
-      },
-    ],
-    [
-      'doesnotintersect',
-      (a) => {
-        const sep = s(arg(a, 2, ','))
-        const set = new Set(splitItems(s(a[1]), sep))
-        return b(!splitItems(s(a[0]), sep).some((x) => set.has(x)))
-      },
-    ],
+    ['intersects', (a) => b(intersects(s(a[0]), s(a[1]), s(a[2]), s(a[3])))],
+    ['doesnotintersect', (a) => b(!intersects(s(a[0]), s(a[1]), s(a[2]), s(a[3])))],
     [
       'round',
       (a) => {

@@ -28,6 +28,9 @@
  *
  * Anything not understood fails compilation with the class, file line, rule and construct.
  */
+import { existsSync } from 'node:fs'
+import { isAbsolute } from 'node:path'
+import type { Hl7Schema } from '@li/hl7'
 import { EngineError } from '../errors.js'
 import { itemSetting, parseIrisBoolean, splitList } from '../production/model.js'
 import type {
@@ -52,15 +55,19 @@ import {
   type EvalEnv,
   type Expr,
   type FunctionRegistry,
+  type PathForm,
   type Value,
 } from './expression.js'
 import { Hl7Doc, type DocSegment, getSegmentValue } from './hl7-doc.js'
 import { schemaProviderFor, type CompileOptions } from './schemas.js'
 import {
+  formatValues,
   parseVirtualPath,
   pathDocFor,
+  pathHasAll,
   pathSegments,
   readPath,
+  readPathValues,
   verifySymbolicPath,
   type PathDoc,
   type SchemaProvider,
@@ -74,6 +81,12 @@ export type { CompileOptions } from './schemas.js'
 export interface CompiledRuleClass extends CompiledRules {
   /** Transform class names used by `send transform=...`, in first-use order. */
   readonly transforms: string[]
+  /**
+   * What could not be checked at load and may fail at run time: symbolic path names in rules
+   * whose schema category is not known at load (no docCategory constraint, and a router whose
+   * sources set no MessageSchemaCategory). `checkProduction` reports them.
+   */
+  readonly notes: string[]
 }
 
 type Action =
@@ -163,13 +176,18 @@ export function compileRules(
       `${whereOf(def)}: ${kind}: it is a general business rule, which returns a value and does not route messages, so a routing engine cannot use it as BusinessRuleName; evaluate it with compileGeneralRule (see docs/migration-from-iris.md)`,
     )
   }
+  const notes: string[] = []
   const sets = def.native
     ? [nativeRuleSet(def, functions)]
-    : xmlRuleSets(def, functions, schemas, 'routing', isAlertRuleClass(def, p))
+    : xmlRuleSets(def, functions, schemas, 'routing', isAlertRuleClass(def, p), {
+        categories: routerCategories(def, p),
+        notes,
+      })
   const transforms = checkTargets(def, sets, p)
   return {
     className: def.className,
     transforms,
+    notes,
     evaluate(ctx: RuleContext): RouteResult {
       const set = sets.find(
         (s) =>
@@ -199,6 +217,31 @@ export function compileRules(
       return result
     },
   }
+}
+
+/**
+ * The schema categories messages reach this rule class with, when every one is known at load:
+ * each router using it as BusinessRuleName gets, from each item that sends to it, that item's
+ * MessageSchemaCategory, else the router's own. Undefined when any is unknown (the message's
+ * MSH-12 then decides at run time) or no item uses the class.
+ */
+export function routerCategories(def: RuleClassDefinition, p: Production): string[] | undefined {
+  const routers = p.items.filter((i) => itemSetting(i, 'BusinessRuleName') === def.className)
+  if (routers.length === 0) return undefined
+  const out = new Set<string>()
+  for (const r of routers) {
+    const own = itemSetting(r, 'MessageSchemaCategory') ?? ''
+    const sources = p.items.filter((i) =>
+      splitList(itemSetting(i, 'TargetConfigNames')).includes(r.name),
+    )
+    if (sources.length === 0) return undefined
+    for (const src of sources) {
+      const c = itemSetting(src, 'MessageSchemaCategory') || own
+      if (c === '') return undefined
+      out.add(c)
+    }
+  }
+  return [...out]
 }
 
 /** What a general business rule is evaluated against. */
@@ -371,16 +414,26 @@ class Runner {
       lookupTables: this.ctx.lookupTables,
       now: this.ctx.now,
       functions: this.functions,
-      vpath: (base: string, path: VirtualPath): Value => {
+      vpath: (base: string, path: VirtualPath, form?: PathForm): Value => {
         try {
+          // `()` anywhere in a rule path, `HL7.(...)` and `HL7.[...]` read every value (IRIS
+          // GetValues / FindSegmentValues) and show them as `<a><b><c>`.
+          const multi = form !== undefined || pathHasAll(path)
           if (base === 'Segment') {
             if (!segment)
               throw new EngineError(
                 'ENGINE_RULE_FAILED',
                 'Segment.{...} is only valid inside foreach',
               )
-            return readPath(this.pd, toFieldPath(path), noVars, { context: segment })
+            const fp = toFieldPath(path)
+            return multi
+              ? formatValues(readPathValues(this.pd, fp, noVars, { context: segment }))
+              : readPath(this.pd, fp, noVars, { context: segment })
           }
+          if (multi)
+            return formatValues(
+              readPathValues(this.pd, path, noVars, { anywhere: form === 'square' }),
+            )
           return readPath(this.pd, path, noVars)
         } catch (e) {
           throw expressionFailure(e, `rule class ${this.def.className}, rule "${ruleName}"`, {
@@ -595,6 +648,7 @@ function xmlRuleSets(
   schemas: SchemaProvider,
   mode: 'routing' | 'general',
   alertRules = false,
+  known: { categories?: string[] | undefined; notes?: string[] } = {},
 ): RuleSet[] {
   const offset = (def.origin?.line ?? 1) - 1
   let root: XmlElement
@@ -635,7 +689,19 @@ function xmlRuleSets(
   else if (mode === 'routing' && isGenericRuleClass(def)) allowed.object = {}
   const sets: RuleSet[] = []
   let anon = 0
-  const compileRule = (el: XmlElement, parent: Allowed = allowed): Rule => {
+  /** The schema categories of the rule being compiled (its own, else the enclosing rule's). */
+  let currentCats: string[] | undefined = known.categories
+  const compileRule = (
+    el: XmlElement,
+    parent: Allowed = allowed,
+    parentCats: string[] | undefined = known.categories,
+  ): Rule => {
+    const ownCats = childrenNamed(el, 'constraint')
+      .filter((c) => c.attrs.name === 'docCategory')
+      .flatMap((c) => splitList(c.attrs.value))
+    const cats = ownCats.length > 0 ? ownCats : parentCats
+    const outerCats = currentCats
+    currentCats = cats
     anon++
     const name = el.attrs.name !== undefined && el.attrs.name !== '' ? el.attrs.name : `#${anon}`
     const rule: Rule = { name, constraints: {}, whens: [], direct: [] }
@@ -676,23 +742,37 @@ function xmlRuleSets(
         rule.direct.push(...compileActions({ ...el, children: [c] }, where, allow))
       }
     }
-    // With a docCategory constraint the schema is known: check symbolic names now.
-    for (const cat of rule.constraints.docCategory ?? []) {
-      const schema = schemas(cat)
-      if (!schema) continue
-      for (const w of rule.whens) {
-        for (const { base, path } of collectPaths(w.cond)) {
-          if (base !== 'HL7' && base !== 'Document') continue
-          const wrong = verifySymbolicPath(path, schema)
+    // When the schema is known (a docCategory constraint, else the categories the routers'
+    // sources assign), check symbolic names now; else say they are checked per message.
+    currentCats = outerCats
+    const checked = (cats ?? []).filter((c) => schemas(c) !== undefined)
+    for (const w of rule.whens) {
+      for (const { base, path } of collectPaths(w.cond)) {
+        if (base !== 'HL7' && base !== 'Document') continue
+        if (!path.fields.some((f) => typeof f.key === 'string')) continue
+        if (checked.length === 0) {
+          known.notes?.push(
+            `rule "${name}": HL7.{${path.raw}} uses symbolic names that could not be checked at load (${cats === undefined ? 'no docCategory constraint and the routers\' sources set no MessageSchemaCategory' : `no schema for category ${cats.join(', ')}`}); an unknown name fails each message at run time`,
+          )
+          continue
+        }
+        for (const cat of checked) {
+          const wrong = verifySymbolicPath(path, schemas(cat) as Hl7Schema)
           if (wrong !== undefined) {
+            const how =
+              rule.constraints.docCategory !== undefined
+                ? `docCategory constraint ${cat}`
+                : `MessageSchemaCategory ${cat} of the messages routed with this rule class`
             throw new EngineError(
               'ENGINE_RULE_INVALID',
-              `${where(w.line ?? el.line)}: condition ${w.src ?? ''}: ${wrong}`,
+              `${where(w.line ?? el.line)}: condition ${w.src ?? ''}: path {${path.raw}} (${how}): ${wrong}`,
             )
           }
         }
       }
     }
+    // InFile with a literal file name: the file must exist now, not only when a message comes.
+    for (const w of rule.whens) inFileProblems(w.cond, where(w.line ?? el.line))
     return rule
   }
   const compileActions = (
@@ -748,7 +828,7 @@ function xmlRuleSets(
           })
           break
         case 'rule':
-          out.push({ a: 'rule', rule: compileRule(c, allow) })
+          out.push({ a: 'rule', rule: compileRule(c, allow, currentCats) })
           break
         case 'foreach': {
           const pp = c.attrs.propertypath ?? c.attrs.propertyPath ?? ''
@@ -778,7 +858,7 @@ function xmlRuleSets(
             a: 'foreach',
             path,
             base: m[1] as string,
-            rules: childrenNamed(c, 'rule').map((r) => compileRule(r, allow)),
+            rules: childrenNamed(c, 'rule').map((r) => compileRule(r, allow, currentCats)),
           })
           break
         }
@@ -825,6 +905,25 @@ function xmlRuleSets(
     }
   }
   return sets
+}
+
+/**
+ * Throws when an `InFile(value, "file")` names, as a literal, a file that does not exist (relative
+ * names are resolved from the working directory, as at run time).
+ */
+function inFileProblems(e: Expr, where: string): void {
+  if (e.k === 'call') {
+    const file = e.args[1]
+    if (e.name === 'infile' && file?.k === 'str' && !existsSync(file.v))
+      throw new EngineError(
+        'ENGINE_RULE_INVALID',
+        `${where}: InFile file "${file.v}" does not exist${isAbsolute(file.v) ? '' : ` (resolved from ${process.cwd()})`}`,
+      )
+    for (const a of e.args) inFileProblems(a, where)
+  } else if (e.k === 'bin') {
+    inFileProblems(e.l, where)
+    inFileProblems(e.r, where)
+  } else if (e.k === 'un') inFileProblems(e.e, where)
 }
 
 function leadingNewlines(s: string): number {
@@ -925,7 +1024,7 @@ function compileCondition(
   if (src.trim() === '') return { k: 'num', v: 1 }
   let e: Expr
   try {
-    e = parseExpression(src, { functions })
+    e = parseExpression(src, { functions, rules: true })
   } catch (err) {
     throw expressionFailure(err, `${where}: condition ${src}`, {
       invalid: 'ENGINE_RULE_INVALID',

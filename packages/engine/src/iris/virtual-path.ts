@@ -16,6 +16,7 @@ import { EngineError } from '../errors.js'
 import {
   Hl7Doc,
   type DocSegment,
+  type FieldAddress,
   getSegmentValue,
   insertRepetition,
   removeRepetition,
@@ -685,4 +686,84 @@ export function verifySymbolicPath(p: VirtualPath, schema: Hl7Schema): string | 
   } catch (e) {
     return (e as Error).message
   }
+}
+
+/** Whether a path has `()` (every instance) at a group, segment or field level. */
+export function pathHasAll(p: VirtualPath): boolean {
+  return p.steps.some((s) => s.index === '') || p.fields.some((f) => f.index === '')
+}
+
+/**
+ * Every value a path addresses, for the multi-valued forms of IRIS business rules (`GetValues`):
+ * `()` on a group, segment or field iterates every instance, in message order. With `anywhere`
+ * (the square bracket form `[PID:3.1]`, IRIS `FindSegmentValues`) the segment is every segment of
+ * that name in the message, whatever the group structure. A missing segment gives no value; a
+ * present but empty field gives one empty value.
+ */
+export function readPathValues(
+  pd: PathDoc,
+  p: VirtualPath,
+  vars: IndexResolver,
+  options: { context?: DocSegment; anywhere?: boolean } = {},
+): string[] {
+  const out: string[] = []
+  const fromSegment = (segIndex: number): void => {
+    const seg = pd.doc.segments[segIndex] as DocSegment
+    const nums = fieldNumbers(pd, seg.name, p.fields, p.raw)
+    if (nums.field === undefined) {
+      out.push(pd.doc.encodeSegment(seg))
+      return
+    }
+    const addr = (rep: number | undefined): FieldAddress => ({
+      field: nums.field,
+      ...(rep !== undefined ? { rep } : {}),
+      ...(nums.comp !== undefined ? { comp: nums.comp } : {}),
+      ...(nums.sub !== undefined ? { sub: nums.sub } : {}),
+    })
+    const f0 = p.fields[0]
+    if (f0?.index === '') {
+      const n = repetitionCount(seg, nums.field, false)
+      for (let r = 1; r <= n; r++) out.push(getSegmentValue(pd.doc, seg, addr(r)))
+    } else if (f0?.index === '*') {
+      out.push(String(repetitionCount(seg, nums.field, false)))
+    } else out.push(getSegmentValue(pd.doc, seg, addr(numIndex(f0?.index, vars))))
+  }
+  if (p.steps.length === 0) {
+    if (!options.context)
+      throw new EngineError('ENGINE_RULE_FAILED', `virtual path {${p.raw}} names no segment`)
+    const i = pd.doc.segments.indexOf(options.context)
+    if (i >= 0) fromSegment(i)
+    return out
+  }
+  if (options.anywhere === true) {
+    const name = (p.steps[p.steps.length - 1] as PathStep).name
+    pd.doc.segments.forEach((s, i) => {
+      if (s.name === name) fromSegment(i)
+    })
+    return out
+  }
+  const expand = (i: number, done: PathStep[]): void => {
+    const st = p.steps[i] as PathStep
+    if (i === p.steps.length - 1) {
+      const cands = segmentCandidates(pd, [...done, { name: st.name }], vars, p.raw)
+      if (st.index === '') cands.forEach(fromSegment)
+      else if (st.index === '*') out.push(String(cands.length))
+      else {
+        const c = cands[(numIndex(st.index, vars) ?? 1) - 1]
+        if (c !== undefined) fromSegment(c)
+      }
+      return
+    }
+    if (st.index === '') {
+      const n = countGroups(pd, [...done, { name: st.name }], vars, p.raw)
+      for (let k = 1; k <= n; k++) expand(i + 1, [...done, { name: st.name, index: k }])
+    } else expand(i + 1, [...done, st])
+  }
+  expand(0, [])
+  return out
+}
+
+/** Values as IRIS rules show several at once: `<a><b><c>`; no value gives ''. */
+export function formatValues(values: string[]): string {
+  return values.map((v) => `<${v}>`).join('')
 }

@@ -16,6 +16,7 @@ import type { SecureContextOptions } from 'node:tls'
 import {
   GracefulShutdown,
   HealthRegistry,
+  HealthStatus,
   createHostHealthCheck,
   createQueueHealthCheck,
 } from '@li/health'
@@ -138,6 +139,18 @@ export interface EngineConfig {
   schedules?: Record<string, string>
   /** The clock item schedules run on; default the system clock (tests pass a manual one). */
   clock?: ScheduleClock
+  /**
+   * Hand-offs that failed after their ACK (store or queue refused) and wait to be retried,
+   * beyond which the `hand-off` health check is UNHEALTHY (not ready); default 1000.
+   */
+  handOffBacklogLimit?: number
+  /**
+   * Seconds hand-offs may keep failing before the `hand-off` health check is UNHEALTHY (not
+   * ready), whatever the backlog; default 60. Below both limits it is DEGRADED (still ready).
+   */
+  handOffUnreadyAfter?: number
+  /** Wait between hand-off retries, ms: `min` after progress, doubling up to `max`; 1000–5000. */
+  handOffRetryMs?: { min: number; max: number }
 }
 
 /** One item in `getStatus()`. */
@@ -157,6 +170,8 @@ export interface EngineStatus {
   state: EngineState
   /** WAL entries not yet completed. */
   walPending: number
+  /** Messages in the WAL whose hand-off (store record, enqueue) failed and is being retried. */
+  handOffBacklog: number
   /** Messages whose branches are still running in this process. */
   inFlight: number
   items: EngineItemStatus[]
@@ -341,12 +356,14 @@ export class Engine extends EventEmitter<EngineEvents> {
         logger: this.logger,
         walCompletion: redis ? 'enqueue' : 'branches',
         inProcessQueue: !redis,
+        retryMs: c.handOffRetryMs,
         orderingKeyFor: (target, raw) => {
           const p = orderingPaths.get(target)
           return p === undefined ? undefined : orderingKey(raw, p)
         },
       })
       this.metrics.trackWal(() => wal.stats().pending)
+      this.#addHandOffCheck()
       this.#buildHosts(production)
       this.#readSchedules(production)
       const ordered = this.#ordered()
@@ -380,6 +397,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const deadline = Date.now() + (this.config.drainTimeout ?? 10) * 1000
     while ((this.#path?.inFlight ?? 0) > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50))
+    // Failed hand-offs stop being retried: they stay in the WAL for the next start.
+    this.#path?.close()
     for (const h of reverse.filter((x) => x.kind !== 'service')) await this.#stopOne(h)
     // Hand-offs and WAL completions still running reach the WAL and the store before they close.
     await this.#path?.idle()
@@ -430,6 +449,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       production: this.#production?.name,
       state: this.#state,
       walPending: this.#wal?.stats().pending ?? 0,
+      handOffBacklog: this.#path?.handOffBacklog.messages ?? 0,
       inFlight: this.#path?.inFlight ?? 0,
       items,
     }
@@ -684,9 +704,46 @@ export class Engine extends EventEmitter<EngineEvents> {
       try {
         await path.resume(entry)
       } catch (e) {
-        this.logger.error({ walId: entry.id, err: errorText(e) }, 'could not resume WAL entry')
+        // Not lost: the entry is in the hand-off retry backlog (see the `hand-off` health check).
+        this.logger.warn(
+          { walId: entry.id, err: errorText(e) },
+          'could not resume WAL entry yet; it is retried',
+        )
       }
     }
+  }
+
+  /**
+   * The `hand-off` health check: HEALTHY with no failed hand-off waiting; DEGRADED while some
+   * wait to be retried (messages ACKed and in the WAL, not yet stored or enqueued: Redis or the
+   * store is failing); UNHEALTHY, so not ready, once more than `handOffBacklogLimit` wait or they
+   * have kept failing for `handOffUnreadyAfter` seconds. Liveness does not depend on it.
+   */
+  #addHandOffCheck(): void {
+    const limit = this.config.handOffBacklogLimit ?? 1000
+    const unreadyAfterMs = (this.config.handOffUnreadyAfter ?? 60) * 1000
+    this.health.removeCheck('hand-off')
+    this.health.addCheck(
+      'hand-off',
+      () => {
+        const b = this.#path?.handOffBacklog
+        if (b === undefined || b.messages === 0) return HealthStatus.HEALTHY
+        const details = { ...b }
+        if (b.messages > limit || b.failingForMs > unreadyAfterMs) {
+          return {
+            status: HealthStatus.UNHEALTHY,
+            message: `${b.messages} message(s) in the WAL wait for their hand-off (failing for ${Math.round(b.failingForMs / 1000)} s)`,
+            details,
+          }
+        }
+        return {
+          status: HealthStatus.DEGRADED,
+          message: `${b.messages} message(s) in the WAL wait for their hand-off; retrying`,
+          details,
+        }
+      },
+      { critical: true },
+    )
   }
 
   #startAlerts(): void {
@@ -909,6 +966,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.health.removeCheck(`host:${name}`)
       this.health.removeCheck(`queue:${name}`)
     }
+    this.health.removeCheck('hand-off')
     const queue = this.#queue
     const store = this.#store
     const wal = this.#wal

@@ -25,9 +25,13 @@
  *
  * What it does not do: deduplicate (receivers see MSH-10 again after a crash) or order messages
  * across a restart relative to new arrivals (resumed entries are enqueued before services start).
- * A hand-off that fails after the ACK (the store or the queue refused) is logged; the message
- * stays pending in the WAL and is resumed at the next start. When more than 1,000 hand-offs are
- * behind, `admit` waits for its own before resolving (backpressure on the senders).
+ * A hand-off that fails after the ACK (the store or the queue refused: Redis down, a store
+ * error) is not dropped: the message stays pending in the WAL and joins an in-process retry
+ * backlog, retried every 1 s, backing off to every 5 s while it keeps failing, in admit order per
+ * source (a source with a backlog defers its new hand-offs behind it), until it succeeds or the
+ * path is closed (`close()`; the entry is then resumed at the next start). `handOffBacklog` says
+ * how far behind it is (the Engine's `hand-off` health check). When more than 1,000 first
+ * hand-off attempts are running, `admit` waits for its own before resolving (backpressure).
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
@@ -44,6 +48,7 @@ import type {
   WalEntryLike,
   WalPort,
 } from './ports.js'
+import { EngineError, isEngineError } from '../errors.js'
 import { errorText } from './host.js'
 import { StoreBatcher } from './store-batcher.js'
 import type { StoreBatcherOptions } from './store-batcher.js'
@@ -66,6 +71,10 @@ const LOCAL_ENVELOPE = 'envRef'
 
 /** Hand-offs running behind the ACKs beyond which `admit` waits for its own (backpressure). */
 const MAX_HAND_OFFS_AHEAD = 1000
+
+/** First and longest wait between retries of failed hand-offs, ms (doubling in between). */
+const RETRY_MIN_MS = 1000
+const RETRY_MAX_MS = 5000
 
 /** When a WAL entry is completed: after every branch finished, or once handed to the queue. */
 export type WalCompletion = 'branches' | 'enqueue'
@@ -92,6 +101,18 @@ export interface MessagePathOptions {
   inProcessQueue?: boolean | undefined
   /** The ordering key for a message sent to `target` (per-key FIFO with PoolSize > 1). */
   orderingKeyFor?: ((target: string, raw: string) => string | undefined) | undefined
+  /** Wait between retries of failed hand-offs, ms: `min` after a success, doubling to `max`. */
+  retryMs?: { min: number; max: number } | undefined
+}
+
+/** How far the hand-offs that failed after their ACK are behind (`MessagePath.handOffBacklog`). */
+export interface HandOffBacklog {
+  /** Messages in the WAL whose store record or enqueue is waiting to be retried. */
+  messages: number
+  /** Sources (receiving hosts) with at least one such message. */
+  sources: number
+  /** Milliseconds since the first failure of the current backlog; 0 when there is none. */
+  failingForMs: number
 }
 
 /** What a service hands to `accept`. */
@@ -137,7 +158,10 @@ export interface Admitted {
   sessionId: string
   messageId: string
   messageType: string
-  /** Resolves once the message is stored and enqueued to every target; rejects if that failed. */
+  /**
+   * Resolves once the message is stored and enqueued to every target, retried until that
+   * succeeds; rejects only if the path is closed first (the message then stays in the WAL).
+   */
   handedOff: Promise<Accepted>
 }
 
@@ -147,6 +171,26 @@ export interface ForwardOutput {
   /** The body: HL7 v2 text, or JSON text with `format: 'json'`. */
   raw: string
   format?: 'json' | undefined
+}
+
+/** A hand-off that failed after the message was durable, waiting in the retry backlog. */
+interface HandOffJob {
+  /** Admit order (the backlog of a source is kept in this order). */
+  seq: number
+  walId: WalEntryLike['id']
+  walKey: string
+  input: AcceptInput
+  header: HeaderPeek
+  sessionId: string
+  recovered: boolean
+  /** The inbound store record to write, while `storeId` is unknown. */
+  record: Parameters<StorePort['store']>[0]
+  /** Set once the inbound record is stored. */
+  storeId: string | undefined
+  /** Targets not yet enqueued to. */
+  remaining: string[]
+  resolve: (a: Accepted) => void
+  reject: (e: unknown) => void
 }
 
 interface Tracked {
@@ -174,10 +218,31 @@ export class MessagePath {
   /** Envelopes enqueued to the in-process queue and not yet taken, by their `envRef` header. */
   readonly #local = new Map<string, Envelope>()
   #localSeq = 0
+  /** Admit order of hand-offs (`HandOffJob.seq`). */
+  #seq = 0
+  /** Failed hand-offs by source, each list in admit order; retried by `#retryRound`. */
+  readonly #backlog = new Map<string, HandOffJob[]>()
+  #backlogSize = 0
+  /** When the current backlog started (its first failure), ms since the epoch; 0: none. */
+  #failingSince = 0
+  #retryDelay: number
+  #retryTimer: NodeJS.Timeout | undefined
+  #retrying = false
+  #closed = false
 
   constructor(options: MessagePathOptions) {
     this.#o = options
     this.#store = new StoreBatcher(options.store, options.storeBatch)
+    this.#retryDelay = options.retryMs?.min ?? RETRY_MIN_MS
+  }
+
+  /** The hand-offs waiting to be retried (a backlog only exists while the store or queue fails). */
+  get handOffBacklog(): HandOffBacklog {
+    return {
+      messages: this.#backlogSize,
+      sources: this.#backlog.size,
+      failingForMs: this.#failingSince === 0 ? 0 : Date.now() - this.#failingSince,
+    }
   }
 
   /** How WAL entries are completed. */
@@ -220,15 +285,19 @@ export class MessagePath {
       payload: input.raw,
       metadata,
     })
-    const admitted = this.#admitted(entry.id, input, header, sessionId, false)
+    const { admitted, first } = this.#admitted(entry.id, input, header, sessionId, false)
     // Backpressure: when hand-offs fall behind (a slow store or queue), the ACK waits for this
-    // one, as it always did before ACKs stopped waiting for them; memory stays bounded.
+    // one's first attempt, as it always did before ACKs stopped waiting for them (not for a
+    // retry: the message is durable, and an outage must not hold the ACK until it ends).
     if (this.#handOffs > (this.#o.maxHandOffsAhead ?? MAX_HAND_OFFS_AHEAD))
-      await admitted.handedOff.catch(() => undefined)
+      await first.catch(() => undefined)
     return admitted
   }
 
-  /** Re-run a WAL entry that was not completed before a restart (at-least-once). */
+  /**
+   * Re-run a WAL entry that was not completed before a restart (at-least-once). Rejects when the
+   * first attempt of its hand-off failed; the entry is then in the retry backlog.
+   */
   async resume(entry: WalEntryLike): Promise<Accepted> {
     const raw =
       typeof entry.payload === 'string'
@@ -262,7 +331,7 @@ export class MessagePath {
             hasMsh: false,
           }
         : peekHeader(raw)
-    return this.#admitted(entry.id, input, header, sessionId, true).handedOff
+    return this.#admitted(entry.id, input, header, sessionId, true).first
   }
 
   /** The message is in the WAL: track its branches and start the hand-off. */
@@ -272,13 +341,12 @@ export class MessagePath {
     header: HeaderPeek,
     sessionId: string,
     recovered: boolean,
-  ): Admitted {
+  ): { admitted: Admitted; first: Promise<Accepted> } {
     const walKey = String(walId)
     const metadata: Record<string, unknown> = { ...input.metadata, walId: walKey }
     if (recovered) metadata.recovered = true
     if (input.fileName !== undefined) metadata.fileName = input.fileName
-    // Issued now, so that store writes commit in admit order.
-    const stored = this.#store.store({
+    const record: HandOffJob['record'] = {
       hostName: input.source,
       messageId: header.controlId,
       payload: input.raw,
@@ -287,7 +355,9 @@ export class MessagePath {
       sessionId,
       direction: 'inbound',
       metadata,
-    })
+    }
+    // Issued now, so that store writes commit in admit order.
+    const stored = this.#store.store(record)
     this.#o.metrics?.recordMessageReceived(input.source, header.messageType || undefined)
     this.#o.metrics?.recordMessageSize(input.source, 'in', Buffer.byteLength(input.raw))
     // Tracked before the caller can ACK, so that `whenFinished` (AckMode App) sees the message.
@@ -304,30 +374,51 @@ export class MessagePath {
     const previous = this.#issued
     let issued!: () => void
     this.#issued = new Promise<void>((resolve) => (issued = resolve))
-    const handedOff = this.#handOff(walId, input, header, sessionId, recovered, {
-      stored,
-      previous,
-      issued,
-    })
-    this.#handOffs++
-    this.#spawn(
-      handedOff.then(
-        () => {
-          this.#handOffs--
-        },
-        (e: unknown) => {
-          this.#handOffs--
-          this.#handOffFailed(walKey, e)
-        },
-      ),
+    const job: HandOffJob = {
+      seq: ++this.#seq,
+      walId,
+      walKey,
+      input,
+      header,
+      sessionId,
+      recovered,
+      record,
+      storeId: undefined,
+      remaining: [...input.targets],
+      resolve: noop,
+      reject: noop,
+    }
+    const first = this.#handOff(
+      walId,
+      input,
+      header,
+      sessionId,
+      recovered,
+      { stored, previous, issued },
+      job,
     )
-    return {
+    this.#handOffs++
+    const handedOff = first.then(
+      (accepted) => {
+        this.#handOffs--
+        return accepted
+      },
+      (e: unknown) => {
+        this.#handOffs--
+        return this.#handOffFailed(job, e)
+      },
+    )
+    // Rejected only by `close()`; callers that care (AckMode App, file services) attach theirs.
+    handedOff.catch(noop)
+    this.#spawn(first.catch(noop))
+    const admitted: Admitted = {
       walId: walKey,
       sessionId,
       messageId: header.controlId,
       messageType: header.messageType,
       handedOff,
     }
+    return { admitted, first }
   }
 
   async #handOff(
@@ -341,12 +432,14 @@ export class MessagePath {
       previous: Promise<void>
       issued: () => void
     },
+    progress: HandOffJob,
   ): Promise<Accepted> {
     const { wal } = this.#o
     const store = this.#store
     const walKey = String(walId)
     try {
       const rec = await order.stored
+      progress.storeId = rec.id
       // Not held: a reader that sees the record (committed just now) then sees its first hop.
       void this.#quietly(() =>
         this.#store.recordHopNow({
@@ -371,6 +464,7 @@ export class MessagePath {
       const targets = input.targets
       if (targets.length === 0) {
         order.issued()
+        progress.remaining = []
         await wal.complete(walId)
         if (input.error === undefined) await store.markCompleted(rec.id)
         this.#markFinished(walKey, 'completed')
@@ -399,12 +493,23 @@ export class MessagePath {
       if (!branches && input.error === undefined)
         void this.#quietly(() => store.markCompleted(rec.id))
       await order.previous
+      // A source with failed hand-offs waiting keeps its order: this one queues up behind them.
+      if (this.#backlog.has(input.source)) {
+        throw new EngineError(
+          'ENGINE_HAND_OFF_FAILED',
+          'earlier hand-offs of this source are waiting to be retried',
+        )
+      }
       // Every send is issued before the next hand-off may issue its own.
       const sends = targets.map((target) => this.#enqueue(target, env))
       order.issued()
       try {
         await Promise.all(sends)
+        progress.remaining = []
       } catch (e) {
+        // Only the targets that refused are retried (the others have the message already).
+        const settled = await Promise.allSettled(sends)
+        progress.remaining = targets.filter((_, i) => settled[i]?.status === 'rejected')
         if (!branches) {
           await store
             .markFailed(rec.id, `hand-off to the queue failed: ${errorText(e)}`)
@@ -420,15 +525,182 @@ export class MessagePath {
     }
   }
 
-  /** A hand-off failed after the message was durable: it stays in the WAL for the next start. */
-  #handOffFailed(walKey: string, e: unknown): void {
+  /**
+   * A hand-off failed after the message was durable (and usually ACKed): the message stays
+   * pending in the WAL and joins the retry backlog of its source, in admit order. Resolves when a
+   * retry succeeds; rejects if the path is closed first.
+   */
+  #handOffFailed(job: HandOffJob, e: unknown): Promise<Accepted> {
+    if (this.#closed) {
+      this.#untrack(job.walKey)
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)))
+    }
+    const deferred = isEngineError(e) && e.code === 'ENGINE_HAND_OFF_FAILED'
+    const log = { walId: job.walKey, sessionId: job.sessionId, source: job.input.source }
+    if (this.#backlogSize === 0) {
+      this.#failingSince = Date.now()
+      this.#o.logger.warn(
+        { ...log, err: errorText(e) },
+        'hand-off failed after the message was made durable: it stays in the WAL and is retried',
+      )
+    } else if (!deferred) this.#o.logger.debug({ ...log, err: errorText(e) }, 'hand-off failed')
+    return new Promise<Accepted>((resolve, reject) => {
+      job.resolve = resolve
+      job.reject = reject
+      let jobs = this.#backlog.get(job.input.source)
+      if (jobs === undefined) this.#backlog.set(job.input.source, (jobs = []))
+      let i = jobs.length
+      while (i > 0 && (jobs[i - 1]?.seq ?? 0) > job.seq) i--
+      jobs.splice(i, 0, job)
+      this.#backlogSize++
+      this.#scheduleRetry()
+    })
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retrying || this.#retryTimer !== undefined) return
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#spawn(this.#retryRound())
+    }, this.#retryDelay)
+    this.#retryTimer.unref()
+  }
+
+  /** Retry every source's backlog in order; a source stops at its first failure this round. */
+  async #retryRound(): Promise<void> {
+    this.#retrying = true
+    let failure: unknown
+    let handedOff = 0
+    try {
+      for (const [source, jobs] of this.#backlog) {
+        while (jobs.length > 0 && !this.#closed) {
+          const job = jobs[0] as HandOffJob
+          let accepted: Accepted
+          try {
+            accepted = await this.#retryOne(job)
+          } catch (e) {
+            failure = e
+            break
+          }
+          if (this.#closed) break
+          jobs.shift()
+          this.#backlogSize--
+          handedOff++
+          job.resolve(accepted)
+        }
+        if (jobs.length === 0) this.#backlog.delete(source)
+      }
+    } finally {
+      this.#retrying = false
+    }
+    if (this.#closed) return
+    const retry = this.#o.retryMs ?? { min: RETRY_MIN_MS, max: RETRY_MAX_MS }
+    if (this.#backlogSize === 0) {
+      this.#o.logger.warn(
+        { handedOff, failedForMs: Date.now() - this.#failingSince },
+        'hand-off backlog cleared: every message waiting in the WAL is handed off',
+      )
+      this.#failingSince = 0
+      this.#retryDelay = retry.min
+      return
+    }
+    this.#retryDelay = handedOff > 0 ? retry.min : Math.min(this.#retryDelay * 2, retry.max)
+    this.#o.logger.warn(
+      {
+        err: errorText(failure),
+        backlog: this.#backlogSize,
+        sources: this.#backlog.size,
+        handedOff,
+        retryInMs: this.#retryDelay,
+      },
+      'hand-offs still failing; the messages stay in the WAL and are retried',
+    )
+    this.#scheduleRetry()
+  }
+
+  /** One retry of a failed hand-off: the steps it did not finish (record, enqueues, WAL). */
+  async #retryOne(job: HandOffJob): Promise<Accepted> {
+    const { input, sessionId } = job
+    const branches = this.#o.walCompletion === 'branches'
+    if (job.storeId === undefined) {
+      const rec = await this.#store.store(job.record)
+      job.storeId = rec.id
+      const t = this.#tracked.get(job.walKey)
+      if (t !== undefined) t.rootStoreId = rec.id
+      this.hopLater(
+        sessionId,
+        rec.id,
+        input.source,
+        input.source,
+        'received',
+        job.recovered ? 'recovered from WAL' : undefined,
+      )
+      const error = input.error
+      if (error !== undefined) void this.#quietly(() => this.#store.markFailed(rec.id, error))
+      if (job.recovered) await this.#supersede(sessionId, input.source, rec.id)
+    }
+    const storeId = job.storeId
+    const accepted: Accepted = {
+      walId: job.walKey,
+      sessionId,
+      storeId,
+      messageId: job.header.controlId,
+      messageType: job.header.messageType,
+    }
+    if (input.targets.length === 0) {
+      await this.#o.wal.complete(job.walId)
+      if (input.error === undefined) await this.#store.markCompleted(storeId)
+      this.#markFinished(job.walKey, 'completed')
+      return accepted
+    }
+    if (job.remaining.length > 0) {
+      if (!branches && input.error === undefined)
+        void this.#quietly(() => this.#store.markCompleted(storeId))
+      const env = envelopeOf(job, storeId)
+      for (let target = job.remaining[0]; target !== undefined; target = job.remaining[0]) {
+        await this.#enqueue(target, env)
+        job.remaining.shift()
+      }
+    }
+    if (!branches) await this.#o.wal.complete(job.walId)
+    return accepted
+  }
+
+  /** Forget a tracked message whose hand-off will not be retried here (AckMode App: failed). */
+  #untrack(walKey: string): void {
     const t = this.#tracked.get(walKey)
     this.#tracked.delete(walKey)
-    this.#o.logger.error(
-      { err: errorText(e), walId: walKey, sessionId: t?.sessionId },
-      'message is in the WAL but could not be stored or enqueued; it is resumed at the next start',
-    )
     if (t !== undefined) for (const w of t.waiters) w('failed')
+  }
+
+  /**
+   * Stop retrying failed hand-offs (the Engine calls it when it stops): their messages stay
+   * pending in the WAL and are resumed at the next start; their `handedOff` promises reject.
+   */
+  close(): void {
+    this.#closed = true
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    if (this.#backlogSize > 0) {
+      this.#o.logger.warn(
+        { backlog: this.#backlogSize },
+        'stopping with hand-offs still failing: those messages stay in the WAL and are resumed at the next start',
+      )
+    }
+    for (const jobs of this.#backlog.values()) {
+      for (const job of jobs) {
+        this.#untrack(job.walKey)
+        job.reject(
+          new EngineError(
+            'ENGINE_HAND_OFF_FAILED',
+            `stopped before the hand-off of WAL entry ${job.walKey} succeeded; it stays in the WAL and is resumed at the next start`,
+          ),
+        )
+      }
+    }
+    this.#backlog.clear()
+    this.#backlogSize = 0
+    this.#failingSince = 0
   }
 
   /**
@@ -695,4 +967,27 @@ export class MessagePath {
   async resendTo(target: string, env: Envelope): Promise<void> {
     await this.#enqueue(target, env)
   }
+}
+
+function noop(): void {}
+
+/** The envelope of a retried hand-off (the same fields `#handOff` puts in). */
+function envelopeOf(job: HandOffJob, storeId: string): Envelope {
+  const { input } = job
+  const env: Envelope = {
+    v: 1,
+    walId: job.walKey,
+    sessionId: job.sessionId,
+    rootStoreId: storeId,
+    storeId,
+    messageId: job.header.controlId,
+    source: input.source,
+    raw: input.raw,
+  }
+  if (input.fileName !== undefined) env.fileName = input.fileName
+  if (input.docCategory !== undefined) env.docCategory = input.docCategory
+  if (input.batch !== undefined) env.batch = input.batch
+  if (input.format !== undefined) env.format = input.format
+  if (input.msgClass !== undefined) env.msgClass = input.msgClass
+  return env
 }
