@@ -71,7 +71,12 @@ export type {
   ReplyOutcome,
   ReplyActionLetter,
 } from './iris/reply-code-actions.js'
-export { ALERT_REQUEST_PROPERTIES, compileRules, compileGeneralRule } from './iris/rules.js'
+export {
+  ALERT_REQUEST_PROPERTIES,
+  compileRules,
+  compileGeneralRule,
+  routerCategories,
+} from './iris/rules.js'
 export type {
   CompiledRuleClass,
   CompiledGeneralRule,
@@ -82,7 +87,7 @@ export { customSchemaDefinition } from './iris/custom-schema.js'
 export type { CompileOptions } from './iris/schemas.js'
 export { compileTransform } from './iris/dtl.js'
 export type { CompiledDtl, DtlHeader, TransformOutput } from './iris/dtl.js'
-export { registerIrisFunction } from './iris/expression.js'
+export { intersects, registerIrisFunction, setInFileRecheckInterval } from './iris/expression.js'
 export type { IrisFunction, Value as IrisValue } from './iris/expression.js'
 export { irisPathToHl7 } from './iris/virtual-path.js'
 export type { SchemaProvider } from './iris/virtual-path.js'

@@ -37,7 +37,10 @@ export interface QueueLike {
 export interface QueueCheckOptions {
   /** Past this many waiting messages the queue is DEGRADED. */
   maxDepth?: number
-  /** Past this age of the oldest waiting message (ms) the queue is DEGRADED. */
+  /**
+   * Past this age (ms) of the queue's oldest message the queue is DEGRADED. With `@li/queue` that
+   * is the oldest message not yet acked, waiting or in flight, so a stuck consumer trips it too.
+   */
   maxAgeMs?: number
 }
 

@@ -75,15 +75,51 @@ describe('GracefulShutdown', () => {
       },
     })
     s.registerHandler('hangs', () => new Promise(() => undefined))
+    s.registerHandler('never-started', () => undefined)
     const result = await s.shutdown()
     expect(result.ok).toBe(false)
     expect(result.timedOut).toBe(true)
     expect(result.failed).toEqual([{ step: 'host:broken', error: 'boom' }])
-    expect(result.unfinished).toEqual(['handler:hangs'])
+    expect(result.unfinished).toEqual(['handler:hangs', 'handler:never-started'])
+    expect(result.running).toEqual(['handler:hangs'])
     expect(log.lines.at(-1)).toMatchObject({
       level: 'error',
-      obj: { unfinished: ['handler:hangs'] },
+      obj: {
+        unfinished: ['handler:hangs', 'handler:never-started'],
+        running: ['handler:hangs'],
+        notStarted: ['handler:never-started'],
+      },
     })
+  })
+
+  it('names the hosts and handlers a hung host kept from starting, in stop order', async () => {
+    const log = memoryLogger()
+    const s = new GracefulShutdown({ timeout: 0.1, drainTimeout: 0, logger: log })
+    const stopped: string[] = []
+    s.registerListener('mllp', () => undefined)
+    s.registerHost({ name: 'PAS-In', stop: () => void stopped.push('PAS-In') })
+    s.registerHost({ name: 'Router', stop: () => void stopped.push('Router') })
+    s.registerHost({ name: 'EPR-Out', stop: () => new Promise(() => undefined) })
+    s.registerHandler('close-wal', () => void stopped.push('close-wal'))
+    const result = await s.shutdown()
+    expect(result.timedOut).toBe(true)
+    expect(stopped).toEqual([])
+    expect(result.unfinished).toEqual([
+      'host:EPR-Out',
+      'host:Router',
+      'host:PAS-In',
+      'handler:close-wal',
+    ])
+    expect(result.running).toEqual(['host:EPR-Out'])
+    expect(log.lines.at(-1)?.obj).toMatchObject({
+      notStarted: ['host:Router', 'host:PAS-In', 'handler:close-wal'],
+    })
+  })
+
+  it('reports nothing unfinished when the shutdown completes in time', async () => {
+    const s = new GracefulShutdown({ timeout: 5, logger: memoryLogger() })
+    s.registerHost({ name: 'h', stop: () => undefined })
+    expect(await s.shutdown()).toMatchObject({ ok: true, unfinished: [], running: [] })
   })
 
   it('refuses nonsense timeouts', () => {

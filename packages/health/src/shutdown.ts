@@ -45,8 +45,13 @@ export interface ShutdownResult {
   timedOut: boolean
   /** Steps that threw (name and message). */
   failed: Array<{ step: string; error: string }>
-  /** Steps still running when the timeout struck. */
+  /**
+   * Every step that had not finished when the timeout struck, in the order shutdown runs them:
+   * those still running and those never started (`phase:name`, e.g. `host:EPR-Out`).
+   */
   unfinished: string[]
+  /** The subset of `unfinished` that had started (was still running) when the timeout struck. */
+  running: string[]
   durationMs: number
 }
 
@@ -162,9 +167,24 @@ export class GracefulShutdown {
   async #run(reason: string): Promise<ShutdownResult> {
     const t0 = performance.now()
     const failed: ShutdownResult['failed'] = []
+    // Every step of this shutdown, in the order they run, so that a timeout can name those never
+    // started as well as those still running. Hosts are snapshotted here, in stop order.
+    const hosts = [...this.#hosts].reverse()
+    type PlanEntry = { key: string; state: 'pending' | 'running' | 'done' }
+    const plan: PlanEntry[] = [
+      ...this.#listeners.map((s) => `listener:${s.name}`),
+      ...this.#drains.map((s) => `drain:${s.name}`),
+      ...hosts.map((h) => `host:${h.name}`),
+      ...this.#handlers.map((s) => `handler:${s.name}`),
+    ].map((key): PlanEntry => ({ key, state: 'pending' }))
     const running = new Set<string>()
     const step = async (phase: string, s: Step): Promise<void> => {
       const key = `${phase}:${s.name}`
+      // The first pending entry of this key (names may repeat within a phase); a step registered
+      // after the shutdown began is added as it starts.
+      let entry = plan.find((p) => p.key === key && p.state === 'pending')
+      if (!entry) plan.push((entry = { key, state: 'pending' }))
+      entry.state = 'running'
       running.add(key)
       try {
         await s.run()
@@ -176,6 +196,7 @@ export class GracefulShutdown {
         )
       } finally {
         running.delete(key)
+        entry.state = 'done'
       }
     }
     this.#log.info({ reason }, 'shutdown: stop accepting, readiness false')
@@ -201,7 +222,7 @@ export class GracefulShutdown {
           'shutdown: drain timeout reached, stopping hosts with work queued',
         )
       }
-      for (const host of [...this.#hosts].reverse()) {
+      for (const host of hosts) {
         await step('host', { name: host.name, run: () => host.stop() })
       }
       this.#log.info({}, 'shutdown: hosts stopped, running handlers')
@@ -215,18 +236,25 @@ export class GracefulShutdown {
     const outcome = await Promise.race([phases().then(() => 'done' as const), limit])
     clearTimeout(timer)
     const timedOut = outcome === 'timeout'
-    const unfinished = timedOut ? [...running] : []
+    const unfinished = timedOut ? plan.filter((p) => p.state !== 'done').map((p) => p.key) : []
+    const stillRunning = timedOut ? plan.filter((p) => p.state === 'running').map((p) => p.key) : []
     const result: ShutdownResult = {
       reason,
       ok: !timedOut && failed.length === 0,
       timedOut,
       failed,
       unfinished,
+      running: stillRunning,
       durationMs: performance.now() - t0,
     }
     if (timedOut) {
       this.#log.error(
-        { unfinished, timeoutMs: this.#timeoutMs },
+        {
+          unfinished,
+          running: stillRunning,
+          notStarted: unfinished.filter((k) => !stillRunning.includes(k)),
+          timeoutMs: this.#timeoutMs,
+        },
         'shutdown timed out; these steps did not finish',
       )
     } else {

@@ -60,9 +60,20 @@ describe('GracefulShutdown in a real process', () => {
     expect(r.stderr).toContain('second signal')
   })
 
-  it('exits non-zero past the timeout and logs what did not finish', async () => {
+  it('exits non-zero past the timeout and logs what did not finish, started or not', async () => {
     const r = await runChild({ STOP_MS: '5000', TIMEOUT_S: '0.3' }, ['SIGTERM'])
     expect(r.code).toBe(1)
-    expect(r.stderr).toContain('"unfinished":["host:slow"]')
+    // 'slow' stops first (registered last) and hangs: 'first' and the handler never start.
+    expect(r.steps).toEqual(['ready', 'listener'])
+    const timedOut = r.stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg?: string; unfinished?: string[]; running?: string[] })
+      .find((l) => l.msg?.startsWith('shutdown timed out'))
+    expect(timedOut).toMatchObject({
+      unfinished: ['host:slow', 'host:first', 'handler:final'],
+      running: ['host:slow'],
+      notStarted: ['host:first', 'handler:final'],
+    })
   })
 })

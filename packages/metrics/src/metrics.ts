@@ -151,7 +151,11 @@ export class LiMetrics {
             return [names.value(host), await source()]
           } catch (e) {
             log.warn(
-              { host, metrics: ['li_queue_depth', 'li_queue_oldest_age_seconds'], ...errorFields(e) },
+              {
+                host,
+                metrics: ['li_queue_depth', 'li_queue_oldest_age_seconds'],
+                ...errorFields(e),
+              },
               'metrics: queue source failed; its series are left out of this scrape',
             )
             return [names.value(host), null]

@@ -58,6 +58,11 @@ export interface QueueBackend {
     delayMs: number,
     error: string | null,
   ): Promise<NackOutcome | 'stale'>
+  /**
+   * Moves the visibility deadline of a delivery to `ms` from now, if `receipt` is still its
+   * current one (false: stale, it was acked, nacked or taken back).
+   */
+  extend(queue: string, id: string, receipt: string, ms: number): Promise<boolean>
   stats(queue: string): Promise<BackendStats>
   deadLetters(queue: string, limit: number): Promise<DeadLetter[]>
   /** Moves one dead letter (id) or all (null) back to the queue; returns how many moved. */

@@ -323,6 +323,17 @@ export class MemoryBackend implements QueueBackend {
     return this.#deadLetter(q, rec, now)
   }
 
+  async extend(queue: string, id: string, receipt: string, ms: number): Promise<boolean> {
+    const q = this.#q(queue)
+    const rec = this.#current(q, id, receipt)
+    if (rec === undefined) return false
+    // A new generation: the flight entry with the old deadline is stale from now on.
+    rec.gen++
+    q.flight.push({ rec, gen: rec.gen, at: Date.now() + ms })
+    this.#compactFlight(q)
+    return true
+  }
+
   async stats(queue: string): Promise<BackendStats> {
     const q = this.#q(queue)
     let oldest: number | null = null

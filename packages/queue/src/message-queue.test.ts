@@ -100,6 +100,30 @@ describe.each(backends)('MessageQueue contract (%s)', (backend) => {
     await mq.ack(again!)
   })
 
+  it('extendVisibility keeps a held delivery invisible past its timeout; a stale receipt is refused', async () => {
+    const mq = await make() // visibility timeout 1 s
+    const id = await mq.send('q', 'held')
+    const held = await mq.receive('q')
+    expect(held?.id).toBe(id)
+    // Extended every 400 ms for about 2.4 s: over twice the timeout, never redelivered.
+    for (let i = 0; i < 6; i++) {
+      await mq.extendVisibility(held!, 2000)
+      await new Promise((r) => setTimeout(r, 400))
+      expect(await mq.receive('q')).toBeNull()
+    }
+    await mq.ack(held!)
+    await rejectsWith(mq.extendVisibility(held!, 1000), 'QUEUE_STALE_RECEIPT')
+    // Not extended: taken back after the timeout, and the old receipt cannot extend the new delivery.
+    await mq.send('q', 'dropped')
+    const first = await mq.receive('q')
+    const again = await mq.receive('q', { waitMs: 5000 })
+    expect(again?.id).toBe(first?.id)
+    await rejectsWith(mq.extendVisibility(first!, 1000), 'QUEUE_STALE_RECEIPT')
+    await mq.extendVisibility(again!, 1000)
+    await mq.ack(again!)
+    await rejectsWith(mq.extendVisibility(again!, 0), 'QUEUE_INVALID_ARGUMENT')
+  })
+
   it('retries maxRetries times, then dead-letters with the last error and history; redrive brings it back', async () => {
     const mq = await make({ maxRetries: 2 })
     const dead: string[] = []

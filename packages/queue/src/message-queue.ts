@@ -295,6 +295,24 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
     return r
   }
 
+  /**
+   * Keeps a delivery invisible for `ms` more milliseconds from now (for a consumer that holds a
+   * message longer than the visibility timeout, e.g. while it retries a delivery). Throws
+   * QUEUE_STALE_RECEIPT when the receipt is no longer current (acked, nacked, or taken back after
+   * its timeout and possibly redelivered elsewhere): the holder no longer owns the message.
+   */
+  async extendVisibility(msg: QueueMessage, ms: number): Promise<void> {
+    this.#open()
+    if (!Number.isFinite(ms) || ms <= 0) invalid(`ms must be a number > 0, got ${String(ms)}`)
+    const ok = await this.#backend.extend(msg.queue, msg.id, msg.receipt, Math.round(ms))
+    if (!ok) {
+      throw new QueueError(
+        'QUEUE_STALE_RECEIPT',
+        `extendVisibility of message ${msg.id} on queue ${msg.queue} refused: receipt ${msg.receipt} is no longer current.`,
+      )
+    }
+  }
+
   /** The backoff before redelivery after failed delivery number `attempt`: retryDelay * 2^(attempt-1), times 0.5..1 (jitter). */
   retryDelayMs(attempt: number): number {
     const base = Math.min(

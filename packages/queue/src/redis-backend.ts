@@ -20,6 +20,7 @@ import { QueueError } from './errors.js'
 import {
   ACK_LUA,
   DEAD_LETTERS_LUA,
+  EXTEND_LUA,
   NACK_LUA,
   RECEIVE_LUA,
   REDRIVE_LUA,
@@ -36,6 +37,7 @@ interface ScriptClient {
   liqReceive: ScriptFn
   liqAck: ScriptFn
   liqNack: ScriptFn
+  liqExtend: ScriptFn
   liqStats: ScriptFn
   liqDeadLetters: ScriptFn
   liqRedrive: ScriptFn
@@ -46,6 +48,7 @@ const SCRIPTS: Record<keyof ScriptClient, string> = {
   liqReceive: RECEIVE_LUA,
   liqAck: ACK_LUA,
   liqNack: NACK_LUA,
+  liqExtend: EXTEND_LUA,
   liqStats: STATS_LUA,
   liqDeadLetters: DEAD_LETTERS_LUA,
   liqRedrive: REDRIVE_LUA,
@@ -255,6 +258,13 @@ export class RedisBackend implements QueueBackend {
         o.deadLetterEnabled ? '1' : '0',
       ),
     )) as NackOutcome | 'stale'
+  }
+
+  async extend(queue: string, id: string, receipt: string, ms: number): Promise<boolean> {
+    const r = await this.#call('extend', () =>
+      this.#scripts.liqExtend(this.#base(queue), id, receipt, ms),
+    )
+    return r === 1
   }
 
   async stats(queue: string): Promise<BackendStats> {

@@ -264,6 +264,21 @@ return dead_letter(id, now, ARGV[8])
 `
 
 /** Returns { live, in flight, oldest enqueued ms or -1, now }. */
+/**
+ * ARGV: id, receipt, ms. Moves the visibility deadline of a delivery to now + ms when the receipt
+ * is still its current one and it is in flight. Returns 1 (extended) or 0 (stale).
+ */
+export const EXTEND_LUA = `${PRELUDE}
+local now = now_ms()
+local id, rc = ARGV[1], ARGV[2]
+local r = redis.call('HGET', mkey(id), 'r')
+if not r or r == '' or r ~= rc or not redis.call('ZSCORE', base .. ':flight', id) then
+  return 0
+end
+redis.call('ZADD', base .. ':flight', 'XX', fmt(now + tonumber(ARGV[3])), id)
+return 1
+`
+
 export const STATS_LUA = `${PRELUDE}
 local now = now_ms()
 local o = redis.call('ZRANGE', base .. ':all', 0, 0, 'WITHSCORES')

@@ -71,7 +71,11 @@ function startRestartConsumer(opts: Record<string, unknown>, phase: () => Phase)
 }
 
 /** Poll `cond` every 50 ms until it holds; throw with `what` after `ms`. */
-async function until(what: string, ms: number, cond: () => boolean | Promise<boolean>): Promise<void> {
+async function until(
+  what: string,
+  ms: number,
+  cond: () => boolean | Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
@@ -151,7 +155,11 @@ describe('Redis outage', () => {
     let server = await startRedisServer({ dir, args })
     const prefix = `aofmp:${randomUUID()}`
     const visibilityTimeout = 3
-    const producer = new MessageQueue({ redisUrl: server.url, queuePrefix: prefix, visibilityTimeout })
+    const producer = new MessageQueue({
+      redisUrl: server.url,
+      queuePrefix: prefix,
+      visibilityTimeout,
+    })
     producer.on('connectionError', () => {})
     let phase: Phase = 'before'
     const consumers: Consumer[] = []
@@ -196,13 +204,18 @@ describe('Redis outage', () => {
       // New work after the restart, once the producer has reconnected by itself.
       const second = Array.from({ length: 30 }, (_, i) => `n${i}`)
       await until('the producer to reconnect', 15_000, async () =>
-        producer.sendBatch('q', second.map((payload) => ({ payload }))).then(
-          () => true,
-          (e: unknown) => {
-            if (isQueueError(e) && e.code === 'QUEUE_UNAVAILABLE') return false
-            throw e
-          },
-        ),
+        producer
+          .sendBatch(
+            'q',
+            second.map((payload) => ({ payload })),
+          )
+          .then(
+            () => true,
+            (e: unknown) => {
+              if (isQueueError(e) && e.code === 'QUEUE_UNAVAILABLE') return false
+              throw e
+            },
+          ),
       )
       const expected = [...first, ...second]
       // Done when every message was acked (or its ack was in doubt and it is gone from Redis) and

@@ -691,6 +691,7 @@ function xmlRuleSets(
   let anon = 0
   /** The schema categories of the rule being compiled (its own, else the enclosing rule's). */
   let currentCats: string[] | undefined = known.categories
+  let catsHow: 'docCategory constraint' | 'MessageSchemaCategory' = 'MessageSchemaCategory'
   const compileRule = (
     el: XmlElement,
     parent: Allowed = allowed,
@@ -701,7 +702,9 @@ function xmlRuleSets(
       .flatMap((c) => splitList(c.attrs.value))
     const cats = ownCats.length > 0 ? ownCats : parentCats
     const outerCats = currentCats
+    const outerHow = catsHow
     currentCats = cats
+    if (ownCats.length > 0) catsHow = 'docCategory constraint'
     anon++
     const name = el.attrs.name !== undefined && el.attrs.name !== '' ? el.attrs.name : `#${anon}`
     const rule: Rule = { name, constraints: {}, whens: [], direct: [] }
@@ -745,6 +748,8 @@ function xmlRuleSets(
     // When the schema is known (a docCategory constraint, else the categories the routers'
     // sources assign), check symbolic names now; else say they are checked per message.
     currentCats = outerCats
+    const how = catsHow
+    catsHow = outerHow
     const checked = (cats ?? []).filter((c) => schemas(c) !== undefined)
     for (const w of rule.whens) {
       for (const { base, path } of collectPaths(w.cond)) {
@@ -759,13 +764,9 @@ function xmlRuleSets(
         for (const cat of checked) {
           const wrong = verifySymbolicPath(path, schemas(cat) as Hl7Schema)
           if (wrong !== undefined) {
-            const how =
-              rule.constraints.docCategory !== undefined
-                ? `docCategory constraint ${cat}`
-                : `MessageSchemaCategory ${cat} of the messages routed with this rule class`
             throw new EngineError(
               'ENGINE_RULE_INVALID',
-              `${where(w.line ?? el.line)}: condition ${w.src ?? ''}: path {${path.raw}} (${how}): ${wrong}`,
+              `${where(w.line ?? el.line)}: condition ${w.src ?? ''}: path {${path.raw}} (${how === 'docCategory constraint' ? `docCategory constraint ${cat}` : `MessageSchemaCategory ${cat} of the messages routed with this rule class`}): ${wrong}`,
             )
           }
         }

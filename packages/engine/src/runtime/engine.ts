@@ -335,7 +335,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         backend: redis ? 'redis' : 'memory',
         ...(redis ? { redisUrl: c.redisUrl } : {}),
         ...(c.queuePrefix === undefined ? {} : { queuePrefix: c.queuePrefix }),
-        visibilityTimeout: c.queueVisibilityTimeout ?? (redis ? 300 : 365 * 86_400),
+        visibilityTimeout: this.#visibilityTimeout(),
         deadLetterEnabled: true,
         // Operations retry in place (RetryInterval/FailureTimeout); a requeue happens only on
         // stop or disable and must never dead-letter a message.
@@ -559,6 +559,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     return h
   }
 
+  /** Seconds a received queue message stays invisible (operations extend it while they hold one). */
+  #visibilityTimeout(): number {
+    const redis = this.config.redisUrl !== undefined && this.config.redisUrl !== ''
+    return this.config.queueVisibilityTimeout ?? (redis ? 300 : 365 * 86_400)
+  }
+
   #ordered(): Host[] {
     return [...this.#hosts.values()].sort((a, b) => KIND_RANK[a.kind] - KIND_RANK[b.kind])
   }
@@ -571,6 +577,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       logger: this.logger,
       metrics: this.metrics,
       pollMs: this.config.pollMs ?? 250,
+      queueVisibilityMs: this.#visibilityTimeout() * 1000,
       tls: (name) => this.#tls(name),
       compileRules: (className) => {
         let r = this.#rulesCache.get(className)

@@ -34,4 +34,6 @@ export interface HostContext {
   alert(host: string, text: string, sessionId?: string): void
   /** Milliseconds a consumer waits on an empty queue before checking for stop/pause. */
   pollMs: number
+  /** The queue's visibility timeout, ms: operations holding a message longer extend it. */
+  queueVisibilityMs?: number | undefined
 }

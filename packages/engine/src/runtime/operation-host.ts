@@ -16,12 +16,14 @@ import {
 } from '../iris/reply-code-actions.js'
 import type { ReplyCodeAction, ReplyDecision } from '../iris/reply-code-actions.js'
 import type { Envelope } from './envelope.js'
+import type { QueueMessageLike } from './ports.js'
 import { peekHeader } from './hl7-peek.js'
 import { errorText } from './host.js'
 import type { HostContext } from './host-context.js'
 import { QueueHost, sleep } from './queue-host.js'
 import type { Disposition } from './queue-host.js'
 import { ItemSettings } from './settings.js'
+import { VisibilityKeeper } from './visibility.js'
 
 /** What a delivery returned: the reply text (an ACK) or nothing for transports without replies. */
 export interface Delivery {
@@ -66,7 +68,18 @@ export abstract class OperationHost extends QueueHost {
   /** Send one message; throw on transport errors (they are retried). */
   protected abstract deliver(env: Envelope, signal: AbortSignal): Promise<Delivery>
 
-  protected override async handle(env: Envelope): Promise<Disposition> {
+  protected override async handle(env: Envelope, m?: QueueMessageLike): Promise<Disposition> {
+    // While the message is held for retries, its queue visibility is extended (a shared Redis
+    // queue would otherwise redeliver it elsewhere after the visibility timeout).
+    const hold = new VisibilityKeeper(this.ctx.queue, m, this.ctx.queueVisibilityMs, this.logger)
+    try {
+      return await this.#handle(env, hold)
+    } finally {
+      hold.stop()
+    }
+  }
+
+  async #handle(env: Envelope, hold: VisibilityKeeper): Promise<Disposition> {
     const { path } = this.ctx
     // MSA-2 must equal this body's MSH-10, which the envelope already carries (the hand-off and
     // `forward` peeked it); peeking the header again on every hop only re-read the same field.
@@ -128,6 +141,7 @@ export abstract class OperationHost extends QueueHost {
             'sent',
             `retrying: ${decision.reason}`,
           )
+        hold.start()
         await sleep(retryInterval * 1000, this.signal)
         continue
       }

@@ -110,6 +110,8 @@ export interface QueuePort {
   ): Promise<unknown>
   depth(queue: string): Promise<number>
   oldestAgeMs(queue: string): Promise<number>
+  /** Keep a held delivery invisible `ms` more (operations retrying past the timeout). */
+  extendVisibility?(message: QueueMessageLike, ms: number): Promise<unknown>
 }
 
 /** What the runtime needs from `LiMetrics` (@li/metrics). */

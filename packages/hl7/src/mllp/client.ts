@@ -184,6 +184,7 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
   readonly #connectTimeoutMs: number
   readonly #ackTimeoutMs: number
   readonly #window: number
+  #pumpScheduled = false
   readonly #backoff: Required<MllpBackoffOptions>
   readonly #maxMessageBytes: number
   readonly #encoding: BufferEncoding
@@ -284,7 +285,7 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
         reject,
         sentAt: 0,
       })
-      this.#pump()
+      this.#schedulePump()
     })
   }
 
@@ -326,6 +327,18 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
   // change that may free a place: send(), an ACK, an ACK timeout, a (re)connection, a close.
   // The ACK timer starts when a message is written, not when it is queued, so a long queue
   // behind a slow peer does not time out messages that were never sent.
+  // Sends in one tick and ACKs decoded from one TCP chunk each free a place; pumping once after
+  // them (a microtask later) writes every frame they allow in one corked writev instead of one
+  // syscall per frame.
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    queueMicrotask(() => {
+      this.#pumpScheduled = false
+      this.#pump()
+    })
+  }
+
   #pump(): void {
     if (!this.#connected) {
       if (this.queued > 0 && !this.#closed) this.#ensureConnected()
@@ -339,12 +352,12 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
       if (out === undefined) break
       this.#inFlight.push(out)
       out.sentAt = performance.now()
+      // Corked, everything written in this loop leaves in one writev.
+      if (!corked) socket.cork()
+      corked = true
       if (out.frame !== undefined) {
         socket.write(out.frame)
       } else {
-        // Corked, the three pieces leave in one writev.
-        if (!corked) socket.cork()
-        corked = true
         socket.write(START_BLOCK)
         socket.write(out.body)
         socket.write(END_BLOCK)
@@ -603,7 +616,7 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
       this.#idleWaiters = []
       for (const wake of waiters) wake()
     }
-    this.#pump()
+    this.#schedulePump()
   }
 
   #rejectQueued(error: MllpError): void {
