@@ -9,14 +9,29 @@
  */
 import { checkProduction, formatCompatibilityReport, isEngineError } from '@li/engine'
 import type { CompatibilityReport } from '@li/engine'
+import { isAppError } from './errors.js'
+import { loadPlugins } from './plugins.js'
 
 /** The input could not be read or parsed (exit 2). */
 export class CheckInputError extends Error {
   override readonly name = 'CheckInputError'
 }
 
-/** Builds the report of a production file; throws CheckInputError on unreadable input. */
-export async function checkProductionFile(file: string): Promise<CompatibilityReport> {
+/**
+ * Builds the report of a production file, after loading `plugins` (their functions and host
+ * classes count as supported); throws CheckInputError on unreadable input or a plugin that
+ * cannot be loaded.
+ */
+export async function checkProductionFile(
+  file: string,
+  plugins: readonly string[] = [],
+): Promise<CompatibilityReport> {
+  try {
+    await loadPlugins(plugins)
+  } catch (e) {
+    if (isAppError(e)) throw new CheckInputError(e.message, { cause: e })
+    throw e
+  }
   try {
     return await checkProduction({ path: file })
   } catch (e) {

@@ -33,8 +33,9 @@ async function check(args: string[]): Promise<number> {
     process.stdout.write(CHECK_HELP)
     return 0
   }
-  const { strictParse } = await import('./config.js')
-  const { positionals } = strictParse(args, { help: { type: 'boolean', short: 'h' } })
+  const { CHECK_OPTIONS, pluginNames, strictParse } = await import('./config.js')
+  const { positionals, values } = strictParse(args, CHECK_OPTIONS)
+  const plugins = pluginNames(values.plugin, process.env)
   if (positionals.length !== 1) {
     process.stderr.write(
       `li-engine check: expected one production file, got ${positionals.length}. See --help.\n`,
@@ -43,7 +44,7 @@ async function check(args: string[]): Promise<number> {
   }
   const { CheckInputError, checkProductionFile, formatCheckReport } = await import('./check.js')
   try {
-    const report = await checkProductionFile(positionals[0] as string)
+    const report = await checkProductionFile(positionals[0] as string, plugins)
     process.stdout.write(formatCheckReport(report))
     return report.exitCode
   } catch (e) {

@@ -3,6 +3,17 @@ import { parseRunConfig } from './config.js'
 import { AppError } from './errors.js'
 
 describe('parseRunConfig', () => {
+  it('collects plugins from LI_PLUGINS then --plugin (repeatable), without repeats', () => {
+    const c = parseRunConfig(
+      ['prod.xml', '--plugin', './a.mjs', '--plugin', '@trust/li-plugin', '--plugin', 'b'],
+      { LI_PLUGINS: ' b , ./env.mjs,' },
+    )
+    expect(c.plugins).toEqual(['b', './env.mjs', './a.mjs', '@trust/li-plugin'])
+    expect(() => parseRunConfig(['prod.xml', '--plugin', ' '], {})).toThrow(
+      /--plugin needs a module path or package name/,
+    )
+  })
+
   it('runs on embedded defaults with only a production file', () => {
     expect(parseRunConfig(['prod.xml'], {})).toEqual({
       production: 'prod.xml',

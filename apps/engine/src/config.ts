@@ -32,6 +32,8 @@ export interface RunConfig {
   shutdownTimeout: number
   /** Seconds (GracefulShutdown). */
   drainTimeout: number
+  /** Plugin modules to load before the production (`LI_PLUGINS`, then `--plugin`). */
+  plugins?: string[]
 }
 
 /** Defaults of the embedded mode. */
@@ -111,8 +113,33 @@ export const RUN_OPTIONS = {
   'redis-url': { type: 'string' },
   sync: { type: 'string' },
   'log-level': { type: 'string' },
+  plugin: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
+
+/** Options of `li-engine check`. */
+export const CHECK_OPTIONS = {
+  plugin: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/** The plugin names of `LI_PLUGINS` (comma-separated) followed by `--plugin` options, without repeats. */
+export function pluginNames(
+  options: readonly string[] | undefined,
+  env: NodeJS.ProcessEnv,
+): string[] {
+  const fromEnv = (env.LI_PLUGINS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  const out: string[] = []
+  for (const n of [...fromEnv, ...(options ?? [])]) {
+    const t = n.trim()
+    if (t === '') throw bad('--plugin needs a module path or package name')
+    if (!out.includes(t)) out.push(t)
+  }
+  return out
+}
 
 /** Build the run configuration from `args` (after `run`) and `env`. */
 export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfig {
@@ -149,6 +176,8 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
       ? parseSeconds(env.LI_DRAIN_TIMEOUT, 'LI_DRAIN_TIMEOUT')
       : RUN_DEFAULTS.drainTimeout,
   }
+  const plugins = pluginNames(values.plugin, env)
+  if (plugins.length > 0) config.plugins = plugins
   if (redisUrl) config.redisUrl = redis(redisUrl, redisName)
   if (env.LI_ADMIN_TOKEN) config.adminToken = env.LI_ADMIN_TOKEN
   if (env.LI_QUEUE_PREFIX) {

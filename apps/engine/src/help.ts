@@ -5,7 +5,7 @@ export const MAIN_HELP = `li-engine: run HL7 v2 productions (InterSystems IRIS e
 
 Usage:
   li-engine run <production file> [options]   run a production (HTTP API, /health, /metrics)
-  li-engine check <production file>           compatibility report for an IRIS export
+  li-engine check <production file> [options] compatibility report for an IRIS export
   li-engine send --host H --port P <files|->   send HL7 files over MLLP, summarise the ACKs
   li-engine <command> --help                  help for one command
   li-engine --version                         print the version
@@ -24,6 +24,7 @@ Options (each also from the environment):
   --redis-url URL       share queues through Redis (redis://host:6379)    LI_REDIS_URL
   --sync MODE           WAL sync: fsync | async | none                    LI_SYNC_MODE  (fsync)
   --log-level L         fatal | error | warn | info | debug | trace | silent  LI_LOG_LEVEL (info)
+  --plugin MODULE       load a plugin first (repeatable; path or package) LI_PLUGINS (a,b)
   -h, --help            this help
 Environment only:
   LI_PRODUCTION         the production file when none is given
@@ -31,14 +32,24 @@ Environment only:
   LI_SHUTDOWN_TIMEOUT   seconds before a stuck shutdown exits 1 (30)
   LI_DRAIN_TIMEOUT      seconds to drain queues on SIGTERM (10)
   LI_QUEUE_PREFIX       Redis key prefix of the queues with --redis-url (li:queue)
+
+Plugins: an ES module exporting register(api) (or a default function) that calls
+api.registerIrisFunction(name, fn) and api.registerHostClass(className, factory).
+See docs/configuration.md.
 `
 
 /** `li-engine check --help`. */
-export const CHECK_HELP = `Usage: li-engine check <production file>
+export const CHECK_HELP = `Usage: li-engine check <production file> [options]
 
 Reads a production (IRIS Studio/XML export, UDL .cls or bare <Production> XML, with its rules, DTL
 transforms and lookup tables) and prints, per item, rule and transform: supported, supported with
 differences, or not supported.
+
+Options:
+  --plugin MODULE       load a plugin first: its functions and host classes count as supported
+                        (repeatable; a path from the working directory or a package name;
+                        also LI_PLUGINS=a,b)
+  -h, --help            this help
 
 Exit status: 0 everything is supported (differences included), 1 something is not supported,
 2 the input could not be read.

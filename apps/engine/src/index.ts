@@ -12,10 +12,14 @@ export {
   RUN_OPTIONS,
   SYNC_MODES,
   LOG_LEVELS,
+  CHECK_OPTIONS,
+  pluginNames,
 } from './config.js'
 export type { RunConfig, SyncMode, LogLevel } from './config.js'
 export { ensureAdminToken, ADMIN_TOKEN_FILE } from './admin-token.js'
 export type { AdminToken } from './admin-token.js'
+export { loadPlugins, PLUGIN_API } from './plugins.js'
+export type { PluginApi } from './plugins.js'
 export { checkProductionFile, formatCheckReport, CheckInputError } from './check.js'
 export {
   parseSendConfig,

@@ -22,6 +22,7 @@ import { ensureAdminToken } from './admin-token.js'
 import { createApp } from './app.js'
 import type { RunConfig } from './config.js'
 import { AppError } from './errors.js'
+import { loadPlugins } from './plugins.js'
 
 /** File under the data dir that keeps lookup tables edited through the API. */
 export const LOOKUP_TABLES_FILE = 'lookup-tables.xml'
@@ -81,6 +82,11 @@ export async function runEngine(
   options: RunEngineOptions = {},
 ): Promise<RunningEngine> {
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'li-engine' } })
+  // Plugins register functions and host classes the production may need: before loading it.
+  if (config.plugins !== undefined && config.plugins.length > 0) {
+    await loadPlugins(config.plugins)
+    logger.info({ plugins: config.plugins }, 'plugins loaded')
+  }
   const dataDir = path.resolve(config.dataDir)
   await mkdir(dataDir, { recursive: true })
   const token = await ensureAdminToken(dataDir, config.adminToken)

@@ -2,6 +2,7 @@
 // engine: the hand-off (enqueue into Redis) is retried from the in-process backlog while the
 // message stays pending in the WAL. Real redis-server (private, SIGKILLed and restarted on the
 // same port and data directory), real MLLP sockets.
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -23,6 +24,8 @@ import {
   tcpService,
   waitFor,
 } from './helpers.js'
+
+const HAS_SQLITE3_CLI = spawnSync('sqlite3', ['-version']).status === 0
 
 // appendfsync always: what Redis acknowledged survives its SIGKILL (the WAL entry is completed
 // at the acknowledged enqueue, so Redis must keep it).
@@ -109,4 +112,75 @@ describe('hand-offs that fail after the ACK (Redis down)', () => {
     })
     expect(firstSeen).toEqual(acked)
   }, 60_000)
+})
+
+describe('hand-offs that fail after the ACK (store error, in-process queues)', () => {
+  let engine: Engine | undefined
+  let dir: string | undefined
+  let peer: MllpPeer | undefined
+
+  afterAll(async () => {
+    await engine?.stop()
+    await peer?.close()
+    if (dir !== undefined) await removeDir(dir)
+  })
+
+  // The lock is taken by a second, real SQLite connection: the sqlite3 command-line shell.
+  it.skipIf(!HAS_SQLITE3_CLI)(
+    'stores and delivers messages ACKed while the store was locked, without a restart',
+    async () => {
+      peer = new MllpPeer((m) => ({ ack: ackFor(controlIdOf(m), 'AA') }))
+      const peerPort = await peer.listen()
+      ;({ engine, dir } = await startEngine(
+        [tcpService('In', 'Out', 1), tcpOperation('Out', peerPort)],
+        { freePorts: ['In'], config: { handOffRetryMs: { min: 250, max: 1000 } } },
+      ))
+      const e = engine
+      const inPort = portOf(e, 'In')
+      expect(msaCode(await sendMllp(inPort, hl7('ADT^A01', 'ST-1')))).toBe('AA')
+      await waitFor(() => peer?.count('ST-1') === 1, 'delivery before the lock')
+
+      // An exclusive transaction held by another connection: the store's writes fail with
+      // SQLITE_BUSY once its busy timeout (5 s) has passed.
+      const shell = spawn('sqlite3', [path.join(dir, 'data', 'messages.db')], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      })
+      let out = ''
+      shell.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      shell.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'locked';\n")
+      await waitFor(() => out.includes('locked'), 'exclusive lock taken')
+
+      const ids = ['ST-2', 'ST-3', 'ST-4']
+      for (const id of ids) expect(msaCode(await sendMllp(inPort, hl7('ADT^A01', id)))).toBe('AA')
+      await waitFor(
+        async () => (await e.getStatus()).handOffBacklog === ids.length,
+        'the hand-offs in the retry backlog',
+        30_000,
+      )
+      const health = await e.health.checkAll()
+      expect(health.checks.find((c) => c.name === 'hand-off')?.status).toBe('DEGRADED')
+      expect(ids.some((id) => (peer?.count(id) ?? 0) > 0)).toBe(false)
+
+      const exited = new Promise((r) => shell.once('exit', r))
+      shell.stdin.end('COMMIT;\n.quit\n')
+      await exited
+
+      await waitFor(
+        () => ids.every((id) => peer?.count(id) === 1),
+        'every ACKed message delivered',
+        30_000,
+      )
+      await waitFor(async () => {
+        const s = await e.getStatus()
+        return s.handOffBacklog === 0 && s.walPending === 0
+      }, 'backlog and WAL empty')
+      // Stored and traced like any message.
+      for (const id of ids) {
+        const r = await e.store.query({ correlationId: id, limit: 5 })
+        expect(r.records.some((x) => x.hostName === 'In')).toBe(true)
+      }
+      expect(peer.received.map(controlIdOf)).toEqual(['ST-1', ...ids])
+    },
+    60_000,
+  )
 })

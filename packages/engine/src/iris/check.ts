@@ -32,7 +32,16 @@ export type SupportStatus = 'supported' | 'differences' | 'unsupported'
 
 /** One line of the report. */
 export interface CompatibilityEntry {
-  kind: 'production' | 'item' | 'rule' | 'transform' | 'lookup-table' | 'class' | 'document'
+  kind:
+    | 'production'
+    | 'item'
+    | 'rule'
+    | 'transform'
+    | 'lookup-table'
+    | 'class'
+    | 'document'
+    /** A file next to the production that could not be read or parsed. */
+    | 'file'
   name: string
   status: SupportStatus
   /** What differs, or what is not supported. */
@@ -60,7 +69,9 @@ export interface CheckOptions extends CompileOptions {
 
 /**
  * Reads a production source and reports what runs as is, what runs with differences and what
- * does not run. A path also reads the rule/DTL/lookup files next to it.
+ * does not run. A path also reads the rule/DTL/lookup files next to it; one that cannot be read
+ * or parsed is reported as a NOT SUPPORTED `file` entry with the reason (the production file
+ * itself unreadable or unparsable still throws).
  * @example const r = await checkProduction({ path: 'export.xml' }); console.log(formatCompatibilityReport(r)); process.exitCode = r.exitCode
  */
 export async function checkProduction(
@@ -75,27 +86,52 @@ export async function checkProduction(
     else path = source
   } else if ('path' in source) path = source.path
   else text = source.xml
+  const unread: CompatibilityEntry[] = []
   if (path !== undefined) {
     readIrisSource(await readFile(path, 'utf8'), path, bundle)
     const dir = dirname(resolve(path))
     for (const n of (await readdir(dir)).sort()) {
       const f = join(dir, n)
       if (f === resolve(path) || !/\.(cls|xml|lut)$/i.test(n)) continue
-      const t = await readFile(f, 'utf8')
+      const shown = join(dirname(path), n)
+      const skipped = (what: string, e: unknown): void => {
+        unread.push({
+          kind: 'file',
+          name: shown,
+          status: 'unsupported',
+          notes: [
+            `${what}: ${e instanceof Error ? e.message : String(e)}; the rule classes, transforms and lookup tables in it are not checked`,
+          ],
+          file: shown,
+        })
+      }
+      let t: string
+      try {
+        t = await readFile(f, 'utf8')
+      } catch (e) {
+        skipped('could not be read', e)
+        continue
+      }
       if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(t))
         continue
       const before = bundle.productions.length
       try {
-        readIrisSource(t, join(dirname(path), n), bundle)
-      } catch {
-        continue
+        readIrisSource(t, shown, bundle)
+      } catch (e) {
+        skipped('could not be parsed', e)
+      } finally {
+        // Productions come from the file given only.
+        bundle.productions.length = before
       }
-      bundle.productions.length = before
     }
   } else {
     readIrisSource(text ?? '', undefined, bundle)
   }
-  return checkBundle(bundle, options)
+  const report = checkBundle(bundle, options)
+  if (unread.length === 0) return report
+  const entries = [...report.entries, ...unread]
+  const c = counts(entries)
+  return { ...report, entries, counts: c, exitCode: c.unsupported > 0 ? 1 : 0 }
 }
 
 function counts(entries: CompatibilityEntry[]): Record<SupportStatus, number> {
@@ -115,6 +151,10 @@ function statusOf(unsupported: string[], differences: string[]): SupportStatus {
 /** Reports on an already-read bundle (see `checkProduction`). */
 export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): CompatibilityReport {
   const entries: CompatibilityEntry[] = []
+  /** Items with a BusinessRuleName: their status also reflects the rule's and its transforms'. */
+  const itemRules: { entry: CompatibilityEntry; rule: string }[] = []
+  const ruleStatus = new Map<string, { status: SupportStatus; transforms: readonly string[] }>()
+  const transformStatus = new Map<string, SupportStatus>()
   const hostClasses = new Set(options.hostClasses ?? BUILTIN_HOST_CLASSES)
   let p: Production | undefined
   try {
@@ -187,13 +227,16 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
           `MessageSchemaCategory "${category}" is a custom category: it is not in the export: define it with @li/hl7 defineCustomSchema and pass it as a schema`,
         )
       }
-      entries.push({
+      const entry: CompatibilityEntry = {
         kind: 'item',
         name: item.name,
         status: statusOf(unsupported, differences),
         notes: [...unsupported, ...differences],
         ...where(originOf(item)),
-      })
+      }
+      entries.push(entry)
+      const rule = itemSetting(item, 'BusinessRuleName')
+      if (rule !== undefined && rule !== '') itemRules.push({ entry, rule })
     }
   }
   const prod = p ?? {
@@ -209,6 +252,7 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
   for (const def of bundle.rules.values()) {
     const notes: string[] = []
     let status: SupportStatus = 'supported'
+    let transforms: readonly string[] = []
     try {
       const used =
         p?.items.some((i) => itemSetting(i, 'BusinessRuleName') === def.className) ?? false
@@ -219,7 +263,11 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
         notes.push(
           `general business rule (${general}): returns a value; LI Engine evaluates it through compileGeneralRule (a BPL <rule> has no equivalent host)`,
         )
-      } else notes.push(...compileRules(def, prod, options).notes)
+      } else {
+        const compiled = compileRules(def, prod, options)
+        notes.push(...compiled.notes)
+        transforms = compiled.transforms
+      }
       if (/InFile\s*\(/.test(def.xml))
         notes.push('InFile reads files on the LI Engine host: the paths must exist there')
       if (p && !used && general === undefined) notes.push('not used by any item of the production')
@@ -228,6 +276,7 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
       status = 'unsupported'
       notes.push(isEngineError(e) ? e.message : String(e))
     }
+    ruleStatus.set(def.className, { status, transforms })
     entries.push({ kind: 'rule', name: def.className, status, notes, ...where(def.origin) })
   }
   for (const def of bundle.transforms.values()) {
@@ -258,8 +307,10 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
       status = 'unsupported'
       notes.push(isEngineError(e) ? e.message : String(e))
     }
+    transformStatus.set(def.className, status)
     entries.push({ kind: 'transform', name: def.className, status, notes, ...where(def.origin) })
   }
+  for (const { entry, rule } of itemRules) reflectRule(entry, rule, ruleStatus, transformStatus)
   for (const [name, table] of bundle.lookupTables) {
     entries.push({
       kind: 'lookup-table',
@@ -313,6 +364,30 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
     counts: c,
     exitCode: c.unsupported > 0 ? 1 : 0,
   }
+}
+
+/** An item does not run when its BusinessRuleName rule class, or a transform that uses, does not. */
+function reflectRule(
+  entry: CompatibilityEntry,
+  rule: string,
+  ruleStatus: ReadonlyMap<string, { status: SupportStatus; transforms: readonly string[] }>,
+  transformStatus: ReadonlyMap<string, SupportStatus>,
+): void {
+  const r = ruleStatus.get(rule)
+  if (r === undefined) return // a missing rule class is a validation issue, already on the item
+  // Differences stay on the rule's and transform's own entries; what does not run stops the item.
+  const unsupported = (note: string): void => {
+    entry.notes.unshift(note)
+    entry.status = 'unsupported'
+  }
+  const notes: string[] = []
+  if (r.status === 'unsupported')
+    notes.push(`BusinessRuleName ${rule}: the rule class is NOT SUPPORTED (see its entry)`)
+  for (const t of r.transforms) {
+    if (transformStatus.get(t) === 'unsupported')
+      notes.push(`rule ${rule} uses transform ${t}: NOT SUPPORTED (see its entry)`)
+  }
+  for (const n of notes.reverse()) unsupported(n)
 }
 
 function where(o: { file?: string; line?: number } | undefined): { file?: string; line?: number } {

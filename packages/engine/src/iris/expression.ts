@@ -226,6 +226,18 @@ function tokenize(src: string): Tok[] {
         parts.push(m[0])
         i += 1 + m[0].length
       }
+      if (vpath === undefined && src.charAt(i) === '.' && src.charAt(i + 1) !== '.') {
+        const name = parts.join('.')
+        if (src.charAt(i + 1) === '<')
+          throw new ExpressionError(
+            `the angle bracket (XPath) path syntax ${name}.<...> is not supported (it reads XML streams, not HL7 messages)`,
+            true,
+          )
+        throw new ExpressionError(
+          `cannot read "${name}.${src.slice(i + 1, i + 12)}": after "${name}." expected a property name, {path}, (path) or [path]`,
+          false,
+        )
+      }
       if (vpath !== undefined)
         out.push({
           t: 'vpath',
@@ -1100,10 +1112,7 @@ export function builtinFunctions(): FunctionRegistry {
     ['notlike', (a) => b(!likeToRegExp(s(a[1])).test(s(a[0])))],
     ['matches', (a) => b(patternToRegExp(s(a[1])).test(s(a[0])))],
     ['doesnotmatch', (a) => b(!patternToRegExp(s(a[1])).test(s(a[0])))],
-    [
-      'infile',
-      (a) => b(inFileLines(s(a[1])).has(s(a[0]))),
-    ],
+    ['infile', (a) => b(inFileLines(s(a[1])).has(s(a[0])))],
     ['intersects', (a) => b(intersects(s(a[0]), s(a[1]), s(a[2]), s(a[3])))],
     ['doesnotintersect', (a) => b(!intersects(s(a[0]), s(a[1]), s(a[2]), s(a[3])))],
     [

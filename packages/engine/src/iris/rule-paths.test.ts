@@ -60,7 +60,10 @@ function production(text: string, category?: string): Production {
         {
           name: 'PAS In',
           type: 'mllp-in',
-          settings: { Port: 2575, ...(category !== undefined ? { MessageSchemaCategory: category } : {}) },
+          settings: {
+            Port: 2575,
+            ...(category !== undefined ? { MessageSchemaCategory: category } : {}),
+          },
           targets: 'Router',
         },
         { name: 'Router', type: 'router', settings: { BusinessRuleName: 'RGH.Paths' } },
@@ -157,6 +160,13 @@ describe('() in a rule path reads every value, as IRIS GetValues: <a><b><c>', ()
     )
   })
 
+  it('the angle bracket (XPath) form is refused by name, not as a bare parser error', () => {
+    const p = production(ruleClass([{ when: 'Contains(Document.Stream.&lt;/|name(/*)&gt;,1)' }]))
+    expect(() => compileRules(p.rules.get('RGH.Paths')!, p)).toThrow(
+      /rule "r1".*angle bracket \(XPath\) path syntax Document\.Stream\.<\.\.\.> is not supported/,
+    )
+  })
+
   it('Intersects with plain lists and explicit delimiters', () => {
     expect(intersects('A01,A02', 'A02')).toBe(true)
     expect(intersects('A01|A02', 'A03|A02', '|')).toBe(true)
@@ -205,10 +215,19 @@ describe('symbolic names are checked at load when the schema is known', () => {
   it('without a known schema: compiles, notes the path, fails each message at run time', async () => {
     const p = production(bad)
     const c = compileRules(p.rules.get('RGH.Paths')!, p)
-    expect(c.notes).toEqual([expect.stringMatching(/rule "r1": HL7\.\{PID:NoSuchName\} uses symbolic names that could not be checked at load/)])
+    expect(c.notes).toEqual([
+      expect.stringMatching(
+        /rule "r1": HL7\.\{PID:NoSuchName\} uses symbolic names that could not be checked at load/,
+      ),
+    ])
     let err: unknown
     try {
-      c.evaluate({ message: parseMessage(ADT), source: 'PAS In', now: new Date(), lookupTables: new Map() })
+      c.evaluate({
+        message: parseMessage(ADT),
+        source: 'PAS In',
+        now: new Date(),
+        lookupTables: new Map(),
+      })
     } catch (e) {
       err = e
     }
@@ -249,8 +268,12 @@ describe('InFile', () => {
     const p = production(ruleClass([{ when: `InFile(HL7.{MSH:4},&quot;${file}&quot;)` }]))
     const c = compileRules(p.rules.get('RGH.Paths')!, p)
     const fire = (): boolean =>
-      c.evaluate({ message: parseMessage(ADT), source: 'PAS In', now: new Date(), lookupTables: new Map() })
-        .actions.length > 0
+      c.evaluate({
+        message: parseMessage(ADT),
+        source: 'PAS In',
+        now: new Date(),
+        lookupTables: new Map(),
+      }).actions.length > 0
     expect(fire()).toBe(false)
     writeFileSync(file, 'OTHER\nRGH\n')
     expect(fire()).toBe(true)

@@ -222,8 +222,9 @@ export function compileRules(
 /**
  * The schema categories messages reach this rule class with, when every one is known at load:
  * each router using it as BusinessRuleName gets, from each item that sends to it, that item's
- * MessageSchemaCategory, else the router's own. Undefined when any is unknown (the message's
- * MSH-12 then decides at run time) or no item uses the class.
+ * MessageSchemaCategory, else the router's own. Undefined when any is unknown (no category, or
+ * a router sending to it: the message's own category or MSH-12 then decides at run time) or no
+ * item uses the class.
  */
 export function routerCategories(def: RuleClassDefinition, p: Production): string[] | undefined {
   const routers = p.items.filter((i) => itemSetting(i, 'BusinessRuleName') === def.className)
@@ -236,6 +237,8 @@ export function routerCategories(def: RuleClassDefinition, p: Production): strin
     )
     if (sources.length === 0) return undefined
     for (const src of sources) {
+      // A router passes on the category its own sources gave: not known from its settings.
+      if (itemSetting(src, 'BusinessRuleName') !== undefined) return undefined
       const c = itemSetting(src, 'MessageSchemaCategory') || own
       if (c === '') return undefined
       out.add(c)
@@ -757,7 +760,7 @@ function xmlRuleSets(
         if (!path.fields.some((f) => typeof f.key === 'string')) continue
         if (checked.length === 0) {
           known.notes?.push(
-            `rule "${name}": HL7.{${path.raw}} uses symbolic names that could not be checked at load (${cats === undefined ? 'no docCategory constraint and the routers\' sources set no MessageSchemaCategory' : `no schema for category ${cats.join(', ')}`}); an unknown name fails each message at run time`,
+            `rule "${name}": HL7.{${path.raw}} uses symbolic names that could not be checked at load (${cats === undefined ? "no docCategory constraint and the routers' sources set no MessageSchemaCategory" : `no schema for category ${cats.join(', ')}`}); an unknown name fails each message at run time`,
           )
           continue
         }

@@ -70,7 +70,12 @@ export const HONOURED_SETTINGS: ReadonlySet<string> = new Set([
   'AlertFile',
 ])
 
-/** Settings that only tune IRIS logging, archiving or monitoring: accepted, nothing to do. */
+/**
+ * Settings that tune IRIS logging, archiving or monitoring. ArchiveIO and LogTraceEvents map to
+ * the engine's logger (Engine: ArchiveIO logs each message in and out at info with its size and
+ * ids, LogTraceEvents logs the host's trace events at debug, never a body); the others need
+ * nothing here.
+ */
 const LOGGING_ONLY: ReadonlySet<string> = new Set([
   'ArchiveIO',
   'LogTraceEvents',

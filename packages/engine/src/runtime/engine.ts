@@ -157,7 +157,7 @@ export interface EngineConfig {
 export interface EngineItemStatus extends HostStatus {
   /** Messages waiting in the host's queue (routers and operations). */
   queueDepth?: number
-  /** Age of the oldest waiting message, ms. */
+  /** Age of the oldest message not yet completed (waiting or in flight), ms. */
   oldestQueuedAgeMs?: number
 }
 
@@ -237,6 +237,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly #rulesCache = new Map<string, CompiledRules>()
   readonly #transformCache = new Map<string, CompiledTransform>()
   #shutdown: GracefulShutdown | undefined
+  /** Loggers of items with trace events on (debug level), by item name. */
+  #hostLoggers = new Map<string, Logger>()
 
   constructor(config: EngineConfig) {
     super()
@@ -348,6 +350,8 @@ export class Engine extends EventEmitter<EngineEvents> {
         const key = new ItemSettings(item).string('OrderingKey')
         if (key !== undefined) orderingPaths.set(item.name, key)
       }
+      const io = this.#ioLoggers(production)
+      this.#hostLoggers = io.hosts
       this.#path = new MessagePath({
         wal,
         store,
@@ -357,6 +361,8 @@ export class Engine extends EventEmitter<EngineEvents> {
         walCompletion: redis ? 'enqueue' : 'branches',
         inProcessQueue: !redis,
         retryMs: c.handOffRetryMs,
+        trace: io.trace.size > 0 ? io.trace : undefined,
+        archiveIO: io.archiveIO.size > 0 ? io.archiveIO : undefined,
         orderingKeyFor: (target, raw) => {
           const p = orderingPaths.get(target)
           return p === undefined ? undefined : orderingKey(raw, p)
@@ -613,11 +619,45 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
+  /**
+   * IRIS logging settings mapped to the engine logger. LogTraceEvents=1 on an item, or
+   * LogGeneralTraceEvents=1 on the production, gives that host a logger at debug level (its own
+   * debug lines, plus a `trace:` line per message received and per hop: ids, message type,
+   * hosts, state; never a body). ArchiveIO=1 logs each message a service receives at info, and
+   * each message an operation delivers (size and ids; never a body). A silent engine logger
+   * stays silent, and one already at debug or trace is left as it is.
+   */
+  #ioLoggers(production: Production): {
+    hosts: Map<string, Logger>
+    trace: Map<string, Logger>
+    archiveIO: Map<string, Logger>
+  } {
+    const hosts = new Map<string, Logger>()
+    const trace = new Map<string, Logger>()
+    const archiveIO = new Map<string, Logger>()
+    const root = this.logger
+    if (root.level === 'silent') return { hosts, trace, archiveIO }
+    const general = production.logGeneralTraceEvents === true
+    for (const item of production.items) {
+      if (general || item.logTraceEvents === true) {
+        const base = root.isLevelEnabled('debug') ? root : root.child({}, { level: 'debug' })
+        hosts.set(item.name, base)
+        trace.set(item.name, base.child({ host: item.name }))
+      }
+      if (new ItemSettings(item).boolean('ArchiveIO', false)) {
+        archiveIO.set(item.name, (hosts.get(item.name) ?? root).child({ host: item.name }))
+      }
+    }
+    return { hosts, trace, archiveIO }
+  }
+
   #buildHosts(production: Production): void {
     this.#hosts.clear()
-    const ctx = this.#context(production)
+    const ctx0 = this.#context(production)
     for (const item0 of production.items) {
       const item = this.config.startDisabledItems === true ? { ...item0, enabled: true } : item0
+      const traced = this.#hostLoggers.get(item.name)
+      const ctx = traced === undefined ? ctx0 : { ...ctx0, logger: traced }
       let host: Host
       try {
         host = this.registry.create(item, ctx)

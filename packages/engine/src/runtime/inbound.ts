@@ -4,7 +4,8 @@
  * The ACK waits for the WAL append only (the durability promise); storing the audit record and
  * enqueueing to the targets follow without holding it (AckMode App waits for them, and more).
  *
- * AckMode (IRIS values): `Immed` ACKs once the message is durable and enqueued; `App` waits until
+ * AckMode (IRIS values): `Immed` ACKs once the message is durable in the WAL (the store record
+ * and the enqueues follow, retried until they succeed if the store or queue fails); `App` waits until
  * every branch has finished and answers AA, or AE if a branch failed (with a shared Redis queue
  * the hand-off to Redis is the commit point, so App behaves as Immed); `Msh` follows MSH-15
  * (AL/SU or empty: immediate; NE: none; ER: only on errors) and, when MSH-15 is empty and MSH-16

@@ -103,6 +103,17 @@ export interface MessagePathOptions {
   orderingKeyFor?: ((target: string, raw: string) => string | undefined) | undefined
   /** Wait between retries of failed hand-offs, ms: `min` after a success, doubling to `max`. */
   retryMs?: { min: number; max: number } | undefined
+  /**
+   * Hosts with trace events on (IRIS LogTraceEvents, or LogGeneralTraceEvents on the production)
+   * and their loggers: each hop they make, and each message they receive, is logged at debug
+   * (ids, types, hosts, states; never the message body).
+   */
+  trace?: ReadonlyMap<string, Logger> | undefined
+  /**
+   * Services with ArchiveIO on and their loggers: each message they receive is logged at info
+   * with its size and ids (never the body).
+   */
+  archiveIO?: ReadonlyMap<string, Logger> | undefined
 }
 
 /** How far the hand-offs that failed after their ACK are behind (`MessagePath.handOffBacklog`). */
@@ -360,6 +371,8 @@ export class MessagePath {
     const stored = this.#store.store(record)
     this.#o.metrics?.recordMessageReceived(input.source, header.messageType || undefined)
     this.#o.metrics?.recordMessageSize(input.source, 'in', Buffer.byteLength(input.raw))
+    if (this.#o.trace !== undefined || this.#o.archiveIO !== undefined)
+      this.#logReceived(walKey, input, header, sessionId, recovered)
     // Tracked before the caller can ACK, so that `whenFinished` (AckMode App) sees the message.
     if (this.#o.walCompletion === 'branches' && input.targets.length > 0) {
       this.#tracked.set(walKey, {
@@ -886,6 +899,8 @@ export class MessagePath {
     state: HopStateLike,
     detail?: string,
   ): Promise<void> {
+    if (this.#o.trace !== undefined)
+      this.#traceHop(sessionId, storeId, source, target, state, detail)
     try {
       await this.#store.recordHop({
         sessionId,
@@ -919,6 +934,45 @@ export class MessagePath {
     return decodeEnvelope(message.payload)
   }
 
+  /** LogTraceEvents / ArchiveIO of a received message: ids, type and size, never the body. */
+  #logReceived(
+    walKey: string,
+    input: AcceptInput,
+    header: HeaderPeek,
+    sessionId: string,
+    recovered: boolean,
+  ): void {
+    const line = {
+      sessionId,
+      walId: walKey,
+      messageId: header.controlId,
+      messageType: header.messageType,
+      bytes: Buffer.byteLength(input.raw),
+      targets: input.targets.join(','),
+      ...(recovered ? { recovered: true } : {}),
+      ...(input.fileName !== undefined ? { fileName: input.fileName } : {}),
+    }
+    this.#o.archiveIO?.get(input.source)?.info(line, 'ArchiveIO: message received')
+    this.#o.trace?.get(input.source)?.debug(line, 'trace: message received')
+  }
+
+  /** LogTraceEvents: one hop, on the logger of the host that made it (queued: the sender). */
+  #traceHop(
+    sessionId: string,
+    storeId: string | undefined,
+    source: string,
+    target: string,
+    state: HopStateLike,
+    detail: string | undefined,
+  ): void {
+    const logger = this.#o.trace?.get(state === 'queued' ? source : target)
+    if (logger === undefined) return
+    logger.debug(
+      { sessionId, storeId, source, target, state, ...(detail !== undefined ? { detail } : {}) },
+      'trace: hop',
+    )
+  }
+
   /**
    * `hop` for callers that do not wait for it (`void path.hop(...)`): the same write in the same
    * order, without a promise per call; a failure to record is logged.
@@ -931,6 +985,8 @@ export class MessagePath {
     state: HopStateLike,
     detail?: string,
   ): void {
+    if (this.#o.trace !== undefined)
+      this.#traceHop(sessionId, storeId, source, target, state, detail)
     this.#store.recordHopQuietly(
       { sessionId, messageId: storeId, source, target, state, detail },
       (e: unknown) => {

@@ -44,6 +44,8 @@ export abstract class OperationHost extends QueueHost {
   readonly kind = 'operation' as const
   protected readonly settings: ItemSettings
   readonly #actions: ReplyCodeAction[]
+  /** IRIS ArchiveIO: log each delivered message's size and ids at info (never its body). */
+  readonly #archiveIO: boolean
   readonly timing: OperationTiming
 
   constructor(
@@ -53,6 +55,7 @@ export abstract class OperationHost extends QueueHost {
   ) {
     super(item, ctx)
     this.settings = new ItemSettings(item)
+    this.#archiveIO = this.settings.boolean('ArchiveIO', false)
     this.#actions = parseReplyCodeActions(
       this.settings.string(
         'ReplyCodeActions',
@@ -168,7 +171,20 @@ export abstract class OperationHost extends QueueHost {
     switch (decision.outcome) {
       case 'complete': {
         metrics?.recordMessageSent(this.name, detail ?? this.name)
-        metrics?.recordMessageSize(this.name, 'out', Buffer.byteLength(env.raw))
+        const bytes = Buffer.byteLength(env.raw)
+        metrics?.recordMessageSize(this.name, 'out', bytes)
+        if (this.#archiveIO) {
+          this.logger.info(
+            {
+              sessionId: env.sessionId,
+              messageId: env.messageId,
+              bytes,
+              ackCode: decision.ackCode,
+              detail,
+            },
+            'ArchiveIO: message delivered',
+          )
+        }
         metrics?.recordProcessingTime(this.name, (Date.now() - started) / 1000)
         path.hopLater(
           env.sessionId,

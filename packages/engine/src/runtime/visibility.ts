@@ -5,7 +5,7 @@
  * another consumer (here or in another engine) after the timeout (300 s by default), and both
  * would deliver it in parallel.
  *
- * It extends the visibility by the full timeout every third of it, from `start()` until
+ * It extends the visibility by the full timeout at `start()` and every third of it until
  * `stop()`. Nothing runs until `start()`: a message delivered at the first attempt costs nothing.
  * When an extension fails (Redis down, or the receipt went stale because the timeout passed
  * anyway) it is logged at warn; a stale receipt ends the extensions (the message is no longer
@@ -47,25 +47,29 @@ export class VisibilityKeeper {
   start(): void {
     const m = this.#message
     const ms = this.#visibilityMs
-    const extend = this.#queue.extendVisibility
+    const queue = this.#queue
     if (this.#done || this.#timer !== undefined || m === undefined || ms === undefined) return
-    if (extend === undefined || !(ms > 0) || ms / 3 > MAX_TIMER_MS) return
-    this.#timer = setInterval(
-      () => {
-        extend.call(this.#queue, m, ms).catch((e: unknown) => {
-          const stale = (e as { code?: unknown }).code === 'QUEUE_STALE_RECEIPT'
-          this.#logger.warn(
-            { err: errorText(e), queueMessage: m.id },
-            stale
-              ? 'the visibility timeout of a held message ran out: it may be delivered elsewhere too'
-              : 'could not extend the visibility of a held message; retrying at the next interval',
-          )
-          if (stale) this.stop()
-        })
-      },
-      Math.max(100, Math.floor(ms / 3)),
-    )
+    if (queue.extendVisibility === undefined || !(ms > 0) || ms / 3 > MAX_TIMER_MS) return
+    const once = (): void => {
+      const extended = queue.extendVisibility?.(m, ms) ?? Promise.resolve()
+      extended.catch((e: unknown) => {
+        const stale =
+          typeof e === 'object' &&
+          e !== null &&
+          (e as { code?: unknown }).code === 'QUEUE_STALE_RECEIPT'
+        this.#logger.warn(
+          { err: errorText(e), queueMessage: m.id },
+          stale
+            ? 'the visibility timeout of a held message ran out: it may be delivered elsewhere too'
+            : 'could not extend the visibility of a held message; retrying at the next interval',
+        )
+        if (stale) this.stop()
+      })
+    }
+    this.#timer = setInterval(once, Math.max(100, Math.floor(ms / 3)))
     this.#timer.unref()
+    // At once too: the first attempt already used part of the timeout.
+    once()
   }
 
   /** Stop extending (the message is acked, nacked or given back next). */
