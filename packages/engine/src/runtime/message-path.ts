@@ -199,7 +199,7 @@ interface HandOffJob {
   /** Set once the inbound record is stored. */
   storeId: string | undefined
   /** Targets not yet enqueued to. */
-  remaining: string[]
+  remaining: readonly string[]
   resolve: (a: Accepted) => void
   reject: (e: unknown) => void
 }
@@ -397,7 +397,7 @@ export class MessagePath {
       recovered,
       record,
       storeId: undefined,
-      remaining: [...input.targets],
+      remaining: input.targets,
       resolve: noop,
       reject: noop,
     }
@@ -672,7 +672,7 @@ export class MessagePath {
       const env = envelopeOf(job, storeId)
       for (let target = job.remaining[0]; target !== undefined; target = job.remaining[0]) {
         await this.#enqueue(target, env)
-        job.remaining.shift()
+        job.remaining = job.remaining.slice(1)
       }
     }
     if (!branches) await this.#o.wal.complete(job.walId)
