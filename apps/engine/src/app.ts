@@ -207,6 +207,7 @@ export function createApp(deps: AppDeps): Hono {
       state: status.state,
       walPending: status.walPending,
       inFlight: status.inFlight,
+      handOffBacklog: status.handOffBacklog,
       items: status.items.map((s) => ({
         name: s.name,
         className: s.className,
