@@ -1,45 +1,22 @@
 // AckMode (Immed, App, Msh, Byte, Never), Validation and BadMessageHandler on the MLLP service.
 import { readdir } from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Engine } from '../src/index.js'
 import {
   fileOperation,
   finalState,
-  frame,
   hl7,
   msaCode,
   portOf,
   removeDir,
+  sendFrame,
   sendMllp,
   startEngine,
   tcpService,
   tempDir,
 } from './helpers.js'
 import type { ItemSpec } from './helpers.js'
-
-/** Send one frame and return the raw reply bytes (or null when nothing came within `ms`). */
-function sendRaw(port: number, text: string, ms: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port })
-    let buf = Buffer.alloc(0)
-    const t = setTimeout(() => {
-      s.destroy()
-      resolve(buf.length === 0 ? null : buf)
-    }, ms)
-    s.on('connect', () => s.write(frame(text)))
-    s.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c])
-      if (buf.includes(0x1c)) {
-        clearTimeout(t)
-        s.destroy()
-        resolve(buf)
-      }
-    })
-    s.on('error', reject)
-  })
-}
 
 describe('AckMode, Validation and BadMessageHandler', () => {
   let engine: Engine
@@ -88,17 +65,17 @@ describe('AckMode, Validation and BadMessageHandler', () => {
     const al = hl7('ADT^A01', 'MSH-AL').replace('|P|2.5\r', '|P|2.5|||AL|NE\r')
     expect(msaCode(await sendMllp(portOf(engine, 'InMsh'), al))).toBe('CA')
     const ne = hl7('ADT^A01', 'MSH-NE').replace('|P|2.5\r', '|P|2.5|||NE|NE\r')
-    expect(await sendRaw(portOf(engine, 'InMsh'), ne, 700)).toBeNull()
+    expect(await sendFrame(portOf(engine, 'InMsh'), ne, 700)).toBeNull()
     expect((await finalState(engine, 'InMsh', 'MSH-NE')).state).toBe('completed')
   })
 
   it('Byte: answers the single MLLP commit byte', async () => {
-    const reply = await sendRaw(portOf(engine, 'InByte'), hl7('ADT^A01', 'BYTE-1'), 5000)
+    const reply = await sendFrame(portOf(engine, 'InByte'), hl7('ADT^A01', 'BYTE-1'), 5000)
     expect(reply).toEqual(Buffer.of(0x0b, 0x06, 0x1c, 0x0d))
   })
 
   it('Never: sends no reply at all, and the message is still processed', async () => {
-    expect(await sendRaw(portOf(engine, 'InNever'), hl7('ADT^A01', 'NEVER-1'), 700)).toBeNull()
+    expect(await sendFrame(portOf(engine, 'InNever'), hl7('ADT^A01', 'NEVER-1'), 700)).toBeNull()
     expect((await finalState(engine, 'InNever', 'NEVER-1')).state).toBe('completed')
   })
 

@@ -9,14 +9,8 @@ import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  Engine,
-  checkProduction,
-  compileRules,
-  isEngineError,
-  loadProduction,
-} from '../src/index.js'
-import type { Production } from '../src/index.js'
+import { checkProduction, compileRules, isEngineError, loadProduction } from '../src/index.js'
+import type { Production, Engine } from '../src/index.js'
 import {
   MllpPeer,
   ackFor,
@@ -27,6 +21,7 @@ import {
   msaCode,
   portOf,
   removeDir,
+  runEngine,
   sendMllp,
   setSetting,
   startEngine,
@@ -35,12 +30,21 @@ import {
   tempDir,
   waitFor,
 } from './helpers.js'
+import type { ItemSpec } from './helpers.js'
 
 const EXPORT = fileURLToPath(
   new URL('./fixtures/iris/alerts/RGH.Alerting.Export.xml', import.meta.url),
 )
 /** `Ens.DataType.UTC`: `YYYY-MM-DD HH:MM:SS.sss`. */
 const IRIS_UTC = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$/
+
+/** An MLLP service `In` sending to an operation `Down` that alerts when `port` refuses it. */
+function downPath(port: number): ItemSpec[] {
+  return [
+    tcpService('In', 'Down', 1),
+    tcpOperation('Down', port, { ConnectTimeout: 1 }, { FailureTimeout: 0, AlertOnError: 1 }),
+  ]
+}
 
 /** A loopback port nobody listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -194,9 +198,7 @@ describe('Ens.Alert routing engine end to end', () => {
     )
     setSetting(production, 'EmailAlert', 'AlertFile', path.join(dir, 'email.jsonl'), 'Host')
     setSetting(production, 'AlertFileOut', 'FilePath', path.join(dir, 'alerts'))
-    engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50 })
-    await engine.load(production)
-    await engine.start()
+    engine = await runEngine(path.join(dir, 'data'), production)
   })
 
   afterAll(async () => {
@@ -281,13 +283,7 @@ describe('an alert target that fails', () => {
     const refused = await closedPort()
     ;({ engine, dir } = await startEngine(
       [
-        tcpService('In', 'Down', 1),
-        tcpOperation(
-          'Down',
-          refused,
-          { ConnectTimeout: 1 },
-          { FailureTimeout: 0, AlertOnError: 1 },
-        ),
+        ...downPath(refused),
         {
           name: 'Ens.Alert',
           className: 'EnsLib.MsgRouter.RoutingEngine',
@@ -353,13 +349,7 @@ describe('an alert left in the WAL', () => {
     // First run: Ens.Alert is disabled, so the alert stays in the WAL when the engine stops.
     const first = await startEngine(
       [
-        tcpService('In', 'Down', 1),
-        tcpOperation(
-          'Down',
-          refused,
-          { ConnectTimeout: 1 },
-          { FailureTimeout: 0, AlertOnError: 1 },
-        ),
+        ...downPath(refused),
         {
           name: 'Ens.Alert',
           className: 'EnsLib.MsgRouter.RoutingEngine',
@@ -396,9 +386,7 @@ describe('an alert left in the WAL', () => {
     await engine.stop()
     // Second run on the same data directory, Ens.Alert enabled: the WAL entry is resumed.
     production.items.find((i) => i.name === 'Ens.Alert')!.enabled = true
-    engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50 })
-    await engine.load(production)
-    await engine.start()
+    engine = await runEngine(path.join(dir, 'data'), production)
     const line = await waitFor(
       async () => (await readFile(alertFile, 'utf8').catch(() => '')).trim() || undefined,
       'the alert in the Mail AlertFile',

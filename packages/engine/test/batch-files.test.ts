@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Engine } from '../src/index.js'
-import { finalState, hl7, removeDir, startEngine, tempDir, waitFor } from './helpers.js'
+import { filesIn, finalState, hl7, removeDir, startEngine, tempDir, waitFor } from './helpers.js'
 import type { ItemSpec } from './helpers.js'
 
 // The second rule sends the batch document that follows its children (1Session, Batch): it has no
@@ -41,13 +41,8 @@ async function drop(dir: string, name: string, text: string): Promise<void> {
   await rename(path.join(dir, `.${name}.tmp`), path.join(dir, name))
 }
 
-async function outputs(dir: string, n: number): Promise<string[]> {
-  return waitFor(async () => {
-    const names = (await readdir(dir).catch(() => [])).filter((f) => !f.startsWith('.'))
-    if (names.length < n) return undefined
-    return Promise.all(names.sort().map((f) => readFile(path.join(dir, f), 'latin1')))
-  }, `${n} file(s) in ${dir}`)
-}
+/** The segments of a `batchFile` written out whole: headers, both messages, trailers. */
+const BATCH_SEGMENTS = ['FHS', 'BHS', 'MSH', 'EVN', 'PID', 'MSH', 'EVN', 'PID', 'BTS', 'FTS']
 
 function segmentNames(text: string): string[] {
   return text
@@ -110,19 +105,8 @@ describe('batch files', () => {
 
   it('Whole: the batch is one message; the router sends the whole batch on, written as one file', async () => {
     await drop(path.join(files, 'WholeIn'), 'w.hl7', batchFile('W-1', 'W-2'))
-    const [out] = await outputs(path.join(files, 'out', 'WholeOut'), 1)
-    expect(segmentNames(out ?? '')).toEqual([
-      'FHS',
-      'BHS',
-      'MSH',
-      'EVN',
-      'PID',
-      'MSH',
-      'EVN',
-      'PID',
-      'BTS',
-      'FTS',
-    ])
+    const [out] = await filesIn(path.join(files, 'out', 'WholeOut'), 1, 'latin1')
+    expect(segmentNames(out ?? '')).toEqual(BATCH_SEGMENTS)
     const { records } = await engine.store.query({ hostName: 'WholeIn', limit: 10 })
     expect(records).toHaveLength(1)
     expect(records[0]?.payload.startsWith('FHS|')).toBe(true)
@@ -139,18 +123,7 @@ describe('batch files', () => {
       )
       return t.includes('FTS') ? t : undefined
     }, 'the batch trailer')
-    expect(segmentNames(text)).toEqual([
-      'FHS',
-      'BHS',
-      'MSH',
-      'EVN',
-      'PID',
-      'MSH',
-      'EVN',
-      'PID',
-      'BTS',
-      'FTS',
-    ])
+    expect(segmentNames(text)).toEqual(BATCH_SEGMENTS)
     expect(text).toContain('\rBTS|2\rFTS|1\r')
     const { records } = await engine.store.query({ sessionId: a.sessionId, limit: 20 })
     // Two children and the batch document, all in the one session.
@@ -160,7 +133,7 @@ describe('batch files', () => {
   it('Batch (multi-session) without AutoBatchParentSegs: each child in its own session and file, then the batch again (IRIS double output)', async () => {
     await drop(path.join(files, 'MultiIn'), 'm.hl7', batchFile('M-1', 'M-2'))
     const a = await finalState(engine, 'MultiIn', 'M-2')
-    const names = await outputs(path.join(files, 'out', 'MultiOut'), 3)
+    const names = await filesIn(path.join(files, 'out', 'MultiOut'), 3, 'latin1')
     const kinds = names.map((t) => segmentNames(t)[0]).sort()
     expect(kinds).toEqual(['FHS', 'MSH', 'MSH'])
     const { records } = await engine.store.query({ sessionId: a.sessionId, limit: 20 })

@@ -12,6 +12,7 @@ import {
   captureLogger,
   controlIdOf,
   fileOperation,
+  finalState,
   hl7,
   irisExport,
   msaCode,
@@ -120,16 +121,6 @@ describe('Engine: MLLP in → router → MLLP out and file out', () => {
     await removeDir(dir)
   })
 
-  async function finalState(controlId: string): Promise<{ state: string; sessionId: string }> {
-    return waitFor(async () => {
-      const r = await engine.store.query({ correlationId: controlId, limit: 10 })
-      const rec = r.records.find((x) => x.hostName === 'MLLPIn')
-      return rec !== undefined && (rec.state === 'completed' || rec.state === 'failed')
-        ? { state: rec.state, sessionId: rec.sessionId ?? '' }
-        : undefined
-    }, `final state of ${controlId}`)
-  }
-
   it('starts every host and reports them in getStatus', async () => {
     const status = await engine.getStatus()
     expect(status.state).toBe('RUNNING')
@@ -153,7 +144,7 @@ describe('Engine: MLLP in → router → MLLP out and file out', () => {
   it('AA: acknowledges the sender, delivers over MLLP and to a file, completes the WAL entry and traces every hop', async () => {
     const ack = await sendMllp(port, hl7('ADT^A01', 'AA-1'))
     expect(msaCode(ack)).toBe('AA')
-    const { state, sessionId } = await finalState('AA-1')
+    const { state, sessionId } = await finalState(engine, 'MLLPIn', 'AA-1')
     expect(state).toBe('completed')
     expect(peer.count('AA-1')).toBe(1)
     const files = await readdir(outDir)
@@ -177,8 +168,8 @@ describe('Engine: MLLP in → router → MLLP out and file out', () => {
   it('ORU goes to the file only; a message no rule matches is completed as discarded', async () => {
     expect(msaCode(await sendMllp(port, hl7('ORU^R01', 'AA-ORU')))).toBe('AA')
     expect(msaCode(await sendMllp(port, hl7('SIU^S12', 'AA-SIU')))).toBe('AA')
-    expect((await finalState('AA-ORU')).state).toBe('completed')
-    const siu = await finalState('AA-SIU')
+    expect((await finalState(engine, 'MLLPIn', 'AA-ORU')).state).toBe('completed')
+    const siu = await finalState(engine, 'MLLPIn', 'AA-SIU')
     expect(siu.state).toBe('completed')
     expect(peer.count('AA-ORU')).toBe(0)
     const hops = await engine.store.trace(siu.sessionId)
@@ -187,7 +178,7 @@ describe('Engine: MLLP in → router → MLLP out and file out', () => {
 
   it('AE: the default ReplyCodeActions (:?E=S) suspend the message: failed, dead-lettered, not retried', async () => {
     expect(msaCode(await sendMllp(port, hl7('ADT^A08', 'AE-1')))).toBe('AA')
-    expect((await finalState('AE-1')).state).toBe('failed')
+    expect((await finalState(engine, 'MLLPIn', 'AE-1')).state).toBe('failed')
     expect(peer.count('AE-1')).toBe(1)
     const dead = await engine.queue.deadLetters('MLLPOut', { limit: 100 })
     expect(dead.some((d) => d.payload.includes('AE-1'))).toBe(true)
@@ -195,20 +186,20 @@ describe('Engine: MLLP in → router → MLLP out and file out', () => {
 
   it('AR: :?R=RF retries every RetryInterval until FailureTimeout, then fails and alerts', async () => {
     expect(msaCode(await sendMllp(port, hl7('ADT^A03', 'AR-1')))).toBe('AA')
-    expect((await finalState('AR-1')).state).toBe('failed')
+    expect((await finalState(engine, 'MLLPIn', 'AR-1')).state).toBe('failed')
     expect(peer.count('AR-1')).toBeGreaterThan(1)
     expect(alerts.some((a) => a.host === 'MLLPOut' && a.text.includes('AR'))).toBe(true)
   })
 
   it('no ACK: each attempt times out after ResponseTimeout; after FailureTimeout the message fails', async () => {
     expect(msaCode(await sendMllp(port, hl7('ADT^A02', 'NONE-1')))).toBe('AA')
-    expect((await finalState('NONE-1')).state).toBe('failed')
+    expect((await finalState(engine, 'MLLPIn', 'NONE-1')).state).toBe('failed')
     expect(peer.count('NONE-1')).toBeGreaterThanOrEqual(1)
   })
 
   it('late ACK: the first ACK arrives after ResponseTimeout; the resend is acknowledged and the message completes', async () => {
     expect(msaCode(await sendMllp(port, hl7('ADT^A31', 'LATE-1')))).toBe('AA')
-    expect((await finalState('LATE-1')).state).toBe('completed')
+    expect((await finalState(engine, 'MLLPIn', 'LATE-1')).state).toBe('completed')
     expect(peer.count('LATE-1')).toBeGreaterThanOrEqual(2)
   })
 
@@ -227,9 +218,9 @@ describe('Engine: MLLP in → router → MLLP out and file out', () => {
     }
     try {
       await sendMllp(port, hl7('ADT^A01', 'STALE-1'))
-      expect((await finalState('STALE-1')).state).toBe('failed')
+      expect((await finalState(engine, 'MLLPIn', 'STALE-1')).state).toBe('failed')
       await sendMllp(port, hl7('ADT^A01', 'NEXT-1'))
-      expect((await finalState('NEXT-1')).state).toBe('failed')
+      expect((await finalState(engine, 'MLLPIn', 'NEXT-1')).state).toBe('failed')
       const discarded = lines.filter((l) => l.msg === 'discarded ACK (late or mismatched)')
       expect(discarded.some((l) => l.controlId === 'STALE-1')).toBe(true)
     } finally {

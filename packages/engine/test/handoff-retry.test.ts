@@ -3,8 +3,6 @@
 // message stays pending in the WAL. Real redis-server (private, SIGKILLed and restarted on the
 // same port and data directory), real MLLP sockets.
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startRedisServer } from '@li/vitest-config/redis'
 import type { RedisServerHandle } from '@li/vitest-config/redis'
@@ -22,6 +20,7 @@ import {
   startEngine,
   tcpOperation,
   tcpService,
+  tempDir,
   waitFor,
 } from './helpers.js'
 
@@ -43,11 +42,11 @@ describe('hand-offs that fail after the ACK (Redis down)', () => {
     await peer?.close()
     await redis?.stop()
     if (dir !== undefined) await removeDir(dir)
-    if (redisDir !== undefined) await rm(redisDir, { recursive: true, force: true })
+    if (redisDir !== undefined) await removeDir(redisDir)
   })
 
   it('delivers every message ACKed during the outage once Redis is back, in order', async () => {
-    redisDir = await mkdtemp(path.join(tmpdir(), 'li-engine-handoff-redis-'))
+    redisDir = await tempDir('handoff-redis')
     redis = await startRedisServer({ dir: redisDir, args: REDIS_ARGS })
     const port = redis.port
     peer = new MllpPeer((m) => ({ ack: ackFor(controlIdOf(m), 'AA') }))

@@ -1,18 +1,28 @@
 // Shared test helpers: a plain `net` MLLP peer with scripted ACK behaviour, HL7 builders, IRIS
 // production XML, temp dirs, a capturing logger and a bounded wait. Not a test file.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
-import type { Logger } from 'pino'
+import type { Level, Logger } from 'pino'
 import { Engine } from '../src/index.js'
-import type { EngineConfig, Production } from '../src/index.js'
+import type { EngineConfig, Production, ProductionItem } from '../src/index.js'
 import { loadProduction } from '../src/iris/loader.js'
 
 const VT = 0x0b
 const FS = 0x1c
 const CR = 0x0d
+
+/** The IRIS fixtures folder (`test/fixtures/iris/`), ending in a slash. */
+export const IRIS_FIXTURES = fileURLToPath(new URL('./fixtures/iris/', import.meta.url))
+
+/** A file under `test/fixtures/iris/` as UTF-8 text. */
+export function irisFixture(name: string): string {
+  return readFileSync(IRIS_FIXTURES + name, 'utf8')
+}
 
 /** Frame a message for MLLP. */
 export function frame(text: string): Buffer {
@@ -133,6 +143,41 @@ export function sendMllp(port: number, text: string, timeoutMs = 10_000): Promis
   })
 }
 
+/**
+ * Send one framed message (text as UTF-8, or raw bytes) on a fresh connection and return the raw
+ * reply bytes once they hold an FS; after `timeoutMs`, what came so far, or null if nothing did.
+ */
+export function sendFrame(
+  port: number,
+  body: string | Buffer,
+  timeoutMs: number,
+): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port })
+    let buf = Buffer.alloc(0)
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resolve(buf.length === 0 ? null : buf)
+    }, timeoutMs)
+    socket.on('connect', () =>
+      socket.write(
+        typeof body === 'string'
+          ? frame(body)
+          : Buffer.concat([Buffer.of(VT), body, Buffer.of(FS, CR)]),
+      ),
+    )
+    socket.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c])
+      if (buf.includes(FS)) {
+        clearTimeout(timer)
+        socket.destroy()
+        resolve(buf)
+      }
+    })
+    socket.on('error', reject)
+  })
+}
+
 /** MSA-1 of an ACK text. */
 export function msaCode(ack: string | null): string | undefined {
   if (ack === null) return undefined
@@ -150,6 +195,32 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
+/**
+ * Wait until `dir` holds at least `n` files (dot files, such as a writer's temp files, not
+ * counted) and return their contents, in file name order.
+ */
+export async function filesIn(
+  dir: string,
+  n: number,
+  encoding: BufferEncoding = 'utf8',
+): Promise<string[]> {
+  return waitFor(async () => {
+    const names = (await readdir(dir).catch(() => [])).filter((f) => !f.startsWith('.'))
+    if (names.length < n) return undefined
+    return Promise.all(names.sort().map((f) => readFile(path.join(dir, f), encoding)))
+  }, `${n} file(s) in ${dir}`)
+}
+
+/** What `fn` throws (undefined when it returns), for assertions on the error's code and text. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (e) {
+    return e
+  }
+  return undefined
+}
+
 /** Poll `check` until it returns a value other than undefined/false, for at most `timeoutMs`. */
 export async function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
@@ -165,11 +236,14 @@ export async function waitFor<T>(
   }
 }
 
-/** A pino logger that keeps every line (parsed) for assertions. */
-export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+/** A pino logger that keeps every line (parsed) for assertions; `level` debug unless given. */
+export function captureLogger(level: Level = 'debug'): {
+  logger: Logger
+  lines: Record<string, unknown>[]
+} {
   const lines: Record<string, unknown>[] = []
   const logger = pino(
-    { level: 'debug' },
+    { level },
     {
       write(s: string): void {
         lines.push(JSON.parse(s) as Record<string, unknown>)
@@ -177,6 +251,11 @@ export function captureLogger(): { logger: Logger; lines: Record<string, unknown
     },
   )
   return { logger, lines }
+}
+
+/** A bare production item named `X` of `className` (PoolSize 1, enabled, no settings). */
+export function productionItem(className: string): ProductionItem {
+  return { name: 'X', className, poolSize: 1, enabled: true, attributes: {}, settings: [] }
 }
 
 /** One `<Item>` of a production, with Host and Adapter settings. */
@@ -374,10 +453,23 @@ ${xdataClass('Test.Production', 'Ens.Production', 'ProductionDefinition', prod)}
 </Export>`
   const production = await loadProduction(xml)
   for (const name of options.freePorts ?? []) setSetting(production, name, 'Port', '0')
-  const engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50, ...options.config })
+  const engine = await runEngine(path.join(dir, 'data'), production, options.config)
+  return { engine, dir }
+}
+
+/**
+ * Load `production` into a new Engine on `dataDir` (polling every 50 ms, plus `config`) and start
+ * it; pass an earlier engine's `config.dataDir` to restart on its WAL and store.
+ */
+export async function runEngine(
+  dataDir: string,
+  production: Production,
+  config: Partial<EngineConfig> = {},
+): Promise<Engine> {
+  const engine = new Engine({ dataDir, pollMs: 50, ...config })
   await engine.load(production)
   await engine.start()
-  return { engine, dir }
+  return engine
 }
 
 /** The bound port of a TCP or HTTP service host. */

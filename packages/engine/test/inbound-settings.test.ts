@@ -1,7 +1,6 @@
 // IRIS settings of the inbound HL7 services over real sockets: NackErrorCode, AddNackERR,
 // LocalFacilityApplication, UseAckCommitCodes, IgnoreInboundAck, AppAckTimeout,
 // DefCharEncoding (Latin1 default, MSH-18 precedence, `!` forcing) and Framing.
-import net from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Engine } from '../src/index.js'
@@ -13,6 +12,7 @@ import {
   msaCode,
   portOf,
   removeDir,
+  sendFrame,
   sendMllp,
   startEngine,
   tcpOperation,
@@ -22,25 +22,9 @@ import {
 } from './helpers.js'
 
 /** Send raw bytes in one MLLP frame; the reply as Latin-1 text, or null after `ms`. */
-function sendBytes(port: number, body: Buffer, ms = 5000): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port })
-    let buf = Buffer.alloc(0)
-    const t = setTimeout(() => {
-      s.destroy()
-      resolve(null)
-    }, ms)
-    s.on('connect', () => s.write(Buffer.concat([Buffer.of(0x0b), body, Buffer.of(0x1c, 0x0d)])))
-    s.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c])
-      if (buf.includes(0x1c)) {
-        clearTimeout(t)
-        s.destroy()
-        resolve(buf.toString('latin1'))
-      }
-    })
-    s.on('error', reject)
-  })
+async function sendBytes(port: number, body: Buffer, ms = 5000): Promise<string | null> {
+  const reply = await sendFrame(port, body, ms)
+  return reply?.includes(0x1c) === true ? reply.toString('latin1') : null
 }
 
 const INVALID = 'MSH|^~\\&|PAS|RXX|EPR|RXX|20261127120000||ADT^A01^ADT_A01|%ID%|P|2.5\rZZZ|1\r'

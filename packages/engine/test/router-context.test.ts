@@ -1,7 +1,7 @@
 // What the router hands rules and transforms: the doc category (the sending service's
 // MessageSchemaCategory, else the router's own), `<trace>` output, and plain-object DTL results
 // sent on as JSON to HTTP and file operations (refused, naming the target, for MLLP).
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Engine } from '../src/index.js'
 import {
   fileOperation,
+  filesIn,
   finalState,
   hl7,
   msaCode,
@@ -58,14 +59,6 @@ const JSON_DTL = `<transform sourceClass='EnsLib.HL7.Message' targetClass='Test.
 <assign value='source.{MSH:10}' property='target.ControlId' action='set' />
 <assign value='source.{PID:5.1}' property='target.Name.Family' action='set' />
 </transform>`
-
-async function filesIn(dir: string, n: number): Promise<string[]> {
-  return waitFor(async () => {
-    const names = (await readdir(dir).catch(() => [])).filter((f) => !f.startsWith('.'))
-    if (names.length < n) return undefined
-    return Promise.all(names.map((f) => readFile(path.join(dir, f), 'utf8')))
-  }, `${n} file(s) in ${dir}`)
-}
 
 describe('router context: docCategory, trace, non-HL7 transform targets', () => {
   let engine: Engine

@@ -1,16 +1,19 @@
 // The routing engine with an IRIS rule class and a DTL transform, and its BadMessageHandler.
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Engine, defineProduction } from '../src/index.js'
+import type { Engine } from '../src/index.js'
+import { defineProduction } from '../src/index.js'
 import {
   controlIdOf,
   fileOperation,
+  filesIn,
   finalState,
   hl7,
   msaCode,
   portOf,
   removeDir,
+  runEngine,
   sendMllp,
   setSetting,
   startEngine,
@@ -34,14 +37,6 @@ const RULES = `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEng
 const DTL = `<transform sourceClass='EnsLib.HL7.Message' targetClass='EnsLib.HL7.Message' sourceDocType='2.5:ADT_A01' targetDocType='2.5:ADT_A01' create='copy' language='objectscript'>
 <assign value='"LI-ENGINE"' property='target.{MSH:3}' action='set' />
 </transform>`
-
-async function filesIn(dir: string, n: number): Promise<string[]> {
-  return waitFor(async () => {
-    const names = await readdir(dir).catch(() => [])
-    if (names.length < n) return undefined
-    return Promise.all(names.map((f) => readFile(path.join(dir, f), 'utf8')))
-  }, `${n} file(s) in ${dir}`)
-}
 
 describe('RoutingEngine', () => {
   let engine: Engine
@@ -128,10 +123,8 @@ describe('a native production (defineProduction) with native rules', () => {
     })
     setSetting(production, 'In', 'Port', '0')
     const dataDir = await tempDir('native')
-    const engine = new Engine({ dataDir, pollMs: 50 })
+    const engine = await runEngine(dataDir, production)
     try {
-      await engine.load(production)
-      await engine.start()
       expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'NAT-1')))).toBe('AA')
       expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ORM^O01', 'NAT-2')))).toBe('AA')
       expect((await finalState(engine, 'In', 'NAT-1')).state).toBe('completed')

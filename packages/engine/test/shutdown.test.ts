@@ -11,6 +11,7 @@ import {
   portOf,
   productionXml,
   removeDir,
+  runEngine,
   sendMllp,
   setSetting,
   startEngine,
@@ -39,9 +40,7 @@ describe('Engine.stop', () => {
       expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
     await engine.stop()
     expect(['G-1', 'G-2', 'G-3'].map((id) => peer.count(id))).toEqual([1, 1, 1])
-    const again = new Engine({ dataDir: engine.config.dataDir, pollMs: 50 })
-    await again.load(engine.production!)
-    await again.start()
+    const again = await runEngine(engine.config.dataDir, engine.production!)
     expect((await again.getStatus()).walPending).toBe(0)
     await again.stop()
     await peer.close()
@@ -70,9 +69,7 @@ describe('Engine.stop', () => {
     await engine.stop()
     answer = true
     const before = peer.count('W-1')
-    const again = new Engine({ dataDir: engine.config.dataDir, pollMs: 50 })
-    await again.load(engine.production!)
-    await again.start()
+    const again = await runEngine(engine.config.dataDir, engine.production!)
     try {
       await waitFor(() => peer.count('W-1') > before, 'W-1 resumed from the WAL and delivered')
       await waitFor(async () => (await again.getStatus()).walPending === 0, 'WAL entry completed')
@@ -124,9 +121,7 @@ describe('Engine.stop', () => {
     expect(alerts.some((a) => a.includes('GONE-1') && a.includes('stays in the WAL'))).toBe(true)
     await second.stop()
     peer.behave = (m) => ({ ack: ackFor(controlIdOf(m), 'AA') })
-    const third = new Engine({ dataDir: engine.config.dataDir, pollMs: 50 })
-    await third.load(engine.production!)
-    await third.start()
+    const third = await runEngine(engine.config.dataDir, engine.production!)
     try {
       await waitFor(
         async () => (await third.getStatus()).walPending === 0,

@@ -2,19 +2,19 @@
 // a production read from IRIS XML, real MLLP sockets, every log line captured from the logger
 // the engine was given (at info level: trace lines appear only for the items that ask for them).
 import path from 'node:path'
-import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Engine } from '../src/index.js'
 import { loadProduction } from '../src/iris/loader.js'
 import {
   MllpPeer,
   ackFor,
+  captureLogger,
   controlIdOf,
   hl7,
   msaCode,
   portOf,
   productionXml,
   removeDir,
+  runEngine,
   sendMllp,
   setSetting,
   tcpOperation,
@@ -24,15 +24,6 @@ import {
 } from './helpers.js'
 
 type Line = Record<string, unknown>
-
-function infoLogger(): { logger: pino.Logger; lines: Line[] } {
-  const lines: Line[] = []
-  const logger = pino(
-    { level: 'info' },
-    { write: (s: string): void => void lines.push(JSON.parse(s) as Line) },
-  )
-  return { logger, lines }
-}
 
 describe('LogTraceEvents and ArchiveIO', () => {
   const cleanup: (() => Promise<void>)[] = []
@@ -53,10 +44,8 @@ describe('LogTraceEvents and ArchiveIO', () => {
     ])
     const production = await loadProduction(edit(xml))
     for (const n of ['Traced In', 'Quiet In']) setSetting(production, n, 'Port', '0')
-    const { logger, lines } = infoLogger()
-    const engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50, logger })
-    await engine.load(production)
-    await engine.start()
+    const { logger, lines } = captureLogger('info')
+    const engine = await runEngine(path.join(dir, 'data'), production, { logger })
     cleanup.push(() => engine.stop())
     const body = hl7('ADT^A01', 'TR-1', '\rPID|1||12345^^^RGH||SECRETNAME^PATIENT')
     expect(msaCode(await sendMllp(portOf(engine, 'Traced In'), body))).toBe('AA')

@@ -191,7 +191,12 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
   #queue: Pending[] = []
   #draining = false
   #scheduled = false
-  #tail: Promise<void> = Promise.resolve()
+  /**
+   * The promise of the latest queued write. Batches commit in queue order, so once it settles
+   * every earlier write has too; readers wait for it through `#tail` (made only when read, not a
+   * `then` per write).
+   */
+  #last: Promise<WriteOutcome> | undefined
   #purging: Promise<number> | undefined
 
   constructor(options: MessageStoreOptions) {
@@ -507,13 +512,18 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
     const promise = new Promise<WriteOutcome>((resolve, reject) => {
       this.#queue.push({ op, resolve, reject })
     })
-    // Batches commit in queue order, so once this op settles every earlier one has too.
-    this.#tail = promise.then(noop, noop)
+    this.#last = promise
     if (!this.#draining && !this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => void this.#drain())
     }
     return promise
+  }
+
+  /** Settles once every write queued so far has (whether it succeeded or not). */
+  get #tail(): Promise<void> {
+    const last = this.#last
+    return last === undefined ? Promise.resolve() : last.then(noop, noop)
   }
 
   async #drain(): Promise<void> {

@@ -30,6 +30,13 @@ import type {
 } from './backend.js'
 import { StoreError, isStoreError } from './errors.js'
 import { migrateSqlite } from './sqlite-migrations.js'
+import {
+  OP_HOP,
+  OP_INSERT,
+  OP_TRANSITION,
+  type EncodedOutcomes,
+  type EncodedSlot,
+} from './write-codec.js'
 import type {
   Hop,
   HopState,
@@ -202,6 +209,7 @@ export class SqliteBackend implements StoreBackend {
   /** The write path's statements, prepared once at `open()` (no per-write cache look-up). */
   #writes: WriteStatements | undefined
   #applyBatch: ((ops: readonly WriteOp[]) => WriteOutcome[]) | undefined
+  #applyEncoded: ((slots: readonly EncodedSlot[]) => EncodedOutcomes) | undefined
 
   constructor(options: SqliteBackendOptions) {
     if (typeof options.path !== 'string' || options.path === '') {
@@ -242,6 +250,9 @@ export class SqliteBackend implements StoreBackend {
     this.#db = db
     this.#writes = writes
     this.#applyBatch = db.transaction((ops: readonly WriteOp[]) => ops.map((op) => this.#apply(op)))
+    this.#applyEncoded = db.transaction((slots: readonly EncodedSlot[]) =>
+      this.#applyEncodedOps(slots),
+    )
     return Promise.resolve()
   }
 
@@ -252,6 +263,20 @@ export class SqliteBackend implements StoreBackend {
       return Promise.resolve(apply(ops))
     } catch (e) {
       return Promise.reject(toStoreError(e, `writing a batch of ${ops.length} to ${this.path}`))
+    }
+  }
+
+  /**
+   * `write()` for a batch encoded by `encodeWrites` (write-codec.ts), in one transaction: what
+   * the worker thread of `WorkerSqliteBackend` runs, so that no op objects cross the thread.
+   */
+  writeEncoded(slots: readonly EncodedSlot[], count: number): Promise<EncodedOutcomes> {
+    try {
+      const apply = this.#applyEncoded
+      if (apply === undefined) throw this.#closed()
+      return Promise.resolve(apply(slots))
+    } catch (e) {
+      return Promise.reject(toStoreError(e, `writing a batch of ${count} to ${this.path}`))
     }
   }
 
@@ -362,6 +387,7 @@ export class SqliteBackend implements StoreBackend {
     const db = this.#db
     this.#db = undefined
     this.#applyBatch = undefined
+    this.#applyEncoded = undefined
     this.#writes = undefined
     this.#statements.clear()
     try {
@@ -440,58 +466,168 @@ export class SqliteBackend implements StoreBackend {
   }
 
   #apply(op: WriteOp): WriteOutcome {
-    const w = this.#writes
-    if (w === undefined) throw this.#closed()
     switch (op.kind) {
-      case 'insert': {
-        const time = op.time.getTime()
-        const info = w.insertMessage.run(
-          op.hostName,
-          op.messageId,
-          op.messageType,
-          op.correlationId,
-          op.sessionId ?? null,
-          op.direction ?? null,
-          op.payload,
-          op.metadata === undefined ? null : JSON.stringify(op.metadata),
-          time,
-          time,
-        )
-        const id = Number(info.lastInsertRowid)
-        w.insertHistory.run(id, 'received', time, null)
-        return { ok: true, id: String(id) }
-      }
-      case 'transition': {
-        const n = parseId(op.id)
-        const time = op.time.getTime()
-        const error = op.error ?? null
-        const changes = n === undefined ? 0 : w.updateState.run(op.state, error, time, n).changes
-        if (changes === 0) {
-          return {
-            ok: false,
-            error: new StoreError(
-              'STORE_NOT_FOUND',
-              `cannot mark message ${JSON.stringify(op.id.slice(0, 40))} ${op.state}: no such message in ${this.path}`,
+      case 'insert':
+        return {
+          ok: true,
+          id: String(
+            this.#insert(
+              op.hostName,
+              op.messageId,
+              op.payload,
+              op.messageType,
+              op.correlationId,
+              op.sessionId ?? null,
+              op.direction ?? null,
+              op.metadata ?? null,
+              op.time.getTime(),
             ),
-          }
+          ),
         }
-        w.insertHistory.run(n, op.state, time, error)
-        return { ok: true }
+      case 'transition': {
+        const error = this.#transition(op.id, op.state, op.time.getTime(), op.error ?? null)
+        return error === undefined ? { ok: true } : { ok: false, error }
       }
-      case 'hop': {
-        const linked = op.messageId === undefined ? undefined : parseId(op.messageId)
-        const info = w.insertHop.run(
-          op.sessionId,
-          linked ?? null,
-          op.source,
-          op.target,
-          op.state,
-          op.time.getTime(),
-          op.detail ?? null,
+      case 'hop':
+        return {
+          ok: true,
+          id: String(
+            this.#hop(
+              op.sessionId,
+              op.messageId ?? null,
+              op.source,
+              op.target,
+              op.state,
+              op.time.getTime(),
+              op.detail ?? null,
+            ),
+          ),
+        }
+    }
+  }
+
+  /** Applies one batch encoded by `encodeWrites` (see write-codec.ts), slot by slot. */
+  #applyEncodedOps(slots: readonly EncodedSlot[]): EncodedOutcomes {
+    const ids: number[] = []
+    const errors: EncodedOutcomes['errors'] = []
+    let i = 0
+    while (i < slots.length) {
+      const kind = slots[i]
+      if (kind === OP_INSERT) {
+        ids.push(
+          this.#insert(
+            slots[i + 1] as string,
+            slots[i + 2] as string,
+            slots[i + 3] as string,
+            slots[i + 4] as string,
+            slots[i + 5] as string,
+            slots[i + 6] as string | null,
+            slots[i + 7] as string | null,
+            slots[i + 8] as MessageMetadata | null,
+            slots[i + 9] as number,
+          ),
         )
-        return { ok: true, id: String(info.lastInsertRowid) }
+        i += 10
+      } else if (kind === OP_TRANSITION) {
+        const error = this.#transition(
+          slots[i + 1] as string,
+          slots[i + 2] as MessageState,
+          slots[i + 3] as number,
+          slots[i + 4] as string | null,
+        )
+        if (error !== undefined) {
+          errors.push({ index: ids.length, code: error.code, message: error.message })
+          ids.push(-1)
+        } else ids.push(0)
+        i += 5
+      } else if (kind === OP_HOP) {
+        ids.push(
+          this.#hop(
+            slots[i + 1] as string,
+            slots[i + 2] as string | null,
+            slots[i + 3] as string,
+            slots[i + 4] as string,
+            slots[i + 5] as HopState,
+            slots[i + 6] as number,
+            slots[i + 7] as string | null,
+          ),
+        )
+        i += 8
+      } else {
+        throw new StoreError(
+          'STORE_INTERNAL',
+          `encoded write batch: unknown op ${JSON.stringify(kind)} at slot ${i}`,
+        )
       }
     }
+    return { ids: Float64Array.from(ids), errors }
+  }
+
+  #insert(
+    hostName: string,
+    messageId: string,
+    payload: string,
+    messageType: string,
+    correlationId: string,
+    sessionId: string | null,
+    direction: string | null,
+    metadata: MessageMetadata | null,
+    time: number,
+  ): number {
+    const w = this.#writes
+    if (w === undefined) throw this.#closed()
+    const info = w.insertMessage.run(
+      hostName,
+      messageId,
+      messageType,
+      correlationId,
+      sessionId,
+      direction,
+      payload,
+      metadata === null ? null : JSON.stringify(metadata),
+      time,
+      time,
+    )
+    const id = Number(info.lastInsertRowid)
+    w.insertHistory.run(id, 'received', time, null)
+    return id
+  }
+
+  /** Returns the error of a transition on an unknown id (it fails alone), else undefined. */
+  #transition(
+    id: string,
+    state: MessageState,
+    time: number,
+    error: string | null,
+  ): StoreError | undefined {
+    const w = this.#writes
+    if (w === undefined) throw this.#closed()
+    const n = parseId(id)
+    const changes = n === undefined ? 0 : w.updateState.run(state, error, time, n).changes
+    if (changes === 0) {
+      return new StoreError(
+        'STORE_NOT_FOUND',
+        `cannot mark message ${JSON.stringify(id.slice(0, 40))} ${state}: no such message in ${this.path}`,
+      )
+    }
+    w.insertHistory.run(n, state, time, error)
+    return undefined
+  }
+
+  #hop(
+    sessionId: string,
+    messageId: string | null,
+    source: string,
+    target: string,
+    state: HopState,
+    time: number,
+    detail: string | null,
+  ): number {
+    const w = this.#writes
+    if (w === undefined) throw this.#closed()
+    const linked = messageId === null ? undefined : parseId(messageId)
+    const info = w.insertHop.run(sessionId, linked ?? null, source, target, state, time, detail)
+    return Number(info.lastInsertRowid)
   }
 
   #history(id: number): StateChange[] {

@@ -11,11 +11,21 @@ import type { PurgeChunkRequest, WriteOp, WriteOutcome } from './backend.js'
 import { isStoreError } from './errors.js'
 import { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js'
 import type { MessageQuery } from './types.js'
+import type { EncodedOutcomes, EncodedSlot } from './write-codec.js'
 
 /** A call posted to the worker. */
 export interface WorkerCall {
   id: number
-  method: 'open' | 'write' | 'get' | 'history' | 'query' | 'trace' | 'purgeChunk' | 'close'
+  method:
+    | 'open'
+    | 'write'
+    | 'writeEncoded'
+    | 'get'
+    | 'history'
+    | 'query'
+    | 'trace'
+    | 'purgeChunk'
+    | 'close'
   args: unknown[]
 }
 
@@ -44,6 +54,8 @@ if (port !== null) {
         return backend.open()
       case 'write':
         return backend.write(arg as readonly WriteOp[])
+      case 'writeEncoded':
+        return backend.writeEncoded(arg as readonly EncodedSlot[], call.args[1] as number)
       case 'get':
         return backend.get(arg as string)
       case 'history':
@@ -67,7 +79,12 @@ if (port !== null) {
                 o.ok ? o : { ok: false, error: plain(o.error) },
               )
             : value
-        port.postMessage({ id: call.id, ok: true, value: out } satisfies WorkerReply)
+        // An encoded batch's ids go back by transferring their buffer, not by copying it.
+        const transfer =
+          call.method === 'writeEncoded'
+            ? [(value as EncodedOutcomes).ids.buffer as ArrayBuffer]
+            : []
+        port.postMessage({ id: call.id, ok: true, value: out } satisfies WorkerReply, transfer)
       },
       (e: unknown) =>
         port.postMessage({ id: call.id, ok: false, error: plain(e) } satisfies WorkerReply),

@@ -69,6 +69,45 @@ describe('WorkerSqliteBackend', () => {
     await Promise.all(marks)
   })
 
+  it('carries every field of a mixed batch across the thread, one outcome per write', async () => {
+    const store = await open()
+    const at = new Date('2026-11-27T12:00:00.123Z')
+    // Issued in one tick, so they cross as one encoded batch.
+    const a = store.store({ ...base, sessionId: 'S2', direction: 'inbound' })
+    const lost = store.markCompleted('424242').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const b = store.store({ ...base, messageId: 'MSG2', metadata: { peer: '10.0.0.1' } })
+    const hop = store.recordHop({
+      sessionId: 'S2',
+      messageId: '1',
+      source: 'PAS.In',
+      target: 'Router',
+      state: 'received',
+      time: at,
+      detail: 'AA',
+    })
+    const [ra, rb, h] = await Promise.all([a, b, hop])
+    expect(Number(rb.id)).toBe(Number(ra.id) + 1)
+    expect(isStoreError(await lost) && ((await lost) as { code: string }).code).toBe(
+      'STORE_NOT_FOUND',
+    )
+    expect((await store.get(ra.id))?.direction).toBe('inbound')
+    expect((await store.get(rb.id))?.metadata).toEqual({ peer: '10.0.0.1' })
+    const [traced] = await store.trace('S2')
+    expect(traced).toEqual({
+      id: h.id,
+      sessionId: 'S2',
+      messageId: '1',
+      source: 'PAS.In',
+      target: 'Router',
+      state: 'received',
+      time: at,
+      detail: 'AA',
+    })
+  })
+
   it('fails only the state change of an unknown id, with its code', async () => {
     const store = await open()
     const m = store.store(base)

@@ -196,7 +196,7 @@ export class FileOperationHost extends OperationHost {
     const candidate = name.name(name.hasCounter && !name.onlyIfExists ? 1 : 0)
     const child = this.#body(env, env.raw, true)
     if (open !== undefined && open.id === batch.id && open.name === candidate) {
-      await appendSynced(open.file, child)
+      await writeSynced(open.file, child, 'append')
       open.count++
       return { detail: open.file }
     }
@@ -214,7 +214,7 @@ export class FileOperationHost extends OperationHost {
     } else {
       file = path.join(this.#dir, candidate)
       if (this.#overwrite) await writeSynced(file, first)
-      else await appendSynced(file, first)
+      else await writeSynced(file, first, 'append')
       await syncDir(this.#dir)
     }
     this.#open = {
@@ -234,22 +234,21 @@ export class FileOperationHost extends OperationHost {
     if (open === undefined) return
     this.#open = undefined
     const trailer = batchTrailer(open.header, open.trailer, open.count)
-    if (trailer !== '') await appendSynced(open.file, this.#body(env, trailer, false))
+    if (trailer !== '') await writeSynced(open.file, this.#body(env, trailer, false), 'append')
   }
 }
 
-async function appendSynced(file: string, body: Buffer): Promise<void> {
-  const fh = await open(file, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND, 0o644)
-  try {
-    await fh.writeFile(body)
-    await fh.datasync()
-  } finally {
-    await fh.close()
-  }
-}
-
-async function writeSynced(file: string, body: Buffer): Promise<void> {
-  const fh = await open(file, constants.O_CREAT | constants.O_WRONLY | constants.O_TRUNC, 0o644)
+/** Write `body` to `file` (created if missing; appended to, or replacing it) and datasync it. */
+async function writeSynced(
+  file: string,
+  body: Buffer,
+  mode: 'append' | 'replace' = 'replace',
+): Promise<void> {
+  const flags =
+    constants.O_CREAT |
+    constants.O_WRONLY |
+    (mode === 'append' ? constants.O_APPEND : constants.O_TRUNC)
+  const fh = await open(file, flags, 0o644)
   try {
     await fh.writeFile(body)
     await fh.datasync()

@@ -103,10 +103,10 @@ export class RoutingEngineHost extends QueueHost {
 
   protected override async handle(env: Envelope): Promise<Disposition> {
     if (env.format === 'json') return this.#handleObject(env)
-    const { path } = this.ctx
     const started = performance.now()
     // No separate `processing` hop: routing is synchronous, so it would be microseconds before
-    // the `completed`/`discarded`/`failed` hop below and cost one store write per message.
+    // the `completed`/`discarded`/`failed` hop (`#finish`, `#bad`) and cost one store write per
+    // message.
     let outputs: ForwardOutput[]
     let matched: string[]
     const traces: string[] = []
@@ -114,15 +114,7 @@ export class RoutingEngineHost extends QueueHost {
       const rules = this.#rules
       if (rules === undefined)
         throw new EngineError('ENGINE_INVALID_STATE', `router "${this.name}" has no rules`)
-      const base: Omit<RuleContext, 'message'> = {
-        source: env.source,
-        now: new Date(),
-        lookupTables: this.ctx.production.lookupTables,
-        trace: (text) => {
-          traces.push(text)
-          this.logger.debug({ sessionId: env.sessionId, trace: text }, 'trace')
-        },
-      }
+      const base = this.#ruleBase(env, traces)
       const docCategory = this.#docCategory(env)
       if (docCategory !== undefined) base.docCategory = docCategory
       // Parsed up front: a message the parser rejects goes to the BadMessageHandler. The parse is
@@ -173,20 +165,7 @@ export class RoutingEngineHost extends QueueHost {
     } catch (e) {
       return this.#bad(env, e, traces)
     }
-    await path.forward(env, this.name, outputs)
-    let detail = matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched'
-    if (traces.length > 0) detail += `; trace: ${traces.join(' | ')}`
-    path.hopLater(
-      env.sessionId,
-      env.storeId,
-      env.source,
-      this.name,
-      outputs.length > 0 ? 'completed' : 'discarded',
-      detail,
-    )
-    this.ctx.metrics?.recordProcessingTime(this.name, (performance.now() - started) / 1000)
-    await path.settle(env, 'completed')
-    return { ack: true }
+    return this.#finish(env, outputs, matched, traces, started)
   }
 
   /**
@@ -194,7 +173,6 @@ export class RoutingEngineHost extends QueueHost {
    * `handle` does for HL7 (kept apart so that the HL7 path stays as it is).
    */
   async #handleObject(env: Envelope): Promise<Disposition> {
-    const { path } = this.ctx
     const started = performance.now()
     const traces: string[] = []
     let routed: { outputs: ForwardOutput[]; matched: string[] }
@@ -202,19 +180,35 @@ export class RoutingEngineHost extends QueueHost {
       const rules = this.#rules
       if (rules === undefined)
         throw new EngineError('ENGINE_INVALID_STATE', `router "${this.name}" has no rules`)
-      routed = this.#routeObject(env, rules, {
-        source: env.source,
-        now: new Date(),
-        lookupTables: this.ctx.production.lookupTables,
-        trace: (text) => {
-          traces.push(text)
-          this.logger.debug({ sessionId: env.sessionId, trace: text }, 'trace')
-        },
-      })
+      routed = this.#routeObject(env, rules, this.#ruleBase(env, traces))
     } catch (e) {
       return this.#bad(env, e, traces)
     }
-    const { outputs, matched } = routed
+    return this.#finish(env, routed.outputs, routed.matched, traces, started)
+  }
+
+  /** What rules see besides the message: source, clock, lookup tables and a `<trace>` sink. */
+  #ruleBase(env: Envelope, traces: string[]): Omit<RuleContext, 'message'> {
+    return {
+      source: env.source,
+      now: new Date(),
+      lookupTables: this.ctx.production.lookupTables,
+      trace: (text) => {
+        traces.push(text)
+        this.logger.debug({ sessionId: env.sessionId, trace: text }, 'trace')
+      },
+    }
+  }
+
+  /** Forwards the outputs, records the router's hop and processing time, and settles `env`. */
+  async #finish(
+    env: Envelope,
+    outputs: ForwardOutput[],
+    matched: string[],
+    traces: string[],
+    started: number,
+  ): Promise<Disposition> {
+    const { path } = this.ctx
     await path.forward(env, this.name, outputs)
     let detail = matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched'
     if (traces.length > 0) detail += `; trace: ${traces.join(' | ')}`

@@ -331,6 +331,20 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
       throw new ExpressionError(`function "${name}" is not supported (register it to use it)`, true)
     }
   }
+  const patternOperator = (): ExpressionError =>
+    new ExpressionError(
+      `the ObjectScript pattern operator "?" is not supported; use Matches(value, "pattern")`,
+      true,
+    )
+  /** `l Contains r` and the other word operators: a call of the function of that name. */
+  const wordCall = (l: Expr, operand: () => Expr): Expr | undefined => {
+    const w = isWord(...WORD_OPS)
+    if (w === undefined) return undefined
+    pos++
+    const r = operand()
+    checkFn(w)
+    return { k: 'call', name: w, args: [l, r] }
+  }
   const parseOr = (): Expr => {
     let l = parseAnd()
     for (;;) {
@@ -367,20 +381,10 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
         l = { k: 'bin', op: t.v, l, r: parseConcat() }
         continue
       }
-      if (t?.t === 'op' && t.v === '?')
-        throw new ExpressionError(
-          `the ObjectScript pattern operator "?" is not supported; use Matches(value, "pattern")`,
-          true,
-        )
-      const w = isWord(...WORD_OPS)
-      if (w !== undefined) {
-        pos++
-        const r = parseConcat()
-        checkFn(w)
-        l = { k: 'call', name: w, args: [l, r] }
-        continue
-      }
-      return l
+      if (t?.t === 'op' && t.v === '?') throw patternOperator()
+      const call = wordCall(l, parseConcat)
+      if (call === undefined) return l
+      l = call
     }
   }
   const parseConcat = (): Expr => {
@@ -413,26 +417,16 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
         l = { k: 'bin', op, l, r: parseUnary() }
         continue
       }
-      if (t?.t === 'op' && t.v === '?')
-        throw new ExpressionError(
-          `the ObjectScript pattern operator "?" is not supported; use Matches(value, "pattern")`,
-          true,
-        )
+      if (t?.t === 'op' && t.v === '?') throw patternOperator()
       const logical = isWord('and', 'or')
       if (logical !== undefined) {
         pos++
         l = { k: 'bin', op: logical === 'and' ? '&&' : '||', l, r: parseUnary() }
         continue
       }
-      const w = isWord(...WORD_OPS)
-      if (w !== undefined) {
-        pos++
-        const r = parseUnary()
-        checkFn(w)
-        l = { k: 'call', name: w, args: [l, r] }
-        continue
-      }
-      return l
+      const call = wordCall(l, parseUnary)
+      if (call === undefined) return l
+      l = call
     }
   }
   const parseTop = (): Expr => (options.leftToRight === true ? parseChain() : parseOr())

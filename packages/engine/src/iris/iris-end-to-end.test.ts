@@ -1,29 +1,29 @@
 // An IRIS export (production, routing rule class, DTL, lookup table, custom schema) run end to
 // end by the Engine over real MLLP sockets and files: what a trust does first after the check.
-import { readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseMessage } from '@li/hl7'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  IRIS_FIXTURES,
   MllpPeer,
   ackFor,
   controlIdOf,
   finalState,
+  irisFixture,
   msaCode,
   portOf,
   removeDir,
+  runEngine,
   sendMllp,
   setSetting,
   tempDir,
   waitFor,
 } from '../../test/helpers.js'
-import { Engine } from '../runtime/engine.js'
+import type { Engine } from '../runtime/engine.js'
 import { loadProduction } from './loader.js'
 
-const fixtures = fileURLToPath(new URL('../../test/fixtures/iris/', import.meta.url))
-const ADT = readFileSync(fixtures + 'messages/adt-a01.hl7', 'utf8')
+const ADT = irisFixture('messages/adt-a01.hl7')
 
 describe('IRIS export end to end over MLLP', () => {
   let dir: string
@@ -37,14 +37,12 @@ describe('IRIS export end to end over MLLP', () => {
     outDir = path.join(dir, 'out')
     peer = new MllpPeer((m) => ({ ack: ackFor(controlIdOf(m), 'AA') }))
     const peerPort = await peer.listen()
-    const p = await loadProduction({ path: fixtures + 'export.xml' })
+    const p = await loadProduction({ path: IRIS_FIXTURES + 'export.xml' })
     setSetting(p, 'PAS ADT In', 'Port', '0')
     setSetting(p, 'EPR ADT Out', 'Port', String(peerPort))
     setSetting(p, 'ADT File Out', 'FilePath', outDir)
     // 'Lab Results' (a disabled ObjectScript process) stays: disabled items are not started
-    engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50 })
-    await engine.load(p)
-    await engine.start()
+    engine = await runEngine(path.join(dir, 'data'), p)
     port = portOf(engine, 'PAS ADT In')
   })
 

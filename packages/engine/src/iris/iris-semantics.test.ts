@@ -3,22 +3,22 @@
 // language's precedence, create="existing" in place (also through the router), rule <assign>,
 // general business rules, return inside a rule foreach, custom categories based on custom
 // categories, segment positions ({1:9}) and DTLs whose source is not an HL7 message.
-import { readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseMessage } from '@li/hl7'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  tempDir,
   fileOperation,
   finalState,
+  irisFixture,
   msaCode,
   portOf,
   removeDir,
   sendMllp,
   startEngine,
   tcpService,
+  tempDir,
+  thrown,
   waitFor,
 } from '../../test/helpers.js'
 import { isEngineError } from '../errors.js'
@@ -30,9 +30,8 @@ import { evaluate, functionRegistry, parseExpression, type EvalEnv } from './exp
 import { readIrisSource } from './loader.js'
 import { compileGeneralRule, compileRules } from './rules.js'
 
-const fixtures = fileURLToPath(new URL('../../test/fixtures/iris/', import.meta.url))
-const ADT = readFileSync(fixtures + 'messages/adt-a01.hl7', 'utf8')
-const ORU = readFileSync(fixtures + 'messages/oru-r01.hl7', 'utf8')
+const ADT = irisFixture('messages/adt-a01.hl7')
+const ORU = irisFixture('messages/oru-r01.hl7')
 
 const functions = functionRegistry()
 const env: EvalEnv = {
@@ -59,6 +58,16 @@ ${body}
 
 }
 `
+}
+
+/** A DTL class `name` as a `[file, text]` source for `bundleOf`. */
+function dtlSource(name: string, body: string): [string, string] {
+  return [`${name}.cls`, udl(name, 'Ens.DataTransformDTL', 'DTL', body)]
+}
+
+/** A rule class `name` as a `[file, text]` source for `bundleOf`. */
+function ruleSource(name: string, body: string, params = ''): [string, string] {
+  return [`${name}.cls`, udl(name, 'Ens.Rule.Definition', 'RuleDefinition', body, params)]
 }
 
 /** Reads classes into an empty production (no items unless given). */
@@ -129,24 +138,16 @@ describe('operator order: ObjectScript (DTL) vs the rule language (rule conditio
 
   it('a DTL and a rule over the same ADT^A01 read the same condition differently, as IRIS does', () => {
     const bundle = bundleOf(
-      [
-        'T.DTL.Precedence.cls',
-        udl('T.DTL.Precedence', 'Ens.DataTransformDTL', 'DTL', DTL_PRECEDENCE),
-      ],
-      [
-        'T.Rules.Precedence.cls',
-        udl(
-          'T.Rules.Precedence',
-          'Ens.Rule.Definition',
-          'RuleDefinition',
-          `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine">
+      dtlSource('T.DTL.Precedence', DTL_PRECEDENCE),
+      ruleSource(
+        'T.Rules.Precedence',
+        `<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine">
 <ruleSet name="">
 <rule name="inpatient male"><when condition="HL7.{PID:8}=&quot;M&quot;&amp;&amp;HL7.{PV1:2}=&quot;I&quot;"><send target="A"></send></when></rule>
 <rule name="arithmetic"><when condition="1+2*3=7"><send target="B"></send></when></rule>
 </ruleSet>
 </ruleDefinition>`,
-        ),
-      ],
+      ),
     )
     const p = productionOf(bundle, ['A', 'B'])
     const out = parseMessage(
@@ -176,10 +177,7 @@ const DTL_EXISTING = `<transform sourceClass='EnsLib.HL7.Message' targetClass='E
 </transform>`
 
 describe('create="existing": the source is the target', () => {
-  const bundle = bundleOf([
-    'T.DTL.Existing.cls',
-    udl('T.DTL.Existing', 'Ens.DataTransformDTL', 'DTL', DTL_EXISTING),
-  ])
+  const bundle = bundleOf(dtlSource('T.DTL.Existing', DTL_EXISTING))
   const p = productionOf(bundle)
   const dtl = compileTransform(p.transforms.get('T.DTL.Existing')!, p)
 
@@ -200,18 +198,15 @@ describe('create="existing": the source is the target', () => {
   })
 
   it('an object source with create="existing" is changed itself', () => {
-    const b = bundleOf([
-      'T.DTL.ObjExisting.cls',
-      udl(
+    const b = bundleOf(
+      dtlSource(
         'T.DTL.ObjExisting',
-        'Ens.DataTransformDTL',
-        'DTL',
         `<transform sourceClass='T.Msg.Patient' targetClass='T.Msg.Patient' create='existing' language='objectscript' >
 <assign value='..ToUpper(source.Name.Family)' property='target.Name.Family' action='set' />
 <assign value='source.Name.Family_", "_source.Name.Given' property='target.Display' action='set' />
 </transform>`,
       ),
-    ])
+    )
     const pp = productionOf(b)
     const obj: Record<string, unknown> = { Name: { Family: 'Smith', Given: 'John' } }
     const out = compileTransform(pp.transforms.get('T.DTL.ObjExisting')!, pp).applyObject(obj, ctx)
@@ -249,20 +244,12 @@ const GENERAL_RULE = `<ruleDefinition alias="" context="T.BP.LabContext">
 
 describe('rules: assign, return inside foreach, general business rules', () => {
   const bundle = bundleOf(
-    [
-      'T.Rules.Assign.cls',
-      udl('T.Rules.Assign', 'Ens.Rule.Definition', 'RuleDefinition', RULES_ASSIGN),
-    ],
-    [
-      'T.Rules.Lab.cls',
-      udl(
-        'T.Rules.Lab',
-        'Ens.Rule.Definition',
-        'RuleDefinition',
-        GENERAL_RULE,
-        'Parameter RuleAssistClass = "Ens.Rule.GeneralBusinessRuleAssist";\n',
-      ),
-    ],
+    ruleSource('T.Rules.Assign', RULES_ASSIGN),
+    ruleSource(
+      'T.Rules.Lab',
+      GENERAL_RULE,
+      'Parameter RuleAssistClass = "Ens.Rule.GeneralBusinessRuleAssist";\n',
+    ),
   )
   const p = productionOf(bundle, ['Abnormal', 'Outpatient', 'FirstHigh', 'Never'])
 
@@ -303,12 +290,7 @@ describe('rules: assign, return inside foreach, general business rules', () => {
   })
 
   it('a router naming a general rule fails clearly, and compileGeneralRule refuses a routing rule', () => {
-    let err: unknown
-    try {
-      compileRules(p.rules.get('T.Rules.Lab')!, p)
-    } catch (e) {
-      err = e
-    }
+    const err = thrown(() => compileRules(p.rules.get('T.Rules.Lab')!, p))
     expect(isEngineError(err) && err.code).toBe('ENGINE_RULE_UNSUPPORTED')
     expect((err as Error).message).toMatch(
       /T\.Rules\.Lab\.cls rule class T\.Rules\.Lab: context "T\.BP\.LabContext": it is a general business rule.*cannot use it as BusinessRuleName; evaluate it with compileGeneralRule/,
@@ -415,10 +397,10 @@ describe('DTL sources that are not HL7 messages (plain objects with the same pro
 <assign value='source.Family' property='target.Patient.Name' action='set' />
 </transform>`
   const bundle = bundleOf(
-    ['T.DTL.ReqToA08.cls', udl('T.DTL.ReqToA08', 'Ens.DataTransformDTL', 'DTL', toA08)],
-    ['T.DTL.ReqToPID.cls', udl('T.DTL.ReqToPID', 'Ens.DataTransformDTL', 'DTL', toPid)],
-    ['T.DTL.ToJson.cls', udl('T.DTL.ToJson', 'Ens.DataTransformDTL', 'DTL', toJson)],
-    ['T.DTL.JsonToJson.cls', udl('T.DTL.JsonToJson', 'Ens.DataTransformDTL', 'DTL', jsonToJson)],
+    dtlSource('T.DTL.ReqToA08', toA08),
+    dtlSource('T.DTL.ReqToPID', toPid),
+    dtlSource('T.DTL.ToJson', toJson),
+    dtlSource('T.DTL.JsonToJson', jsonToJson),
   )
   const p = productionOf(bundle)
   const tables = new Map([['T-Wards', new Map([['WARD1', 'Ward One']])]])

@@ -3,12 +3,12 @@
  * of symbolic names against the schema the router's messages carry, and InFile files, against
  * the real ADT^A01 fixture (PID-3 has two repetitions, there are two NK1 segments).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseMessage } from '@li/hl7'
 import { afterEach, describe, expect, it } from 'vitest'
+import { irisFixture, thrown } from '../../test/helpers.js'
 import { isEngineError } from '../errors.js'
 import { defineProduction } from '../production/define.js'
 import type { Production } from '../production/types.js'
@@ -23,8 +23,7 @@ import { readIrisSource } from './loader.js'
 import { compileRules } from './rules.js'
 import { toXml } from './to-xml.js'
 
-const fixtures = fileURLToPath(new URL('../../test/fixtures/iris/', import.meta.url))
-const ADT = readFileSync(fixtures + 'messages/adt-a01.hl7', 'utf8')
+const ADT = irisFixture('messages/adt-a01.hl7')
 
 /** A rule class with one rule per condition, each sending to `Out` and tracing `trace`. */
 function ruleClass(rules: { when: string; trace?: string; constraint?: string }[]): string {
@@ -180,12 +179,7 @@ describe('symbolic names are checked at load when the schema is known', () => {
 
   it("with the sources' MessageSchemaCategory: the load fails naming rule, path and schema", () => {
     const p = production(bad, '2.5')
-    let err: unknown
-    try {
-      compileRules(p.rules.get('RGH.Paths')!, p)
-    } catch (e) {
-      err = e
-    }
+    const err = thrown(() => compileRules(p.rules.get('RGH.Paths')!, p))
     expect(isEngineError(err) && err.code).toBe('ENGINE_RULE_INVALID')
     expect((err as Error).message).toMatch(
       /RGH\.Paths\.cls line \d+: rule class RGH\.Paths, rule "r1": .*path \{PID:NoSuchName\} \(MessageSchemaCategory 2\.5 .*\): .*segment PID has no field named "NoSuchName" in schema 2\.5/,
@@ -220,17 +214,14 @@ describe('symbolic names are checked at load when the schema is known', () => {
         /rule "r1": HL7\.\{PID:NoSuchName\} uses symbolic names that could not be checked at load/,
       ),
     ])
-    let err: unknown
-    try {
+    const err = thrown(() =>
       c.evaluate({
         message: parseMessage(ADT),
         source: 'PAS In',
         now: new Date(),
         lookupTables: new Map(),
-      })
-    } catch (e) {
-      err = e
-    }
+      }),
+    )
     expect(isEngineError(err) && err.code).toBe('ENGINE_RULE_FAILED')
     const dir = mkdtempSync(join(tmpdir(), 'li-paths-'))
     writeFileSync(
@@ -251,12 +242,7 @@ describe('InFile', () => {
   it('a missing file fails the load naming the rule and the file', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'li-infile-')), 'missing.txt')
     const p = production(ruleClass([{ when: `InFile(HL7.{MSH:4},&quot;${file}&quot;)` }]))
-    let err: unknown
-    try {
-      compileRules(p.rules.get('RGH.Paths')!, p)
-    } catch (e) {
-      err = e
-    }
+    const err = thrown(() => compileRules(p.rules.get('RGH.Paths')!, p))
     expect(isEngineError(err) && err.code).toBe('ENGINE_RULE_INVALID')
     expect((err as Error).message).toContain(`rule "r1": InFile file "${file}" does not exist`)
   })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseMessage } from '@li/hl7'
 import { describe, expect, it } from 'vitest'
+import { thrown } from '../../test/helpers.js'
 import { isEngineError } from '../errors.js'
 import { defineProduction } from '../production/define.js'
 import type { Production, RuleContext } from '../production/types.js'
@@ -232,12 +233,7 @@ XData RuleDefinition [ XMLNamespace = "http://www.intersystems.com/rule" ]
       '<rule name="bad one"><constraint name="docCategory" value="2.5"></constraint>',
     )
     const p = production([{ text, file: 'RGH.Bad.cls' }])
-    let err: unknown
-    try {
-      compileRules(p.rules.get('RGH.Bad')!, p)
-    } catch (e) {
-      err = e
-    }
+    const err = thrown(() => compileRules(p.rules.get('RGH.Bad')!, p))
     expect(isEngineError(err) && err.code).toBe('ENGINE_RULE_INVALID')
     expect((err as Error).message).toMatch(
       /line 9: rule class RGH\.Bad, rule "bad one": condition .*segment PID has no field named "PatientNam" in schema 2\.5/,

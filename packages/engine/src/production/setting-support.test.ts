@@ -1,21 +1,12 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { productionItem, removeDir, tempDir } from '../../test/helpers.js'
 import { checkProduction } from '../iris/check.js'
-import type { ProductionItem } from './types.js'
 import { settingSupport } from './setting-support.js'
 
-const item = (className: string): ProductionItem => ({
-  name: 'X',
-  className,
-  poolSize: 1,
-  enabled: true,
-  attributes: {},
-  settings: [],
-})
 const verdict = (className: string, name: string, value: string, kind = 'service' as const) =>
-  settingSupport(item(className), { target: 'Host', name, value }, kind).status
+  settingSupport(productionItem(className), { target: 'Host', name, value }, kind).status
 
 describe('settingSupport', () => {
   it('honours, accepts with differences, or refuses, with values checked', () => {
@@ -105,11 +96,11 @@ describe('checkProduction settings', () => {
     return checkProduction({ path: file })
   }
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'li-settings-'))
+    dir = await tempDir('settings')
     await writeFile(path.join(dir, 'Trust.LabRules.xml'), RULES)
   })
   afterAll(async () => {
-    await rm(dir, { recursive: true, force: true })
+    await removeDir(dir)
   })
 
   it('a production using the settings of public IRIS exports checks clean, with its differences listed', async () => {

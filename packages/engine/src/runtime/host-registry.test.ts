@@ -1,7 +1,7 @@
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
+import { productionItem } from '../../test/helpers.js'
 import { isEngineError } from '../errors.js'
-import type { ProductionItem } from '../production/types.js'
 import { BUILTIN_HOST_CLASSES, registerBuiltinHosts } from './builtin-hosts.js'
 import { Host } from './host.js'
 import type { HostContext } from './host-context.js'
@@ -17,14 +17,6 @@ class Custom extends Host {
   }
 }
 
-const item = (className: string): ProductionItem => ({
-  name: 'X',
-  className,
-  poolSize: 1,
-  enabled: true,
-  attributes: {},
-  settings: [],
-})
 const ctx = { logger: pino({ level: 'silent' }) } as unknown as HostContext
 
 describe('HostRegistry', () => {
@@ -35,9 +27,9 @@ describe('HostRegistry', () => {
 
   it('builds user classes and refuses unknown ones with a clear error', () => {
     const r = new HostRegistry().register('Trust.Ops.Pager', (it, c) => new Custom(it, c.logger))
-    expect(r.create(item('Trust.Ops.Pager'), ctx)).toBeInstanceOf(Custom)
+    expect(r.create(productionItem('Trust.Ops.Pager'), ctx)).toBeInstanceOf(Custom)
     try {
-      r.create(item('Trust.Ops.Missing'), ctx)
+      r.create(productionItem('Trust.Ops.Missing'), ctx)
       expect.unreachable()
     } catch (e) {
       expect(isEngineError(e) && e.code).toBe('ENGINE_UNKNOWN_HOST_CLASS')

@@ -84,19 +84,14 @@ export class InboundCore {
         header,
         docCategory: this.#category,
       })
-      if (bad === undefined)
-        return {
-          kind: 'ack',
-          code: enhanced ? 'CR' : 'AR',
-          text: problem,
-          errorCode: 100,
-          reason: 'content',
-        }
+      // Rejected (AR/CR, error 100) when nothing takes it; with a BadMessageHandler, an error
+      // (AE/CE, error 207).
+      const rejected = bad === undefined
       return {
         kind: 'ack',
-        code: enhanced ? 'CE' : 'AE',
+        code: rejected ? (enhanced ? 'CR' : 'AR') : enhanced ? 'CE' : 'AE',
         text: problem,
-        errorCode: 207,
+        errorCode: rejected ? 100 : 207,
         reason: 'content',
       }
     }

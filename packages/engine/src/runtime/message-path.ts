@@ -213,11 +213,17 @@ interface Tracked {
   waiters: ((outcome: PathOutcome) => void)[]
 }
 
+/** How many finished messages `whenFinished` remembers. */
+const FINISHED_KEPT = 10_000
+
 /** Moves messages between hosts and keeps the WAL, the store and the trace in step. */
 export class MessagePath {
   readonly #o: MessagePathOptions
   readonly #tracked = new Map<string, Tracked>()
   readonly #finished = new Map<string, PathOutcome>()
+  /** The keys of `#finished` in insertion order, a ring of `FINISHED_KEPT` slots. */
+  readonly #finishedKeys: (string | undefined)[] = new Array<string | undefined>(FINISHED_KEPT)
+  #finishedNext = 0
   /** Resolves once the previous hand-off issued its enqueues (keeps admit order). */
   #issued: Promise<void> = Promise.resolve()
   /** Work that runs after the caller moved on (hand-offs, WAL completions); see `idle()`. */
@@ -799,13 +805,23 @@ export class MessagePath {
     }
   }
 
-  /** Remember how a message ended (for `whenFinished`), keeping only the latest 10,000. */
+  /**
+   * Remember how a message ended (for `whenFinished`), keeping only the latest `FINISHED_KEPT`.
+   * The oldest key is found in a ring of keys: deleting the first key of the Map instead made
+   * V8 skip the deleted entries at its front on every call until the next rehash.
+   */
   #markFinished(walKey: string, outcome: PathOutcome): void {
-    this.#finished.set(walKey, outcome)
-    if (this.#finished.size > 10_000) {
-      const first = this.#finished.keys().next().value
-      if (first !== undefined) this.#finished.delete(first)
+    const finished = this.#finished
+    if (finished.has(walKey)) {
+      finished.set(walKey, outcome)
+      return
     }
+    const slot = this.#finishedNext
+    const oldest = this.#finishedKeys[slot]
+    if (oldest !== undefined) finished.delete(oldest)
+    this.#finishedKeys[slot] = walKey
+    this.#finishedNext = slot + 1 === FINISHED_KEPT ? 0 : slot + 1
+    finished.set(walKey, outcome)
   }
 
   /**
