@@ -76,4 +76,13 @@ describe('parseRunConfig', () => {
     )
     expect(() => parseRunConfig(['p.xml'], { LI_QUEUE_PREFIX: 'a b' })).toThrow(/LI_QUEUE_PREFIX/)
   })
+
+  it('takes LI_STORE_WORKER as 1 or 0, refusing other values', () => {
+    expect(parseRunConfig(['p.xml'], {}).storeWorker).toBeUndefined()
+    expect(parseRunConfig(['p.xml'], { LI_STORE_WORKER: '0' }).storeWorker).toBe(false)
+    expect(parseRunConfig(['p.xml'], { LI_STORE_WORKER: '1' }).storeWorker).toBe(true)
+    expect(() => parseRunConfig(['p.xml'], { LI_STORE_WORKER: 'off' })).toThrow(
+      'LI_STORE_WORKER must be one of 0, 1, got "off"',
+    )
+  })
 })

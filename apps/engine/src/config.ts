@@ -34,6 +34,8 @@ export interface RunConfig {
   drainTimeout: number
   /** Plugin modules to load before the production (`LI_PLUGINS`, then `--plugin`). */
   plugins?: string[]
+  /** SQLite store in a worker thread (`LI_STORE_WORKER`, `1` or `0`; default on). */
+  storeWorker?: boolean
 }
 
 /** Defaults of the embedded mode. */
@@ -180,6 +182,9 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
   if (plugins.length > 0) config.plugins = plugins
   if (redisUrl) config.redisUrl = redis(redisUrl, redisName)
   if (env.LI_ADMIN_TOKEN) config.adminToken = env.LI_ADMIN_TOKEN
+  if (env.LI_STORE_WORKER) {
+    config.storeWorker = oneOf(env.LI_STORE_WORKER, ['0', '1'], 'LI_STORE_WORKER') === '1'
+  }
   if (env.LI_QUEUE_PREFIX) {
     if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(env.LI_QUEUE_PREFIX)) {
       throw bad(

@@ -6,7 +6,8 @@ export const MAIN_HELP = `li-engine: run HL7 v2 productions (InterSystems IRIS e
 Usage:
   li-engine run <production file> [options]   run a production (HTTP API, /health, /metrics)
   li-engine check <production file> [options] compatibility report for an IRIS export
-  li-engine send --host H --port P <files|->   send HL7 files over MLLP, summarise the ACKs
+  li-engine send --host H --port P [--tls] <files|->
+                                              send HL7 files over MLLP, summarise the ACKs
   li-engine <command> --help                  help for one command
   li-engine --version                         print the version
 `
@@ -32,6 +33,7 @@ Environment only:
   LI_SHUTDOWN_TIMEOUT   seconds before a stuck shutdown exits 1 (30)
   LI_DRAIN_TIMEOUT      seconds to drain queues on SIGTERM (10)
   LI_QUEUE_PREFIX       Redis key prefix of the queues with --redis-url (li:queue)
+  LI_STORE_WORKER       0: keep the SQLite store on the main thread (default: a worker thread)
 
 Plugins: an ES module exporting register(api) (or a default function) that calls
 api.registerIrisFunction(name, fn) and api.registerHostClass(className, factory).

@@ -13,7 +13,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { serve } from '@hono/node-server'
-import { Engine, LookupTables } from '@li/engine'
+import { Engine, HttpServiceHost, LookupTables } from '@li/engine'
 import type { Host } from '@li/engine'
 import { GracefulShutdown } from '@li/health'
 import { pino } from 'pino'
@@ -104,7 +104,7 @@ export async function runEngine(
     ...(config.queuePrefix === undefined ? {} : { queuePrefix: config.queuePrefix }),
     shutdownTimeout: config.shutdownTimeout,
     // The SQLite store runs in a worker thread unless LI_STORE_WORKER=0 (for comparisons).
-    storeWorker: process.env.LI_STORE_WORKER !== '0',
+    storeWorker: config.storeWorker ?? process.env.LI_STORE_WORKER !== '0',
     // The drain is done by GracefulShutdown below; Engine.stop() then only tears down.
     drainTimeout: 0.001,
     logger,
@@ -205,7 +205,13 @@ export async function runEngine(
       const a = h.address()
       if (a !== undefined)
         logger.info(
-          { host: h.name, protocol: 'mllp', port: a.port, address: a.address },
+          {
+            host: h.name,
+            // HTTPService shares the listener base with the MLLP TCPService.
+            protocol: h instanceof HttpServiceHost ? 'http' : 'mllp',
+            port: a.port,
+            address: a.address,
+          },
           'listening',
         )
     }

@@ -116,6 +116,20 @@ describe('li-engine check', { timeout: 60_000 }, () => {
     expect(r.stdout).toContain('Trust.Custom.Operation')
   })
 
+  it('exits 1 when an item has a setting LI does not act on, naming it', async () => {
+    const file = path.join(dir, 'setting.xml')
+    const xml = (await readFile(DEMO, 'utf8')).replace(
+      '<Setting Target="Adapter" Name="FilePath">',
+      '<Setting Target="Host" Name="FrobnicateMode">7</Setting><Setting Target="Adapter" Name="FilePath">',
+    )
+    expect(xml).toContain('FrobnicateMode')
+    await writeFile(file, xml)
+    const r = await runCli(['check', file])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/item\s+Archive\.Out: NOT SUPPORTED/)
+    expect(r.stdout).toMatch(/setting FrobnicateMode .*not supported/)
+  })
+
   it('exits 2 on unreadable input, saying where', async () => {
     const missing = await runCli(['check', path.join(dir, 'nope.xml')])
     expect(missing.code).toBe(2)

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { checkProduction, formatCompatibilityReport } from '@li/engine'
 import { describe, expect, it } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 
@@ -72,14 +74,27 @@ describe('Kubernetes manifests', () => {
     expect(svc.spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([2575, 8080])
   })
 
-  it('ship the production as a ConfigMap and a persistent Redis', () => {
+  it('ship the production as a ConfigMap that passes check, and a persistent Redis', async () => {
     const cm = find(docs('configmap.yaml'), 'ConfigMap')
     expect(cm.kind).toBe('ConfigMap')
     expect(cm.data['production.xml']).toContain('<Production')
+    // The pods run this file: it must load, with its rule class, and be fully supported.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'li-configmap-'))
+    try {
+      const file = path.join(dir, 'production.xml')
+      writeFileSync(file, cm.data['production.xml'])
+      const report = await checkProduction({ path: file })
+      expect(report.exitCode, formatCompatibilityReport(report)).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
     const redis = find(docs('redis.yaml'), 'Redis StatefulSet', (d) => d.kind === 'StatefulSet')
     expect(redis.spec.template.spec.containers[0].args).toEqual(
       expect.arrayContaining(['--appendonly', 'yes']),
     )
+    // Redis holds the only copy once the WAL entry is completed at the hand-off.
+    const args: string[] = redis.spec.template.spec.containers[0].args
+    expect(args[args.indexOf('--appendfsync') + 1]).toBe('always')
   })
 
   it('have alert rules that promtool accepts, on the contracted metric names', () => {

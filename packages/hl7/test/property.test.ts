@@ -1,6 +1,6 @@
 // Property-based tests (fast-check): well-formed messages with random delimiters round-trip through
 // parseMessage/toString and read back every value written; arbitrary strings and bytes never make
-// the parser fail with anything but an Hl7ParseError.
+// the parser fail with anything but an Hl7ParseError, and validate() never throws on what parsed.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -9,6 +9,7 @@ import {
   isHl7ParseError,
   parseBatch,
   parseMessage,
+  validate,
   type Encoding,
 } from '../src/index.js'
 
@@ -160,6 +161,9 @@ function exercise(input: string | Uint8Array): void {
     for (const path of ['MSH-9.1', 'PID-3[2].1', 'OBX[2]-5.1.1', 'ZZZ-1']) msg.get(path)
     msg.getAll('PID-3.1')
     for (const s of msg.segments()) expect(s.fieldCount).toBeGreaterThanOrEqual(0)
+    // validate() reports findings as data: it must not throw on any message the parser accepted.
+    expect(Array.isArray(validate(msg))).toBe(true)
+    expect(Array.isArray(validate(msg, { version: '2.3' }))).toBe(true)
   })
   onlyParseErrors(() => {
     parseBatch(input).toString()

@@ -1,7 +1,7 @@
 // Benchmark of @li/store over its build (dist/), each figure side by side with what a user would
 // otherwise write: better-sqlite3 used naively, one transaction (one commit) per call.
 //
-//   pnpm --filter @li/store bench            (turbo builds first; or: pnpm --filter @li/store build)
+//   pnpm --filter @li/store bench            (builds dist/ first; or: pnpm --filter @li/store build)
 //
 // What it measures:
 //   0. The engine's write mix (what @li/engine's message path writes per message): store (3.3 KB

@@ -202,6 +202,29 @@ describe('Wal basics', () => {
   })
 })
 
+describe('configuration defaults', () => {
+  it('uses the documented defaults: ./wal, fsync, 100 MiB, 1 s, 60 s, 3 retries, 3600 s', async () => {
+    const w = new Wal()
+    expect(w.directory).toBe(path.resolve('./wal'))
+    expect(w.syncMode).toBe('fsync')
+    // The numeric defaults are private (converted to ms); read them to pin the documented units.
+    const internal = w as unknown as Record<string, unknown>
+    expect(internal['maxFileSize']).toBe(100 * 1024 * 1024)
+    expect(internal['syncIntervalMs']).toBe(1000)
+    expect(internal['checkpointIntervalMs']).toBe(60_000)
+    expect(internal['ttlMs']).toBe(3_600_000)
+    expect(internal['maxRetries']).toBe(3)
+
+    // And the retry default as behaviour: true, true, then false on the third failure.
+    const log = await started(tempDir())
+    const e = await log.append(msg(1))
+    expect(await log.fail(e.id, 'a')).toBe(true)
+    expect(await log.fail(e.id, 'b')).toBe(true)
+    expect(await log.fail(e.id, 'c')).toBe(false)
+    expect(log.pending()).toEqual([])
+  })
+})
+
 describe('retries, permanent failure and TTL', () => {
   it('says retry until maxRetries, then fails permanently with an event; attempts survive restart', async () => {
     const dir = tempDir()

@@ -366,3 +366,11 @@ describe('MllpClient with MllpServer', () => {
     await c.close()
   })
 })
+
+describe('MLLP option checks', () => {
+  it('rejects a nonsensical client window or server maxInFlight with MLLP_INVALID_ARGUMENT', () => {
+    const invalid = expect.objectContaining({ name: 'MllpError', code: 'MLLP_INVALID_ARGUMENT' })
+    expect(() => new MllpClient({ port: 1, window: 0 })).toThrow(invalid)
+    expect(() => new MllpServer({ handler: () => undefined, maxInFlight: 0 })).toThrow(invalid)
+  })
+})

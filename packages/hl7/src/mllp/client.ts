@@ -213,7 +213,10 @@ export class MllpClient extends EventEmitter<MllpClientEvents> {
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 30_000
     this.#window = options.window ?? 1
     if (!Number.isInteger(this.#window) || this.#window < 1) {
-      throw new RangeError(`window must be a positive integer, got ${String(options.window)}`)
+      throw new MllpError(
+        'MLLP_INVALID_ARGUMENT',
+        `window must be a positive integer, got ${String(options.window)}`,
+      )
     }
     this.#backoff = {
       initialDelayMs: options.backoff?.initialDelayMs ?? 100,

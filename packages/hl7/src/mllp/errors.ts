@@ -18,6 +18,8 @@ export type MllpErrorCode =
   | 'MLLP_CLOSED'
   /** The message to send has no usable MSH segment or no MSH-10, so its ACK could not be matched. */
   | 'MLLP_INVALID_MESSAGE'
+  /** An option of `MllpDecoder`, `MllpServer` or `MllpClient` is out of range (a programming error). */
+  | 'MLLP_INVALID_ARGUMENT'
 
 /** The error class of the MLLP transport; `code` is one of {@link MllpErrorCode}. */
 export class MllpError extends Hl7Error {

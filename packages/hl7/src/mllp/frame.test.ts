@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isMllpError } from './errors.js'
-import { MllpDecoder, encodeFrame } from './frame.js'
+import { DEFAULT_MAX_MESSAGE_BYTES, MllpDecoder, encodeFrame } from './frame.js'
 import type { MllpOversizeFrame } from './frame.js'
 
 const VT = 0x0b
@@ -129,8 +129,15 @@ describe('MllpDecoder', () => {
     expect(frames).toEqual(['A'])
   })
 
-  it('rejects a nonsensical limit', () => {
-    expect(() => new MllpDecoder({ onFrame: () => {}, maxMessageBytes: 0 })).toThrow(RangeError)
+  it('rejects a nonsensical limit with a typed MllpError', () => {
+    expect(() => new MllpDecoder({ onFrame: () => {}, maxMessageBytes: 0 })).toThrow(
+      expect.objectContaining({ name: 'MllpError', code: 'MLLP_INVALID_ARGUMENT' }),
+    )
+  })
+
+  it('defaults maxMessageBytes to 16 MiB', () => {
+    expect(DEFAULT_MAX_MESSAGE_BYTES).toBe(16 * 1024 * 1024)
+    expect(new MllpDecoder({ onFrame: () => {} }).maxMessageBytes).toBe(DEFAULT_MAX_MESSAGE_BYTES)
   })
 })
 

@@ -112,7 +112,10 @@ export class MllpDecoder {
   constructor(options: MllpDecoderOptions) {
     const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`maxMessageBytes must be a positive integer, got ${String(max)}`)
+      throw new MllpError(
+        'MLLP_INVALID_ARGUMENT',
+        `maxMessageBytes must be a positive integer, got ${String(max)}`,
+      )
     }
     this.maxMessageBytes = max
     this.#onFrame = options.onFrame

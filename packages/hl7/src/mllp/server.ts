@@ -22,6 +22,7 @@ import { isHl7ParseError } from '../errors.js'
 import { buildAckFrameFromBytes, buildMllpAck } from './ack.js'
 import type { MllpAckCode, MllpAckOptions } from './ack.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, MllpDecoder, encodeFrame } from './frame.js'
+import { MllpError } from './errors.js'
 import type { MllpOversizeFrame } from './frame.js'
 import {
   isHeaderProblem,
@@ -651,7 +652,10 @@ export class MllpServer extends EventEmitter<MllpServerEvents> {
     super()
     const maxInFlight = options.maxInFlight ?? 64
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
-      throw new RangeError(`maxInFlight must be a positive integer, got ${String(maxInFlight)}`)
+      throw new MllpError(
+        'MLLP_INVALID_ARGUMENT',
+        `maxInFlight must be a positive integer, got ${String(maxInFlight)}`,
+      )
     }
     this.#options = {
       handler: options.handler,

@@ -42,9 +42,12 @@ describe('unescape', () => {
 })
 
 describe('escape', () => {
-  it('escapes every delimiter and CR/LF', () => {
+  it('escapes every delimiter, CR/LF and the MLLP framing bytes', () => {
     expect(escape('a|b^c&d~e\\f')).toBe('a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f')
     expect(escape('line1\r\nline2')).toBe('line1\\X0D\\\\X0A\\line2')
+    // VT and FS would end an MLLP frame early.
+    expect(escape('a\x0bb\x1cc')).toBe('a\\X0B\\b\\X1C\\c')
+    expect(unescape(escape('a\x0bb\x1cc'))).toBe('a\x0bb\x1cc')
     expect(escape('plain')).toBe('plain')
   })
 

@@ -3,7 +3,8 @@
 // hexadecimal data `\Xhh…\`. Formatting commands (`\.br\`, `\H\`, `\N\`, `\.sp\` …), character-set
 // switches (`\C…\`, `\M…\`) and local `\Z…\` sequences have no plain-text meaning, so they are
 // returned unchanged, written with the message's own escape character. Writing escapes every
-// delimiter and CR/LF (as `\X0D\`/`\X0A\`), so that any string can be stored and read back.
+// delimiter, CR/LF (as `\X0D\`/`\X0A\`) and the MLLP framing bytes VT/FS (`\X0B\`/`\X1C\`), so
+// that any string can be stored, framed and read back.
 import { DEFAULT_ENCODING, type Encoding } from './encoding.js'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
@@ -87,12 +88,15 @@ function escapeFor(ch: string, enc: Encoding): string | undefined {
   if (ch === enc.truncation) return 'P'
   if (ch === '\r') return 'X0D'
   if (ch === '\n') return 'X0A'
+  // The MLLP Start Block and End Block bytes: written raw they would cut the frame.
+  if (ch === '\x0b') return 'X0B'
+  if (ch === '\x1c') return 'X1C'
   return undefined
 }
 
 /**
  * Encodes `value` for use as one element of a message using `enc`: delimiters become `\F\ \S\ \T\
- * \R\ \E\ \P\` and CR/LF become `\X0D\`/`\X0A\`.
+ * \R\ \E\ \P\`, CR/LF become `\X0D\`/`\X0A\` and the MLLP framing bytes VT/FS `\X0B\`/`\X1C\`.
  * @example escape('Fish & Chips') // 'Fish \\T\\ Chips'
  */
 export function escape(value: string, enc: Encoding = DEFAULT_ENCODING): string {
