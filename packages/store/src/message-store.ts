@@ -413,22 +413,22 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
    * Deletes messages created before `olderThan` (with their history, and the hops of sessions
    * left without messages) in chunks of `purgeChunkSize`, one transaction each, yielding to the
    * event loop between chunks. Resolves with the number of messages deleted. One purge at a time.
+   * `keepIncomplete` defaults to `true`: unfinished messages (and whole unfinished sessions) stay
+   * unless the caller passes `false`.
    */
   purge(options: PurgeOptions): Promise<number> {
     try {
       this.#assertOpen('purge')
       if (typeof options !== 'object' || options === null) throw invalid('purge() needs options')
       requireDate(options.olderThan, 'olderThan')
-      if (typeof options.keepIncomplete !== 'boolean') {
-        throw invalid(
-          'purge() needs keepIncomplete: true or false, so dropping unfinished messages is a decision',
-        )
+      if (options.keepIncomplete !== undefined && typeof options.keepIncomplete !== 'boolean') {
+        throw invalid('purge() keepIncomplete must be true or false (it defaults to true)')
       }
       if (this.#purging !== undefined) throw invalid('a purge is already running on this store')
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)))
     }
-    const run = this.#runPurge(options.olderThan, options.keepIncomplete)
+    const run = this.#runPurge(options.olderThan, options.keepIncomplete ?? true)
     this.#purging = run
     const clear = (): void => {
       this.#purging = undefined

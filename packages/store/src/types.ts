@@ -146,7 +146,8 @@ export interface PurgeOptions {
   olderThan: Date
   /**
    * Keep a message unless it is `completed` and every message of its session is `completed`
-   * (IRIS KeepIntegrity). Required, so that dropping unfinished messages is always a decision.
+   * (IRIS KeepIntegrity). Defaults to `true`: dropping unfinished messages takes an explicit
+   * `false`.
    */
-  keepIncomplete: boolean
+  keepIncomplete?: boolean
 }
