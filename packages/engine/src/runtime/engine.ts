@@ -383,7 +383,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.logger.info({ production: production.name, hosts: this.#hosts.size }, 'engine running')
     } catch (e) {
       this.logger.error({ err: errorText(e) }, 'engine failed to start')
-      await this.#teardown().catch(() => undefined)
+      await this.#teardown().catch((te: unknown) => {
+        this.logger.error({ err: errorText(te) }, 'cleanup after the failed start also failed')
+      })
       this.#state = 'STOPPED'
       throw e
     }

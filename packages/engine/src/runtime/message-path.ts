@@ -530,9 +530,9 @@ export class MessagePath {
         const settled = await Promise.allSettled(sends)
         progress.remaining = targets.filter((_, i) => settled[i]?.status === 'rejected')
         if (!branches) {
-          await store
-            .markFailed(rec.id, `hand-off to the queue failed: ${errorText(e)}`)
-            .catch(() => undefined)
+          await this.#quietly(() =>
+            store.markFailed(rec.id, `hand-off to the queue failed: ${errorText(e)}`),
+          )
         }
         throw e
       }

@@ -170,7 +170,14 @@ export abstract class QueueHost extends Host {
         this.noteError(e)
         this.logger.error({ err: errorText(e), queueMessage: m.id }, 'message handling failed')
         d = { ack: false, requeue: false, error: errorText(e) }
-        if (env !== undefined) await this.ctx.path.settle(env, 'failed').catch(() => undefined)
+        if (env !== undefined) {
+          await this.ctx.path.settle(env, 'failed').catch((se: unknown) => {
+            this.logger.error(
+              { err: errorText(se), queueMessage: m.id },
+              'could not record the failed branch; the message stays in the WAL',
+            )
+          })
+        }
       } finally {
         this.#busy--
       }
