@@ -36,6 +36,11 @@ export interface RunConfig {
   plugins?: string[]
   /** SQLite store in a worker thread (`LI_STORE_WORKER`, `1` or `0`; default on). */
   storeWorker?: boolean
+  /**
+   * JSON file naming the TLS settings of each SSLConfig the production uses (`--tls-config`,
+   * `LI_TLS_CONFIG`); read by `readTlsConfig` at start.
+   */
+  tlsConfig?: string
 }
 
 /** Defaults of the embedded mode. */
@@ -116,6 +121,7 @@ export const RUN_OPTIONS = {
   sync: { type: 'string' },
   'log-level': { type: 'string' },
   plugin: { type: 'string', multiple: true },
+  'tls-config': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -164,6 +170,7 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
   const [sync, syncName] =
     values.sync !== undefined ? [values.sync, '--sync'] : [env.LI_SYNC_MODE, 'LI_SYNC_MODE']
   const [logLevel, logName] = pick(values['log-level'], 'LI_LOG_LEVEL')
+  const [tlsConfig] = pick(values['tls-config'], 'LI_TLS_CONFIG')
   const config: RunConfig = {
     production,
     dataDir: dataDir || RUN_DEFAULTS.dataDir,
@@ -182,6 +189,7 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
   if (plugins.length > 0) config.plugins = plugins
   if (redisUrl) config.redisUrl = redis(redisUrl, redisName)
   if (env.LI_ADMIN_TOKEN) config.adminToken = env.LI_ADMIN_TOKEN
+  if (tlsConfig) config.tlsConfig = tlsConfig
   if (env.LI_STORE_WORKER) {
     config.storeWorker = oneOf(env.LI_STORE_WORKER, ['0', '1'], 'LI_STORE_WORKER') === '1'
   }

@@ -26,6 +26,7 @@ Options (each also from the environment):
   --sync MODE           WAL sync: fsync | async | none                    LI_SYNC_MODE  (fsync)
   --log-level L         fatal | error | warn | info | debug | trace | silent  LI_LOG_LEVEL (info)
   --plugin MODULE       load a plugin first (repeatable; path or package) LI_PLUGINS (a,b)
+  --tls-config FILE     JSON: each SSLConfig name -> { cert, key, ca, ... }  LI_TLS_CONFIG
   -h, --help            this help
 Environment only:
   LI_PRODUCTION         the production file when none is given

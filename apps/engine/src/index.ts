@@ -19,6 +19,7 @@ export type { RunConfig, SyncMode, LogLevel } from './config.js'
 export { ensureAdminToken, ADMIN_TOKEN_FILE } from './admin-token.js'
 export type { AdminToken } from './admin-token.js'
 export { loadPlugins, PLUGIN_API } from './plugins.js'
+export { readTlsConfig } from './tls-config.js'
 export type { PluginApi } from './plugins.js'
 export { checkProductionFile, formatCheckReport, CheckInputError } from './check.js'
 export {

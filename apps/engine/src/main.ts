@@ -23,6 +23,7 @@ import { createApp } from './app.js'
 import type { RunConfig } from './config.js'
 import { AppError } from './errors.js'
 import { loadPlugins } from './plugins.js'
+import { readTlsConfig } from './tls-config.js'
 
 /** File under the data dir that keeps lookup tables edited through the API. */
 export const LOOKUP_TABLES_FILE = 'lookup-tables.xml'
@@ -97,8 +98,12 @@ export async function runEngine(
       'admin API token file (Authorization: Bearer <contents>)',
     )
 
+  const tls = config.tlsConfig === undefined ? undefined : await readTlsConfig(config.tlsConfig)
+  if (tls !== undefined)
+    logger.info({ file: config.tlsConfig, sslConfigs: Object.keys(tls) }, 'TLS config loaded')
   const engine = new Engine({
     dataDir,
+    ...(tls === undefined ? {} : { tls }),
     syncMode: config.syncMode,
     ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
     ...(config.queuePrefix === undefined ? {} : { queuePrefix: config.queuePrefix }),

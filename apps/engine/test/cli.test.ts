@@ -5,7 +5,9 @@ import tls from 'node:tls'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  EngineProcess,
   ackFor,
+  freePort,
   frame,
   DEMO,
   DEMO_MESSAGES,
@@ -261,5 +263,35 @@ describe('li-engine send --tls', { timeout: 60_000 }, () => {
     const untrusted = await sendCli(port, ['--tls', '--timeout', '3', file])
     expect(untrusted.code).toBe(1)
     expect(received.length).toBe(1)
+  })
+
+  it('run serves an SSLConfig from --tls-config / LI_TLS_CONFIG (paths relative to the JSON file)', async () => {
+    const inPort = await freePort()
+    const production = `<Production Name="Tls.Production">
+  <Item Name="TLS.In" ClassName="EnsLib.HL7.Service.TCPService" PoolSize="1" Enabled="true">
+    <Setting Target="Adapter" Name="Port">${inPort}</Setting>
+    <Setting Target="Adapter" Name="IPAddress">127.0.0.1</Setting>
+    <Setting Target="Adapter" Name="SSLConfig">TrustTLS</Setting>
+  </Item>
+</Production>`
+    await writeFile(
+      path.join(dir, 'tls.json'),
+      JSON.stringify({ TrustTLS: { cert: 'cert.pem', key: 'key.pem' } }),
+    )
+    const engine = await EngineProcess.start(dir, production, {
+      LI_TLS_CONFIG: path.join(dir, 'tls.json'),
+    })
+    try {
+      const file = path.join(dir, 'in.hl7')
+      await writeFile(file, hl7('ADT^A01', 'TLS-IN-1'))
+      const ok = await sendCli(inPort, ['--tls', '--ca', path.join(dir, 'cert.pem'), file])
+      expect(ok.stderr).toBe('')
+      expect(ok.stdout).toMatch(/AA 1/)
+      expect(ok.code).toBe(0)
+      const plain = await sendCli(inPort, ['--timeout', '3', file])
+      expect(plain.code).not.toBe(0)
+    } finally {
+      await engine.stop()
+    }
   })
 })
