@@ -302,6 +302,7 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
           'REPORTERRORS = 0: action errors are returned with the result and logged, not thrown',
         )
       if (/<code>/.test(def.xml)) notes.push('<code> blocks holding only comments are ignored')
+      notes.push(...dtl.notes)
       if (notes.length > 0) status = 'differences'
     } catch (e) {
       status = 'unsupported'

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseMessage } from '@li/hl7'
 import { describe, expect, it } from 'vitest'
+import { thrown } from '../../test/helpers.js'
 import { isEngineError } from '../errors.js'
 import { defineProduction } from '../production/define.js'
 import type { Production } from '../production/types.js'
@@ -274,5 +275,72 @@ ${body}
     expect(() => run('', `<sql><![CDATA[SELECT 1]]></sql>`)).toThrow(
       /<sql> is not supported in DTL/,
     )
+  })
+})
+
+describe('DTL: IRIS group paths are checked against the declared doc types at load', () => {
+  const oruClass = (body: string, docTypes = "sourceDocType='2.5:ORU_R01'"): string =>
+    `Class RGH.DTL.Groups Extends Ens.DataTransformDTL
+{
+
+XData DTL [ XMLNamespace = "http://www.intersystems.com/dtl" ]
+{
+<transform sourceClass='EnsLib.HL7.Message' targetClass='EnsLib.HL7.Message' ${docTypes} create='copy' language='objectscript' >
+${body}
+</transform>
+}
+
+}
+`
+  const compile = (body: string, docTypes?: string) => {
+    const p = production(
+      ['dtl/RGH.DTL.PV1Segment.cls'],
+      [{ text: oruClass(body, docTypes), file: 'RGH.DTL.Groups.cls' }],
+    )
+    return { p, dtl: compileTransform(p.transforms.get('RGH.DTL.Groups')!, p) }
+  }
+
+  it('a misspelled source group fails the load naming the class, path, group, structure and valid names', () => {
+    const e = thrown(() =>
+      compile(
+        `<assign value='source.{FOOgrp(1).OBX:ObservationValue}' property='target.{MSH:10}' action='set' />`,
+      ),
+    )
+    expect(isEngineError(e) && e.code).toBe('ENGINE_TRANSFORM_INVALID')
+    expect((e as Error).message).toMatch(
+      /transform class RGH\.DTL\.Groups.*\{FOOgrp\(1\)\.OBX:ObservationValue\}: group "FOOgrp" is not a group of structure ORU_R01 \(groups there: PIDgrpgrp\) \(sourceDocType 2\.5:ORU_R01\)/,
+    )
+  })
+
+  it('a misspelled target group fails the load against targetDocType', () => {
+    expect(() =>
+      compile(
+        `<assign value='"x"' property='target.{PIDgrpgrp(1).ORCgrp(1).OBXgrp(1).OBXX:5}' action='set' />`,
+        "sourceDocType='2.5:ORU_R01' targetDocType='2.5:ORU_R01'",
+      ),
+    ).toThrow(
+      /segment "OBXX" is not a segment of group OBXgrp of structure ORU_R01 \(segments there: OBX.*\(targetDocType 2\.5:ORU_R01\)/,
+    )
+  })
+
+  it('the real group path loads and reads the first observation of the ORU fixture', () => {
+    const { p, dtl } = compile(
+      `<assign value='source.{PIDgrpgrp(1).ORCgrp(1).OBXgrp(1).OBX:ObservationValue}' property='target.{MSH:10}' action='set' />`,
+    )
+    expect(dtl.notes).toEqual([])
+    const out = parseMessage(dtl.applyText(ORU, ctx(p)).text!)
+    expect(out.get('MSH-10')).toBe('135')
+  })
+
+  it('without a doc type, group paths are listed in the notes', () => {
+    const { dtl } = compile(
+      `<assign value='source.{FOOgrp(1).OBX:5}' property='target.{MSH:10}' action='set' />`,
+      '',
+    )
+    expect(dtl.notes).toEqual([
+      expect.stringMatching(
+        /RGH\.DTL\.Groups\.cls line 7: transform class RGH\.DTL\.Groups: value source\.\{FOOgrp\(1\)\.OBX:5\} walks IRIS groups that could not be checked at load \(no sourceDocType\)/,
+      ),
+    ])
   })
 })

@@ -52,6 +52,9 @@ import {
   pathDocFor,
   pathSegmentExists,
   readPath,
+  pathHasGroups,
+  structureFor,
+  verifyGroupPath,
   verifySymbolicPath,
   writePath,
   type PathDoc,
@@ -74,6 +77,11 @@ export interface TransformOutput {
 export interface CompiledDtl extends CompiledTransform {
   /** Source and target classes and doc types, as declared. */
   readonly header: DtlHeader
+  /**
+   * What could not be checked at load and may differ at run time (IRIS group paths on a side
+   * whose doc type names no structure the schema has), for the compatibility report.
+   */
+  readonly notes: readonly string[]
   /** Runs on ER7 text (JSON text for a non-HL7 source class); the target as text or object. */
   applyText(source: string, ctx: Omit<RuleContext, 'message'>): TransformOutput
   /**
@@ -284,6 +292,7 @@ export function compileTransform(
     docType !== undefined && docType.includes(':')
       ? docType.slice(0, docType.indexOf(':'))
       : undefined
+  const notes: string[] = []
   const checkPath = (base: string, path: VirtualPath, line: number, what: string): void => {
     if (header.segment) return
     const docType =
@@ -293,6 +302,37 @@ export function compileTransform(
     const wrong = schema ? verifySymbolicPath(path, schema) : undefined
     if (wrong !== undefined) {
       throw new EngineError('ENGINE_TRANSFORM_INVALID', `${whereLine(line)}: ${what}: ${wrong}`)
+    }
+    if ((base !== 'source' && !(base === 'target' && header.hl7Target)) || !pathHasGroups(path))
+      return
+    // IRIS group names: checked against the structure the declared doc type names.
+    const structName =
+      docType !== undefined && docType.includes(':')
+        ? docType.slice(docType.indexOf(':') + 1)
+        : undefined
+    const structure =
+      schema && structName !== undefined ? structureFor(schema, structName) : undefined
+    if (!structure) {
+      const attr = base === 'source' ? 'sourceDocType' : 'targetDocType'
+      notes.push(
+        `${whereLine(line)}: ${what}${what.includes(`{${path.raw}}`) ? '' : `: {${path.raw}}`} walks IRIS groups that could not be checked at load (${
+          docType === undefined || docType === ''
+            ? `no ${attr}`
+            : structName === undefined
+              ? `${attr}="${docType}" names no structure`
+              : schema === undefined
+                ? `no schema for category ${cat ?? ''}`
+                : `the schema has no structure ${structName}`
+        }); a misspelled group name reads "" (or writes nowhere) at run time`,
+      )
+      return
+    }
+    const bad = verifyGroupPath(path, structure)
+    if (bad !== undefined) {
+      throw new EngineError(
+        'ENGINE_TRANSFORM_INVALID',
+        `${whereLine(line)}: ${what}: ${bad} (${base === 'source' ? 'sourceDocType' : 'targetDocType'} ${docType ?? ''})`,
+      )
     }
   }
   const lhs = (src: string, line: number): Lhs => {
@@ -715,6 +755,7 @@ export function compileTransform(
   const self: CompiledDtl & { run: typeof run } = {
     className: def.className,
     header,
+    notes,
     applyText,
     applyObject,
     run,

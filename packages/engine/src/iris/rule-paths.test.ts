@@ -267,3 +267,90 @@ describe('InFile', () => {
     expect(fire()).toBe(false)
   })
 })
+
+describe('IRIS group paths in rules are checked against the message structure at load', () => {
+  const ORU = irisFixture('messages/oru-r01.hl7')
+  const ORU_25 =
+    '<constraint name="docCategory" value="2.5"></constraint><constraint name="docName" value="ORU_R01"></constraint>'
+  const good = 'HL7.{PIDgrpgrp(1).ORCgrp(1).OBXgrp(1).OBX:ObservationValue}'
+
+  it('a misspelled group fails the load naming the class, rule, path, group, structure and the valid names', () => {
+    const p = production(
+      ruleClass([{ when: 'HL7.{FOOgrp(1).OBX:ObservationValue}=135', constraint: ORU_25 }]),
+    )
+    const e = thrown(() => compileRules(p.rules.get('RGH.Paths')!, p))
+    expect(isEngineError(e) && e.code).toBe('ENGINE_RULE_INVALID')
+    expect((e as Error).message).toMatch(
+      /RGH\.Paths.*rule "r1".*\{FOOgrp\(1\)\.OBX:ObservationValue\}: group "FOOgrp" is not a group of structure ORU_R01 \(groups there: PIDgrpgrp\).*docName constraint ORU_R01, category 2\.5/,
+    )
+  })
+
+  it('a group at the wrong level names the groups valid there', () => {
+    const p = production(
+      ruleClass([{ when: 'HL7.{PIDgrpgrp(1).OBXgrp(1).OBX:5}=135', constraint: ORU_25 }]),
+    )
+    expect(() => compileRules(p.rules.get('RGH.Paths')!, p)).toThrow(
+      /group "OBXgrp" is not a group of group PIDgrpgrp of structure ORU_R01 \(groups there: .*ORCgrp/,
+    )
+  })
+
+  it('group paths in a trace value are checked too', () => {
+    const p = production(
+      ruleClass([{ when: '1', trace: 'HL7.{PIDgrpgrp(1).ORCgrpp(1).OBR:2}', constraint: ORU_25 }]),
+    )
+    expect(() => compileRules(p.rules.get('RGH.Paths')!, p)).toThrow(
+      /rule "r1".*<trace> value: virtual path \{PIDgrpgrp\(1\)\.ORCgrpp\(1\)\.OBR:2\}: group "ORCgrpp" is not a group/,
+    )
+  })
+
+  it('the docType constraint names the structure too', () => {
+    const p = production(
+      ruleClass([
+        {
+          when: 'HL7.{PIDgrpgrp(1).ORCgrp(1).OBXgrpX(1).OBX:5}=135',
+          constraint: '<constraint name="docType" value="2.5:ORU_R01"></constraint>',
+        },
+      ]),
+    )
+    expect(() => compileRules(p.rules.get('RGH.Paths')!, p)).toThrow(
+      /group "OBXgrpX" is not a group of group ORCgrp of structure ORU_R01 \(groups there: .*OBXgrp.*\).*docType constraint 2\.5:ORU_R01/,
+    )
+  })
+
+  it('the real group path loads and reads the first observation of the ORU fixture', () => {
+    const p = production(ruleClass([{ when: `${good}=135`, trace: good, constraint: ORU_25 }]))
+    const compiled = compileRules(p.rules.get('RGH.Paths')!, p)
+    expect(compiled.notes).toEqual([])
+    const traces: string[] = []
+    const r = compiled.evaluate({
+      message: parseMessage(ORU),
+      source: 'PAS In',
+      now: new Date(),
+      lookupTables: p.lookupTables,
+      trace: (t) => traces.push(t),
+    })
+    expect(r.actions.length).toBe(1)
+    expect(traces).toEqual(['135'])
+  })
+
+  it('without a structure at load, group paths are listed as a difference in checkProduction', async () => {
+    const text = ruleClass([{ when: 'HL7.{FOOgrp(1).OBX:5}=135' }])
+    const p = production(text, '2.5')
+    const compiled = compileRules(p.rules.get('RGH.Paths')!, p)
+    expect(compiled.notes).toEqual([
+      expect.stringMatching(
+        /rule "r1": HL7\.\{FOOgrp\(1\)\.OBX:5\} walks IRIS groups that could not be checked at load \(no docName or docType constraint/,
+      ),
+    ])
+    const dir = mkdtempSync(join(tmpdir(), 'li-groups-'))
+    writeFileSync(
+      join(dir, 'RGH.Paths.Production.cls'),
+      `Class RGH.Paths.Production Extends Ens.Production\n{\n\nXData ProductionDefinition\n{\n${toXml(p)}\n}\n\n}\n`,
+    )
+    writeFileSync(join(dir, 'RGH.Paths.cls'), text)
+    const report = await checkProduction({ path: join(dir, 'RGH.Paths.Production.cls') })
+    const entry = report.entries.find((x) => x.kind === 'rule' && x.name === 'RGH.Paths')
+    expect(entry?.status).toBe('differences')
+    expect(entry?.notes.join('\n')).toContain('walks IRIS groups')
+  })
+})

@@ -30,7 +30,7 @@
  */
 import { existsSync } from 'node:fs'
 import { isAbsolute } from 'node:path'
-import type { Hl7Schema } from '@li/hl7'
+import type { Hl7Schema, MessageStructure } from '@li/hl7'
 import { EngineError } from '../errors.js'
 import { itemSetting, parseIrisBoolean, splitList } from '../production/model.js'
 import type {
@@ -68,6 +68,9 @@ import {
   pathSegments,
   readPath,
   readPathValues,
+  structureFor,
+  pathHasGroups,
+  verifyGroupPath,
   verifySymbolicPath,
   type PathDoc,
   type SchemaProvider,
@@ -645,6 +648,62 @@ function toFieldPath(p: VirtualPath): VirtualPath {
 
 // ---- XML rule classes -------------------------------------------------------------------
 
+/** A rule's docName and docType constraints (its own, else the enclosing rule's). */
+interface DocConstraints {
+  docName?: string[] | undefined
+  docType?: string[] | undefined
+}
+
+/**
+ * The message structures a rule's constraints name, for checking group paths at load: each
+ * docType (`2.5:ORU_R01`, or `ORU_R01` with the rule's categories), else each docName
+ * (`ORU_R01`, mapped through the schema's events) in each known category. Empty when any of
+ * them cannot be resolved (then the paths are reported as unchecked, not half-checked).
+ */
+function ruleStructures(
+  docs: DocConstraints,
+  cats: string[],
+  schemas: SchemaProvider,
+): { structure: MessageStructure; how: string }[] {
+  const out: { structure: MessageStructure; how: string }[] = []
+  const add = (cat: string, name: string, how: string): boolean => {
+    const schema = schemas(cat)
+    const structure = schema ? structureFor(schema, name) : undefined
+    if (structure) out.push({ structure, how })
+    return structure !== undefined
+  }
+  if (docs.docType && docs.docType.length > 0) {
+    for (const t of docs.docType) {
+      const i = t.indexOf(':')
+      if (i > 0) {
+        if (!add(t.slice(0, i), t.slice(i + 1), `docType constraint ${t}`)) return []
+      } else {
+        if (cats.length === 0) return []
+        for (const c of cats) if (!add(c, t, `docType constraint ${t}, category ${c}`)) return []
+      }
+    }
+    return out
+  }
+  if (!docs.docName || docs.docName.length === 0 || cats.length === 0) return []
+  for (const n of docs.docName)
+    for (const c of cats) if (!add(c, n, `docName constraint ${n}, category ${c}`)) return []
+  return out
+}
+
+/** Why a rule's group paths could not be checked at load, for its note. */
+function groupsUncheckedWhy(
+  docs: DocConstraints,
+  cats: string[] | undefined,
+  checked: string[],
+): string {
+  if ((docs.docName?.length ?? 0) === 0 && (docs.docType?.length ?? 0) === 0)
+    return 'no docName or docType constraint names the message structure'
+  if (cats === undefined && (docs.docType ?? []).every((t) => !t.includes(':')))
+    return "no docCategory constraint and the routers' sources set no MessageSchemaCategory"
+  if (checked.length === 0 && cats !== undefined) return `no schema for category ${cats.join(', ')}`
+  return `the schema has no structure for ${[...(docs.docType ?? []), ...(docs.docName ?? [])].join(', ')}`
+}
+
 function xmlRuleSets(
   def: RuleClassDefinition,
   functions: FunctionRegistry,
@@ -695,18 +754,33 @@ function xmlRuleSets(
   /** The schema categories of the rule being compiled (its own, else the enclosing rule's). */
   let currentCats: string[] | undefined = known.categories
   let catsHow: 'docCategory constraint' | 'MessageSchemaCategory' = 'MessageSchemaCategory'
+  /** The docName/docType constraints of the rule being compiled (its own, else the enclosing rule's). */
+  let currentDocs: DocConstraints = {}
   const compileRule = (
     el: XmlElement,
     parent: Allowed = allowed,
     parentCats: string[] | undefined = known.categories,
+    parentDocs: DocConstraints = {},
   ): Rule => {
     const ownCats = childrenNamed(el, 'constraint')
       .filter((c) => c.attrs.name === 'docCategory')
       .flatMap((c) => splitList(c.attrs.value))
     const cats = ownCats.length > 0 ? ownCats : parentCats
+    const ownOf = (n: string): string[] =>
+      childrenNamed(el, 'constraint')
+        .filter((c) => c.attrs.name === n)
+        .flatMap((c) => splitList(c.attrs.value))
+    const ownNames = ownOf('docName')
+    const ownTypes = ownOf('docType')
+    const docs: DocConstraints = {
+      docName: ownNames.length > 0 ? ownNames : parentDocs.docName,
+      docType: ownTypes.length > 0 ? ownTypes : parentDocs.docType,
+    }
     const outerCats = currentCats
     const outerHow = catsHow
+    const outerDocs = currentDocs
     currentCats = cats
+    currentDocs = docs
     if (ownCats.length > 0) catsHow = 'docCategory constraint'
     anon++
     const name = el.attrs.name !== undefined && el.attrs.name !== '' ? el.attrs.name : `#${anon}`
@@ -751,12 +825,46 @@ function xmlRuleSets(
     // When the schema is known (a docCategory constraint, else the categories the routers'
     // sources assign), check symbolic names now; else say they are checked per message.
     currentCats = outerCats
+    currentDocs = outerDocs
     const how = catsHow
     catsHow = outerHow
     const checked = (cats ?? []).filter((c) => schemas(c) !== undefined)
+    const structs = ruleStructures(docs, checked, schemas)
+    // IRIS group names: checked against the message structure when the constraints name it
+    // (conditions, and the paths of this rule's own actions: foreach, assign, trace, return).
+    const checkGroups = (base: string, path: VirtualPath, line: number, what: string): void => {
+      if ((base !== 'HL7' && base !== 'Document') || !pathHasGroups(path)) return
+      if (structs.length === 0) {
+        known.notes?.push(
+          `rule "${name}": HL7.{${path.raw}} walks IRIS groups that could not be checked at load (${groupsUncheckedWhy(docs, cats, checked)}); a misspelled group name reads "" for each message at run time`,
+        )
+      }
+      for (const s of structs) {
+        const wrong = verifyGroupPath(path, s.structure)
+        if (wrong !== undefined)
+          throw new EngineError(
+            'ENGINE_RULE_INVALID',
+            `${where(line)}: ${what}: ${wrong} (${s.how})`,
+          )
+      }
+    }
+    const actionGroups = (acts: Action[], line: number): void => {
+      for (const act of acts) {
+        if (act.a === 'foreach')
+          checkGroups(act.base, act.path, line, `foreach ${act.base}.{${act.path.raw}}`)
+        const v =
+          act.a === 'assign' || act.a === 'trace' || act.a === 'return' ? act.value : undefined
+        if (v)
+          for (const { base, path } of collectPaths(v))
+            checkGroups(base, path, line, `<${act.a}> value`)
+      }
+    }
+    for (const w of rule.whens) actionGroups(w.actions, w.line ?? el.line)
+    actionGroups([...(rule.otherwise ?? []), ...rule.direct], el.line)
     for (const w of rule.whens) {
       for (const { base, path } of collectPaths(w.cond)) {
         if (base !== 'HL7' && base !== 'Document') continue
+        checkGroups(base, path, w.line ?? el.line, `condition ${w.src ?? ''}`)
         if (!path.fields.some((f) => typeof f.key === 'string')) continue
         if (checked.length === 0) {
           known.notes?.push(
@@ -832,7 +940,7 @@ function xmlRuleSets(
           })
           break
         case 'rule':
-          out.push({ a: 'rule', rule: compileRule(c, allow, currentCats) })
+          out.push({ a: 'rule', rule: compileRule(c, allow, currentCats, currentDocs) })
           break
         case 'foreach': {
           const pp = c.attrs.propertypath ?? c.attrs.propertyPath ?? ''
@@ -862,7 +970,9 @@ function xmlRuleSets(
             a: 'foreach',
             path,
             base: m[1] as string,
-            rules: childrenNamed(c, 'rule').map((r) => compileRule(r, allow, currentCats)),
+            rules: childrenNamed(c, 'rule').map((r) =>
+              compileRule(r, allow, currentCats, currentDocs),
+            ),
           })
           break
         }

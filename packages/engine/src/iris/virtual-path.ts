@@ -688,6 +688,68 @@ export function verifySymbolicPath(p: VirtualPath, schema: Hl7Schema): string | 
   }
 }
 
+/**
+ * The structure a doc type names: `category:STRUCTURE` (`2.5:ORU_R01`), or a message type
+ * `TYPE_EVENT` (`ADT_A08`, an IRIS docName) mapped through the schema's events
+ * (`ADT^A08` → `ADT_A01`), as the runtime does for MSH-9. Undefined when the schema lacks it.
+ */
+export function structureFor(schema: Hl7Schema, name: string): MessageStructure | undefined {
+  const direct = schema.structures[name]
+  if (direct) return direct
+  const i = name.indexOf('_')
+  if (i <= 0) return undefined
+  const mapped = schema.events[`${name.slice(0, i)}^${name.slice(i + 1)}`]
+  return mapped !== undefined ? schema.structures[mapped] : undefined
+}
+
+/** Whether a path walks IRIS groups (`{PIDgrpgrp(1).ORCgrp(1).OBX:5}`, `{ORCgrp(*)}`). */
+export function pathHasGroups(p: VirtualPath): boolean {
+  const last = p.steps[p.steps.length - 1]
+  return (
+    p.steps.length > 1 ||
+    (last !== undefined &&
+      p.fields.length === 0 &&
+      /grp$/i.test(last.name) &&
+      !isOrdinal(last.name))
+  )
+}
+
+/**
+ * Checks the group steps of a path against a message structure, at load: each group must be a
+ * group of the level above it (the IRIS names `StructureNode.name` carries, which the runtime's
+ * group tree uses), and a segment after groups must be a segment of the last group. Returns
+ * what is wrong (with the names valid at that level), or undefined. A path without groups is
+ * not checked (segments outside the structure are still read at the top level).
+ */
+export function verifyGroupPath(p: VirtualPath, structure: MessageStructure): string | undefined {
+  if (!pathHasGroups(p)) return undefined
+  let nodes: StructureNode[] = structure.children
+  let where = `structure ${structure.id}`
+  const groupNames = (ns: StructureNode[]): string[] =>
+    ns.flatMap((n) => (n.kind === 'group' ? [n.name] : []))
+  const segNames = (ns: StructureNode[]): string[] =>
+    ns.flatMap((n) => (n.kind === 'segment' ? [n.segment] : []))
+  const list = (a: string[]): string => (a.length > 0 ? a.join(', ') : 'none')
+  for (let i = 0; i < p.steps.length; i++) {
+    const step = p.steps[i] as PathStep
+    const last = i === p.steps.length - 1
+    if (last && p.fields.length > 0) {
+      // the segment after the groups
+      if (segNames(nodes).includes(step.name)) return undefined
+      return `virtual path {${p.raw}}: segment "${step.name}" is not a segment of ${where} (segments there: ${list(segNames(nodes))}; groups there: ${list(groupNames(nodes))})`
+    }
+    const g = nodes.find((n) => n.kind === 'group' && n.name === step.name)
+    if (g?.kind === 'group') {
+      nodes = g.children
+      where = `group ${g.name} of structure ${structure.id}`
+      continue
+    }
+    if (last && segNames(nodes).includes(step.name)) return undefined
+    return `virtual path {${p.raw}}: group "${step.name}" is not a group of ${where} (groups there: ${list(groupNames(nodes))})`
+  }
+  return undefined
+}
+
 /** Whether a path has `()` (every instance) at a group, segment or field level. */
 export function pathHasAll(p: VirtualPath): boolean {
   return p.steps.some((s) => s.index === '') || p.fields.some((f) => f.index === '')
