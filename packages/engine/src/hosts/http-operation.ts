@@ -2,15 +2,19 @@
  * `EnsLib.HL7.Operation.HTTPOperation`: POSTs each message to HTTPServer:HTTPPort/URL (HTTPS
  * with SSLConfig) and reads the response body as the ACK, which goes through ReplyCodeActions;
  * a 2xx response with an empty body completes the message. A non-2xx status, a connection error
- * or no response within ResponseTimeout is a transport error (retried until FailureTimeout).
- * Settings: HTTPServer, HTTPPort, URL, SSLConfig, ResponseTimeout (s, default 30),
- * ConnectTimeout, ReplyCodeActions, RetryInterval, FailureTimeout, DefCharEncoding.
+ * no connection within ConnectTimeout or no response within ResponseTimeout is a transport error
+ * (retried until FailureTimeout). Settings: HTTPServer, HTTPPort, URL, SSLConfig,
+ * ConnectTimeout (s, default 5 as in IRIS: TCP connect plus, with SSLConfig, the TLS handshake;
+ * 0 = no limit), ResponseTimeout (s, default 30, -1 = forever: from the connection being open
+ * to the response, counted as inactivity), ReplyCodeActions, RetryInterval, FailureTimeout,
+ * DefCharEncoding.
  * A JSON body (a DTL with a non-HL7 target, a routed alert) is posted as `application/json`; a
  * 2xx response to it completes the message unless its body is an HL7 ACK (a JSON API answers
  * JSON, not MSA).
  */
 import http from 'node:http'
 import https from 'node:https'
+import type { Socket } from 'node:net'
 import type { ProductionItem } from '../production/types.js'
 import { EngineError } from '../errors.js'
 import type { Envelope } from '../runtime/envelope.js'
@@ -39,7 +43,9 @@ export class HttpOperationHost extends OperationHost {
     const encoding =
       env.format === 'json' ? 'utf8' : outboundEncoding(s.raw('DefCharEncoding'), env.raw)
     const body = Buffer.from(env.raw, encoding)
-    const timeoutMs = s.number('ResponseTimeout', 30) * 1000
+    const responseS = s.number('ResponseTimeout', 30)
+    const timeoutMs = responseS < 0 ? 0 : responseS * 1000
+    const connectMs = Math.max(0, s.number('ConnectTimeout', 5)) * 1000
     const where = `${secure ? 'https' : 'http'}://${host}:${port}${urlPath}`
     return new Promise<Delivery>((resolve, reject) => {
       const options: https.RequestOptions = {
@@ -52,7 +58,6 @@ export class HttpOperationHost extends OperationHost {
           'content-length': body.length,
         },
         signal,
-        timeout: timeoutMs,
         ...(secure ? this.ctx.tls(ssl) : {}),
       }
       const req = (secure ? https : http).request(options, (res) => {
@@ -69,6 +74,36 @@ export class HttpOperationHost extends OperationHost {
           const ack = env.format === 'json' ? /^\s*MSH/.test(text) : text.trim() !== ''
           resolve({ reply: ack ? text : undefined, detail: `${where} ${status}` })
         })
+      })
+      // The connection phase (a fresh socket: TCP connect, then the TLS handshake) is bounded by
+      // ConnectTimeout; ResponseTimeout starts once the connection is open.
+      req.on('socket', (socket: Socket) => {
+        const open = (): void => {
+          if (timeoutMs > 0) req.setTimeout(timeoutMs)
+        }
+        if (!socket.connecting) {
+          open()
+          return
+        }
+        const timer =
+          connectMs > 0
+            ? setTimeout(
+                () =>
+                  req.destroy(
+                    new EngineError(
+                      'ENGINE_DELIVERY_FAILED',
+                      `could not connect to ${where} within ConnectTimeout ${connectMs / 1000} s`,
+                    ),
+                  ),
+                connectMs,
+              )
+            : undefined
+        const ready = secure ? 'secureConnect' : 'connect'
+        socket.once(ready, () => {
+          clearTimeout(timer)
+          open()
+        })
+        socket.once('close', () => clearTimeout(timer))
       })
       req.on('timeout', () =>
         req.destroy(

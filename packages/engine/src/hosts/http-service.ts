@@ -3,7 +3,8 @@
  * response body is its ACK (`Content-Type: x-application/hl7-v2+er7`), decided by `InboundCore`
  * exactly as for MLLP. AckMode Never or Byte answers 200 with an empty body. Settings: Port,
  * IPAddress, SSLConfig (HTTPS), AckMode, TargetConfigNames, Validation, MessageSchemaCategory,
- * BadMessageHandler, DefCharEncoding. Request bodies are limited to 16 MiB (413 beyond).
+ * BadMessageHandler, DefCharEncoding, AlertOnError (alert when a message is NAKed or not accepted).
+ * Request bodies are limited to 16 MiB (413 beyond).
  */
 import http from 'node:http'
 import https from 'node:https'
@@ -58,6 +59,7 @@ export class HttpServiceHost extends ListeningServiceHost {
     } catch (e) {
       this.noteError(e)
       this.logger.error({ err: errorText(e) }, 'message not accepted')
+      this.core.alertError(`message not accepted: ${errorText(e)}`)
       ack = this.acks.systemError(header, `message not accepted: ${errorText(e)}`)
     }
     res.writeHead(200, { 'content-type': 'x-application/hl7-v2+er7' }).end(ack)

@@ -3,7 +3,8 @@
  * first, then the ACK per AckMode). Settings: Port, IPAddress (default all interfaces), SSLConfig
  * (TLS from the engine's `tls` config), AckMode, TargetConfigNames, MessageSchemaCategory,
  * Validation, BadMessageHandler, DefCharEncoding (default Latin1, MSH-18 wins unless `!`), ReadTimeout
- * (idle seconds, -1 = never), Framing (MLLP/Flexible), AppAckTimeout, and the ACK settings of
+ * (idle seconds, -1 = never), StayConnected (-1 = stay connected, 0 = close after each ACK, N > 0 =
+ * close after N idle seconds), AlertOnError (alert when a message is NAKed or not accepted), Framing (MLLP/Flexible), AppAckTimeout, and the ACK settings of
  * `inbound-receipt.ts` (NackErrorCode, AddNackERR, LocalFacilityApplication, UseAckCommitCodes,
  * IgnoreInboundAck).
  *
@@ -32,6 +33,10 @@ export class TcpServiceHost extends ListeningServiceHost {
     const s = this.settings
     const ssl = s.string('SSLConfig')
     const readTimeout = s.number('ReadTimeout', -1)
+    // IRIS StayConnected: -1 (default) stay connected, 0 close after each ACK, N > 0 close after
+    // N idle seconds. With ReadTimeout too, the shorter idle limit wins.
+    const stayConnected = s.number('StayConnected', -1)
+    const idle = [readTimeout, stayConnected].filter((n) => n > 0)
     const defEnc = s.raw('DefCharEncoding')
     const server = new MllpServer({
       handler: async (frame, ctx) => {
@@ -52,6 +57,7 @@ export class TcpServiceHost extends ListeningServiceHost {
           // Not accepted (WAL/store refused): a system error, answered per NackErrorCode.
           this.noteError(e)
           this.logger.error({ err: errorText(e) }, 'message not accepted')
+          this.core.alertError(`message not accepted: ${errorText(e)}`)
           return this.acks.systemError(ctx.header, `message not accepted: ${errorText(e)}`)
         }
         switch (d.kind) {
@@ -65,7 +71,8 @@ export class TcpServiceHost extends ListeningServiceHost {
         }
       },
       ...(ssl === undefined ? {} : { tls: this.ctx.tls(ssl) }),
-      idleTimeoutMs: readTimeout > 0 ? readTimeout * 1000 : 0,
+      idleTimeoutMs: idle.length > 0 ? Math.min(...idle) * 1000 : 0,
+      closeAfterAck: stayConnected === 0,
       maxInFlight: 1,
     })
     const track = (): void =>

@@ -5,8 +5,12 @@ import { productionItem, removeDir, tempDir } from '../../test/helpers.js'
 import { checkProduction } from '../iris/check.js'
 import { settingSupport } from './setting-support.js'
 
-const verdict = (className: string, name: string, value: string, kind = 'service' as const) =>
-  settingSupport(productionItem(className), { target: 'Host', name, value }, kind).status
+const verdict = (
+  className: string,
+  name: string,
+  value: string,
+  kind: 'service' | 'process' | 'operation' = 'service',
+) => settingSupport(productionItem(className), { target: 'Host', name, value }, kind).status
 
 describe('settingSupport', () => {
   it('honours, accepts with differences, or refuses, with values checked', () => {
@@ -29,6 +33,36 @@ describe('settingSupport', () => {
     expect(verdict(tcp, 'Schedule', 'START:someday')).toBe('unsupported')
     expect(verdict(tcp, 'InactivityTimeout', '30')).toBe('supported')
     expect(verdict(tcp, 'FrameworkCustomSetting', 'x')).toBe('unsupported')
+  })
+
+  it('judges honoured settings per host class: a class that never reads one does not honour it', () => {
+    const tcpIn = 'EnsLib.HL7.Service.TCPService'
+    const tcpOut = 'EnsLib.HL7.Operation.TCPOperation'
+    const httpIn = 'EnsLib.HL7.Service.HTTPService'
+    const router = 'EnsLib.HL7.MsgRouter.RoutingEngine'
+    expect(verdict(tcpIn, 'ReadTimeout', '30')).toBe('supported')
+    expect(verdict(tcpOut, 'ReadTimeout', '30', 'operation')).toBe('unsupported')
+    expect(verdict(tcpIn, 'StayConnected', '0')).toBe('supported')
+    expect(verdict(httpIn, 'StayConnected', '0')).toBe('unsupported')
+    expect(verdict(tcpOut, 'ConnectTimeout', '5', 'operation')).toBe('supported')
+    expect(verdict(tcpIn, 'ConnectTimeout', '5')).toBe('unsupported')
+    expect(verdict(router, 'RetryInterval', '5', 'process')).toBe('unsupported')
+    expect(verdict(router, 'AlertOnError', '1', 'process')).toBe('supported')
+    expect(verdict(tcpOut, 'TargetConfigNames', 'X', 'operation')).toBe('supported')
+    expect(
+      settingSupport(
+        productionItem(tcpOut),
+        { target: 'Adapter', name: 'ReadTimeout', value: '30' },
+        'operation',
+      ),
+    ).toMatchObject({
+      note: expect.stringMatching(/not read by EnsLib.HL7.Operation.TCPOperation/),
+    })
+    expect(verdict(tcpIn, 'Validation', 'dm-z')).toBe('differences')
+    expect(verdict(router, 'Validation', 'none', 'process')).toBe('supported')
+    expect(verdict(tcpOut, 'Validation', 'dm-z', 'operation')).toBe('unsupported')
+    // A class registered by the user is judged by the setting's name.
+    expect(verdict('Trust.CustomService', 'ReadTimeout', '30')).toBe('supported')
   })
 })
 

@@ -70,6 +70,130 @@ export const HONOURED_SETTINGS: ReadonlySet<string> = new Set([
   'AlertFile',
 ])
 
+const INBOUND_HL7 = [
+  'Port',
+  'IPAddress',
+  'SSLConfig',
+  'TargetConfigNames',
+  'MessageSchemaCategory',
+  'Validation',
+  'BadMessageHandler',
+  'AckMode',
+  'AppAckTimeout',
+  'DefCharEncoding',
+  'AlertOnError',
+  'NackErrorCode',
+  'AddNackERR',
+  'LocalFacilityApplication',
+  'UseAckCommitCodes',
+  'IgnoreInboundAck',
+]
+const OPERATION = ['RetryInterval', 'FailureTimeout', 'ReplyCodeActions', 'AlertOnError']
+const ROUTER = [
+  'BusinessRuleName',
+  'BadMessageHandler',
+  'MessageSchemaCategory',
+  'Validation',
+  'AlertOnBadMessage',
+  'AlertOnError',
+  'LocalFacilityApplication',
+]
+
+/**
+ * The settings each built-in host class reads (besides those the Engine reads for every item:
+ * TargetConfigNames, QueueCountAlert, QueueWaitAlert, OrderingKey). A setting LI honours on some
+ * class but that this class never reads is reported as not supported on it (for example
+ * ReadTimeout, an inbound TCP setting, on a TCPOperation). Classes not listed here (registered by
+ * the user) are judged by the setting's name alone.
+ */
+export const CLASS_SETTINGS: Readonly<Record<string, ReadonlySet<string>>> = {
+  'EnsLib.HL7.Service.TCPService': new Set([
+    ...INBOUND_HL7,
+    'ReadTimeout',
+    'StayConnected',
+    'Framing',
+  ]),
+  'EnsLib.HL7.Service.HTTPService': new Set(INBOUND_HL7),
+  'EnsLib.HL7.Service.FileService': new Set([
+    'FilePath',
+    'FileSpec',
+    'ArchivePath',
+    'WorkPath',
+    'AppendTimestamp',
+    'CallInterval',
+    'ConfirmComplete',
+    'BatchHandling',
+    'Framing',
+    'Charset',
+    'DefCharEncoding',
+    'MessageSchemaCategory',
+    'AlertOnError',
+    // No ACK leaves a file service (IRIS sends it to ReplyTargetConfigNames, refused when set):
+    // the ACK settings change nothing.
+    'AckMode',
+    'NackErrorCode',
+    'AddNackERR',
+    'LocalFacilityApplication',
+    'UseAckCommitCodes',
+    'IgnoreInboundAck',
+  ]),
+  'EnsLib.HL7.Operation.TCPOperation': new Set([
+    ...OPERATION,
+    'IPAddress',
+    'Port',
+    'SSLConfig',
+    'ConnectTimeout',
+    'ResponseTimeout',
+    'StayConnected',
+    'Framing',
+    'DefCharEncoding',
+    'PipelineWindow',
+  ]),
+  'EnsLib.HL7.Operation.HTTPOperation': new Set([
+    ...OPERATION,
+    'HTTPServer',
+    'HTTPPort',
+    'URL',
+    'SSLConfig',
+    'ConnectTimeout',
+    'ResponseTimeout',
+    'DefCharEncoding',
+  ]),
+  'EnsLib.HL7.Operation.FileOperation': new Set([
+    ...OPERATION,
+    'FilePath',
+    'Filename',
+    'Overwrite',
+    'Charset',
+    'DefCharEncoding',
+    'Framing',
+    'Separators',
+    'AutoBatchParentSegs',
+  ]),
+  'EnsLib.EMail.AlertOperation': new Set([...OPERATION, 'AlertFile']),
+  'EnsLib.HL7.MsgRouter.RoutingEngine': new Set(ROUTER),
+  'EnsLib.MsgRouter.RoutingEngine': new Set(ROUTER),
+}
+
+/** Read by the Engine for every item, whatever its class. */
+const EVERY_ITEM: ReadonlySet<string> = new Set([
+  'TargetConfigNames',
+  'QueueCountAlert',
+  'QueueWaitAlert',
+  'OrderingKey',
+])
+
+/** Settings some built-in class reads with a value check (see the switch below). */
+const CHECKED: ReadonlySet<string> = new Set([
+  'Framing',
+  'BatchHandling',
+  'NackErrorCode',
+  'DefCharEncoding',
+  'Charset',
+  'Separators',
+  'ConfirmComplete',
+])
+
 /**
  * Settings that tune IRIS logging, archiving or monitoring. ArchiveIO and LogTraceEvents map to
  * the engine's logger (Engine: ArchiveIO logs each message in and out at info with its size and
@@ -144,6 +268,17 @@ export function settingSupport(
   const ok: SettingSupport = { status: 'supported' }
   if (value === '' || LOGGING_ONLY.has(name)) return ok
   const bad = (why: string): SettingSupport => ({ status: 'unsupported', note: why })
+  const reads = CLASS_SETTINGS[item.className]
+  if (
+    reads !== undefined &&
+    (HONOURED_SETTINGS.has(name) || CHECKED.has(name)) &&
+    !reads.has(name) &&
+    !EVERY_ITEM.has(name)
+  ) {
+    return bad(
+      `setting ${name} (${s.target}) is not read by ${item.className}: LI Engine keeps it but this item does not act on it, so it would behave differently from IRIS; remove it`,
+    )
+  }
   try {
     switch (name) {
       case 'Framing':
@@ -185,6 +320,13 @@ export function settingSupport(
           : {
               status: 'differences',
               note: `ConfirmComplete=${value} is served as 1 (Size: the file's size and time must not change between two polls)`,
+            }
+      case 'Validation':
+        return value.toLowerCase() === 'none'
+          ? ok
+          : {
+              status: 'differences',
+              note: `Validation="${value}": any value other than empty or none runs the full structural check against the schema (the IRIS per-letter flags are not told apart)`,
             }
       case 'LocalFacilityApplication':
         return kind === 'process'

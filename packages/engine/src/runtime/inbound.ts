@@ -54,6 +54,7 @@ export class InboundCore {
   readonly #category: string | undefined
   readonly #bad: string | undefined
   readonly #appAckTimeout: number
+  readonly #alertOnError: boolean
 
   constructor(item: ProductionItem, ctx: HostContext) {
     this.#name = item.name
@@ -65,6 +66,15 @@ export class InboundCore {
     this.#category = this.#settings.string('MessageSchemaCategory')
     this.#bad = this.#settings.string('BadMessageHandler')
     this.#appAckTimeout = this.#settings.number('AppAckTimeout', 25)
+    this.#alertOnError = this.#settings.boolean('AlertOnError', false)
+  }
+
+  /**
+   * AlertOnError: raise an alert (routed to Ens.Alert like an operation's) when the service
+   * answers with an error ACK (AE/AR/CE/CR) or could not accept a message. No-op when unset.
+   */
+  alertError(text: string, sessionId?: string): void {
+    if (this.#alertOnError) this.#ctx.alert(this.#name, text, sessionId)
   }
 
   /** Make one inbound message durable, route it, and decide the ACK. */
@@ -75,7 +85,7 @@ export class InboundCore {
     if (problem !== undefined) {
       this.#ctx.metrics?.recordMessageFailed(this.#name, 'invalid')
       const bad = this.#bad
-      await this.#ctx.path.admit({
+      const admitted = await this.#ctx.path.admit({
         source: this.#name,
         raw,
         targets: bad === undefined ? [] : [bad],
@@ -87,9 +97,11 @@ export class InboundCore {
       // Rejected (AR/CR, error 100) when nothing takes it; with a BadMessageHandler, an error
       // (AE/CE, error 207).
       const rejected = bad === undefined
+      const code = rejected ? (enhanced ? 'CR' : 'AR') : enhanced ? 'CE' : 'AE'
+      this.alertError(`bad message NAKed: ${problem}`, admitted.sessionId)
       return {
         kind: 'ack',
-        code: rejected ? (enhanced ? 'CR' : 'AR') : enhanced ? 'CE' : 'AE',
+        code,
         text: problem,
         errorCode: rejected ? 100 : 207,
         reason: 'content',
@@ -143,6 +155,10 @@ export class InboundCore {
     }
     if (outcome === 'timeout') {
       finished.catch(() => undefined)
+      this.alertError(
+        `NAKed: no application acknowledgement within AppAckTimeout ${limit} s`,
+        admitted.sessionId,
+      )
       return {
         kind: 'ack',
         code: 'AE',
@@ -151,9 +167,9 @@ export class InboundCore {
         reason: 'timeout',
       }
     }
-    return outcome === 'completed'
-      ? { kind: 'ack', code: 'AA' }
-      : { kind: 'ack', code: 'AE', text: 'delivery failed', errorCode: 207 }
+    if (outcome === 'completed') return { kind: 'ack', code: 'AA' }
+    this.alertError('NAKed: delivery failed', admitted.sessionId)
+    return { kind: 'ack', code: 'AE', text: 'delivery failed', errorCode: 207 }
   }
 
   /** Why the message is bad, or undefined. */

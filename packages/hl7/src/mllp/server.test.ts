@@ -375,6 +375,15 @@ describe('MllpServer', () => {
     expect(p.buffered).toBe(0)
   })
 
+  it('with closeAfterAck, closes the connection once the first ACK is written', async () => {
+    const { port } = await start(echoAck, { closeAfterAck: true })
+    const p = await peer(port)
+    p.write(encodeFrame(msg('ONE')))
+    expect(segment(await p.next(), 'MSA')).toBe('MSA|AA|ONE')
+    await p.closed
+    expect(p.buffered).toBe(0)
+  })
+
   it('serves many concurrent connections', async () => {
     const { server, port } = await start(echoAck)
     const connections: number[] = []

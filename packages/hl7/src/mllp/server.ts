@@ -100,6 +100,11 @@ export interface MllpServerOptions {
    * server stops reading from the connection. Default 64; 1 runs one handler at a time.
    */
   readonly maxInFlight?: number
+  /**
+   * Close each connection once the answer to its first message is written (IRIS StayConnected=0);
+   * frames the peer pipelined behind it get no answer. Default false.
+   */
+  readonly closeAfterAck?: boolean
   /** Refuse connections beyond this many; default unlimited. */
   readonly maxConnections?: number
 }
@@ -306,6 +311,7 @@ class Connection {
   readonly #server: ServerHooks
   readonly #handler: MllpHandler
   readonly #maxInFlight: number
+  readonly #closeAfterAck: boolean
   readonly #slots: Slot[] = []
   #head = 0
   #pending = 0
@@ -329,6 +335,7 @@ class Connection {
     this.info = info
     this.#handler = options.handler
     this.#maxInFlight = options.maxInFlight
+    this.#closeAfterAck = options.closeAfterAck
     this.decoder = new MllpDecoder({
       maxMessageBytes: options.maxMessageBytes,
       onFrame: (frame) => this.#onFrame(frame),
@@ -401,7 +408,7 @@ class Connection {
       done: false,
       ack: undefined,
       ackedBy: 'transport',
-      closeAfter: false,
+      closeAfter: this.#closeAfterAck,
       ran: false,
       bytes: frame.length,
       controlId:
@@ -588,6 +595,7 @@ class Connection {
       if (!socket.destroyed && slot.ack !== undefined) socket.write(slot.ack)
       this.#server.reportMessage(this.info.connectionId, slot)
       if (slot.closeAfter) {
+        this.#closing = true
         socket.end()
         return
       }
@@ -629,6 +637,7 @@ interface Resolved {
   readonly maxMessageBytes: number
   readonly idleTimeoutMs: number
   readonly maxInFlight: number
+  readonly closeAfterAck: boolean
 }
 
 /**
@@ -662,6 +671,7 @@ export class MllpServer extends EventEmitter<MllpServerEvents> {
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       idleTimeoutMs: options.idleTimeoutMs ?? 0,
       maxInFlight,
+      closeAfterAck: options.closeAfterAck ?? false,
     }
     this.#tls = options.tls !== undefined
     // allowHalfOpen (TCP only): a peer that half-closes after its last message still gets that
