@@ -491,21 +491,7 @@ export class MessagePath {
       }
       const t = this.#tracked.get(walKey)
       if (t !== undefined) t.rootStoreId = rec.id
-      const env: Envelope = {
-        v: 1,
-        walId: walKey,
-        sessionId,
-        rootStoreId: rec.id,
-        storeId: rec.id,
-        messageId: header.controlId,
-        source: input.source,
-        raw: input.raw,
-      }
-      if (input.fileName !== undefined) env.fileName = input.fileName
-      if (input.docCategory !== undefined) env.docCategory = input.docCategory
-      if (input.batch !== undefined) env.batch = input.batch
-      if (input.format !== undefined) env.format = input.format
-      if (input.msgClass !== undefined) env.msgClass = input.msgClass
+      const env = envelopeOf(progress, rec.id)
       const branches = this.#o.walCompletion === 'branches'
       // Redis hand-off. The inbound record is marked completed before any consumer can see the
       // message, so that a branch failing later (`settle`) always wins and marks it failed.
@@ -1043,7 +1029,7 @@ export class MessagePath {
 
 function noop(): void {}
 
-/** The envelope of a retried hand-off (the same fields `#handOff` puts in). */
+/** The first-hop envelope of a hand-off (first attempt and retries alike). */
 function envelopeOf(job: HandOffJob, storeId: string): Envelope {
   const { input } = job
   const env: Envelope = {
