@@ -199,6 +199,22 @@ export function createApp(deps: AppDeps): Hono {
     }
     await next()
   })
+  // While the engine starts (resuming the previous run's WAL entries can take minutes), only the
+  // production status answers; everything else needs the data layer and the hosts running.
+  api.use('*', async (c, next) => {
+    const state = engine.state
+    const starting = state === 'CREATED' || state === 'LOADED' || state === 'STARTING'
+    if (starting && !(c.req.method === 'GET' && c.req.path === '/api/production')) {
+      c.header('Retry-After', '5')
+      return fail(
+        c,
+        503,
+        'APP_STARTING',
+        `the engine is ${state.toLowerCase()}: retry once /health/ready answers 200 (GET /api/production shows progress)`,
+      )
+    }
+    await next()
+  })
 
   api.get('/production', async (c) => {
     const status = await engine.getStatus()
@@ -208,6 +224,7 @@ export function createApp(deps: AppDeps): Hono {
       walPending: status.walPending,
       inFlight: status.inFlight,
       handOffBacklog: status.handOffBacklog,
+      ...(status.resuming === undefined ? {} : { resuming: status.resuming }),
       items: status.items.map((s) => ({
         name: s.name,
         className: s.className,

@@ -124,29 +124,20 @@ export async function runEngine(
     )
   }
   await loadSavedTables(dataDir, engine, logger)
-  try {
-    await engine.start()
-  } catch (e) {
-    throw new AppError(
-      'APP_STARTUP_FAILED',
-      `engine failed to start: ${e instanceof Error ? e.message : String(e)}`,
-      {
-        cause: e,
-      },
-    )
-  }
 
   // Critical checks: without the WAL or the store nothing can be accepted safely, so readiness
   // goes false. Hosts and queues (registered by the engine) are non-critical: a receiver that is
-  // down degrades /health without taking the instance out of service.
-  engine.health.addCheck('wal', () => engine.wal.stats().pending >= 0, {
-    critical: true,
-    timeoutMs: 2000,
-  })
+  // down degrades /health without taking the instance out of service. Before the engine runs,
+  // readiness is false anyway (the registry is still starting), so these only look once it does.
+  engine.health.addCheck(
+    'wal',
+    () => engine.state !== 'RUNNING' || engine.wal.stats().pending >= 0,
+    { critical: true, timeoutMs: 2000 },
+  )
   engine.health.addCheck(
     'store',
     async () => {
-      await engine.store.query({ limit: 1 })
+      if (engine.state === 'RUNNING') await engine.store.query({ limit: 1 })
       return true
     },
     { critical: true, timeoutMs: 2000 },
@@ -158,6 +149,10 @@ export async function runEngine(
     logger,
     onLookupTablesChanged: (tables) => saveTables(dataDir, tables),
   })
+  // HTTP first: /health/live, /metrics and GET /api/production answer while the engine starts,
+  // which can take minutes when many WAL entries of the previous run are resumed; readiness
+  // stays false until the production runs. (Served only after start(), a large backlog outlived
+  // the Kubernetes startup probe and the pod was restarted before it could ever finish.)
   let httpPort: number
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
@@ -168,14 +163,32 @@ export async function runEngine(
       },
     )
     s.once('error', reject)
-  }).catch(async (e: unknown) => {
-    await engine.stop()
+  }).catch((e: unknown) => {
     throw new AppError(
       'APP_STARTUP_FAILED',
       `cannot listen on http ${config.httpHost}:${config.httpPort}: ${e instanceof Error ? e.message : String(e)}`,
       { cause: e },
     )
   })
+  const closeHttp = (): Promise<void> => {
+    const s = server as { closeAllConnections?: () => void; close: (cb: () => void) => void }
+    s.closeAllConnections?.()
+    return new Promise<void>((r) => s.close(() => r()))
+  }
+  logger.info({ protocol: 'http', port: httpPort!, address: config.httpHost }, 'listening')
+
+  try {
+    await engine.start()
+  } catch (e) {
+    await closeHttp()
+    throw new AppError(
+      'APP_STARTUP_FAILED',
+      `engine failed to start: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        cause: e,
+      },
+    )
+  }
 
   const shutdown = new GracefulShutdown({
     timeout: config.shutdownTimeout,
@@ -198,11 +211,7 @@ export async function runEngine(
   // Stopped in reverse order of registration: register in start order (operations first).
   for (const h of hosts) if (h.kind !== 'service') shutdown.registerHost(h)
   shutdown.registerHandler('engine', () => engine.stop())
-  shutdown.registerHandler('http', () => {
-    const s = server as { closeAllConnections?: () => void; close: (cb: () => void) => void }
-    s.closeAllConnections?.()
-    return new Promise<void>((r) => s.close(() => r()))
-  })
+  shutdown.registerHandler('http', closeHttp)
   if (options.signals !== false) shutdown.installSignalHandlers()
 
   for (const h of hosts) {
@@ -221,7 +230,6 @@ export async function runEngine(
         )
     }
   }
-  logger.info({ protocol: 'http', port: httpPort!, address: config.httpHost }, 'listening')
   const status = await engine.getStatus()
   logger.info(
     {

@@ -264,3 +264,47 @@ describe('createApp', { timeout: 30_000 }, () => {
     expect(((await r.json()) as { deadLetters: unknown[] }).deadLetters).toEqual([])
   })
 })
+
+describe('createApp while the engine starts', { timeout: 30_000 }, () => {
+  it('answers liveness, metrics and GET /api/production; readiness and the rest of /api wait', async () => {
+    const dir = await tempDir('app-starting')
+    try {
+      const engine = new Engine({ dataDir: path.join(dir, 'data'), syncMode: 'async' })
+      await engine.load({
+        xml: testProduction({
+          inPort: await freePort(),
+          outPort: await freePort(),
+          outDir: path.join(dir, 'out'),
+        }),
+      })
+      const app = createApp({ engine, adminToken: TOKEN })
+      const get = (url: string, token = true): Promise<Response> =>
+        Promise.resolve(
+          app.request(url, token ? { headers: { authorization: `Bearer ${TOKEN}` } } : {}),
+        )
+      expect((await get('/health/live', false)).status).toBe(200)
+      expect((await get('/health/ready', false)).status).toBe(503)
+      expect((await get('/metrics', false)).status).toBe(200)
+      const prod = await get('/api/production')
+      expect(prod.status).toBe(200)
+      expect(((await prod.json()) as { state: string }).state).toBe('LOADED')
+      for (const url of ['/api/messages', '/api/dead-letters', '/api/lookup-tables']) {
+        const r = await get(url)
+        expect(r.status).toBe(503)
+        expect(r.headers.get('retry-after')).toBe('5')
+        expect(((await r.json()) as { error: { code: string } }).error.code).toBe('APP_STARTING')
+      }
+      // Without the token it is still 401: the starting answer says nothing to strangers.
+      expect((await get('/api/messages', false)).status).toBe(401)
+      await engine.start()
+      try {
+        expect((await get('/health/ready', false)).status).toBe(200)
+        expect((await get('/api/messages')).status).toBe(200)
+      } finally {
+        await engine.stop()
+      }
+    } finally {
+      await removeDir(dir)
+    }
+  })
+})

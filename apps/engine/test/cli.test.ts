@@ -1,5 +1,5 @@
 // The built `li-engine` as a child process: help, version, bad options, check exit codes, send.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { readFile, readdir, writeFile } from 'node:fs/promises'
 import tls from 'node:tls'
 import path from 'node:path'
@@ -10,6 +10,7 @@ import {
   freePort,
   frame,
   DEMO,
+  CLI,
   DEMO_MESSAGES,
   MllpPeer,
   controlIdOf,
@@ -191,6 +192,45 @@ describe('li-engine send', { timeout: 60_000 }, () => {
     const down = await sendCli(closedPort, ['--timeout', '2', ok])
     expect(down.code).toBe(1)
     expect(down.stderr).toMatch(/cannot connect to 127\.0\.0\.1/)
+  })
+  it('draws a progress bar on a terminal (25 messages under a pseudo-terminal), none when piped', async () => {
+    const file = path.join(dir, 'many.hl7')
+    await writeFile(
+      file,
+      Array.from({ length: 25 }, (_, i) => hl7('ADT^A01', `PROG-${i}`)).join(''),
+    )
+    // script(1) (util-linux) runs the CLI on a pseudo-terminal, so stderr.isTTY is true there.
+    const command = [
+      process.execPath,
+      CLI,
+      'send',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      file,
+    ]
+      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+      .join(' ')
+    const tty = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let out = ''
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()))
+      child.on('error', reject)
+      child.on('close', (code) => resolve({ code, out }))
+    })
+    expect(tty.code).toBe(0)
+    // The last frame of the bar: full, 25 of 25, the tally; then the summary on its own line.
+    expect(tty.out).toContain(`\r[${'#'.repeat(30)}] 25/25 AA 25`)
+    expect(tty.out).toMatch(/sent 25 messages to 127\.0\.0\.1:\d+ in [\d.]+ s: AA 25/)
+    // Piped (not a terminal): no bar, only the summary.
+    const piped = await sendCli(port, [file])
+    expect(piped.code).toBe(0)
+    expect(piped.stderr).toBe('')
+    expect(piped.stdout).not.toContain('#')
   })
 })
 

@@ -253,6 +253,16 @@ describe('li-engine run: crash and shutdown', { timeout: 60_000 }, () => {
 
     answer = true
     const second = await EngineProcess.start(dir, xml)
+    // HTTP (liveness, metrics) was up before the resume of the previous run's entries began, so a
+    // long resume cannot outlive a startup probe; the resume reports when it is done.
+    const at = (pred: (l: Record<string, unknown>) => boolean): number =>
+      second.lines.findIndex(pred)
+    const http = at((l) => l.msg === 'listening' && l.protocol === 'http')
+    const resuming = at((l) => l.msg === 'resuming WAL entries from the previous run')
+    const resumed = at((l) => l.msg === 'resumed WAL entries')
+    expect(http).toBeGreaterThanOrEqual(0)
+    expect(resuming).toBeGreaterThan(http)
+    expect(resumed).toBeGreaterThan(resuming)
     await waitFor(
       () => acked.every((id) => peer.count(id) >= 1),
       'every acknowledged message at the receiver',

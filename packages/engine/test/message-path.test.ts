@@ -93,4 +93,27 @@ describe('MessagePath.admit', () => {
     expect(second?.receipt).not.toBe(first!.receipt)
     expect(p.envelopeOf(second!)).toEqual(env)
   })
+
+  it('holds envelope objects only within localEnvelopeBytes; past it consumers decode the payload', async () => {
+    const body = hl7('ADT^A01', 'L-0')
+    // Room for two bodies: the third and later go through the queue payload only.
+    const p = create({ inProcessQueue: true, localEnvelopeBytes: body.length * 2 })
+    const ids = ['L-0', 'L-1', 'L-2', 'L-3']
+    const admitted = await Promise.all(
+      ids.map((id) => p.admit({ source: 'In', raw: hl7('ADT^A01', id), targets: ['Out'] })),
+    )
+    await p.idle()
+    await Promise.all(admitted.map((a) => a.handedOff))
+    const got = await queue.receiveBatch('Out', { max: 10 })
+    expect(got.map((m) => m.headers.envRef !== undefined)).toEqual([true, true, false, false])
+    // Every consumer gets the same envelope either way, in order.
+    expect(got.map((m) => p.envelopeOf(m).raw)).toEqual(ids.map((id) => hl7('ADT^A01', id)))
+    // Taking the held ones gave their budget back: the next message is held again.
+    const more = await p.admit({ source: 'In', raw: hl7('ADT^A01', 'L-4'), targets: ['Out'] })
+    await p.idle()
+    await more.handedOff
+    const next = await queue.receive('Out')
+    expect(next?.headers.envRef).toBeDefined()
+    expect(p.envelopeOf(next!).messageId).toBe('L-4')
+  })
 })

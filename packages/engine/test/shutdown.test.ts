@@ -133,4 +133,53 @@ describe('Engine.stop', () => {
       await peer.close()
     }
   })
+
+  it('resumes more entries than the resume window at once, delivering them in WAL order', async () => {
+    let answer = false
+    const peer = new MllpPeer((m) =>
+      answer ? { ack: ackFor(controlIdOf(m), 'AA') } : { ack: null },
+    )
+    const peerPort = await peer.listen()
+    const { engine, dir } = await startEngine(
+      [
+        tcpService('In', 'Out', 1),
+        tcpOperation(
+          'Out',
+          peerPort,
+          { ResponseTimeout: 0.2 },
+          { RetryInterval: 0.1, FailureTimeout: -1 },
+        ),
+      ],
+      { freePorts: ['In'], config: { drainTimeout: 0.2 } },
+    )
+    dirs.push(dir)
+    // 600 > RESUME_WINDOW (256): the resume runs several windows, concurrently within each.
+    const ids = Array.from({ length: 600 }, (_, i) => `RW-${String(i).padStart(3, '0')}`)
+    for (const id of ids)
+      expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
+    await engine.stop()
+    answer = true
+    const from = peer.received.length
+    const again = await runEngine(engine.config.dataDir, engine.production!)
+    try {
+      await waitFor(
+        async () => (await again.getStatus()).walPending === 0,
+        'every resumed entry delivered and completed',
+        60_000,
+      )
+      const firsts: string[] = []
+      for (const m of peer.received.slice(from)) {
+        const id = controlIdOf(m)
+        if (!firsts.includes(id)) firsts.push(id)
+      }
+      expect(firsts).toEqual(ids)
+      // They came from the WAL: each has a record marked recovered in the second run (newest
+      // first: the 600 of the second run come before the first run's 600).
+      const { records } = await again.store.query({ hostName: 'In', limit: 1000 })
+      expect(records.filter((r) => r.metadata?.recovered === true)).toHaveLength(600)
+    } finally {
+      await again.stop()
+      await peer.close()
+    }
+  }, 120_000)
 })

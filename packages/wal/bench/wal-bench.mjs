@@ -17,7 +17,8 @@
 // callers' own work included). Contenders run interleaved, in a rotating order, ROUNDS rounds;
 // rates are medians, ratios medians of per-round ratios.
 // Then recovery time of 100,000 and 1,000,000 pending 1 KiB entries (wall and CPU time: on a
-// shared machine the CPU time is the steadier figure).
+// shared machine the CPU time is the steadier figure), the memory right after `start()` (RSS,
+// and V8's heapUsed + external), and the time of `pending()` plus reading every payload once.
 //
 // Runs over dist/ (plain Node, no TypeScript loader): `pnpm --filter @li/wal bench` builds first.
 // LI_BENCH_SCALE (default 1) scales the record counts, LI_BENCH_ROUNDS (default 3) sets the
@@ -248,10 +249,18 @@ if (process.argv[2] === '--recover') {
   const ms = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   const cpuMs = (cpu.user + cpu.system) / 1000
-  const ok = reader.pending().length === Number(n)
-  const rssMB = process.memoryUsage().rss / 1e6
+  const mem = process.memoryUsage()
+  const rssMB = mem.rss / 1e6
+  const heapMB = (mem.heapUsed + mem.external) / 1e6
+  // What a consumer does next (the engine's resume): every pending entry's payload, once.
+  const t1 = performance.now()
+  const pending = reader.pending()
+  let bytes = 0
+  for (const e of pending) bytes += e.payload.length
+  const readMs = performance.now() - t1
+  const ok = pending.length === Number(n) && bytes === Number(n) * PAYLOAD.length
   await reader.stop()
-  process.stdout.write(JSON.stringify({ ms, cpuMs, ok, rssMB, report }))
+  process.stdout.write(JSON.stringify({ ms, cpuMs, ok, rssMB, heapMB, readMs, report }))
   process.exit(0)
 }
 
@@ -361,6 +370,8 @@ if (withRecovery) {
       'all recovered': r.ok,
       'checkpoint used': r.report.checkpointUsed,
       'RSS MB': fmt(r.rssMB),
+      'heap+external MB': fmt(r.heapMB),
+      'pending() + read every payload ms': fmt(r.readMs),
     })
   }
   console.log('Recovery (start()) of pending 1 KiB entries after a clean stop():')

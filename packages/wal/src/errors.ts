@@ -19,6 +19,7 @@
  * | `WAL_NOT_STARTED` | a call was made before `start()` resolved |
  * | `WAL_UNKNOWN_ENTRY` | `complete`/`fail` named an id that is not pending |
  * | `WAL_LOCKED` | another live `Wal` (this or another process) holds the directory |
+ * | `WAL_ENTRY_GONE` | the payload of an entry was read after the entry left the log and its segment was deleted |
  * | `WAL_INTERNAL` | a bug: an invariant of the log did not hold |
  */
 export type WalErrorCode =
@@ -30,6 +31,7 @@ export type WalErrorCode =
   | 'WAL_NOT_STARTED'
   | 'WAL_UNKNOWN_ENTRY'
   | 'WAL_LOCKED'
+  | 'WAL_ENTRY_GONE'
   | 'WAL_INTERNAL'
 
 /** Where in the log an error was found: the file and the byte offset of the record within it. */

@@ -1,17 +1,24 @@
 import { describe, expect, it } from 'vitest'
 import { PendingIndex } from './pending-index.js'
-import type { WalEntry } from './types.js'
 
-function entry(id: number): WalEntry {
-  return {
-    id,
-    hostName: 'H',
-    messageId: `M${id}`,
-    payload: 'p',
-    metadata: undefined,
-    appendedAt: id,
-    attempts: 0,
+/** Adds entry `id` (hostName 'H', messageId `M<id>`, appendedAt = id) at the given location. */
+function add(index: PendingIndex, id: number, segment: number, offset: number, length: number) {
+  return index.add(id, 'H', `M${id}`, undefined, id, 0, segment, offset, length)
+}
+
+/** The fields of every entry, walked in order. */
+function values(index: PendingIndex) {
+  const out = []
+  for (let at = index.first(); at !== -1; at = index.next(at)) {
+    out.push({
+      id: index.idAt(at),
+      hostName: index.hostNameAt(at),
+      messageId: index.messageIdAt(at),
+      appendedAt: index.appendedAtAt(at),
+      attempts: index.attemptsAt(at),
+    })
   }
+  return out
 }
 
 /** A small seeded PRNG (mulberry32), so a failure can be replayed. */
@@ -44,13 +51,13 @@ describe('PendingIndex', () => {
             nextId * 7,
             100 + (nextId % 50),
           ]
-          expect(index.add(entry(nextId), ...loc)).toBe(true)
+          expect(add(index, nextId, ...loc)).toBe(true)
           model.set(nextId, loc)
         } else if (r < 0.55 && model.size > 0) {
           // An id lower than the last (recovery after corruption): inserted in order, or refused
           // if present.
           const id = 1 + Math.floor(rnd() * nextId)
-          const added = index.add(entry(id), 9, id, 9)
+          const added = add(index, id, 9, id, 9)
           expect(added).toBe(!model.has(id))
           if (added) model.set(id, [9, id, 9])
         } else if (model.size > 0) {
@@ -68,47 +75,52 @@ describe('PendingIndex', () => {
         }
         if (step % 997 === 0) {
           const sorted = [...model.keys()].sort((a, b) => a - b)
-          expect(index.values().map((e) => e.id)).toEqual(sorted)
+          expect(index.idList()).toEqual(sorted)
           expect(index.size).toBe(model.size)
           const walked: number[] = []
-          for (let at = index.first(); at !== -1; at = index.next(at))
-            walked.push(index.entryAt(at).id)
+          for (let at = index.first(); at !== -1; at = index.next(at)) walked.push(index.idAt(at))
           expect(walked).toEqual(sorted)
         }
       }
     }
   })
 
-  it('lets a walk remove entries as it goes, and replaces an entry in place', () => {
+  it('lets a walk remove entries as it goes, and updates an attempt count in place', () => {
     const index = new PendingIndex()
-    for (let id = 1; id <= 3000; id++) index.add(entry(id), 1, id, 1)
+    for (let id = 1; id <= 3000; id++) add(index, id, 1, id, 1)
     const seen: number[] = []
     for (let at = index.first(); at !== -1; at = index.next(at)) {
-      const id = index.entryAt(at).id
+      const id = index.idAt(at)
       seen.push(id)
       if (id % 2 === 0) index.removeAt(at)
     }
     expect(seen).toHaveLength(3000)
     expect(index.size).toBe(1500)
     const at = index.find(7)
-    index.replaceAt(at, { ...index.entryAt(at), attempts: 2 })
-    expect(index.values()[3]).toMatchObject({ id: 7, attempts: 2 })
+    index.setAttemptsAt(at, 2)
+    expect(values(index)[3]).toEqual({
+      id: 7,
+      hostName: 'H',
+      messageId: 'M7',
+      appendedAt: 7,
+      attempts: 2,
+    })
     expect(index.find(8)).toBe(-1)
     for (let at2 = index.first(); at2 !== -1; at2 = index.next(at2)) index.removeAt(at2)
     expect(index.size).toBe(0)
     expect(index.first()).toBe(-1)
-    expect(index.values()).toEqual([])
-    expect(index.add(entry(5), 1, 1, 1)).toBe(true)
-    expect(index.values().map((e) => e.id)).toEqual([5])
+    expect(values(index)).toEqual([])
+    expect(add(index, 5, 1, 1, 1)).toBe(true)
+    expect(index.idList()).toEqual([5])
   })
 
   it('keeps every entry across growing to a peak, draining it and growing again', () => {
     const index = new PendingIndex()
-    for (let id = 1; id <= 10_000; id++) index.add(entry(id), 1, id, 1)
+    for (let id = 1; id <= 10_000; id++) add(index, id, 1, id, 1)
     // Drain all but one old entry, then keep adding: the arrays move (shrink, then grow).
     for (let id = 2; id <= 10_000; id++) index.removeAt(index.find(id))
-    for (let id = 10_001; id <= 13_000; id++) index.add(entry(id), 2, id, 2)
-    const ids = index.values().map((e) => e.id)
+    for (let id = 10_001; id <= 13_000; id++) add(index, id, 2, id, 2)
+    const ids = index.idList()
     expect(ids).toHaveLength(3001)
     expect(ids[0]).toBe(1)
     expect(ids[3000]).toBe(13_000)

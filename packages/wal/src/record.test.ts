@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js'
 import {
   RECORD_HEADER_BYTES,
+  appendMessageIdAt,
   appendRecordBytes,
   checkFrame,
+  decodeAppendPayload,
   decodeRecord,
+  decodeRecordHead,
   encodeAppend,
   encodeAppendInto,
   encodeDone,
@@ -40,6 +43,32 @@ describe('record layout', () => {
       metadata: undefined,
       payload: '',
     })
+  })
+
+  it('decodes an append record without its payload, and its payload alone', () => {
+    const meta = JSON.stringify({ note: 'Zoë' })
+    for (const payload of [`${hl7}\r NTE|é€`, hl7, '']) {
+      const buf = Buffer.concat([
+        Buffer.alloc(3),
+        encodeAppend(42, 5, 'PAS-In', 'MSG-0001-LONG-ID', meta, payload),
+      ])
+      const len = checkFrame(buf, 3)
+      expect(decodeRecordHead(buf, 3, len)).toEqual({
+        type: 'append',
+        id: 42,
+        appendedAt: 5,
+        hostName: 'PAS-In',
+        messageId: 'MSG-0001-LONG-ID',
+        metadata: { note: 'Zoë' },
+      })
+      expect(decodeAppendPayload(buf, 3, len, 42)).toBe(payload)
+      // Another entry's id, or not an append record: not this entry's payload.
+      expect(decodeAppendPayload(buf, 3, len, 43)).toBeUndefined()
+      expect(appendMessageIdAt(buf, 3)).toBe('MSG-0001-LONG-ID')
+    }
+    const done = encodeDone('complete', 42)
+    expect(decodeAppendPayload(done, 0, done.length, 42)).toBeUndefined()
+    expect(decodeRecordHead(done, 0, done.length)).toEqual({ type: 'complete', id: 42 })
   })
 
   it('round-trips complete, expire and fail records, cutting long error text', () => {

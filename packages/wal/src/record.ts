@@ -22,10 +22,11 @@
  * is valid only if magic, length bound, CRC and body structure all check; anything else is
  * "bad" and the reader resyncs by searching for the next magic whose record checks.
  *
- * Why the ASCII flag: recovering 1,000,000 pending 1 KiB entries with one `toString` per payload
- * took ~23 s here, almost all of it V8 allocating and scavenging 1 GiB of heap strings. For ASCII
- * payloads (HL7 v2 usually is) the reader instead decodes a whole read buffer once as latin1 (an
- * external string, off the V8 heap) and slices each payload out of it (a cheap sliced string).
+ * Why the ASCII flag: a payload is decoded one record at a time (the WAL reads a pending entry's
+ * payload from its segment when it is asked for; recovery does not decode payloads at all), and
+ * an ASCII payload (HL7 v2 usually is) decodes as latin1, which copies bytes without the UTF-8
+ * validation pass. (It was first added for recovery, which used to decode every pending payload:
+ * 1,000,000 1 KiB payloads took ~23 s with one UTF-8 `toString` each.)
  * The flag is free to compute at encode time: UTF-8 byte length === string length iff ASCII.
  *
  * Does not: do any I/O, or decide what a bad record means (torn tail or corruption): `wal.ts` does.
@@ -51,8 +52,6 @@ const TYPE_FAIL = 3
 const TYPE_EXPIRE = 4
 /** Append flag: every payload byte is < 0x80, so latin1 and UTF-8 decode it alike. */
 const FLAG_ASCII = 1
-/** Above this a buffer is not decoded as one latin1 string (V8 caps strings at ~512 MiB). */
-const MAX_LATIN1_BYTES = 256 * 1024 * 1024
 
 /** A decoded record. */
 export type WalRecord =
@@ -65,6 +64,25 @@ export type WalRecord =
       readonly metadata: Readonly<Record<string, unknown>> | undefined
       readonly payload: string
     }
+  | WalDoneRecord
+
+/**
+ * An append record decoded without its payload (what recovery needs: the entry's fields, not its
+ * text), and the other record types as in `WalRecord`.
+ */
+export type WalRecordHead =
+  | {
+      readonly type: 'append'
+      readonly id: number
+      readonly appendedAt: number
+      readonly hostName: string
+      readonly messageId: string
+      readonly metadata: Readonly<Record<string, unknown>> | undefined
+    }
+  | WalDoneRecord
+
+/** The complete, fail and expire records (the same in `WalRecord` and `WalRecordHead`). */
+export type WalDoneRecord =
   | { readonly type: 'complete'; readonly id: number }
   | {
       readonly type: 'fail'
@@ -223,27 +241,34 @@ export function checkFrame(buf: Buffer, pos: number): number {
 }
 
 /**
- * Makes the optional `latin1` argument of `decodeRecord` for `buf`: a function that decodes the
- * whole buffer as latin1 once, on first use, or `undefined` if `buf` is too large for one string.
+ * Decodes the body of a record whose frame `checkFrame` accepted (`pos` is the record start,
+ * `length` its total length). Returns `undefined` if the body is structurally wrong (an unknown
+ * type, or fields that overrun the body), which the caller treats like a bad CRC.
  */
-export function latin1View(buf: Buffer): (() => string) | undefined {
-  if (buf.length > MAX_LATIN1_BYTES) return undefined
-  let text: string | undefined
-  return () => (text ??= buf.toString('latin1', 0, buf.length))
+export function decodeRecord(buf: Buffer, pos: number, length: number): WalRecord | undefined {
+  return decodeBody(buf, pos, length, true) as WalRecord | undefined
 }
 
 /**
- * Decodes the body of a record whose frame `checkFrame` accepted (`pos` is the record start,
- * `length` its total length). Returns `undefined` if the body is structurally wrong (an unknown
- * type, or fields that overrun the body), which the caller treats like a bad CRC. `latin1`, from
- * `latin1View(buf)`, lets ASCII payloads be sliced out of one shared string (see the header).
+ * `decodeRecord` without the payload of an append record: its bytes are checked to fill the body
+ * exactly, but never decoded into a string. Recovery uses this, so that it keeps only where each
+ * pending payload lives, not the payload.
  */
-export function decodeRecord(
+export function decodeRecordHead(
   buf: Buffer,
   pos: number,
   length: number,
-  latin1?: () => string,
-): WalRecord | undefined {
+): WalRecordHead | undefined {
+  return decodeBody(buf, pos, length, false)
+}
+
+/** The shared decoder of `decodeRecord` and `decodeRecordHead`. */
+function decodeBody(
+  buf: Buffer,
+  pos: number,
+  length: number,
+  withPayload: boolean,
+): WalRecord | WalRecordHead | undefined {
   const end = pos + length
   let p = pos + RECORD_HEADER_BYTES
   const type: number = buf[p++] ?? 0
@@ -263,12 +288,10 @@ export function decodeRecord(
         p += 4 + metaLen
         const payloadLen = buf.readUInt32LE(p)
         if (p + 4 + payloadLen !== end) return undefined
-        const payload =
-          latin1 !== undefined && flags === FLAG_ASCII
-            ? latin1().slice(p + 4, end)
-            : buf.toString('utf8', p + 4, end)
         const metadata =
           metaJson === '' ? undefined : (JSON.parse(metaJson) as Record<string, unknown>)
+        if (!withPayload) return { type: 'append', id, appendedAt, hostName, messageId, metadata }
+        const payload = buf.toString(flags === FLAG_ASCII ? 'latin1' : 'utf8', p + 4, end)
         return { type: 'append', id, appendedAt, hostName, messageId, metadata, payload }
       }
       case TYPE_COMPLETE:
@@ -293,6 +316,45 @@ export function decodeRecord(
     // A RangeError from a read past the end, or bad JSON: structurally wrong despite a good CRC.
     return undefined
   }
+}
+
+/**
+ * The payload of the append record of entry `id` at `pos` (a frame `checkFrame` accepted, of
+ * `length` bytes), decoding nothing else; `undefined` if the record there is not an append
+ * record of entry `id` or its fields overrun the body.
+ */
+export function decodeAppendPayload(
+  buf: Buffer,
+  pos: number,
+  length: number,
+  id: number,
+): string | undefined {
+  const end = pos + length
+  let p = pos + RECORD_HEADER_BYTES
+  if (end - p < 30 || buf[p] !== TYPE_APPEND) return undefined
+  const flags = buf[p + 1]
+  if (buf.readDoubleLE(p + 2) !== id) return undefined
+  p += 18
+  p += 2 + buf.readUInt16LE(p) // hostName
+  if (p + 2 > end) return undefined
+  p += 2 + buf.readUInt16LE(p) // messageId
+  if (p + 4 > end) return undefined
+  p += 4 + buf.readUInt32LE(p) // metadata
+  if (p + 4 > end || p + 4 + buf.readUInt32LE(p) !== end) return undefined
+  return buf.toString(flags === FLAG_ASCII ? 'latin1' : 'utf8', p + 4, end)
+}
+
+/**
+ * The messageId of the append record at `at` in `buf`, decoded from its bytes: a fresh string.
+ * The WAL keeps this copy rather than the caller's string, which can be a slice of the payload
+ * (V8 makes substrings of 13 characters or more views of their parent string, so keeping the
+ * caller's MSH-10 could keep the whole message in memory).
+ */
+export function appendMessageIdAt(buf: Buffer, at: number): string {
+  let p = at + RECORD_HEADER_BYTES + 18
+  p += 2 + buf.readUInt16LE(p)
+  const n = buf.readUInt16LE(p)
+  return buf.toString('utf8', p + 2, p + 2 + n)
 }
 
 /**

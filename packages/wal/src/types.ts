@@ -59,13 +59,26 @@ export interface WalAppendInput {
   readonly metadata?: Readonly<Record<string, unknown>>
 }
 
-/** One logged message, as returned by `append` and `pending`. */
+/**
+ * One logged message, as returned by `append` and `pending`.
+ *
+ * The entry `append` resolves to carries the payload string the caller passed. The entries of
+ * `pending()` and of the `expired`/`failed` events do not hold their payload: `payload` is an
+ * accessor that reads it from the segment file each time it is accessed (one read of its record,
+ * CRC checked, not cached). It can be read while the entry is pending (and during the event
+ * callback); once the entry left the log and its segment was deleted, reading it throws a
+ * `WalError` with code `WAL_ENTRY_GONE`, and a record that fails its checks throws
+ * `WAL_CORRUPT_RECORD`. Read it once and keep the string if it is needed more than once.
+ */
 export interface WalEntry {
   /** Unique, strictly increasing across restarts (a safe integer starting at 1; not dense). */
   readonly id: number
   readonly hostName: string
   readonly messageId: string
-  /** The payload exactly as appended (a string). */
+  /**
+   * The payload exactly as appended (a string); for `pending()` and event entries, read from
+   * disk on each access (see above).
+   */
   readonly payload: string
   /** Metadata as appended, or `undefined`. */
   readonly metadata: Readonly<Record<string, unknown>> | undefined

@@ -583,3 +583,170 @@ describe('disk faults', () => {
     expect(w2.pending()).toHaveLength(11)
   })
 })
+
+describe('payloads stay on disk', () => {
+  /** A payload per entry: ASCII for even `i`, UTF-8 with multi-byte characters for odd. */
+  function text(i: number): string {
+    return i % 2 === 0
+      ? `MSH|^~\\&|PAS|RXX|||${i}||ADT^A01|MSG${i}|P|2.4\rPID|1||${i}`.padEnd(300, 'A')
+      : `MSH|^~\\&|PAS|RXX|||${i}||ADT^A01|MSG${i}|P|2.4\rPID|1||^^^NHS||ZOË^RENÉE|€ ${i} ✓`
+  }
+
+  it('append resolves with the caller payload; pending() reads each payload from disk', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const payload = text(1)
+    const a = await w.append({ hostName: 'PAS-In', messageId: 'M1', payload, metadata: { k: 1 } })
+    // The caller gets a plain value back, no disk read.
+    expect(Object.getOwnPropertyDescriptor(a, 'payload')?.value).toBe(payload)
+    const [p] = w.pending()
+    const d = Object.getOwnPropertyDescriptor(p, 'payload')
+    expect(typeof d?.get, 'pending() payload is an accessor').toBe('function')
+    expect(d?.enumerable).toBe(true)
+    expect(p!.payload).toBe(payload)
+    // Read again: still from disk, same text; a spread copy reads it like any other field.
+    expect(p!.payload).toBe(payload)
+    expect({ ...p }).toEqual({ ...a })
+    expect(p).toEqual(a)
+  })
+
+  it('pending() payloads equal the appended ones across rotation, checkpoint and replay restarts', async () => {
+    const dir = tempDir()
+    // Small segments: entries spread over many segments, several checkpoints on the way.
+    const config: WalConfig = { maxFileSize: 4096 }
+    const w = await started(dir, config)
+    const kept: WalEntry[] = []
+    for (let i = 0; i < 120; i++) {
+      const e = await w.append({
+        hostName: 'PAS-In',
+        messageId: `MSG-${i}`,
+        payload: text(i),
+        metadata: { i },
+      })
+      if (i % 3 === 0) await w.complete(e.id)
+      else kept.push(e)
+    }
+    expect(w.stats().segments).toBeGreaterThan(3)
+    expect(w.pending()).toEqual(kept)
+
+    // Replay: a copy of the live directory (no final checkpoint) recovers the entries written
+    // since the last checkpoint by reading the segments record by record.
+    const copy = tempDir()
+    fs.cpSync(dir, copy, { recursive: true })
+    fs.rmSync(path.join(copy, 'LOCK'))
+    const fromReplay = await started(copy, config)
+    expect(fromReplay.stats().recovery?.segmentsReplayed).toBeGreaterThan(0)
+    expect(fromReplay.pending()).toEqual(kept)
+    expect(fromReplay.pending().map((e) => e.payload)).toEqual(kept.map((e) => e.payload))
+
+    // Checkpoint: a clean stop writes a checkpoint naming every pending entry.
+    const w2 = await reopen(w, config)
+    expect(w2.stats().recovery).toMatchObject({ checkpointUsed: true, segmentsReplayed: 1 })
+    expect(w2.pending()).toEqual(kept)
+    // Half of them completed now: the rest still read back, also after one more restart.
+    for (const e of kept.filter((_, k) => k % 2 === 0)) await w2.complete(e.id)
+    const rest = kept.filter((_, k) => k % 2 === 1)
+    const w3 = await reopen(w2, config)
+    expect(w3.pending()).toEqual(rest)
+  })
+
+  it('a payload read after complete() and the deletion of its segment throws WAL_ENTRY_GONE', async () => {
+    const dir = tempDir()
+    const w = await started(dir, { maxFileSize: 1024 })
+    const a = await w.append(msg(1))
+    const [held] = w.pending()
+    // Read once, so that the reader holds a descriptor of the segment.
+    expect(held!.payload).toBe(a.payload)
+    await w.complete(a.id)
+    // Still readable while its segment exists.
+    expect(held!.payload).toBe(a.payload)
+    // Fill segments until the one holding `a` is rotated out and deleted.
+    const segmentOfA = lastSegment(dir)
+    for (let i = 2; fs.existsSync(segmentOfA); i++) await w.complete((await w.append(msg(i))).id)
+    let e: unknown
+    try {
+      void held!.payload
+    } catch (err) {
+      e = err
+    }
+    expect(isWalError(e)).toBe(true)
+    expect((e as WalError).code).toBe('WAL_ENTRY_GONE')
+    expect((e as WalError).message).toContain(`entry ${a.id}`)
+    // The caller's own entry from append() keeps its payload.
+    expect(a.payload).toBe(msg(1).payload)
+  })
+
+  it('reads payloads of pending entries after stop(), and throws WAL_ENTRY_GONE once deleted', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const a = await w.append(msg(1))
+    const b = await w.append(msg(2))
+    const [pa, pb] = w.pending()
+    await w.complete(a.id)
+    await w.stop()
+    // b is still pending, so its segment is kept.
+    expect(pb!.payload).toBe(b.payload)
+    expect(pa!.payload).toBe(a.payload)
+    // Entries from a later run: a's segment goes once b is done too.
+    const w2 = await started(dir)
+    await w2.complete(b.id)
+    await w2.stop()
+    expect(() => pb!.payload).toThrow(expect.objectContaining({ code: 'WAL_ENTRY_GONE' }))
+  })
+
+  it('a pending entry whose record was corrupted on disk throws WAL_CORRUPT_RECORD with its location', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    await w.append(msg(1))
+    const b = await w.append(msg(2))
+    const file = lastSegment(dir)
+    const [, pb] = w.pending()
+    // Flip one byte of b's payload in place (the last byte of its payload text).
+    const bytes = fs.readFileSync(file)
+    const at = bytes.indexOf(Buffer.from(b.payload)) + b.payload.length - 1
+    const fd = fs.openSync(file, 'r+')
+    fs.writeSync(fd, Buffer.from([bytes[at]! ^ 0x01]), 0, 1, at)
+    fs.closeSync(fd)
+    let e: unknown
+    try {
+      void pb!.payload
+    } catch (err) {
+      e = err
+    }
+    expect((e as WalError).code).toBe('WAL_CORRUPT_RECORD')
+    expect((e as WalError).location?.file).toBe(file)
+    expect((e as WalError).location?.offset).toBeLessThan(at)
+    // The other entry still reads, and the log still works.
+    expect(w.pending()[0]!.payload).toBe(msg(1).payload)
+    await w.complete(b.id)
+  })
+
+  it('failed and expired events carry entries whose payload reads back', async () => {
+    const dir = tempDir()
+    const w = await started(dir, { maxRetries: 2, entryTtl: 0.1 })
+    const failedPayloads: string[] = []
+    const expiredPayloads: string[] = []
+    w.on('failed', (entry) => failedPayloads.push(entry.payload))
+    w.on('expired', (entry) => expiredPayloads.push(entry.payload))
+    const a = await w.append({ ...msg(1), payload: text(1) })
+    expect(await w.fail(a.id, 'first')).toBe(true)
+    expect(w.pending()).toEqual([{ ...a, attempts: 1 }])
+    expect(await w.fail(a.id, 'second')).toBe(false)
+    expect(failedPayloads).toEqual([text(1)])
+    const b = await w.append({ ...msg(2), payload: text(2) })
+    await until(() => expiredPayloads.length === 1, 'the entry expired')
+    expect(expiredPayloads).toEqual([b.payload])
+  })
+
+  it('keeps a copy of a long messageId, not the caller string', async () => {
+    const dir = tempDir()
+    const w = await started(dir)
+    const payload = text(4)
+    // A slice of the payload (V8 may keep such a slice as a view of the whole payload).
+    const messageId = payload.slice(0, 20)
+    await w.append({ hostName: 'PAS-In', messageId, payload })
+    expect(w.pending()[0]!.messageId).toBe(messageId)
+    const w2 = await reopen(w)
+    expect(w2.pending()[0]).toMatchObject({ messageId, payload })
+  })
+})

@@ -55,6 +55,11 @@
  * group's appends are rejected with `WAL_DISK_FULL` or `WAL_IO`, and its complete/fail records
  * are kept and written with the next group. Later appends work again once space returns.
  *
+ * Memory: pending entries are kept without their payloads (`pending-index.ts`: fields and the
+ * location of the append record); a payload is read back from its segment when an entry of
+ * `pending()` or of an event is asked for it (`payload-reader.ts`), and recovery decodes no
+ * payload. A backlog of a million pending HL7 messages costs the index, not the messages.
+ *
  * Does not: replicate, compress, compact long-pending entries out of old segments (one pending
  * entry keeps its whole segment), or guard against two processes opening the same directory at
  * the same instant (the LOCK file is checked, not atomically taken).
@@ -67,19 +72,20 @@ import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js'
 import { PendingIndex } from './pending-index.js'
 import type { Checkpoint, CheckpointEntry } from './checkpoint.js'
 import { WalError, toWalIoError } from './errors.js'
+import { PayloadReader, StoredEntry, segmentName } from './payload-reader.js'
 import {
+  appendMessageIdAt,
   appendRecordBytes,
   checkFrame,
-  decodeRecord,
+  decodeRecordHead,
   encodeAppendInto,
   encodeDone,
   encodeFail,
   findNextFrame,
-  latin1View,
   MAX_BODY_BYTES,
   RECORD_HEADER_BYTES,
 } from './record.js'
-import type { WalRecord } from './record.js'
+import type { WalRecordHead } from './record.js'
 import type {
   WalAppendInput,
   WalConfig,
@@ -92,9 +98,15 @@ import type {
 
 /** Events of a `Wal`. Attach `corrupt` listeners before `start()` to see recovery findings. */
 export interface WalEvents {
-  /** A pending entry passed `entryTtl`; it is no longer pending. */
+  /**
+   * A pending entry passed `entryTtl`; it is no longer pending. Its `payload` is read from disk
+   * when accessed: read it in the callback (later, its segment may have been deleted).
+   */
   expired: [entry: WalEntry]
-  /** `fail()` was called for the `maxRetries`-th time; the entry is no longer pending. */
+  /**
+   * `fail()` was called for the `maxRetries`-th time; the entry is no longer pending. Its
+   * `payload` is read from disk when accessed: read it in the callback.
+   */
   failed: [entry: WalEntry, error: unknown]
   /** A record failed its checks during recovery (`WAL_CORRUPT_RECORD`, with file and offset). */
   corrupt: [error: WalError]
@@ -186,10 +198,6 @@ const nodeIo: WalIo = {
 
 const SEGMENT_RE = /^seg-(\d{10})\.wal$/
 const CHECKPOINT_RE = /^checkpoint-(\d{10})\.ckpt$/
-
-function segmentName(n: number): string {
-  return `seg-${String(n).padStart(10, '0')}.wal`
-}
 
 function checkpointName(n: number): string {
   return `checkpoint-${String(n).padStart(10, '0')}.ckpt`
@@ -294,8 +302,15 @@ export class Wal extends EventEmitter<WalEvents> {
   // - `activeSize` is the offset of the last good byte of the active segment: a failed group
   //   write is truncated back to it, and the next group is written at it.
   private state: State = 'new'
-  /** Pending entries, in append (= id) order, with where each append record lives. */
+  /** Pending entries (no payloads), in append (= id) order, with where each record lives. */
   private readonly slots = new PendingIndex()
+  /** Reads the payloads of pending entries back from their segments; see `payload-reader.ts`. */
+  private readonly reader: PayloadReader
+  /**
+   * During recovery only: one string per distinct hostName, so that a million recovered entries
+   * of a few hosts share a few strings instead of holding a million copies (~30 bytes each).
+   */
+  private readonly recoveredHosts = new Map<string, string>()
   /** Per segment number: how many pending entries have their append record there. */
   private readonly segmentLive = new Map<number, number>()
   /** Segment numbers present on disk. */
@@ -354,6 +369,7 @@ export class Wal extends EventEmitter<WalEvents> {
   constructor(config: WalConfig = {}) {
     super()
     this.directory = path.resolve(config.directory ?? './wal')
+    this.reader = new PayloadReader(this.directory)
     const mode = config.syncMode ?? 'fsync'
     if (mode !== 'fsync' && mode !== 'async' && mode !== 'none') {
       throw new WalError(
@@ -515,25 +531,35 @@ export class Wal extends EventEmitter<WalEvents> {
     this.assertOpen('fail')
     const at = this.slots.find(id)
     if (at === -1) throw this.unknown(id, 'fail')
-    const before = this.slots.entryAt(at)
-    const entry: WalEntry = { ...before, attempts: before.attempts + 1 }
-    const permanent = entry.attempts >= this.maxRetries
+    const attempts = this.slots.attemptsAt(at) + 1
+    this.slots.setAttemptsAt(at, attempts)
+    const permanent = attempts >= this.maxRetries
+    // Made before the drop, which forgets the fields; its payload is read from disk on access.
+    const entry = permanent ? this.entryAt(at) : undefined
     if (permanent) {
       this.drop(at)
       this.counters.failed++
     } else {
-      this.slots.replaceAt(at, entry)
       this.counters.retried++
     }
-    const written = this.write(encodeFail(id, entry.attempts, permanent, errorText(error)))
-    if (permanent) this.emit('failed', entry, error)
+    const written = this.write(encodeFail(id, attempts, permanent, errorText(error)))
+    if (entry !== undefined) this.emit('failed', entry, error)
     await written
     return !permanent
   }
 
-  /** The pending entries (appended, not completed, failed permanently or expired), oldest first. */
+  /**
+   * The pending entries (appended, not completed, failed permanently or expired), oldest first.
+   * The log keeps no payloads in memory: each entry's `payload` is read from its segment file
+   * (one read of its record, CRC checked, not cached) every time it is accessed. It can be read
+   * as long as the entry is pending; once the entry left the log and its segment was deleted, a
+   * read throws `WAL_ENTRY_GONE`, and a record that fails its checks throws `WAL_CORRUPT_RECORD`.
+   */
   pending(): WalEntry[] {
-    return this.slots.values()
+    const out: WalEntry[] = []
+    const slots = this.slots
+    for (let at = slots.first(); at !== -1; at = slots.next(at)) out.push(this.entryAt(at))
+    return out
   }
 
   /** Counters and gauges for metrics. */
@@ -542,7 +568,7 @@ export class Wal extends EventEmitter<WalEvents> {
     return {
       ...this.counters,
       pending: this.slots.size,
-      oldestPendingAt: first === -1 ? undefined : this.slots.entryAt(first).appendedAt,
+      oldestPendingAt: first === -1 ? undefined : this.slots.appendedAtAt(first),
       queued: this.groups.reduce((n, g) => n + g.records, this.carryRecords),
       segments: this.segments.size,
       activeSegmentBytes: this.activeSize,
@@ -575,6 +601,7 @@ export class Wal extends EventEmitter<WalEvents> {
       }
     }
     this.closeActive()
+    this.reader.close()
     this.unlock()
     this.state = 'closed'
   }
@@ -751,15 +778,31 @@ export class Wal extends EventEmitter<WalEvents> {
     this.counters.bytesWritten += bytes
     if (this.syncMode !== 'fsync') this.dirty = true
     // The group is written (and synced in fsync mode): make its entries pending, then resolve
-    // every caller, in record order, with one loop.
+    // every caller, in record order, with one loop. The index takes the entries' fields, not
+    // their payloads (read back from the segment when asked for), so the callers' payload
+    // strings are garbage once the callers drop them.
     const { entries, starts, lengths } = group
     const n = entries.length
     if (n > 0) {
       const segment = this.activeSegment
       const base = position + carry.length
+      const buf = group.buf
       for (let i = 0; i < n; i++) {
-        const entry = entries[i]!
-        this.slots.add(entry, segment, base + starts[i]!, lengths[i]!)
+        const e = entries[i]!
+        const start = starts[i]!
+        const mid = e.messageId
+        this.slots.add(
+          e.id,
+          e.hostName,
+          // 13: V8's shortest sliced string; a shorter one never holds on to a parent string.
+          mid.length < 13 ? mid : appendMessageIdAt(buf, start),
+          e.metadata,
+          e.appendedAt,
+          0,
+          segment,
+          base + start,
+          lengths[i]!,
+        )
       }
       this.segmentLive.set(segment, (this.segmentLive.get(segment) ?? 0) + n)
       this.counters.appended += n
@@ -899,13 +942,12 @@ export class Wal extends EventEmitter<WalEvents> {
       const slots = this.slots
       const entries = (function* (): Generator<CheckpointEntry> {
         for (let at = slots.first(); at !== -1; at = slots.next(at)) {
-          const entry = slots.entryAt(at)
           yield {
-            id: entry.id,
+            id: slots.idAt(at),
             segment: slots.segmentAt(at),
             offset: slots.offsetAt(at),
             length: slots.lengthAt(at),
-            attempts: entry.attempts,
+            attempts: slots.attemptsAt(at),
           }
         }
       })()
@@ -952,6 +994,8 @@ export class Wal extends EventEmitter<WalEvents> {
       // Safe: the durable checkpoint names no entry in `s`, and replay starts at `next`, so no
       // record in `s` (an append, or a completion of an older entry) is read again.
       if (s < next && (this.segmentLive.get(s) ?? 0) === 0) {
+        // No read of an entry's payload goes through a descriptor of a deleted segment.
+        this.reader.forget(s)
         fs.rmSync(path.join(this.directory, segmentName(s)), { force: true })
         this.segments.delete(s)
         this.segmentLive.delete(s)
@@ -998,6 +1042,23 @@ export class Wal extends EventEmitter<WalEvents> {
     this.drop(at)
   }
 
+  /** The pending entry at position `at` of `slots`, its payload read from disk on access. */
+  private entryAt(at: number): WalEntry {
+    const s = this.slots
+    return new StoredEntry(
+      this.reader,
+      s.idAt(at),
+      s.hostNameAt(at),
+      s.messageIdAt(at),
+      s.metadataAt(at),
+      s.appendedAtAt(at),
+      s.attemptsAt(at),
+      s.segmentAt(at),
+      s.offsetAt(at),
+      s.lengthAt(at),
+    )
+  }
+
   /**
    * Removes the pending entry at position `at` of `slots` and decrements its segment's live
    * count (deleting the count at zero).
@@ -1015,8 +1076,8 @@ export class Wal extends EventEmitter<WalEvents> {
     if (this.ttlMs <= 0 || this.state !== 'open') return
     const limit = Date.now() - this.ttlMs
     for (let at = this.slots.first(); at !== -1; at = this.slots.next(at)) {
-      const entry = this.slots.entryAt(at)
-      if (entry.appendedAt > limit) break
+      if (this.slots.appendedAtAt(at) > limit) break
+      const entry = this.entryAt(at)
       // Removing keeps the positions of the others valid (see PendingIndex.removeAt).
       this.drop(at)
       this.counters.expired++
@@ -1158,6 +1219,7 @@ export class Wal extends EventEmitter<WalEvents> {
       truncated += this.replaySegment(s, s === last, report)
     }
     this.activeSegment = last ?? 0
+    this.recoveredHosts.clear()
     return {
       pending: this.slots.size,
       segmentsReplayed: replayed,
@@ -1232,12 +1294,13 @@ export class Wal extends EventEmitter<WalEvents> {
           if (scratch.length < end - start) scratch = Buffer.allocUnsafe(end - start)
           const buf = scratch.subarray(0, end - start)
           readFully(fd, buf, start)
-          const latin1 = latin1View(buf)
           for (; k < m; k++) {
             const e = order[k]!
             const at = offsets[e]! - start
+            // Every record is still read and checked (CRC, structure), so a bad one is found and
+            // reported now; only its payload is not decoded (see `decodeRecordHead`).
             const len = checkFrame(buf, at)
-            const rec = len === lengths[e] ? decodeRecord(buf, at, len, latin1) : undefined
+            const rec = len === lengths[e] ? decodeRecordHead(buf, at, len) : undefined
             if (rec?.type !== 'append' || rec.id !== c.ids[e]) {
               report(
                 file,
@@ -1268,11 +1331,10 @@ export class Wal extends EventEmitter<WalEvents> {
   ): number {
     const file = path.join(this.directory, segmentName(segment))
     const buf = fs.readFileSync(file)
-    const latin1 = latin1View(buf)
     let pos = 0
     while (pos < buf.length) {
       const len = checkFrame(buf, pos)
-      const rec = len > 0 ? decodeRecord(buf, pos, len, latin1) : undefined
+      const rec = len > 0 ? decodeRecordHead(buf, pos, len) : undefined
       if (rec !== undefined) {
         this.applyRecord(rec, segment, pos, len)
         pos += len
@@ -1306,7 +1368,7 @@ export class Wal extends EventEmitter<WalEvents> {
   }
 
   /** Applies one replayed record to the pending set. Records about unknown ids are ignored. */
-  private applyRecord(rec: WalRecord, segment: number, offset: number, length: number): void {
+  private applyRecord(rec: WalRecordHead, segment: number, offset: number, length: number): void {
     switch (rec.type) {
       case 'append':
         this.addSlot(rec, segment, offset, length, 0)
@@ -1321,32 +1383,43 @@ export class Wal extends EventEmitter<WalEvents> {
         const at = this.slots.find(rec.id)
         if (at === -1) break
         if (rec.permanent) this.drop(at)
-        else this.slots.replaceAt(at, { ...this.slots.entryAt(at), attempts: rec.attempts })
+        else this.slots.setAttemptsAt(at, rec.attempts)
         break
       }
     }
   }
 
-  /** Adds a recovered append to the pending set, and keeps `nextId` above every id seen. */
+  /**
+   * Adds a recovered append (its fields and location, no payload) to the pending set, and keeps
+   * `nextId` above every id seen.
+   */
   private addSlot(
-    rec: Extract<WalRecord, { type: 'append' }>,
+    rec: Extract<WalRecordHead, { type: 'append' }>,
     segment: number,
     offset: number,
     length: number,
     attempts: number,
   ): void {
     if (rec.id >= this.nextId) this.nextId = rec.id + 1
-    const entry: WalEntry = {
-      id: rec.id,
-      hostName: rec.hostName,
-      messageId: rec.messageId,
-      payload: rec.payload,
-      metadata: rec.metadata,
-      appendedAt: rec.appendedAt,
-      attempts,
-    }
     // false: a second append record with this id (cannot happen without corruption); first wins.
-    if (!this.slots.add(entry, segment, offset, length)) return
+    let hostName = this.recoveredHosts.get(rec.hostName)
+    if (hostName === undefined) {
+      hostName = rec.hostName
+      // Bounded, in case of many hosts; beyond that each entry keeps its own copy.
+      if (this.recoveredHosts.size < 1024) this.recoveredHosts.set(hostName, hostName)
+    }
+    const added = this.slots.add(
+      rec.id,
+      hostName,
+      rec.messageId,
+      rec.metadata,
+      rec.appendedAt,
+      attempts,
+      segment,
+      offset,
+      length,
+    )
+    if (!added) return
     this.segmentLive.set(segment, (this.segmentLive.get(segment) ?? 0) + 1)
   }
 }

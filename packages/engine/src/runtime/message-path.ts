@@ -72,6 +72,9 @@ const LOCAL_ENVELOPE = 'envRef'
 /** Hand-offs running behind the ACKs beyond which `admit` waits for its own (backpressure). */
 const MAX_HAND_OFFS_AHEAD = 1000
 
+/** Default `localEnvelopeBytes`: bodies held as objects for the in-process queue's consumers. */
+const LOCAL_ENVELOPE_BYTES = 32 * 1024 * 1024
+
 /** First and longest wait between retries of failed hand-offs, ms (doubling in between). */
 const RETRY_MIN_MS = 1000
 const RETRY_MAX_MS = 5000
@@ -99,6 +102,12 @@ export interface MessagePathOptions {
    * the envelope object handed to `send` instead of decoding the payload (see `envelopeOf`).
    */
   inProcessQueue?: boolean | undefined
+  /**
+   * Most bytes of message bodies kept as envelope objects for `envelopeOf` (in-process queue
+   * only); default 32 MiB. Beyond it, envelopes travel only inside the queue payload, which the
+   * queue may keep on disk: a long downstream outage must not hold every body on the heap.
+   */
+  localEnvelopeBytes?: number | undefined
   /** The ordering key for a message sent to `target` (per-key FIFO with PoolSize > 1). */
   orderingKeyFor?: ((target: string, raw: string) => string | undefined) | undefined
   /** Wait between retries of failed hand-offs, ms: `min` after a success, doubling to `max`. */
@@ -235,6 +244,8 @@ export class MessagePath {
   /** Envelopes enqueued to the in-process queue and not yet taken, by their `envRef` header. */
   readonly #local = new Map<string, Envelope>()
   #localSeq = 0
+  /** Characters of `raw` held in `#local` (a byte estimate: HL7 is mostly one byte a char). */
+  #localChars = 0
   /** Admit order of hand-offs (`HandOffJob.seq`). */
   #seq = 0
   /** Failed hand-offs by source, each list in admit order; retried by `#retryRound`. */
@@ -930,6 +941,7 @@ export class MessagePath {
       const env = this.#local.get(ref)
       if (env !== undefined) {
         this.#local.delete(ref)
+        this.#localChars -= env.raw.length
         return { ...env }
       }
     }
@@ -1007,15 +1019,21 @@ export class MessagePath {
     const key = this.#o.orderingKeyFor?.(target, env.raw)
     if (key !== undefined && key !== '') options.orderingKey = key
     let ref: string | undefined
-    if (this.#o.inProcessQueue === true) {
+    // Held as an object only within the budget: past it (a backlog building up behind a slow or
+    // stopped target), the queue payload below is the only copy, and the queue may spill it.
+    if (
+      this.#o.inProcessQueue === true &&
+      this.#localChars + env.raw.length <= (this.#o.localEnvelopeBytes ?? LOCAL_ENVELOPE_BYTES)
+    ) {
       ref = String(++this.#localSeq)
       headers[LOCAL_ENVELOPE] = ref
       this.#local.set(ref, env)
+      this.#localChars += env.raw.length
     }
     try {
       await this.#o.queue.send(target, encodeEnvelope(env), options)
     } catch (e) {
-      if (ref !== undefined) this.#local.delete(ref)
+      if (ref !== undefined && this.#local.delete(ref)) this.#localChars -= env.raw.length
       throw e
     }
     this.hopLater(env.sessionId, env.storeId, env.source, target, 'queued')
