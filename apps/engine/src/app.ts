@@ -206,11 +206,14 @@ export function createApp(deps: AppDeps): Hono {
     const starting = state === 'CREATED' || state === 'LOADED' || state === 'STARTING'
     if (starting && !(c.req.method === 'GET' && c.req.path === '/api/production')) {
       c.header('Retry-After', '5')
-      return fail(
-        c,
+      return c.json(
+        {
+          error: {
+            code: 'APP_STARTING',
+            message: `the engine is ${state.toLowerCase()}: retry once /health/ready answers 200 (GET /api/production shows progress)`,
+          },
+        },
         503,
-        'APP_STARTING',
-        `the engine is ${state.toLowerCase()}: retry once /health/ready answers 200 (GET /api/production shows progress)`,
       )
     }
     await next()

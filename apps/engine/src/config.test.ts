@@ -77,6 +77,16 @@ describe('parseRunConfig', () => {
     expect(() => parseRunConfig(['p.xml'], { LI_QUEUE_PREFIX: 'a b' })).toThrow(/LI_QUEUE_PREFIX/)
   })
 
+  it('takes LI_QUEUE_MEMORY_MB as a whole number of MiB, refusing other values', () => {
+    expect(parseRunConfig(['p.xml'], {}).queueMemoryMb).toBeUndefined()
+    expect(parseRunConfig(['p.xml'], { LI_QUEUE_MEMORY_MB: '256' }).queueMemoryMb).toBe(256)
+    expect(parseRunConfig(['p.xml'], { LI_QUEUE_MEMORY_MB: '0' }).queueMemoryMb).toBe(0)
+    for (const v of ['-1', '1.5', 'lots'])
+      expect(() => parseRunConfig(['p.xml'], { LI_QUEUE_MEMORY_MB: v })).toThrow(
+        `LI_QUEUE_MEMORY_MB must be a whole number of MiB from 0 to 1048576, got "${v}"`,
+      )
+  })
+
   it('takes LI_STORE_WORKER as 1 or 0, refusing other values', () => {
     expect(parseRunConfig(['p.xml'], {}).storeWorker).toBeUndefined()
     expect(parseRunConfig(['p.xml'], { LI_STORE_WORKER: '0' }).storeWorker).toBe(false)

@@ -37,6 +37,11 @@ export interface RunConfig {
   /** SQLite store in a worker thread (`LI_STORE_WORKER`, `1` or `0`; default on). */
   storeWorker?: boolean
   /**
+   * MiB of queued message bodies the in-process queues keep in memory before spilling to
+   * `<dataDir>/queue-spill` (`LI_QUEUE_MEMORY_MB`; the engine's default 64).
+   */
+  queueMemoryMb?: number
+  /**
    * JSON file naming the TLS settings of each SSLConfig the production uses (`--tls-config`,
    * `LI_TLS_CONFIG`); read by `readTlsConfig` at start.
    */
@@ -192,6 +197,15 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
   if (tlsConfig) config.tlsConfig = tlsConfig
   if (env.LI_STORE_WORKER) {
     config.storeWorker = oneOf(env.LI_STORE_WORKER, ['0', '1'], 'LI_STORE_WORKER') === '1'
+  }
+  if (env.LI_QUEUE_MEMORY_MB) {
+    const mb = Number(env.LI_QUEUE_MEMORY_MB)
+    if (!Number.isInteger(mb) || mb < 0 || mb > 1_048_576) {
+      throw bad(
+        `LI_QUEUE_MEMORY_MB must be a whole number of MiB from 0 to 1048576, got "${env.LI_QUEUE_MEMORY_MB}"`,
+      )
+    }
+    config.queueMemoryMb = mb
   }
   if (env.LI_QUEUE_PREFIX) {
     if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(env.LI_QUEUE_PREFIX)) {

@@ -35,6 +35,7 @@ Environment only:
   LI_DRAIN_TIMEOUT      seconds to drain queues on SIGTERM (10)
   LI_QUEUE_PREFIX       Redis key prefix of the queues with --redis-url (li:queue)
   LI_STORE_WORKER       0: keep the SQLite store on the main thread (default: a worker thread)
+  LI_QUEUE_MEMORY_MB    MiB of queued bodies kept in memory before spilling to <data-dir>/queue-spill (default 64)
 
 Plugins: an ES module exporting register(api) (or a default function) that calls
 api.registerIrisFunction(name, fn) and api.registerHostClass(className, factory).

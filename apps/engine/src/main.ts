@@ -110,6 +110,9 @@ export async function runEngine(
     shutdownTimeout: config.shutdownTimeout,
     // The SQLite store runs in a worker thread unless LI_STORE_WORKER=0 (for comparisons).
     storeWorker: config.storeWorker ?? process.env.LI_STORE_WORKER !== '0',
+    ...(config.queueMemoryMb === undefined
+      ? {}
+      : { queueMemoryBytes: config.queueMemoryMb * 1024 * 1024 }),
     // The drain is done by GracefulShutdown below; Engine.stop() then only tears down.
     drainTimeout: 0.001,
     logger,

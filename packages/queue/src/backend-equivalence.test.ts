@@ -69,22 +69,26 @@ async function transcript(mq: MessageQueue, ops: Op[]): Promise<unknown[]> {
   return out
 }
 
-describe('memory and Redis backends', () => {
+describe('memory (also spilling every body) and Redis backends', () => {
   it('give the same results for random operation sequences', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 40 }), async (ops) => {
         const config = { visibilityTimeout: 600, maxRetries: 1, retryDelay: 0 }
         const memory = new MessageQueue({ ...config, backend: 'memory' })
+        // Every body through a spill file: the same transcript again.
+        const spilling = new MessageQueue({ ...config, backend: 'memory', memoryLimitBytes: 0 })
         const redis = new MessageQueue({
           ...config,
           redisUrl: redisUrl(),
           queuePrefix: `eq:${randomUUID()}`,
         })
-        await Promise.all([memory.start(), redis.start()])
+        await Promise.all([memory.start(), spilling.start(), redis.start()])
         try {
-          expect(await transcript(redis, ops)).toEqual(await transcript(memory, ops))
+          const expected = await transcript(redis, ops)
+          expect(await transcript(memory, ops)).toEqual(expected)
+          expect(await transcript(spilling, ops)).toEqual(expected)
         } finally {
-          await Promise.all([memory.stop(), redis.stop()])
+          await Promise.all([memory.stop(), spilling.stop(), redis.stop()])
         }
       }),
       { numRuns: 40 },

@@ -19,8 +19,12 @@ export interface BackendSendItem {
 /** Result of one receive step (no waiting). */
 export interface BackendReceiveResult {
   messages: QueueMessage[]
-  /** Messages dead-lettered (or dropped) because their visibility timeout ran out too often. */
-  deadLettered: { id: string; error: string | null }[]
+  /**
+   * Messages dead-lettered (or dropped) because their visibility timeout ran out too often, or
+   * (memory backend) because a spilled body could not be read back. `dropped`, when set, says
+   * what happened; otherwise it follows the config's deadLetterEnabled.
+   */
+  deadLettered: { id: string; error: string | null; dropped?: boolean }[]
   /** Milliseconds until a delayed or in-flight message may become ready, or null if none. */
   nextDueInMs: number | null
 }

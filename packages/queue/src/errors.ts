@@ -6,6 +6,11 @@
  * - `QUEUE_INVALID_ARGUMENT`: a config value or call argument is out of range.
  * - `QUEUE_STALE_RECEIPT`: ack/nack of a delivery that is no longer current (its visibility timeout
  *   expired and it was redelivered, or it was already acked).
+ * - `QUEUE_SPILL_WRITE_FAILED`: the memory backend could not write bodies over its memory budget to
+ *   its spill directory (disk full, no permission), or could not clean up a spill file; the
+ *   bodies stay in memory. Reported through the `spillError` event, never thrown by a call.
+ * - `QUEUE_SPILL_READ_FAILED`: a spilled body could not be read back; the message is
+ *   dead-lettered with this reason (receive), or `deadLetters` throws it.
  * - `QUEUE_INTERNAL`: anything else (a bug, or an unexpected Redis reply).
  */
 export type QueueErrorCode =
@@ -14,6 +19,8 @@ export type QueueErrorCode =
   | 'QUEUE_NOT_FOUND'
   | 'QUEUE_INVALID_ARGUMENT'
   | 'QUEUE_STALE_RECEIPT'
+  | 'QUEUE_SPILL_WRITE_FAILED'
+  | 'QUEUE_SPILL_READ_FAILED'
   | 'QUEUE_INTERNAL'
 
 /** The one error class of @li/queue: `code` is stable, `message` says what was wrong and what to do. */

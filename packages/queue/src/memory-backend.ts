@@ -3,6 +3,16 @@
  * semantics as the Redis backend (the shared contract suite runs against both), held in memory, so
  * everything is lost when the process exits. Expiry of visibility timeouts and promotion of delayed
  * messages happen lazily on each receive, as in the Redis scripts.
+ *
+ * Memory budget: bodies held in memory (all queues of the backend, waiting, in flight and dead)
+ * are kept under `memoryLimitBytes`; a body that would go over it is appended to a spill segment
+ * (spill-store.ts) and its record keeps only (segment, offset, length). The bodies spilled are the
+ * newest arrivals, not the oldest waiting ones: the head of a FIFO queue is what consumers take
+ * next, so it stays in memory, a body is written once and never moved, and the choice is one
+ * comparison per send. A spilled body is read back (one synchronous pread, from the page cache
+ * while the backlog fits in it) each time it is delivered or listed as a dead letter, and released
+ * on ack or drop. Spill files are not durable and need no fsync: this backend never kept anything
+ * across a process exit (the engine's write-ahead log does).
  */
 /* eslint-disable @typescript-eslint/require-await -- implements the async QueueBackend synchronously */
 import type {
@@ -12,14 +22,28 @@ import type {
   BackendStats,
   QueueBackend,
 } from './backend.js'
+import type { QueueError } from './errors.js'
 import { Heap } from './heap.js'
+import { SPILL_SEGMENT_BYTES, SpillStore } from './spill-store.js'
+import type { SpillSegment } from './spill-store.js'
 import type { DeadLetter, DeliveryRecord, NackOutcome, QueueMessage } from './types.js'
 
 type State = 'ready' | 'delayed' | 'inflight' | 'dormant' | 'dead'
 
 interface Rec {
   id: string
+  /** The body, or '' while it is spilled (`seg` set) or after the message is gone. */
   payload: string
+  /** Spill segment holding the body, or null when the body is in `payload`. */
+  seg: SpillSegment | null
+  /** Byte offset and length of the body in `seg`. */
+  off: number
+  len: number
+  /**
+   * Bytes of the headers (JSON) right after the body in `seg`, while `headers` is NO_HEADERS;
+   * 0 when the headers are in `headers`.
+   */
+  hlen: number
   headers: Record<string, string>
   priority: number
   key: string
@@ -30,7 +54,8 @@ interface Rec {
   receipt: string
   deliveredAt: number
   lastError: string | null
-  history: DeliveryRecord[]
+  /** Failed deliveries, oldest first; null until the first (most messages never fail). */
+  history: DeliveryRecord[] | null
   state: State
   /** Bumped on every state change; heap entries with an older generation are stale. */
   gen: number
@@ -67,9 +92,42 @@ const EXPIRED_ERROR = 'visibility timeout expired before ack'
  */
 const STALE_SLACK = 256
 
+/** Headers of a spilled message whose headers went to the spill file with its body (shared). */
+const NO_HEADERS: Record<string, string> = Object.freeze({})
+
+/** Default memory budget for message bodies, all queues of a backend together: 64 MiB. */
+export const DEFAULT_MEMORY_LIMIT_BYTES = 64 * 1024 * 1024
+
+/**
+ * After a failed spill write, bodies stay in memory without trying the disk for this long, so a
+ * full disk costs one failed write (and one `spillError`) per second, not one per send.
+ */
+const SPILL_RETRY_MS = 1000
+
+/** Memory budget and spill settings of a MemoryBackend. */
+export interface MemoryBackendOptions {
+  /** Most body bytes (string length) held in memory; the rest is spilled. Default 64 MiB. */
+  memoryLimitBytes?: number
+  /** Base directory of the spill run directory; '' (default) means os.tmpdir(). */
+  spillDirectory?: string
+  /** Size at which a spill segment is closed and a new one started; default 64 MiB. */
+  segmentBytes?: number
+  /** Receives spill errors that did not fail the call (write failures, cleanup failures). */
+  onSpillError?: (error: QueueError) => void
+}
+
 /** In-process QueueBackend. */
 export class MemoryBackend implements QueueBackend {
   readonly #opts: BackendOptions
+  readonly #limit: number
+  readonly #spill: SpillStore
+  readonly #onSpillError: (error: QueueError) => void
+  /** Body bytes (string length) held in memory, all queues. */
+  #memBytes = 0
+  /** Bodies spilled and not yet released. */
+  #spilled = 0
+  /** No spill write before this time (ms since epoch): the last one failed. */
+  #spillRetryAt = 0
   readonly #queues = new Map<string, MemoryQueueState>()
   /**
    * Deliveries made by this backend; each receipt is `r<n>`, unique per delivery for the life of
@@ -78,13 +136,107 @@ export class MemoryBackend implements QueueBackend {
    */
   #deliveries = 0
 
-  constructor(opts: BackendOptions) {
+  constructor(opts: BackendOptions, memory: MemoryBackendOptions = {}) {
     this.#opts = opts
+    this.#limit = memory.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES
+    this.#onSpillError = memory.onSpillError ?? (() => {})
+    this.#spill = new SpillStore(
+      memory.spillDirectory ?? '',
+      memory.segmentBytes ?? SPILL_SEGMENT_BYTES,
+      (e) => this.#onSpillError(e),
+    )
   }
 
-  async start(): Promise<void> {}
+  /** Removes spill directories left under the same base by a run that is gone (a crash). */
+  async start(): Promise<void> {
+    this.#spill.removeStale()
+  }
 
-  async stop(): Promise<void> {}
+  /** Deletes this run's spill files: every spilled body is gone, as is everything in memory. */
+  async stop(): Promise<void> {
+    this.#spill.close()
+  }
+
+  /** Body bytes in memory, bodies spilled, spill segments open and the run directory; for tests. */
+  spillStats(): {
+    memoryBytes: number
+    spilledBodies: number
+    segments: number
+    directory: string | null
+  } {
+    return {
+      memoryBytes: this.#memBytes,
+      spilledBodies: this.#spilled,
+      segments: this.#spill.segmentCount,
+      directory: this.#spill.directory,
+    }
+  }
+
+  /**
+   * Writes the bodies of `recs` (over the memory budget) to a spill segment; on failure they stay
+   * in memory, counted against the budget, and the error goes to onSpillError (never thrown: the
+   * send itself succeeded).
+   */
+  #spillOut(queue: string, recs: Rec[], now: number): void {
+    if (now >= this.#spillRetryAt) {
+      try {
+        // Each body is followed by its headers as JSON ('' when there are none): a backlog's
+        // headers are as long-lived as its bodies, and an engine's session id header is a rope
+        // of several strings (~250 bytes per message on the heap).
+        const parts: string[] = []
+        for (const r of recs) {
+          parts.push(r.payload, Object.keys(r.headers).length > 0 ? JSON.stringify(r.headers) : '')
+        }
+        const locs = this.#spill.write(parts, 2, queue)
+        for (let i = 0; i < recs.length; i++) {
+          const rec = recs[i]!
+          const loc = locs[2 * i]!
+          rec.seg = loc.segment
+          rec.off = loc.offset
+          rec.len = loc.length
+          rec.hlen = locs[2 * i + 1]!.length
+          rec.headers = NO_HEADERS
+          rec.payload = ''
+          // A backlog keeps its ids for long: crypto.randomUUID() returns a rope of ~14
+          // concatenated pieces (450 bytes in a heap snapshot); reading a character flattens it
+          // in place to one 36-byte string. Only here: in-budget messages are few and short-lived.
+          rec.id.charCodeAt(0)
+        }
+        this.#spilled += recs.length
+        return
+      } catch (e) {
+        this.#spillRetryAt = now + SPILL_RETRY_MS
+        this.#onSpillError(e as QueueError)
+      }
+    }
+    for (const rec of recs) this.#memBytes += rec.payload.length
+  }
+
+  /** The body of `rec`, read back from its spill segment if it is there (throws QUEUE_SPILL_READ_FAILED). */
+  #body(rec: Rec): string {
+    return rec.seg === null ? rec.payload : this.#spill.read(rec.seg, rec.off, rec.len)
+  }
+
+  /** A copy of the headers of `rec`, read back from its spill segment if they are there (throws QUEUE_SPILL_READ_FAILED). */
+  #headers(rec: Rec): Record<string, string> {
+    if (rec.hlen === 0 || rec.seg === null) return { ...rec.headers }
+    return JSON.parse(this.#spill.read(rec.seg, rec.off + rec.len, rec.hlen)) as Record<
+      string,
+      string
+    >
+  }
+
+  /** Forgets the body of a message that is gone (acked or dropped). */
+  #release(rec: Rec): void {
+    if (rec.seg !== null) {
+      this.#spill.release(rec.seg)
+      rec.seg = null
+      this.#spilled--
+    } else {
+      this.#memBytes -= rec.payload.length
+    }
+    rec.payload = ''
+  }
 
   #q(queue: string): MemoryQueueState {
     let q = this.#queues.get(queue)
@@ -141,27 +293,34 @@ export class MemoryBackend implements QueueBackend {
     if (next !== undefined && next.state === 'dormant') this.#place(q, next, now)
   }
 
-  #deadLetter(q: MemoryQueueState, rec: Rec, now: number): NackOutcome {
+  /** `keep`: dead-letter even when dead letters are disabled (a spilled body that cannot be read). */
+  #deadLetter(q: MemoryQueueState, rec: Rec, now: number, keep = false): NackOutcome {
     q.live.delete(rec.id)
     this.#advanceKey(q, rec, now)
-    if (this.#opts.deadLetterEnabled) {
+    if (this.#opts.deadLetterEnabled || keep) {
       this.#setState(rec, 'dead')
       rec.deadAt = now
       q.dead.set(rec.id, rec)
       return 'dead-lettered'
     }
     this.#setState(rec, 'dead')
+    this.#release(rec)
     return 'dropped'
   }
 
   async send(queue: string, items: BackendSendItem[]): Promise<void> {
     const q = this.#q(queue)
     const now = Date.now()
+    let over: Rec[] | null = null
     for (const it of items) {
       if (q.live.has(it.id) || q.dead.has(it.id)) continue
       const rec: Rec = {
         id: it.id,
         payload: it.payload,
+        seg: null,
+        off: 0,
+        len: 0,
+        hlen: 0,
         headers: { ...it.headers },
         priority: it.priority,
         key: it.orderingKey,
@@ -172,11 +331,14 @@ export class MemoryBackend implements QueueBackend {
         receipt: '',
         deliveredAt: 0,
         lastError: null,
-        history: [],
+        history: null,
         state: 'dormant',
         gen: 0,
         deadAt: 0,
       }
+      const size = it.payload.length
+      if (this.#memBytes + size <= this.#limit) this.#memBytes += size
+      else (over ??= []).push(rec)
       q.live.set(rec.id, rec)
       if (rec.key === '') {
         this.#place(q, rec, now)
@@ -190,6 +352,7 @@ export class MemoryBackend implements QueueBackend {
         if (list.length === 1) this.#place(q, rec, now)
       }
     }
+    if (over !== null) this.#spillOut(queue, over, now)
   }
 
   async receive(queue: string, max: number): Promise<BackendReceiveResult> {
@@ -209,7 +372,7 @@ export class MemoryBackend implements QueueBackend {
       const rec = e.rec
       if (e.gen !== rec.gen || rec.state !== 'inflight') continue
       q.inFlight--
-      rec.history.push({
+      ;(rec.history ??= []).push({
         attempt: rec.attempts,
         deliveredAt: rec.deliveredAt,
         endedAt: now,
@@ -232,6 +395,26 @@ export class MemoryBackend implements QueueBackend {
       if (e === undefined) break
       const rec = e.rec
       if (e.gen !== rec.gen || rec.state !== 'ready') continue
+      let payload = rec.payload
+      let headers: Record<string, string>
+      if (rec.seg === null) {
+        headers = { ...rec.headers }
+      } else {
+        try {
+          payload = this.#body(rec)
+          headers = this.#headers(rec)
+        } catch (err) {
+          // The body is not in memory and cannot be read: not a delivery, and not a reason to
+          // jam the queue behind it or to lose the record. It goes to the dead letters with the
+          // reason (even when they are disabled); redrive tries the read again.
+          const error = (err as Error).message
+          rec.lastError = error
+          this.#deadLetter(q, rec, now, true)
+          deadLettered.push({ id: rec.id, error, dropped: false })
+          this.#onSpillError(err as QueueError)
+          continue
+        }
+      }
       rec.attempts++
       rec.receipt = `r${++this.#deliveries}`
       rec.deliveredAt = now
@@ -241,8 +424,8 @@ export class MemoryBackend implements QueueBackend {
       messages.push({
         id: rec.id,
         queue,
-        payload: rec.payload,
-        headers: { ...rec.headers },
+        payload,
+        headers,
         priority: rec.priority,
         orderingKey: rec.key === '' ? null : rec.key,
         attempts: rec.attempts,
@@ -285,6 +468,7 @@ export class MemoryBackend implements QueueBackend {
       q.inFlight--
       q.live.delete(id)
       this.#setState(rec, 'dead')
+      this.#release(rec)
       this.#advanceKey(q, rec, now)
       return true
     })
@@ -305,7 +489,7 @@ export class MemoryBackend implements QueueBackend {
     const rec = this.#current(q, id, receipt)
     if (rec === undefined) return 'stale'
     q.inFlight--
-    rec.history.push({
+    ;(rec.history ??= []).push({
       attempt: rec.attempts,
       deliveredAt: rec.deliveredAt,
       endedAt: now,
@@ -350,15 +534,15 @@ export class MemoryBackend implements QueueBackend {
       out.push({
         id: rec.id,
         queue,
-        payload: rec.payload,
-        headers: { ...rec.headers },
+        payload: this.#body(rec),
+        headers: this.#headers(rec),
         priority: rec.priority,
         orderingKey: rec.key === '' ? null : rec.key,
         enqueuedAt: rec.enqueuedAt,
         deadLetteredAt: rec.deadAt,
         attempts: rec.attempts,
         lastError: rec.lastError,
-        history: rec.history.map((h) => ({ ...h })),
+        history: rec.history === null ? [] : rec.history.map((h) => ({ ...h })),
       })
     }
     return out

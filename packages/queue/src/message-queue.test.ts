@@ -1,4 +1,4 @@
-// The contract suite: the same cases against both backends. The Redis cases use the private
+// The contract suite: the same cases against both backends (and the memory one spilling). The Redis cases use the private
 // redis-server of the vitest global setup and a fresh queuePrefix per test.
 import { randomUUID } from 'node:crypto'
 import { redisUrl } from '@li/vitest-config/redis'
@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MessageQueue, isQueueError } from './index.js'
 import type { MessageQueueConfig, QueueMessage } from './index.js'
 
-const backends = ['memory', 'redis'] as const
+// 'memory-spill': the memory backend with a budget of 0 bytes, so every body goes through a spill
+// file and is read back on delivery; it must behave exactly as the other two.
+const backends = ['memory', 'redis', 'memory-spill'] as const
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   const e: unknown = await p.then(
@@ -24,8 +26,9 @@ describe.each(backends)('MessageQueue contract (%s)', (backend) => {
 
   async function make(extra: MessageQueueConfig = {}): Promise<MessageQueue> {
     const mq = new MessageQueue({
-      backend,
+      backend: backend === 'memory-spill' ? 'memory' : backend,
       ...(backend === 'redis' ? { redisUrl: redisUrl(), queuePrefix: `t:${randomUUID()}` } : {}),
+      ...(backend === 'memory-spill' ? { memoryLimitBytes: 0 } : {}),
       visibilityTimeout: 1,
       retryDelay: 0,
       ...extra,
@@ -320,6 +323,8 @@ describe('MessageQueue config', () => {
       maxRetries: 3,
       retryDelay: 5,
       deadLetterEnabled: true,
+      memoryLimitBytes: 64 * 1024 * 1024,
+      spillDirectory: '',
     })
     for (const bad of [
       { visibilityTimeout: 0 },
@@ -327,6 +332,9 @@ describe('MessageQueue config', () => {
       { retryDelay: Number.NaN },
       { backend: 'sqlite' },
       { redisUrl: 'localhost' },
+      { memoryLimitBytes: -1 },
+      { memoryLimitBytes: Number.NaN },
+      { spillDirectory: 42 },
     ]) {
       expect(() => new MessageQueue(bad as MessageQueueConfig)).toThrow(
         expect.objectContaining({ code: 'QUEUE_INVALID_ARGUMENT' }),

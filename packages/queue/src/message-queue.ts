@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events'
 import type { BackendSendItem, QueueBackend } from './backend.js'
 import { QueueError } from './errors.js'
 import { GroupCommit } from './group-commit.js'
-import { MemoryBackend } from './memory-backend.js'
+import { DEFAULT_MEMORY_LIMIT_BYTES, MemoryBackend } from './memory-backend.js'
 import { MAX_RECEIVE, Receiver } from './receiver.js'
 import { RedisBackend } from './redis-backend.js'
 import type {
@@ -40,6 +40,8 @@ export const QUEUE_DEFAULTS: Readonly<ResolvedQueueConfig> = Object.freeze({
   maxRetries: 3,
   retryDelay: 5,
   deadLetterEnabled: true,
+  memoryLimitBytes: DEFAULT_MEMORY_LIMIT_BYTES,
+  spillDirectory: '',
 })
 
 /** Priorities are integers in this range; the Redis score packs them with a 1e12 sequence. */
@@ -90,6 +92,20 @@ export function resolveQueueConfig(config: MessageQueueConfig = {}): ResolvedQue
       `config.deadLetterEnabled must be a boolean, got ${JSON.stringify(c.deadLetterEnabled)}`,
     )
   }
+  if (
+    typeof c.memoryLimitBytes !== 'number' ||
+    Number.isNaN(c.memoryLimitBytes) ||
+    c.memoryLimitBytes < 0
+  ) {
+    invalid(
+      `config.memoryLimitBytes must be a number of bytes >= 0 (Infinity: never spill), got ${String(c.memoryLimitBytes)}`,
+    )
+  }
+  if (typeof c.spillDirectory !== 'string') {
+    invalid(
+      `config.spillDirectory must be a directory path ('' for the OS temp directory), got ${JSON.stringify(c.spillDirectory)}`,
+    )
+  }
   return c
 }
 
@@ -122,7 +138,11 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
     }
     this.#backend =
       this.config.backend === 'memory'
-        ? new MemoryBackend(opts)
+        ? new MemoryBackend(opts, {
+            memoryLimitBytes: this.config.memoryLimitBytes,
+            spillDirectory: this.config.spillDirectory,
+            onSpillError: (e) => this.emit('spillError', e),
+          })
         : new RedisBackend(opts, this.config.redisUrl, this.config.queuePrefix, {
             onError: (e) => this.emit('connectionError', e),
             onReady: () => this.emit('ready'),
@@ -149,7 +169,7 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
             queue,
             id: d.id,
             error: d.error,
-            dropped: !this.config.deadLetterEnabled,
+            dropped: d.dropped ?? !this.config.deadLetterEnabled,
           })
         }
       },

@@ -1,4 +1,5 @@
 /** Public shapes of @li/queue: config, call options, messages, dead letters and events. */
+import type { QueueError } from './errors.js'
 
 /** Which store holds the queues. */
 export type QueueBackendKind = 'redis' | 'memory'
@@ -19,6 +20,19 @@ export interface MessageQueueConfig {
   retryDelay?: number
   /** Keep messages that ran out of retries in a dead-letter queue (true, default) or drop them. */
   deadLetterEnabled?: boolean
+  /**
+   * Memory backend: most bytes of message bodies (string length, all queues of this
+   * MessageQueue, waiting, in flight and dead) held on the heap; bodies beyond it are written to
+   * spill files and read back on delivery. Default 64 MiB; `Infinity` never spills. Ignored on Redis.
+   */
+  memoryLimitBytes?: number
+  /**
+   * Memory backend: directory under which this queue makes its own spill run directory
+   * (`li-queue-spill-<pid>-<random>`, created at the first spill, removed by `stop()`); run
+   * directories left there by a crashed run are removed by `start()`. Default `''`: os.tmpdir().
+   * Spill files are not durable (no fsync): the memory backend keeps nothing across an exit.
+   */
+  spillDirectory?: string
 }
 
 /** MessageQueueConfig with every default filled in. */
@@ -153,4 +167,11 @@ export interface MessageQueueEvents {
   connectionError: [error: Error]
   /** The Redis connection is (again) ready. */
   ready: []
+  /**
+   * Memory backend: a spill file could not be written (`QUEUE_SPILL_WRITE_FAILED`: the bodies
+   * stay in memory, over the budget; the disk is tried again a second later) or cleaned up, or a
+   * spilled body could not be read back (`QUEUE_SPILL_READ_FAILED`: the message was dead-lettered
+   * with that reason). No message is dropped for it.
+   */
+  spillError: [error: QueueError]
 }

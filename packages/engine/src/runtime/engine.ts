@@ -130,6 +130,19 @@ export interface EngineConfig {
    * the event loop that serves the sockets; false keeps it on the main thread.
    */
   storeWorker?: boolean
+  /**
+   * In-process queues only: bytes of queued message bodies kept in memory, across all queues;
+   * beyond it bodies wait in spill files under `<dataDir>/queue-spill` (not durable: the WAL
+   * is). Default 64 MiB. Together with `localEnvelopeBytes` and the WAL, which keeps pending
+   * payloads on disk, a backlog behind a stopped receiver costs about 0.5 KB of memory per
+   * message instead of every body.
+   */
+  queueMemoryBytes?: number
+  /**
+   * In-process queues only: bytes of bodies also held as objects for the consumer in this
+   * process (saves decoding the queue payload); default 32 MiB. Past it consumers decode.
+   */
+  localEnvelopeBytes?: number
   /** Replace the production loader and rule/transform compilers. */
   tools?: Partial<ProductionTools>
   /**
@@ -349,9 +362,21 @@ export class Engine extends EventEmitter<EngineEvents> {
         ...(c.queuePrefix === undefined ? {} : { queuePrefix: c.queuePrefix }),
         visibilityTimeout: this.#visibilityTimeout(),
         deadLetterEnabled: true,
+        // In-process queues keep bodies within a memory budget and spill the rest to disk.
+        ...(redis
+          ? {}
+          : {
+              spillDirectory: path.join(c.dataDir, 'queue-spill'),
+              ...(c.queueMemoryBytes === undefined ? {} : { memoryLimitBytes: c.queueMemoryBytes }),
+            }),
         // Operations retry in place (RetryInterval/FailureTimeout); a requeue happens only on
         // stop or disable and must never dead-letter a message.
         maxRetries: 1_000_000,
+      })
+      // A spill file that cannot be written keeps bodies in memory (nothing is lost); one that
+      // cannot be read dead-letters its message with the reason. Either way ops must know.
+      queue.on('spillError', (e) => {
+        this.logger.error({ code: e.code, err: e.message }, 'queue spill file error')
       })
       await queue.start()
       this.#queue = queue
@@ -370,6 +395,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         logger: this.logger,
         walCompletion: redis ? 'enqueue' : 'branches',
         inProcessQueue: !redis,
+        ...(c.localEnvelopeBytes === undefined ? {} : { localEnvelopeBytes: c.localEnvelopeBytes }),
         retryMs: c.handOffRetryMs,
         trace: io.trace.size > 0 ? io.trace : undefined,
         archiveIO: io.archiveIO.size > 0 ? io.archiveIO : undefined,
