@@ -30,7 +30,7 @@
  *        [--max-seconds S]
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -53,6 +53,7 @@ interface Options {
   only: 'engine' | 'forwarder' | undefined
   cpuProf: boolean
   maxSeconds: number
+  backlog: boolean
 }
 
 interface Result {
@@ -94,6 +95,7 @@ function options(argv: string[]): Options {
       only: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'max-seconds': { type: 'string', default: '300' },
+      backlog: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -101,7 +103,10 @@ function options(argv: string[]): Options {
     process.stdout.write(
       'Usage: node apps/engine/dist/loadtest.js [--count N] [--senders N] [--rate MSG_PER_S] [--size BYTES]\n' +
         '       [--sync fsync|async|none] [--pool N] [--window N] [--only engine|forwarder] [--cpu-prof]\n' +
-        '       [--max-seconds S]\n',
+        '       [--max-seconds S]\n' +
+        '       node apps/engine/dist/loadtest.js --backlog [--count N] [--senders N] [--size BYTES] [--max-seconds S]\n' +
+        '         (receiver down: queue N messages, report memory and disk, SIGKILL, restart, time the\n' +
+        '          resume, then start the receiver and check every acknowledged message arrives)\n',
     )
     process.exit(0)
   }
@@ -128,6 +133,7 @@ function options(argv: string[]): Options {
     only,
     cpuProf: values['cpu-prof'],
     maxSeconds: int(values['max-seconds'], 'max-seconds', 1),
+    backlog: values.backlog,
   }
 }
 
@@ -233,8 +239,8 @@ class Receiver {
     })
   }
 
-  async listen(): Promise<number> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r))
+  async listen(port = 0): Promise<number> {
+    await new Promise<void>((r) => this.server.listen(port, '127.0.0.1', r))
     return (this.server.address() as net.AddressInfo).port
   }
 
@@ -637,6 +643,194 @@ async function runOne(
   }
 }
 
+/** Bytes of the files under `dir` (0 if it does not exist). */
+async function bytesUnder(dir: string): Promise<number> {
+  let total = 0
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return 0
+  }
+  for (const name of names) {
+    const p = path.join(dir, name)
+    const st = await stat(p).catch(() => undefined)
+    if (st === undefined) continue
+    total += st.isDirectory() ? await bytesUnder(p) : st.size
+  }
+  return total
+}
+
+/** Current resident set size (VmRSS) in MB. */
+async function rssMb(pid: number): Promise<number> {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? Number.NaN : Number(m[1]) / 1024
+  } catch {
+    return Number.NaN
+  }
+}
+
+/**
+ * Backlog mode: the receiver is down while `count` messages are sent and acknowledged, so they
+ * queue up in the engine (a downstream outage). Reports the engine's peak memory and the disk the
+ * backlog takes, kills the engine with SIGKILL, restarts it and times the resume of the WAL
+ * entries (polling /health/live meanwhile), then starts the receiver and checks that every
+ * acknowledged message arrives.
+ */
+async function backlogRun(o: Options, work: string): Promise<number> {
+  const inPort = await freePort()
+  const outPort = await freePort()
+  const file = path.join(work, 'production.xml')
+  await writeFile(file, production(inPort, outPort, o.pool, o.window))
+  const dataDir = path.join(work, 'data')
+  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js')
+  const env: NodeJS.ProcessEnv = { ...process.env, LI_ADMIN_TOKEN: 'loadtest' }
+  delete env.LI_REDIS_URL
+  const start = async (): Promise<{ child: ChildProcess; httpPort: number; lines: string[] }> => {
+    const httpPort = await freePort()
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'run',
+        file,
+        '--data-dir',
+        dataDir,
+        '--http-host',
+        '127.0.0.1',
+        '--http-port',
+        String(httpPort),
+        '--sync',
+        o.sync,
+        '--log-level',
+        'info',
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    children.add(child)
+    child.once('exit', () => children.delete(child))
+    const lines: string[] = []
+    let rest = ''
+    child.stdout?.on('data', (c: Buffer) => {
+      const parts = (rest + c.toString()).split('\n')
+      rest = parts.pop() ?? ''
+      lines.push(...parts)
+    })
+    child.stderr?.resume()
+    return { child, httpPort, lines }
+  }
+  const sampleRss = (pid: number): { stop: () => number } => {
+    let peak = 0
+    const t = setInterval(() => void rssMb(pid).then((m) => (peak = Math.max(peak, m || 0))), 250)
+    return {
+      stop: () => {
+        clearInterval(t)
+        return peak
+      },
+    }
+  }
+  const deadline = Date.now() + o.maxSeconds * 1000
+  const until = async (what: string, ok: () => boolean | Promise<boolean>): Promise<void> => {
+    while (!(await ok())) {
+      if (Date.now() > deadline)
+        throw new Error(`--max-seconds ${o.maxSeconds} reached waiting for ${what}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  // 1. Receiver down: every message queues up behind EPR.Out.
+  const first = await start()
+  await until('the engine to start', () =>
+    first.lines.some((l) => l.includes('production started')),
+  )
+  const pid1 = first.child.pid!
+  const rss1 = sampleRss(pid1)
+  const acked = new Set<string>()
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: o.senders }, async () => {
+      const c = new MllpClient({ port: inPort, ackTimeoutMs: 60_000 })
+      c.on('error', () => undefined)
+      try {
+        while (next < o.count && Date.now() < deadline) {
+          const id = `B${next++}`
+          const a = await c.send(message(id, o.size))
+          if (a.accepted) acked.add(id)
+        }
+      } finally {
+        await c.close().catch(() => undefined)
+      }
+    }),
+  )
+  const sendSeconds = (performance.now() - t0) / 1000
+  await new Promise((r) => setTimeout(r, 2000))
+  const peak1 = rss1.stop()
+  const spill = await bytesUnder(path.join(dataDir, 'queue-spill'))
+  const walBytes = await bytesUnder(path.join(dataDir, 'wal'))
+  const exit1 = new Promise((r) => first.child.once('exit', r))
+  first.child.kill('SIGKILL')
+  await exit1
+
+  // 2. Restart: time the resume; liveness must answer meanwhile.
+  const t1 = performance.now()
+  const second = await start()
+  const pid2 = second.child.pid!
+  const rss2 = sampleRss(pid2)
+  let liveOk = 0
+  let liveFailed = 0
+  const started = (): boolean => second.lines.some((l) => l.includes('production started'))
+  while (!started()) {
+    if (Date.now() > deadline)
+      throw new Error(`--max-seconds ${o.maxSeconds} reached during the resume`)
+    if (exited(second.child)) throw new Error('the engine exited during the resume')
+    try {
+      const r = await fetch(`http://127.0.0.1:${second.httpPort}/health/live`, {
+        signal: AbortSignal.timeout(1000),
+      })
+      if (r.status === 200) liveOk++
+      else if (liveOk > 0) liveFailed++
+    } catch {
+      // Before the first answer the process is still booting (loading the production).
+      if (liveOk > 0) liveFailed++
+    }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  const startSeconds = (performance.now() - t1) / 1000
+  const resumedLine = second.lines.find((l) => l.includes('resumed WAL entries'))
+  const resumeMs =
+    resumedLine === undefined
+      ? Number.NaN
+      : Number((JSON.parse(resumedLine) as { durationMs?: number }).durationMs)
+  const peak2 = rss2.stop()
+
+  // 3. The receiver comes back: every acknowledged message must arrive.
+  const receiver = new Receiver()
+  receiver.countPrefix('B')
+  await receiver.listen(outPort)
+  const t2 = performance.now()
+  try {
+    await until('every acknowledged message at the receiver', () =>
+      [...acked].every((id) => receiver.arrivals.has(id)),
+    )
+  } catch (e) {
+    process.stdout.write(`${e instanceof Error ? e.message : String(e)}\n`)
+  }
+  const drainSeconds = (performance.now() - t2) / 1000
+  const missing = [...acked].filter((id) => !receiver.arrivals.has(id)).length
+  await stopChild(second.child)
+  await receiver.close()
+  const mb = (b: number): string => (b / 1024 / 1024).toFixed(0)
+  process.stdout.write(
+    `\n| phase | figures |\n|---|---|\n` +
+      `| backlog (receiver down) | ${acked.size} of ${o.count} ACKed in ${sendSeconds.toFixed(1)} s; engine peak RSS ${peak1.toFixed(0)} MB; WAL ${mb(walBytes)} MB, queue spill ${mb(spill)} MB on disk |\n` +
+      `| restart after SIGKILL | production started after ${startSeconds.toFixed(1)} s (resume ${(resumeMs / 1000).toFixed(1)} s); /health/live answered ${liveOk} of ${liveOk + liveFailed} polls from its first answer on; peak RSS ${peak2.toFixed(0)} MB |\n` +
+      `| receiver back | ${acked.size - missing} of ${acked.size} acknowledged messages arrived in ${drainSeconds.toFixed(1)} s; ${receiver.duplicates} duplicates |\n`,
+  )
+  return missing === 0 && liveFailed === 0 && liveOk > 0 ? 0 : 1
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
   if (argv[0] === '--forwarder') {
@@ -650,6 +844,18 @@ async function main(): Promise<void> {
   })
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
   const work = await mkdtemp(path.join(tmpdir(), 'li-loadtest-'))
+  if (o.backlog) {
+    process.stdout.write(
+      `backlog test: ${o.count} messages of ~${o.size} B from ${o.senders} senders, receiver down; work dir ${work}\n`,
+    )
+    let code = 1
+    try {
+      code = await backlogRun(o, work)
+    } finally {
+      await rm(work, { recursive: true, force: true }).catch(() => undefined)
+    }
+    process.exit(code)
+  }
   const receiver = new Receiver()
   const outPort = await receiver.listen()
   process.stdout.write(

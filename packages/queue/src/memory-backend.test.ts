@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { MemoryBackend } from './memory-backend.js'
 
 /** A backend with the engine's in-process settings: a visibility timeout no delivery reaches. */
@@ -70,5 +70,86 @@ describe('MemoryBackend memory bound', () => {
     expect(await b.ack('q', [{ id: 'keep', receipt: kept!.receipt }])).toEqual([false])
     expect(await b.ack('q', [{ id: 'keep', receipt: again[0]!.receipt }])).toEqual([true])
     expect((await b.stats('q')).live).toBe(0)
+  })
+})
+
+describe('MemoryBackend stats: oldest enqueuedAt without a scan', () => {
+  it('does not keep acked or dead-lettered messages in its oldest-first heap when stats is never called', async () => {
+    const b = backend()
+    await cycle(b, 10_000, 'ack')
+    expect(b.heapEntries('q').oldest).toBeLessThanOrEqual(512)
+    const d = backend()
+    await cycle(d, 10_000, 'nack')
+    expect(d.heapEntries('q').oldest).toBeLessThanOrEqual(512)
+  })
+
+  it('matches the oldest live message under sends, acks, nacks, redrives and a clock that steps back', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const b = new MemoryBackend({
+        visibilityTimeoutMs: 365 * 86_400_000,
+        maxRetries: 1_000_000,
+        deadLetterEnabled: true,
+      })
+      // A model: live id -> enqueuedAt; dead letters keep theirs for redrive.
+      const live = new Map<string, number>()
+      const dead = new Map<string, number>()
+      const held: { id: string; receipt: string }[] = []
+      let seed = 42
+      const rnd = (n: number): number => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+        return seed % n
+      }
+      let now = 1_800_000_000_000
+      let next = 0
+      for (let step = 0; step < 3000; step++) {
+        // Mostly forward, sometimes back (NTP), sometimes standing still.
+        now += rnd(10) === 0 ? -rnd(50) : rnd(20)
+        vi.setSystemTime(now)
+        const op = rnd(10)
+        if (op < 3) {
+          const items = Array.from({ length: 1 + rnd(4) }, () => ({
+            id: `m${next++}`,
+            payload: 'p',
+            headers: {},
+            priority: rnd(3),
+            orderingKey: rnd(4) === 0 ? `k${rnd(3)}` : '',
+            delayMs: rnd(5) === 0 ? rnd(30) : 0,
+          }))
+          await b.send('q', items)
+          for (const it of items) live.set(it.id, now)
+        } else if (op < 6) {
+          const { messages } = await b.receive('q', 1 + rnd(5))
+          held.push(...messages.map((m) => ({ id: m.id, receipt: m.receipt })))
+        } else if (op < 8 && held.length > 0) {
+          const take = held.splice(0, 1 + rnd(held.length))
+          const ok = await b.ack('q', take)
+          take.forEach((t, i) => {
+            if (ok[i]) live.delete(t.id)
+          })
+        } else if (op < 9 && held.length > 0) {
+          const t = held.splice(rnd(held.length), 1)[0]!
+          const requeue = rnd(2) === 0
+          const r = await b.nack('q', t.id, t.receipt, requeue, 0, 'failed')
+          if (r === 'dead-lettered') {
+            dead.set(t.id, live.get(t.id)!)
+            live.delete(t.id)
+          }
+        } else if (dead.size > 0) {
+          const one = rnd(2) === 0 ? null : [...dead.keys()][rnd(dead.size)]!
+          const moved = one === null ? [...dead.keys()] : [one]
+          expect(await b.redrive('q', one)).toBe(moved.length)
+          for (const id of moved) {
+            live.set(id, dead.get(id)!)
+            dead.delete(id)
+          }
+        }
+        const s = await b.stats('q')
+        expect(s.live).toBe(live.size)
+        expect(s.oldestEnqueuedAt).toBe(live.size === 0 ? null : Math.min(...live.values()))
+      }
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

@@ -20,6 +20,7 @@ import { compileTransform, type CompiledDtl } from './dtl.js'
 import {
   createIrisBundle,
   productionFromBundle,
+  keepOneDefinition,
   readIrisSource,
   type IrisBundle,
   type ProductionSource,
@@ -115,6 +116,8 @@ export async function checkProduction(
       if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(t))
         continue
       const before = bundle.productions.length
+      const rules = new Map(bundle.rules)
+      const transforms = new Map(bundle.transforms)
       try {
         readIrisSource(t, shown, bundle)
       } catch (e) {
@@ -122,6 +125,24 @@ export async function checkProduction(
       } finally {
         // Productions come from the file given only.
         bundle.productions.length = before
+      }
+      // A class defined differently here than in the production or an earlier file: `run`
+      // refuses to load it (see keepOneDefinition); report it and check the first definition.
+      try {
+        keepOneDefinition('rule class', rules, bundle.rules)
+        keepOneDefinition('transform', transforms, bundle.transforms)
+      } catch (e) {
+        for (const [k, v] of rules) bundle.rules.set(k, v)
+        for (const [k, v] of transforms) bundle.transforms.set(k, v)
+        unread.push({
+          kind: 'file',
+          name: shown,
+          status: 'unsupported',
+          notes: [
+            `${e instanceof Error ? e.message : String(e)}; li-engine run refuses to load it`,
+          ],
+          file: shown,
+        })
       }
     }
   } else {

@@ -1,9 +1,12 @@
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { isEngineError } from '../errors.js'
 import { itemSetting, startOrder, stopOrder } from '../production/model.js'
 import type { Production } from '../production/types.js'
+import { checkProduction } from './check.js'
 import { loadProduction, loadProductionFile, readIrisSource } from './loader.js'
 import { toXml } from './to-xml.js'
 import { parseXml, type XmlElement } from './xml.js'
@@ -123,6 +126,79 @@ describe('loadProduction: the three IRIS forms', () => {
     expect([...p.rules.keys()]).toEqual(['RGH.Folder.Router'])
     expect([...p.transforms.keys()]).toEqual(['RGH.Folder.StripZ'])
     expect(p.lookupTables.get('Sites')?.get('RGH')).toBe('Royal General')
+  })
+
+  it('refuses a rule class that a file next to the production defines differently; keeps an identical copy', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'li-loader-dup-'))
+    try {
+      const rule = (target: string): string => `<Class name="Dup.Rules">
+<Super>Ens.Rule.Definition</Super>
+<XData name="RuleDefinition">
+<Data><![CDATA[
+<ruleDefinition alias="" context="EnsLib.HL7.MsgRouter.RoutingEngine">
+<ruleSet name="" effectiveBegin="" effectiveEnd="">
+<rule name="all"><when condition="1"><send transform="" target="${target}"></send></when></rule>
+</ruleSet>
+</ruleDefinition>
+]]></Data>
+</XData>
+</Class>`
+      const production = `<?xml version="1.0" encoding="UTF-8"?>
+<Export generator="IRIS" version="26">
+${rule('A')}
+<Class name="Dup.Production">
+<Super>Ens.Production</Super>
+<XData name="ProductionDefinition">
+<Data><![CDATA[
+<Production Name="Dup.Production">
+  <Item Name="Router" ClassName="EnsLib.HL7.MsgRouter.RoutingEngine" Enabled="true">
+    <Setting Target="Host" Name="BusinessRuleName">Dup.Rules</Setting>
+  </Item>
+  <Item Name="A" ClassName="EnsLib.HL7.Operation.FileOperation" Enabled="true">
+    <Setting Target="Adapter" Name="FilePath">./a</Setting>
+  </Item>
+  <Item Name="B" ClassName="EnsLib.HL7.Operation.FileOperation" Enabled="true">
+    <Setting Target="Adapter" Name="FilePath">./b</Setting>
+  </Item>
+</Production>
+]]></Data>
+</XData>
+</Class>
+</Export>
+`
+      const main = path.join(dir, 'Dup.Production.xml')
+      await writeFile(main, production)
+      // An older export of the same rule class, routing elsewhere, left in the same folder.
+      const other = path.join(dir, 'Old.Rules.xml')
+      await writeFile(
+        other,
+        `<?xml version="1.0"?>\n<Export generator="IRIS" version="26">\n${rule('B')}\n</Export>\n`,
+      )
+      const e = await loadProductionFile(main).catch((x: unknown) => x)
+      expect(isEngineError(e) && e.code).toBe('ENGINE_PRODUCTION_INVALID')
+      expect((e as Error).message).toContain('rule class Dup.Rules is defined differently')
+      expect((e as Error).message).toContain('Dup.Production.xml')
+      expect((e as Error).message).toContain('Old.Rules.xml')
+      // `check` says so too (not supported, exit 1), and checks the production file's rule.
+      const report = await checkProduction({ path: main })
+      expect(report.exitCode).toBe(1)
+      expect(report.entries).toContainEqual(
+        expect.objectContaining({ kind: 'file', name: other, status: 'unsupported' }),
+      )
+      expect(report.entries).toContainEqual(
+        expect.objectContaining({ kind: 'rule', name: 'Dup.Rules', file: main }),
+      )
+      // The same class exported twice is one class: it loads, as defined in the production file.
+      await writeFile(
+        other,
+        `<?xml version="1.0"?>\n<Export generator="IRIS" version="26">\n${rule('A')}\n</Export>\n`,
+      )
+      const p = await loadProductionFile(main)
+      expect(p.rules.get('Dup.Rules')?.xml).toContain('target="A"')
+      expect(p.rules.get('Dup.Rules')?.origin?.file).toContain('Dup.Production.xml')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -502,11 +502,38 @@ export async function loadProductionFile(
     if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(t))
       continue
     const before = bundle.productions.length
+    const rules = new Map(bundle.rules)
+    const transforms = new Map(bundle.transforms)
     readIrisSource(t, join(dirname(path), n), bundle)
     bundle.productions.length = before
+    keepOneDefinition('rule class', rules, bundle.rules)
+    keepOneDefinition('transform', transforms, bundle.transforms)
   }
   for (const extra of options.extraSources ?? []) readIrisSource(extra.text, extra.file, bundle)
   return productionFromBundle(bundle, options, path)
+}
+
+/**
+ * After a sibling file was read: a class it defines that was already defined (in the production
+ * file or an earlier sibling) must be the same class. The same text is kept as first read; a
+ * different one fails the load, naming both files, instead of the later file silently replacing
+ * the routing rules (two exports of one rule class, an old and a new, in one folder).
+ */
+export function keepOneDefinition<
+  T extends { xml: string; origin?: { file?: string | undefined } },
+>(what: string, before: ReadonlyMap<string, T>, now: Map<string, T>): void {
+  for (const [name, first] of before) {
+    const later = now.get(name)
+    if (later === undefined || later === first) continue
+    if (later.xml.trim() === first.xml.trim()) {
+      now.set(name, first)
+      continue
+    }
+    throw new EngineError(
+      'ENGINE_PRODUCTION_INVALID',
+      `${what} ${name} is defined differently in ${first.origin?.file ?? '<input>'} and in ${later.origin?.file ?? '<input>'} (the engine reads rule, DTL and lookup files next to the production): keep one definition, remove or rename the other file`,
+    )
+  }
 }
 
 /** Picks the production from a bundle, attaches rules/DTLs/tables, validates and compiles. */
