@@ -95,6 +95,15 @@ describe('Kubernetes manifests', () => {
     // Redis holds the only copy once the WAL entry is completed at the hand-off.
     const args: string[] = redis.spec.template.spec.containers[0].args
     expect(args[args.indexOf('--appendfsync') + 1]).toBe('always')
+    // A backlog must fill Redis up to a refusal (the engine then keeps the messages in its WAL),
+    // not past the container's memory limit (OOM kill, then the same AOF reloaded: a crash loop).
+    expect(args[args.indexOf('--maxmemory-policy') + 1]).toBe('noeviction')
+    const maxMb = Number(/^(\d+)mb$/.exec(args[args.indexOf('--maxmemory') + 1] ?? '')?.[1])
+    const limit = String(redis.spec.template.spec.containers[0].resources.limits.memory)
+    const limitMb =
+      Number(/^(\d+)Gi$/.exec(limit)?.[1]) * 1024 || Number(/^(\d+)Mi$/.exec(limit)?.[1])
+    expect(maxMb).toBeGreaterThan(0)
+    expect(maxMb).toBeLessThan(limitMb * 0.8)
   })
 
   it('have alert rules that promtool accepts, on the contracted metric names', () => {

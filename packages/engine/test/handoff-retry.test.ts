@@ -132,7 +132,10 @@ describe('hand-offs that fail after the ACK (store error, in-process queues)', (
       const peerPort = await peer.listen()
       ;({ engine, dir } = await startEngine(
         [tcpService('In', 'Out', 1), tcpOperation('Out', peerPort)],
-        { freePorts: ['In'], config: { handOffRetryMs: { min: 250, max: 1000 } } },
+        {
+          freePorts: ['In'],
+          config: { handOffRetryMs: { min: 250, max: 1000 }, handOffRefuseAt: 3 },
+        },
       ))
       const e = engine
       const inPort = portOf(e, 'In')
@@ -159,6 +162,12 @@ describe('hand-offs that fail after the ACK (store error, in-process queues)', (
       const health = await e.health.checkAll()
       expect(health.checks.find((c) => c.name === 'hand-off')?.status).toBe('DEGRADED')
       expect(ids.some((id) => (peer?.count(id) ?? 0) > 0)).toBe(false)
+      // handOffRefuseAt (3) waiting: the next message is refused with a system-error NAK (AR,
+      // ERR), not ACKed into an ever-growing in-memory backlog; the sender resends it later.
+      const refused = await sendMllp(inPort, hl7('ADT^A01', 'ST-X'))
+      expect(msaCode(refused)).toBe('AR')
+      expect(refused).toMatch(/\rERR\|/)
+      expect(refused).toContain('resend it later')
 
       const exited = new Promise((r) => shell.once('exit', r))
       shell.stdin.end('COMMIT;\n.quit\n')
@@ -178,7 +187,10 @@ describe('hand-offs that fail after the ACK (store error, in-process queues)', (
         const r = await e.store.query({ correlationId: id, limit: 5 })
         expect(r.records.some((x) => x.hostName === 'In')).toBe(true)
       }
-      expect(peer.received.map(controlIdOf)).toEqual(['ST-1', ...ids])
+      // Accepting again once the backlog is gone; the refused message was never taken.
+      expect(msaCode(await sendMllp(inPort, hl7('ADT^A01', 'ST-5')))).toBe('AA')
+      await waitFor(() => peer?.count('ST-5') === 1, 'ST-5 delivered')
+      expect(peer.received.map(controlIdOf)).toEqual(['ST-1', ...ids, 'ST-5'])
     },
     60_000,
   )

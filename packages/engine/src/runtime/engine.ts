@@ -164,6 +164,12 @@ export interface EngineConfig {
   handOffUnreadyAfter?: number
   /** Wait between hand-off retries, ms: `min` after progress, doubling up to `max`; 1000–5000. */
   handOffRetryMs?: { min: number; max: number }
+  /**
+   * Failed hand-offs waiting to be retried at which services stop accepting messages (they NAK
+   * with an AR/CR system error, so senders resend later, and nothing unbounded piles up in
+   * memory); default 10,000. Below it, services keep ACKing: the WAL holds the messages.
+   */
+  handOffRefuseAt?: number
 }
 
 /** One item in `getStatus()`. */
@@ -397,6 +403,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         inProcessQueue: !redis,
         ...(c.localEnvelopeBytes === undefined ? {} : { localEnvelopeBytes: c.localEnvelopeBytes }),
         retryMs: c.handOffRetryMs,
+        ...(c.handOffRefuseAt === undefined ? {} : { maxHandOffBacklog: c.handOffRefuseAt }),
         trace: io.trace.size > 0 ? io.trace : undefined,
         archiveIO: io.archiveIO.size > 0 ? io.archiveIO : undefined,
         orderingKeyFor: (target, raw) => {

@@ -75,6 +75,9 @@ const MAX_HAND_OFFS_AHEAD = 1000
 /** Default `localEnvelopeBytes`: bodies held as objects for the in-process queue's consumers. */
 const LOCAL_ENVELOPE_BYTES = 32 * 1024 * 1024
 
+/** Default `maxHandOffBacklog`. */
+const MAX_HAND_OFF_BACKLOG = 10_000
+
 /** First and longest wait between retries of failed hand-offs, ms (doubling in between). */
 const RETRY_MIN_MS = 1000
 const RETRY_MAX_MS = 5000
@@ -95,6 +98,13 @@ export interface MessagePathOptions {
   walCompletion: WalCompletion
   /** Hand-offs running behind the ACKs beyond which `admit` waits for its own; default 1000. */
   maxHandOffsAhead?: number | undefined
+  /**
+   * Failed hand-offs waiting to be retried at which `admit` refuses new messages
+   * (`ENGINE_HAND_OFF_BACKLOG_FULL`: the service NAKs, the sender resends later); default 10,000.
+   * Each waiting hand-off holds its message in memory: without a bound, senders on open
+   * connections during a long store or Redis outage would grow it until the process ran out.
+   */
+  maxHandOffBacklog?: number | undefined
   /** How store writes are grouped (see `StoreBatcher`). */
   storeBatch?: StoreBatcherOptions | undefined
   /**
@@ -294,6 +304,13 @@ export class MessagePath {
    */
   async admit(input: AcceptInput): Promise<Admitted> {
     const { wal } = this.#o
+    const refuseAt = this.#o.maxHandOffBacklog ?? MAX_HAND_OFF_BACKLOG
+    if (this.#backlogSize >= refuseAt) {
+      throw new EngineError(
+        'ENGINE_HAND_OFF_BACKLOG_FULL',
+        `${this.#backlogSize} accepted messages are waiting for the store or queue to take them (failing for ${Math.round((Date.now() - this.#failingSince) / 1000)} s; see the hand-off health check); this one is not accepted: resend it later`,
+      )
+    }
     const header = input.header ?? peekHeader(input.raw)
     const sessionId = input.sessionId ?? newSessionId()
     const metadata: Record<string, string> = {
