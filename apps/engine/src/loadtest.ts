@@ -574,6 +574,18 @@ async function forwarder(inPort: number, outPort: number, window: number): Promi
   })
 }
 
+/** The `li-engine run` arguments of a load-test engine (HTTP on loopback, info logs). */
+function runArgs(
+  cli: string,
+  file: string,
+  dataDir: string,
+  httpPort: number,
+  sync: string,
+): string[] {
+  const a = ['run', file, '--data-dir', dataDir, '--http-host', '127.0.0.1']
+  return [cli, ...a, '--http-port', String(httpPort), '--sync', sync, '--log-level', 'info']
+}
+
 async function runOne(
   kind: 'engine' | 'forwarder',
   o: Options,
@@ -595,22 +607,7 @@ async function runOne(
     delete env.LI_REDIS_URL
     child = spawn(
       process.execPath,
-      [
-        ...nodeArgs,
-        cli,
-        'run',
-        file,
-        '--data-dir',
-        path.join(work, 'data'),
-        '--http-host',
-        '127.0.0.1',
-        '--http-port',
-        String(httpPort),
-        '--sync',
-        o.sync,
-        '--log-level',
-        'info',
-      ],
+      [...nodeArgs, ...runArgs(cli, file, path.join(work, 'data'), httpPort, o.sync)],
       {
         env: { ...env, LI_ADMIN_TOKEN: 'loadtest', LI_DRAIN_TIMEOUT: '5' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -689,25 +686,10 @@ async function backlogRun(o: Options, work: string): Promise<number> {
   delete env.LI_REDIS_URL
   const start = async (): Promise<{ child: ChildProcess; httpPort: number; lines: string[] }> => {
     const httpPort = await freePort()
-    const child = spawn(
-      process.execPath,
-      [
-        cli,
-        'run',
-        file,
-        '--data-dir',
-        dataDir,
-        '--http-host',
-        '127.0.0.1',
-        '--http-port',
-        String(httpPort),
-        '--sync',
-        o.sync,
-        '--log-level',
-        'info',
-      ],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
+    const child = spawn(process.execPath, runArgs(cli, file, dataDir, httpPort, o.sync), {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     children.add(child)
     child.once('exit', () => children.delete(child))
     const lines: string[] = []

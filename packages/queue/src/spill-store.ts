@@ -149,17 +149,7 @@ export class SpillStore {
       const pid = Number(m[1])
       const stale = pid === process.pid ? !liveRuns.has(dir) : !pidAlive(pid)
       if (!stale) continue
-      try {
-        rmSync(dir, { recursive: true, force: true })
-      } catch (e) {
-        this.#report(
-          new QueueError(
-            'QUEUE_SPILL_WRITE_FAILED',
-            `cannot remove stale spill directory ${dir}: ${describe(e)}; remove it by hand.`,
-            { cause: e },
-          ),
-        )
-      }
+      this.#removeDir(dir, 'stale spill directory', 'remove it by hand')
     }
   }
 
@@ -297,6 +287,21 @@ export class SpillStore {
     }
   }
 
+  /** Removes `dir` and everything in it; a failure is reported (`what`, `then` name it), not thrown. */
+  #removeDir(dir: string, what: string, then: string): void {
+    try {
+      rmSync(dir, { recursive: true, force: true })
+    } catch (e) {
+      this.#report(
+        new QueueError(
+          'QUEUE_SPILL_WRITE_FAILED',
+          `cannot remove ${what} ${dir}: ${describe(e)}; ${then}.`,
+          { cause: e },
+        ),
+      )
+    }
+  }
+
   /** Closes every segment and removes this run's directory (every spilled body is gone). */
   close(): void {
     for (const seg of this.#segments) {
@@ -321,16 +326,6 @@ export class SpillStore {
     if (dir === null) return
     this.#runDir = null
     liveRuns.delete(dir)
-    try {
-      rmSync(dir, { recursive: true, force: true })
-    } catch (e) {
-      this.#report(
-        new QueueError(
-          'QUEUE_SPILL_WRITE_FAILED',
-          `cannot remove spill directory ${dir}: ${describe(e)}; it is removed at the next start.`,
-          { cause: e },
-        ),
-      )
-    }
+    this.#removeDir(dir, 'spill directory', 'it is removed at the next start')
   }
 }

@@ -71,15 +71,7 @@ export type WalRecord =
  * text), and the other record types as in `WalRecord`.
  */
 export type WalRecordHead =
-  | {
-      readonly type: 'append'
-      readonly id: number
-      readonly appendedAt: number
-      readonly hostName: string
-      readonly messageId: string
-      readonly metadata: Readonly<Record<string, unknown>> | undefined
-    }
-  | WalDoneRecord
+  Omit<Extract<WalRecord, { readonly type: 'append' }>, 'payload'> | WalDoneRecord
 
 /** The complete, fail and expire records (the same in `WalRecord` and `WalRecordHead`). */
 export type WalDoneRecord =
