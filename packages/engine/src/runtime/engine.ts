@@ -791,7 +791,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#resuming = progress
     const started = Date.now()
     let logged = started
-    const running = new Set<Promise<void>>()
+    // A counter and one waiter, not Promise.race over the window: a race attaches a reaction to
+    // every promise still running on every call, 256 per entry.
+    let running = 0
+    let wake: (() => void) | undefined
+    const settled = (): void => {
+      running--
+      progress.done++
+      const w = wake
+      wake = undefined
+      w?.()
+    }
     try {
       for (const entry of pending) {
         const md = (entry.metadata ?? {}) as Record<string, unknown>
@@ -807,28 +817,22 @@ export class Engine extends EventEmitter<EngineEvents> {
           progress.done++
           continue
         }
-        const one: Promise<void> = path.resume(entry).then(
-          () => undefined,
-          (e: unknown) => {
-            // Not lost: the entry is in the hand-off retry backlog (see the `hand-off` health check).
-            this.logger.warn(
-              { walId: entry.id, err: errorText(e) },
-              'could not resume WAL entry yet; it is retried',
-            )
-          },
-        )
-        const tracked = one.finally(() => {
-          running.delete(tracked)
-          progress.done++
+        running++
+        path.resume(entry).then(settled, (e: unknown) => {
+          // Not lost: the entry is in the hand-off retry backlog (see the `hand-off` health check).
+          this.logger.warn(
+            { walId: entry.id, err: errorText(e) },
+            'could not resume WAL entry yet; it is retried',
+          )
+          settled()
         })
-        running.add(tracked)
-        if (running.size >= RESUME_WINDOW) await Promise.race(running)
+        while (running >= RESUME_WINDOW) await new Promise<void>((r) => (wake = r))
         if (Date.now() - logged >= 10_000) {
           logged = Date.now()
           this.logger.info({ ...progress }, 'resuming WAL entries')
         }
       }
-      await Promise.all(running)
+      while (running > 0) await new Promise<void>((r) => (wake = r))
     } finally {
       this.#resuming = undefined
     }
