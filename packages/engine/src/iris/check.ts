@@ -132,6 +132,10 @@ export async function checkProduction(
         keepOneDefinition('rule class', rules, bundle.rules)
         keepOneDefinition('transform', transforms, bundle.transforms)
       } catch (e) {
+        // The whole file is left out, as run refuses it: earlier definitions back, its own gone.
+        for (const k of [...bundle.rules.keys()]) if (!rules.has(k)) bundle.rules.delete(k)
+        for (const k of [...bundle.transforms.keys()])
+          if (!transforms.has(k)) bundle.transforms.delete(k)
         for (const [k, v] of rules) bundle.rules.set(k, v)
         for (const [k, v] of transforms) bundle.transforms.set(k, v)
         unread.push({

@@ -793,6 +793,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     let logged = started
     // A counter and one waiter, not Promise.race over the window: a race attaches a reaction to
     // every promise still running on every call, 256 per entry.
+    const refuseAt = this.config.handOffRefuseAt ?? 10_000
     let running = 0
     let wake: (() => void) | undefined
     const settled = (): void => {
@@ -804,6 +805,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     try {
       for (const entry of pending) {
+        // stop() during the resume: what is not handed off yet stays in the WAL for next time.
+        if (this.#state !== 'STARTING') break
         const md = (entry.metadata ?? {}) as Record<string, unknown>
         const targets =
           typeof md.targets === 'string' ? md.targets.split(',').filter((t) => t !== '') : []
@@ -816,6 +819,18 @@ export class Engine extends EventEmitter<EngineEvents> {
           )
           progress.done++
           continue
+        }
+        // The store or queue is failing (each failed hand-off waits in memory with its body):
+        // leave the rest on disk in the WAL until the backlog shrinks, as services would refuse.
+        while (path.handOffBacklog.messages >= refuseAt && this.#state === 'STARTING') {
+          if (Date.now() - logged >= 10_000) {
+            logged = Date.now()
+            this.logger.warn(
+              { ...progress, handOffBacklog: path.handOffBacklog.messages },
+              'resume paused: hand-offs are failing',
+            )
+          }
+          await new Promise((r) => setTimeout(r, 500))
         }
         running++
         path.resume(entry).then(settled, (e: unknown) => {

@@ -344,10 +344,9 @@ export class MessagePath {
    * first attempt of its hand-off failed; the entry is then in the retry backlog.
    */
   async resume(entry: WalEntryLike): Promise<Accepted> {
-    const raw =
-      typeof entry.payload === 'string'
-        ? entry.payload
-        : Buffer.from(entry.payload).toString('utf8')
+    // Read once: a WAL entry's payload is read from its segment file on every access.
+    const payload = entry.payload
+    const raw = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8')
     const md = (entry.metadata ?? {}) as Record<string, unknown>
     const str = (k: string): string | undefined => (typeof md[k] === 'string' ? md[k] : undefined)
     const targets = (str('targets') ?? '').split(',').filter((t) => t !== '')
