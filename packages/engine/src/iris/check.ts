@@ -19,9 +19,10 @@ import { BUILTIN_HOST_CLASSES } from '../runtime/builtin-hosts.js'
 import { compileTransform, type CompiledDtl } from './dtl.js'
 import {
   createIrisBundle,
+  holdsIrisDefinitions,
   productionFromBundle,
-  keepOneDefinition,
   readIrisSource,
+  readSiblingSource,
   type IrisBundle,
   type ProductionSource,
 } from './loader.js'
@@ -95,17 +96,19 @@ export async function checkProduction(
       const f = join(dir, n)
       if (f === resolve(path) || !/\.(cls|xml|lut)$/i.test(n)) continue
       const shown = join(dirname(path), n)
-      const skipped = (what: string, e: unknown): void => {
+      const unsupported = (note: string): void => {
         unread.push({
           kind: 'file',
           name: shown,
           status: 'unsupported',
-          notes: [
-            `${what}: ${e instanceof Error ? e.message : String(e)}; the rule classes, transforms and lookup tables in it are not checked`,
-          ],
+          notes: [note],
           file: shown,
         })
       }
+      const skipped = (what: string, e: unknown): void =>
+        unsupported(
+          `${what}: ${e instanceof Error ? e.message : String(e)}; the rule classes, transforms and lookup tables in it are not checked`,
+        )
       let t: string
       try {
         t = await readFile(f, 'utf8')
@@ -113,40 +116,15 @@ export async function checkProduction(
         skipped('could not be read', e)
         continue
       }
-      if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(t))
-        continue
-      const before = bundle.productions.length
-      const rules = new Map(bundle.rules)
-      const transforms = new Map(bundle.transforms)
+      if (!holdsIrisDefinitions(t)) continue
       try {
-        readIrisSource(t, shown, bundle)
+        readSiblingSource(bundle, t, shown)
       } catch (e) {
-        skipped('could not be parsed', e)
-      } finally {
-        // Productions come from the file given only.
-        bundle.productions.length = before
-      }
-      // A class defined differently here than in the production or an earlier file: `run`
-      // refuses to load it (see keepOneDefinition); report it and check the first definition.
-      try {
-        keepOneDefinition('rule class', rules, bundle.rules)
-        keepOneDefinition('transform', transforms, bundle.transforms)
-      } catch (e) {
-        // The whole file is left out, as run refuses it: earlier definitions back, its own gone.
-        for (const k of [...bundle.rules.keys()]) if (!rules.has(k)) bundle.rules.delete(k)
-        for (const k of [...bundle.transforms.keys()])
-          if (!transforms.has(k)) bundle.transforms.delete(k)
-        for (const [k, v] of rules) bundle.rules.set(k, v)
-        for (const [k, v] of transforms) bundle.transforms.set(k, v)
-        unread.push({
-          kind: 'file',
-          name: shown,
-          status: 'unsupported',
-          notes: [
-            `${e instanceof Error ? e.message : String(e)}; li-engine run refuses to load it`,
-          ],
-          file: shown,
-        })
+        // A class defined differently here than in the production or an earlier file: `run`
+        // refuses to load it; the rest of the check goes on with the first definition.
+        if (isEngineError(e) && e.code === 'ENGINE_PRODUCTION_INVALID')
+          unsupported(`${e.message}; li-engine run refuses to load it`)
+        else skipped('could not be parsed', e)
       }
     }
   } else {

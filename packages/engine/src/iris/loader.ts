@@ -499,18 +499,39 @@ export async function loadProductionFile(
     const f = join(dir, n)
     if (f === full || !/\.(cls|xml|lut)$/i.test(n)) continue
     const t = await readFile(f, 'utf8')
-    if (!/RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(t))
-      continue
-    const before = bundle.productions.length
-    const rules = new Map(bundle.rules)
-    const transforms = new Map(bundle.transforms)
-    readIrisSource(t, join(dirname(path), n), bundle)
-    bundle.productions.length = before
-    keepOneDefinition('rule class', rules, bundle.rules)
-    keepOneDefinition('transform', transforms, bundle.transforms)
+    if (holdsIrisDefinitions(t)) readSiblingSource(bundle, t, join(dirname(path), n))
   }
   for (const extra of options.extraSources ?? []) readIrisSource(extra.text, extra.file, bundle)
   return productionFromBundle(bundle, options, path)
+}
+
+/** Whether a file next to a production holds a rule class, a DTL, a lookup table or a schema category. */
+export function holdsIrisDefinitions(text: string): boolean {
+  return /RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(text)
+}
+
+/**
+ * Reads a file next to the production into `bundle`: its rule classes, DTLs, lookup tables and
+ * schema categories, never a production. Throws what `readIrisSource` throws, or
+ * ENGINE_PRODUCTION_INVALID (see `keepOneDefinition`) for a class defined differently before;
+ * after a throw the bundle's rule classes and DTLs are as they were before the call.
+ */
+export function readSiblingSource(bundle: IrisBundle, text: string, file: string): void {
+  const before = bundle.productions.length
+  const rules = new Map(bundle.rules)
+  const transforms = new Map(bundle.transforms)
+  try {
+    readIrisSource(text, file, bundle)
+    keepOneDefinition('rule class', rules, bundle.rules)
+    keepOneDefinition('transform', transforms, bundle.transforms)
+  } catch (e) {
+    bundle.rules = rules
+    bundle.transforms = transforms
+    throw e
+  } finally {
+    // Productions come from the production file only.
+    bundle.productions.length = before
+  }
 }
 
 /**
@@ -519,9 +540,11 @@ export async function loadProductionFile(
  * different one fails the load, naming both files, instead of the later file silently replacing
  * the routing rules (two exports of one rule class, an old and a new, in one folder).
  */
-export function keepOneDefinition<
-  T extends { xml: string; origin?: { file?: string | undefined } },
->(what: string, before: ReadonlyMap<string, T>, now: Map<string, T>): void {
+function keepOneDefinition<T extends { xml: string; origin?: { file?: string | undefined } }>(
+  what: string,
+  before: ReadonlyMap<string, T>,
+  now: Map<string, T>,
+): void {
   for (const [name, first] of before) {
     const later = now.get(name)
     if (later === undefined || later === first) continue

@@ -793,7 +793,6 @@ export class Engine extends EventEmitter<EngineEvents> {
     let logged = started
     // A counter and one waiter, not Promise.race over the window: a race attaches a reaction to
     // every promise still running on every call, 256 per entry.
-    const refuseAt = this.config.handOffRefuseAt ?? 10_000
     let running = 0
     let wake: (() => void) | undefined
     const settled = (): void => {
@@ -822,7 +821,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         }
         // The store or queue is failing (each failed hand-off waits in memory with its body):
         // leave the rest on disk in the WAL until the backlog shrinks, as services would refuse.
-        while (path.handOffBacklog.messages >= refuseAt && this.#state === 'STARTING') {
+        while (path.handOffBacklogFull && this.#state === 'STARTING') {
           if (Date.now() - logged >= 10_000) {
             logged = Date.now()
             this.logger.warn(

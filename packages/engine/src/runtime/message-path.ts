@@ -283,6 +283,14 @@ export class MessagePath {
     }
   }
 
+  /**
+   * Whether `maxHandOffBacklog` failed hand-offs wait: `admit` then refuses new messages, and the
+   * Engine's resume waits before handing off more (each waiting hand-off holds its body).
+   */
+  get handOffBacklogFull(): boolean {
+    return this.#backlogSize >= (this.#o.maxHandOffBacklog ?? MAX_HAND_OFF_BACKLOG)
+  }
+
   /** How WAL entries are completed. */
   get walCompletion(): WalCompletion {
     return this.#o.walCompletion
@@ -304,8 +312,7 @@ export class MessagePath {
    */
   async admit(input: AcceptInput): Promise<Admitted> {
     const { wal } = this.#o
-    const refuseAt = this.#o.maxHandOffBacklog ?? MAX_HAND_OFF_BACKLOG
-    if (this.#backlogSize >= refuseAt) {
+    if (this.handOffBacklogFull) {
       throw new EngineError(
         'ENGINE_HAND_OFF_BACKLOG_FULL',
         `${this.#backlogSize} accepted messages are waiting for the store or queue to take them (failing for ${Math.round((Date.now() - this.#failingSince) / 1000)} s; see the hand-off health check); this one is not accepted: resend it later`,
