@@ -8,7 +8,7 @@
  * It does not listen on a socket: `main.ts` serves it; tests call `app.request()`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { Engine } from '@li/engine'
+import type { Engine, RetentionRun, RetentionStatus } from '@li/engine'
 import { LookupTables, decodeEnvelope, isEngineError } from '@li/engine'
 import { healthRoutes } from '@li/health'
 import { metricsHandler } from '@li/metrics'
@@ -70,6 +70,40 @@ const resendBodySchema = z.object({ target: z.string().min(1).optional() }).stri
 const tableBodySchema = z.object({ entries: z.record(z.string(), z.string()) }).strict()
 const entryBodySchema = z.object({ value: z.string() }).strict()
 const nameSchema = z.string().min(1).max(200)
+const purgeBodySchema = z
+  .object({
+    olderThan: isoDate.optional(),
+    days: z.number().min(0).max(36_500).optional(),
+    keepIncomplete: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => b.olderThan === undefined || b.days === undefined, {
+    message: 'give olderThan or days, not both',
+  })
+
+/** A purge run as JSON (ISO times). */
+function runJson(run: RetentionRun): Record<string, unknown> {
+  return {
+    trigger: run.trigger,
+    startedAt: run.startedAt.toISOString(),
+    olderThan: run.olderThan.toISOString(),
+    keepIncomplete: run.keepIncomplete,
+    deleted: run.deleted,
+    durationMs: run.durationMs,
+    ...(run.error === undefined ? {} : { error: run.error }),
+  }
+}
+
+/** Retention status as JSON: days kept, interval, the next and the last purge. */
+function retentionJson(r: RetentionStatus): Record<string, unknown> {
+  return {
+    days: r.days,
+    intervalSeconds: r.intervalSeconds,
+    running: r.running,
+    nextRunAt: r.nextRunAt?.toISOString() ?? null,
+    lastRun: r.lastRun === undefined ? null : runJson(r.lastRun),
+  }
+}
 
 /** A JSON error body: `{ error: { code, message, issues? } }`. */
 function fail(
@@ -161,7 +195,12 @@ export function createApp(deps: AppDeps): Hono {
         return fail(c, 404, c0, err.message)
       }
       if (c0.endsWith('_INVALID_ARGUMENT')) return fail(c, 400, c0, err.message)
-      if (c0 === 'ENGINE_INVALID_STATE' || c0 === 'QUEUE_CLOSED' || c0.endsWith('_CLOSED')) {
+      if (
+        c0 === 'ENGINE_INVALID_STATE' ||
+        c0 === 'ENGINE_PURGE_RUNNING' ||
+        c0 === 'QUEUE_CLOSED' ||
+        c0.endsWith('_CLOSED')
+      ) {
         return fail(c, 409, c0, err.message)
       }
       if (c0 === 'QUEUE_UNAVAILABLE') return fail(c, 503, c0, err.message)
@@ -228,6 +267,7 @@ export function createApp(deps: AppDeps): Hono {
       inFlight: status.inFlight,
       handOffBacklog: status.handOffBacklog,
       ...(status.resuming === undefined ? {} : { resuming: status.resuming }),
+      retention: retentionJson(status.retention),
       items: status.items.map((s) => ({
         name: s.name,
         className: s.className,
@@ -310,6 +350,29 @@ export function createApp(deps: AppDeps): Hono {
       'message resent',
     )
     return c.json({ resent: accepted }, 202)
+  })
+
+  api.post('/purge', async (c) => {
+    const body = parseWith(purgeBodySchema, await readJson(c), 'body')
+    const olderThan =
+      body.days !== undefined ? new Date(Date.now() - body.days * 86_400_000) : body.olderThan
+    if (olderThan !== undefined && olderThan.getTime() > Date.now()) {
+      return fail(
+        c,
+        400,
+        'APP_BAD_REQUEST',
+        'olderThan is in the future: nothing that old exists yet',
+      )
+    }
+    logger?.info(
+      { olderThan: olderThan?.toISOString(), keepIncomplete: body.keepIncomplete ?? true },
+      'purge requested',
+    )
+    const run = await engine.purge({
+      ...(olderThan === undefined ? {} : { olderThan }),
+      ...(body.keepIncomplete === undefined ? {} : { keepIncomplete: body.keepIncomplete }),
+    })
+    return c.json({ purge: runJson(run) })
   })
 
   api.get('/dead-letters', async (c) => {

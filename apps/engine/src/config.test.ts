@@ -87,6 +87,28 @@ describe('parseRunConfig', () => {
       )
   })
 
+  it('takes --retention-days / LI_RETENTION_DAYS and LI_PURGE_INTERVAL, refusing bad values', () => {
+    const base = parseRunConfig(['p.xml'], {})
+    expect(base.retentionDays).toBeUndefined()
+    expect(base.purgeInterval).toBeUndefined()
+    expect(parseRunConfig(['p.xml'], { LI_RETENTION_DAYS: '90' }).retentionDays).toBe(90)
+    expect(parseRunConfig(['p.xml'], { LI_RETENTION_DAYS: '0' }).retentionDays).toBe(0)
+    expect(parseRunConfig(['p.xml'], { LI_RETENTION_DAYS: '0.5' }).retentionDays).toBe(0.5)
+    // The option wins over the environment.
+    expect(
+      parseRunConfig(['p.xml', '--retention-days', '7'], { LI_RETENTION_DAYS: '90' }).retentionDays,
+    ).toBe(7)
+    for (const v of ['-1', 'forever', '1e3', '40000'])
+      expect(() => parseRunConfig(['p.xml', `--retention-days=${v}`], {})).toThrow(
+        `--retention-days must be a number of days from 0 to 36500 (0 keeps every message), got "${v}"`,
+      )
+    expect(() => parseRunConfig(['p.xml'], { LI_RETENTION_DAYS: 'x' })).toThrow(/LI_RETENTION_DAYS/)
+    expect(parseRunConfig(['p.xml'], { LI_PURGE_INTERVAL: '600' }).purgeInterval).toBe(600)
+    expect(() => parseRunConfig(['p.xml'], { LI_PURGE_INTERVAL: '0' })).toThrow(
+      'LI_PURGE_INTERVAL must be a positive number of seconds, got "0"',
+    )
+  })
+
   it('takes LI_STORE_WORKER as 1 or 0, refusing other values', () => {
     expect(parseRunConfig(['p.xml'], {}).storeWorker).toBeUndefined()
     expect(parseRunConfig(['p.xml'], { LI_STORE_WORKER: '0' }).storeWorker).toBe(false)

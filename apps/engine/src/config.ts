@@ -46,6 +46,13 @@ export interface RunConfig {
    * `LI_TLS_CONFIG`); read by `readTlsConfig` at start.
    */
   tlsConfig?: string
+  /**
+   * Days a completed message stays in the message store before the scheduled purge removes it
+   * (`--retention-days`, `LI_RETENTION_DAYS`; 0 keeps everything; the engine's default 30).
+   */
+  retentionDays?: number
+  /** Seconds between scheduled purges (`LI_PURGE_INTERVAL`; the engine's default 3600). */
+  purgeInterval?: number
 }
 
 /** Defaults of the embedded mode. */
@@ -127,6 +134,7 @@ export const RUN_OPTIONS = {
   'log-level': { type: 'string' },
   plugin: { type: 'string', multiple: true },
   'tls-config': { type: 'string' },
+  'retention-days': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -176,6 +184,7 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
     values.sync !== undefined ? [values.sync, '--sync'] : [env.LI_SYNC_MODE, 'LI_SYNC_MODE']
   const [logLevel, logName] = pick(values['log-level'], 'LI_LOG_LEVEL')
   const [tlsConfig] = pick(values['tls-config'], 'LI_TLS_CONFIG')
+  const [retention, retentionName] = pick(values['retention-days'], 'LI_RETENTION_DAYS')
   const config: RunConfig = {
     production,
     dataDir: dataDir || RUN_DEFAULTS.dataDir,
@@ -195,6 +204,18 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
   if (redisUrl) config.redisUrl = redis(redisUrl, redisName)
   if (env.LI_ADMIN_TOKEN) config.adminToken = env.LI_ADMIN_TOKEN
   if (tlsConfig) config.tlsConfig = tlsConfig
+  if (retention !== undefined && retention !== '') {
+    const days = Number(retention)
+    if (!/^\d+(\.\d+)?$/.test(retention.trim()) || !Number.isFinite(days) || days > 36_500) {
+      throw bad(
+        `${retentionName} must be a number of days from 0 to 36500 (0 keeps every message), got "${retention}"`,
+      )
+    }
+    config.retentionDays = days
+  }
+  if (env.LI_PURGE_INTERVAL) {
+    config.purgeInterval = parseSeconds(env.LI_PURGE_INTERVAL, 'LI_PURGE_INTERVAL')
+  }
   if (env.LI_STORE_WORKER) {
     config.storeWorker = oneOf(env.LI_STORE_WORKER, ['0', '1'], 'LI_STORE_WORKER') === '1'
   }

@@ -27,6 +27,8 @@ Options (each also from the environment):
   --log-level L         fatal | error | warn | info | debug | trace | silent  LI_LOG_LEVEL (info)
   --plugin MODULE       load a plugin first (repeatable; path or package) LI_PLUGINS (a,b)
   --tls-config FILE     JSON: each SSLConfig name -> { cert, key, ca, ... }  LI_TLS_CONFIG
+  --retention-days N    keep completed messages N days, then purge them;  LI_RETENTION_DAYS (30)
+                        0 keeps everything (the store grows until the disk is full)
   -h, --help            this help
 Environment only:
   LI_PRODUCTION         the production file when none is given
@@ -36,6 +38,7 @@ Environment only:
   LI_QUEUE_PREFIX       Redis key prefix of the queues with --redis-url (li:queue)
   LI_STORE_WORKER       0: keep the SQLite store on the main thread (default: a worker thread)
   LI_QUEUE_MEMORY_MB    MiB of queued bodies kept in memory before spilling to <data-dir>/queue-spill (default 64)
+  LI_PURGE_INTERVAL     seconds between retention purges (3600; the first runs a minute after start)
 
 Plugins: an ES module exporting register(api) (or a default function) that calls
 api.registerIrisFunction(name, fn) and api.registerHostClass(className, factory).

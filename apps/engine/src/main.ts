@@ -113,6 +113,8 @@ export async function runEngine(
     ...(config.queueMemoryMb === undefined
       ? {}
       : { queueMemoryBytes: config.queueMemoryMb * 1024 * 1024 }),
+    ...(config.retentionDays === undefined ? {} : { retentionDays: config.retentionDays }),
+    ...(config.purgeInterval === undefined ? {} : { purgeInterval: config.purgeInterval }),
     // The drain is done by GracefulShutdown below; Engine.stop() then only tears down.
     drainTimeout: 0.001,
     logger,
@@ -247,6 +249,8 @@ export async function runEngine(
       dataDir,
       syncMode: config.syncMode,
       queues: config.redisUrl === undefined ? 'memory' : 'redis',
+      // 0: scheduled purges are off and the message store grows until the disk is full.
+      retentionDays: status.retention.days,
     },
     'production started',
   )

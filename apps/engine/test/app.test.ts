@@ -258,6 +258,65 @@ describe('createApp', { timeout: 30_000 }, () => {
     expect(JSON.stringify(lines.filter((l) => l.level > 20))).not.toContain('SMITH')
   })
 
+  it('shows retention in GET /api/production and purges on POST /api/purge', async () => {
+    const prod = (await (await call('GET', '/api/production')).json()) as {
+      retention: Record<string, unknown>
+    }
+    expect(prod.retention).toMatchObject({ days: 30, intervalSeconds: 3600, running: false })
+    expect(typeof prod.retention.nextRunAt).toBe('string')
+    // A completed message (stored directly), old enough for a purge of everything before now.
+    const rec = await engine.store.store({
+      hostName: 'PurgeTest',
+      messageId: 'PURGE1',
+      payload: hl7('ADT^A01', 'PURGE1'),
+      messageType: 'ADT^A01',
+      correlationId: 'PURGE1',
+      sessionId: 'purge-test-session',
+    })
+    await engine.store.markCompleted(rec.id)
+    await new Promise((r) => setTimeout(r, 20))
+    const r = await call('POST', '/api/purge', { olderThan: new Date().toISOString() })
+    expect(r.status).toBe(200)
+    const body = (await r.json()) as { purge: Record<string, unknown> }
+    expect(body.purge).toMatchObject({ trigger: 'request', keepIncomplete: true })
+    expect(body.purge.deleted as number).toBeGreaterThanOrEqual(1)
+    expect((await call('GET', `/api/messages/${rec.id}`)).status).toBe(404)
+    const after = (await (await call('GET', '/api/production')).json()) as {
+      retention: { lastRun: Record<string, unknown> }
+    }
+    expect(after.retention.lastRun).toMatchObject({
+      trigger: 'request',
+      deleted: body.purge.deleted,
+    })
+    // Messages still waiting in a queue are never purged by default.
+    const waiting = await engine.store.query({ state: 'received', limit: 5 })
+    for (const m of waiting.records)
+      expect((await call('GET', `/api/messages/${m.id}`)).status).toBe(200)
+    // Bad input: 400 with a JSON error.
+    for (const bad of [
+      { days: -1 },
+      { olderThan: 'yesterday' },
+      { days: 1, olderThan: new Date().toISOString() },
+      { keepIncomplete: 'no' },
+      { vacuum: true },
+      { olderThan: new Date(Date.now() + 86_400_000).toISOString() },
+    ]) {
+      const res = await call('POST', '/api/purge', bad)
+      expect(res.status, JSON.stringify(bad)).toBe(400)
+      expect(((await res.json()) as { error: { code: string } }).error.code).toMatch(/^APP_BAD/)
+    }
+    // Two at once: the second gets 409.
+    const [a, b] = await Promise.all([
+      call('POST', '/api/purge', { days: 1 }),
+      call('POST', '/api/purge', { days: 1 }),
+    ])
+    expect([a.status, b.status].sort()).toEqual([200, 409])
+    const conflict = a.status === 409 ? a : b
+    expect(((await conflict.json()) as { error: { code: string } }).error.code).toBe(
+      'ENGINE_PURGE_RUNNING',
+    )
+  })
+
   it('lists dead letters (none yet) as JSON', async () => {
     const r = await call('GET', '/api/dead-letters')
     expect(r.status).toBe(200)

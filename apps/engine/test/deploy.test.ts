@@ -119,9 +119,18 @@ describe('Kubernetes manifests', () => {
       'li_queue_oldest_age_seconds',
       'li_host_status',
       'li_messages_failed_total',
+      'li_data_volume_free_bytes',
+      'li_store_purge_runs_total',
     ]) {
       expect(text).toContain(m)
     }
+    // The rules fire when they should (promtool unit tests on synthetic series).
+    const unit = spawnSync('promtool', ['test', 'rules', 'alert-rules.promtest.yaml'], {
+      cwd: path.join(root, 'test/fixtures'),
+      encoding: 'utf8',
+    })
+    expect(unit.stdout + unit.stderr).toContain('SUCCESS')
+    expect(unit.status).toBe(0)
     const scrape = find(docs('prometheus/scrape-config.yaml'), 'scrape config')
     expect(scrape.scrape_configs[0].metrics_path).toBe('/metrics')
   })

@@ -119,6 +119,8 @@ export type {
   EngineStatus,
   EngineTlsConfig,
 } from './runtime/engine.js'
+export { DEFAULT_PURGE_INTERVAL, DEFAULT_RETENTION_DAYS } from './runtime/retention.js'
+export type { PurgeRequest, RetentionRun, RetentionStatus } from './runtime/retention.js'
 export { Host, errorText } from './runtime/host.js'
 export type { HostState, HostStatus } from './runtime/host.js'
 export type { EngineAlert, HostContext } from './runtime/host-context.js'

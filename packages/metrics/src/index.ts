@@ -15,6 +15,13 @@ export {
   setHostStatus,
   setWalPending,
 } from './metrics.js'
-export type { LiMetricsOptions, MetricsLogger, QueueSnapshot, QueueSource } from './metrics.js'
+export type {
+  DataVolumeSnapshot,
+  DataVolumeSource,
+  LiMetricsOptions,
+  MetricsLogger,
+  QueueSnapshot,
+  QueueSource,
+} from './metrics.js'
 export { metricsHandler } from './handler.js'
 export { LabelLimiter, OTHER_LABEL } from './labels.js'

@@ -57,6 +57,45 @@ describe('LiMetrics', () => {
     expect(await m.render()).not.toContain('li_queue_depth{host="Q"}')
   })
 
+  it('counts retention purges and reads the data volume at scrape time, once per scrape', async () => {
+    const logged: object[] = []
+    const m = new LiMetrics({
+      collectDefaultMetrics: false,
+      logger: { warn: (obj) => logged.push(obj) },
+    })
+    let text = await m.render()
+    expect(text).not.toMatch(/^li_data_volume_free_bytes /m)
+    expect(text).not.toMatch(/^li_store_purge_last_success_timestamp_seconds /m)
+    m.recordPurge('ok', 1200, 2.5)
+    m.recordPurge('failed', 300, 0.2)
+    m.recordPurge('ok', 0, 0.01)
+    let reads = 0
+    let fail = false
+    m.trackDataVolume(() => {
+      reads++
+      if (fail) throw new Error('EACCES: statfs denied')
+      return { freeBytes: 5_000, sizeBytes: 20_000 }
+    })
+    const before = Date.now() / 1000
+    text = await m.render()
+    expect(text).toContain('li_store_purge_runs_total{result="ok"} 2')
+    expect(text).toContain('li_store_purge_runs_total{result="failed"} 1')
+    expect(text).toContain('li_store_purged_messages_total 1500')
+    expect(text).toContain('li_store_purge_duration_seconds_count 3')
+    const last = Number(/^li_store_purge_last_success_timestamp_seconds (\S+)$/m.exec(text)?.[1])
+    expect(last).toBeGreaterThan(before - 60)
+    expect(last).toBeLessThanOrEqual(before + 1)
+    expect(text).toContain('li_data_volume_free_bytes 5000')
+    expect(text).toContain('li_data_volume_size_bytes 20000')
+    expect(reads).toBe(1)
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: '' })
+    fail = true
+    text = await m.render()
+    expect(text).not.toMatch(/^li_data_volume_(free|size)_bytes /m)
+    expect(text).toContain('li_store_purged_messages_total 1500')
+    expect(logged).toEqual([expect.objectContaining({ err: 'EACCES: statfs denied' })])
+  })
+
   it('bounds label values taken from messages', async () => {
     const m = new LiMetrics({ collectDefaultMetrics: false, maxLabelValues: 3 })
     for (const t of ['ADT', 'ORU', 'ORM', 'SIU', 'MDM']) m.recordMessageReceived('In', t)

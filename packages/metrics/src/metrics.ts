@@ -34,6 +34,17 @@ export interface QueueSnapshot {
 /** Where a tracked queue's figures come from. */
 export type QueueSource = () => QueueSnapshot | Promise<QueueSnapshot>
 
+/** Space on the file system that holds the data directory, read at scrape time. */
+export interface DataVolumeSnapshot {
+  /** Bytes an unprivileged process may still write (statfs `bavail` x block size). */
+  freeBytes: number
+  /** Size of the file system in bytes. */
+  sizeBytes: number
+}
+
+/** Where the data volume's figures come from (`fs.promises.statfs` of the data directory). */
+export type DataVolumeSource = () => DataVolumeSnapshot | Promise<DataVolumeSnapshot>
+
 /** The subset of a pino logger that {@link LiMetrics} uses. */
 export interface MetricsLogger {
   warn(obj: object, msg?: string): void
@@ -79,6 +90,11 @@ export class LiMetrics {
   readonly #queueOldest: Gauge<'host'>
   readonly #hostStatus: Gauge<'host' | 'type'>
   readonly #walPending: Gauge
+  readonly #purgeRuns: Counter<'result'>
+  readonly #purged: Counter
+  readonly #purgeSeconds: Histogram
+  #dataVolume: DataVolumeSource | undefined
+  #lastPurgeSuccess: number | undefined
   readonly #queues = new Map<string, QueueSource>()
   #wal: (() => number | Promise<number>) | undefined
   readonly #messageTypes: LabelLimiter
@@ -213,6 +229,86 @@ export class LiMetrics {
         }
       },
     })
+    this.#purgeRuns = new Counter({
+      name: 'li_store_purge_runs_total',
+      help: 'Retention purges of the message store, by result (ok or failed).',
+      labelNames: ['result'],
+      registers,
+    })
+    this.#purged = new Counter({
+      name: 'li_store_purged_messages_total',
+      help: 'Messages (with their history and trace) removed by retention purges.',
+      registers,
+    })
+    const lastSuccess = (): number | undefined => this.#lastPurgeSuccess
+    new Gauge({
+      name: 'li_store_purge_last_success_timestamp_seconds',
+      help: 'When the last retention purge finished without error (Unix seconds); absent before the first.',
+      registers,
+      collect() {
+        // Absent, not 0, before the first success: 0 would read as "last purged in 1970".
+        const at = lastSuccess()
+        if (at === undefined) this.remove({})
+        else this.set(at)
+      },
+    })
+    this.#purgeSeconds = new Histogram({
+      name: 'li_store_purge_duration_seconds',
+      help: 'How long one retention purge took.',
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers,
+    })
+    // Both volume gauges collect in the same scrape: one statfs per scrape, shared.
+    let volume: Promise<DataVolumeSnapshot | null> | undefined
+    const readVolume = (): Promise<DataVolumeSnapshot | null> | undefined => {
+      const source = this.#dataVolume
+      if (source === undefined) return undefined
+      volume ??= Promise.resolve()
+        .then(source)
+        .catch((e: unknown) => {
+          log.warn(
+            {
+              metrics: ['li_data_volume_free_bytes', 'li_data_volume_size_bytes'],
+              ...errorFields(e),
+            },
+            'metrics: data volume source failed; its series are left out of this scrape',
+          )
+          return null
+        })
+        .finally(() => (volume = undefined))
+      return volume
+    }
+    const volumeGauge = (
+      name: string,
+      help: string,
+      pick: (v: DataVolumeSnapshot) => number,
+    ): Gauge =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          // Absent, not 0, while nothing is tracked or the read failed: 0 free bytes would alert.
+          const reading = readVolume()
+          if (reading === undefined) {
+            this.remove({})
+            return
+          }
+          const v = await reading
+          if (v === null) this.remove({})
+          else this.set(pick(v))
+        },
+      })
+    volumeGauge(
+      'li_data_volume_free_bytes',
+      'Bytes still free on the file system of the data directory (WAL, message store, queue spill).',
+      (v) => v.freeBytes,
+    )
+    volumeGauge(
+      'li_data_volume_size_bytes',
+      'Size of the file system of the data directory, in bytes.',
+      (v) => v.sizeBytes,
+    )
     if (options.collectDefaultMetrics ?? true) collectDefaultMetrics({ register: this.registry })
   }
 
@@ -294,6 +390,22 @@ export class LiMetrics {
   /** Read the WAL pending count from `source` at every scrape. */
   trackWal(source: () => number | Promise<number>): void {
     this.#wal = source
+  }
+
+  /**
+   * Count one retention purge of the message store: `ok` with the messages it removed, or
+   * `failed` (then `deleted` is what it removed before the error). Sets the last-success time.
+   */
+  recordPurge(result: 'ok' | 'failed', deleted: number, seconds: number): void {
+    this.#purgeRuns.inc({ result })
+    if (deleted > 0) this.#purged.inc(deleted)
+    this.#purgeSeconds.observe(seconds)
+    if (result === 'ok') this.#lastPurgeSuccess = Date.now() / 1000
+  }
+
+  /** Read the data volume's free and total bytes from `source` at every scrape. */
+  trackDataVolume(source: DataVolumeSource): void {
+    this.#dataVolume = source
   }
 
   /** The Prometheus text exposition of every metric. */

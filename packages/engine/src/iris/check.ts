@@ -120,8 +120,9 @@ export async function checkProduction(
       try {
         readSiblingSource(bundle, t, shown)
       } catch (e) {
-        // A class defined differently here than in the production or an earlier file: `run`
-        // refuses to load it; the rest of the check goes on with the first definition.
+        // A class, or a lookup-table key, defined differently here than in the production or an
+        // earlier file: `run` refuses to load it. Its rule classes, DTLs and lookup tables are dropped
+        // (readSiblingSource restores them); the check goes on with the first definitions.
         if (isEngineError(e) && e.code === 'ENGINE_PRODUCTION_INVALID')
           unsupported(`${e.message}; li-engine run refuses to load it`)
         else skipped('could not be parsed', e)

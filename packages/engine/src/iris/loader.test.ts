@@ -7,7 +7,7 @@ import { isEngineError } from '../errors.js'
 import { itemSetting, startOrder, stopOrder } from '../production/model.js'
 import type { Production } from '../production/types.js'
 import { checkProduction } from './check.js'
-import { loadProduction, loadProductionFile, readIrisSource } from './loader.js'
+import { loadProduction, loadProductionFile, readIrisSource, readSiblingSource } from './loader.js'
 import { toXml } from './to-xml.js'
 import { parseXml, type XmlElement } from './xml.js'
 
@@ -199,6 +199,238 @@ ${rule('A')}
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('lookup tables in several files', () => {
+  /** An export holding an empty production and, optionally, lookup-table entries. */
+  const exportWith = (entries: string): string => `<?xml version="1.0" encoding="UTF-8"?>
+<Export generator="IRIS" version="26">
+<Class name="Lut.Production">
+<Super>Ens.Production</Super>
+<XData name="ProductionDefinition">
+<Data><![CDATA[
+<Production Name="Lut.Production">
+</Production>
+]]></Data>
+</XData>
+</Class>
+<Document name="Sites.LUT">
+<lookupTable>
+${entries}
+</lookupTable>
+</Document>
+</Export>
+`
+  const lut = (entries: string): string =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<lookupTable>\n${entries}\n</lookupTable>\n`
+  const entry = (key: string, value: string, table = 'Sites'): string =>
+    `<entry table="${table}" key="${key}">${value}</entry>`
+
+  /** Runs `body` with a temp folder holding `files` (name → text); removes it after. */
+  async function inFolder(
+    files: Record<string, string>,
+    body: (dir: string) => Promise<void>,
+  ): Promise<void> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'li-loader-lut-'))
+    try {
+      for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text)
+      await body(dir)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+
+  it('refuses a key a file next to the production gives another value; check reports the file NOT SUPPORTED', async () => {
+    await inFolder(
+      {
+        'Lut.Production.xml': exportWith(
+          entry('RGH', 'Royal General') + '\n' + entry('SJH', 'St James'),
+        ),
+        // An older export of the table, left in the same folder.
+        'Sites.lut': lut(entry('RGH', 'Royal General Hospital') + '\n' + entry('NEW', 'New')),
+      },
+      async (dir) => {
+        const main = path.join(dir, 'Lut.Production.xml')
+        const other = path.join(dir, 'Sites.lut')
+        const e = await loadProductionFile(main).catch((x: unknown) => x)
+        expect(isEngineError(e) && e.code).toBe('ENGINE_PRODUCTION_INVALID')
+        expect((e as Error).message).toBe(
+          `lookup table Sites key "RGH" is defined differently in ${main} ("Royal General") and in ${other} ("Royal General Hospital") (the engine reads rule, DTL and lookup files next to the production): keep one definition of each entry, remove or correct the other file`,
+        )
+        const report = await checkProduction({ path: main })
+        expect(report.exitCode).toBe(1)
+        expect(report.entries).toContainEqual(
+          expect.objectContaining({
+            kind: 'file',
+            name: other,
+            status: 'unsupported',
+            notes: [expect.stringContaining('lookup table Sites key "RGH" is defined differently')],
+          }),
+        )
+        // The later file's entries are dropped, NEW included: the table is the production's.
+        expect(report.entries).toContainEqual(
+          expect.objectContaining({
+            kind: 'lookup-table',
+            name: 'Sites',
+            status: 'supported',
+            notes: ['2 entries'],
+          }),
+        )
+      },
+    )
+  })
+
+  it('names the file that added the key, and counts the other keys that differ', async () => {
+    await inFolder(
+      {
+        'Lut.Production.xml': exportWith(entry('RGH', 'Royal General')),
+        'a.lut': lut(entry('SJH', 'St James') + '\n' + entry('QEH', 'Queen Elizabeth')),
+        'b.lut': lut(
+          entry('SJH', "St James's") + '\n' + entry('QEH', 'QE') + '\n' + entry('RGH', 'RG'),
+        ),
+      },
+      async (dir) => {
+        const e = await loadProductionFile(path.join(dir, 'Lut.Production.xml')).catch(
+          (x: unknown) => x,
+        )
+        expect(isEngineError(e) && e.code).toBe('ENGINE_PRODUCTION_INVALID')
+        expect((e as Error).message).toContain(
+          `lookup table Sites key "SJH" is defined differently in ${path.join(dir, 'a.lut')} ("St James") and in ${path.join(dir, 'b.lut')} ("St James's"), and 2 more keys differ in ${path.join(dir, 'b.lut')}`,
+        )
+        expect((e as Error).message).toContain('keep one definition')
+      },
+    )
+  })
+
+  it('merges the parts of a table spread over several files, and a key given the same value twice', async () => {
+    await inFolder(
+      {
+        'Lut.Production.xml': exportWith(entry('RGH', 'Royal General')),
+        'a.lut': lut(entry('SJH', 'St James') + '\n' + entry('RGH', 'Royal General')),
+        'b.lut': lut(
+          entry('QEH', 'Queen Elizabeth') +
+            '\n' +
+            entry('SJH', 'St James') +
+            '\n' +
+            entry('F', 'Female', 'Sex'),
+        ),
+      },
+      async (dir) => {
+        const main = path.join(dir, 'Lut.Production.xml')
+        const p = await loadProductionFile(main)
+        expect(p.lookupTables).toEqual(
+          new Map([
+            [
+              'Sites',
+              new Map([
+                ['RGH', 'Royal General'],
+                ['SJH', 'St James'],
+                ['QEH', 'Queen Elizabeth'],
+              ]),
+            ],
+            ['Sex', new Map([['F', 'Female']])],
+          ]),
+        )
+        const report = await checkProduction({ path: main })
+        expect(report.exitCode).toBe(0)
+        expect(report.entries.filter((x) => x.kind === 'lookup-table')).toEqual([
+          expect.objectContaining({ name: 'Sites', status: 'supported', notes: ['3 entries'] }),
+          expect.objectContaining({ name: 'Sex', status: 'supported', notes: ['1 entries'] }),
+        ])
+      },
+    )
+  })
+
+  it('keeps the last entry of a key repeated within one file', async () => {
+    await inFolder(
+      {
+        'Lut.Production.xml': exportWith(entry('RGH', 'Royal General') + '\n' + entry('RGH', 'RG')),
+        'a.lut': lut(entry('SJH', 'St James') + '\n' + entry('SJH', 'SJ')),
+      },
+      async (dir) => {
+        const p = await loadProductionFile(path.join(dir, 'Lut.Production.xml'))
+        expect(p.lookupTables.get('Sites')).toEqual(
+          new Map([
+            ['RGH', 'RG'],
+            ['SJH', 'SJ'],
+          ]),
+        )
+      },
+    )
+  })
+
+  it('leaves the bundle as it was when a file is refused', () => {
+    const bundle = readIrisSource(
+      exportWith(entry('RGH', 'Royal General') + '\n' + entry('SJH', 'St James')),
+      'prod.xml',
+    )
+    readSiblingSource(bundle, lut(entry('M', 'Male', 'Sex')), 'sex.lut')
+    const sites = bundle.lookupTables.get('Sites')
+    const snapshot = structuredClone(bundle.lookupTables)
+    expect(() =>
+      readSiblingSource(
+        bundle,
+        lut(
+          entry('QEH', 'Queen Elizabeth') +
+            '\n' +
+            entry('F', 'Female', 'Sex') +
+            '\n' +
+            entry('X', 'x', 'NewTable') +
+            '\n' +
+            entry('SJH', 'St J'),
+        ),
+        'bad.lut',
+      ),
+    ).toThrow(
+      'lookup table Sites key "SJH" is defined differently in prod.xml ("St James") and in bad.lut ("St J")',
+    )
+    expect(bundle.lookupTables).toEqual(snapshot)
+    expect(bundle.lookupTables.get('Sites')).toBe(sites)
+    // and the refused file did not disturb a later, agreeing one
+    readSiblingSource(bundle, lut(entry('QEH', 'Queen Elizabeth')), 'good.lut')
+    expect([...bundle.lookupTables.get('Sites')!.keys()]).toEqual(['RGH', 'SJH', 'QEH'])
+  })
+
+  it('applies the same rule to options.extraSources', async () => {
+    const xml = exportWith(entry('RGH', 'Royal General'))
+    const e = await loadProduction(
+      { xml },
+      { extraSources: [{ text: lut(entry('RGH', 'RG')), file: 'extra.lut' }] },
+    ).catch((x: unknown) => x)
+    expect(isEngineError(e) && e.code).toBe('ENGINE_PRODUCTION_INVALID')
+    expect((e as Error).message).toContain(
+      'lookup table Sites key "RGH" is defined differently in <input> ("Royal General") and in extra.lut ("RG")',
+    )
+    const e2 = await loadProduction(
+      { xml },
+      {
+        extraSources: [
+          { text: lut(entry('F', 'Female', 'Sex')), file: 'one.lut' },
+          { text: lut(entry('F', 'F', 'Sex')), file: 'two.lut' },
+        ],
+      },
+    ).catch((x: unknown) => x)
+    expect((e2 as Error).message).toContain(
+      'lookup table Sex key "F" is defined differently in one.lut ("Female") and in two.lut ("F")',
+    )
+    const p = await loadProduction(
+      { xml },
+      {
+        extraSources: [
+          { text: lut(entry('RGH', 'Royal General') + entry('SJH', 'St James')), file: 'x.lut' },
+        ],
+      },
+    )
+    expect(p.lookupTables.get('Sites')).toEqual(
+      new Map([
+        ['RGH', 'Royal General'],
+        ['SJH', 'St James'],
+      ]),
+    )
+    // A production in an extra source is still read from there.
+    const q = await loadProduction(lut(entry('A', 'a')), { extraSources: [{ text: xml }] })
+    expect(q.name).toBe('Lut.Production')
   })
 })
 

@@ -222,6 +222,49 @@ function readExportDocument(el: XmlElement, file: string | undefined, bundle: Ir
   bundle.otherDocuments.push({ name, file, line: el.line })
 }
 
+/**
+ * Where a bundle's lookup-table entries were read from, for the message of a conflict: the file
+ * that created the table, plus the keys that other files added to it (a table exported in parts).
+ * One record per table map, nothing per key for a table read from one file; held per bundle, so
+ * it goes with the bundle once the production is built.
+ */
+interface TableOrigin {
+  file: string | undefined
+  others?: Map<string, string | undefined>
+}
+
+const tableOrigins = new WeakMap<IrisBundle, WeakMap<Map<string, string>, TableOrigin>>()
+
+function originsOf(bundle: IrisBundle): WeakMap<Map<string, string>, TableOrigin> {
+  let o = tableOrigins.get(bundle)
+  if (!o) {
+    o = new WeakMap()
+    tableOrigins.set(bundle, o)
+  }
+  return o
+}
+
+/** Records that `file` added `key` to `table` (nothing when the file created the table). */
+function noteEntryOrigin(
+  bundle: IrisBundle,
+  table: Map<string, string>,
+  key: string,
+  file: string | undefined,
+): void {
+  const origins = originsOf(bundle)
+  const o = origins.get(table)
+  if (o === undefined) origins.set(table, { file })
+  else if (o.file !== file) (o.others ??= new Map()).set(key, file)
+}
+
+/** The file an entry of a bundle's table was read from. */
+function entryOrigin(bundle: IrisBundle, table: Map<string, string>, key: string): string {
+  const o = tableOrigins.get(bundle)?.get(table)
+  if (o === undefined) return '<input>'
+  const file = o.others?.has(key) === true ? o.others.get(key) : o.file
+  return file ?? '<input>'
+}
+
 function readLookupTable(
   el: XmlElement,
   defaultTable: string | undefined,
@@ -242,7 +285,11 @@ function readLookupTable(
       t = new Map()
       bundle.lookupTables.set(table, t)
     }
+    // A key repeated within one text: the last entry wins, as it always has. IRIS's documentation
+    // of Ens.Util.LookupTable states no rule for it, and one file has one author; only two files
+    // disagreeing is refused (`readSiblingSource`).
     t.set(key, entry.text)
+    noteEntryOrigin(bundle, t, key, file)
   }
 }
 
@@ -453,7 +500,11 @@ export interface LoadProductionOptions extends CompileOptions {
   validate?: boolean
   /** Compile the rule classes items use, and their DTLs, so unsupported constructs fail the load (default true). */
   compile?: boolean
-  /** Extra sources (rule/DTL/lookup files) to read into the same bundle. */
+  /**
+   * Extra sources (rule/DTL/lookup files) to read into the same bundle, after the files next to
+   * the production and under the same rule: a rule class, DTL or lookup-table key they define
+   * differently fails the load (ENGINE_PRODUCTION_INVALID).
+   */
   extraSources?: { text: string; file?: string }[]
 }
 
@@ -478,7 +529,8 @@ export async function loadProduction(
     return loadProductionFile(source.path, options)
   const text = typeof source === 'string' ? source : source.xml
   const bundle = readIrisSource(text)
-  for (const extra of options.extraSources ?? []) readIrisSource(extra.text, extra.file, bundle)
+  for (const extra of options.extraSources ?? [])
+    readCheckedSource(bundle, extra.text, extra.file, true)
   return productionFromBundle(bundle, options)
 }
 
@@ -501,7 +553,8 @@ export async function loadProductionFile(
     const t = await readFile(f, 'utf8')
     if (holdsIrisDefinitions(t)) readSiblingSource(bundle, t, join(dirname(path), n))
   }
-  for (const extra of options.extraSources ?? []) readIrisSource(extra.text, extra.file, bundle)
+  for (const extra of options.extraSources ?? [])
+    readCheckedSource(bundle, extra.text, extra.file, true)
   return productionFromBundle(bundle, options, path)
 }
 
@@ -513,25 +566,99 @@ export function holdsIrisDefinitions(text: string): boolean {
 /**
  * Reads a file next to the production into `bundle`: its rule classes, DTLs, lookup tables and
  * schema categories, never a production. Throws what `readIrisSource` throws, or
- * ENGINE_PRODUCTION_INVALID (see `keepOneDefinition`) for a class defined differently before;
- * after a throw the bundle's rule classes and DTLs are as they were before the call.
+ * ENGINE_PRODUCTION_INVALID for a rule class or DTL defined differently before (see
+ * `keepOneDefinition`) or a lookup-table key given a different value before (see
+ * `mergeLookupTables`); after a throw the bundle's rule classes, DTLs and lookup tables are as
+ * they were before the call.
  */
 export function readSiblingSource(bundle: IrisBundle, text: string, file: string): void {
+  readCheckedSource(bundle, text, file, false)
+}
+
+/**
+ * `readSiblingSource`, also for `options.extraSources` (which may hold a production: kept when
+ * `keepProductions`).
+ */
+function readCheckedSource(
+  bundle: IrisBundle,
+  text: string,
+  file: string | undefined,
+  keepProductions: boolean,
+): void {
   const before = bundle.productions.length
   const rules = new Map(bundle.rules)
   const transforms = new Map(bundle.transforms)
+  // This text's lookup tables are read apart, checked against those read before, and only then
+  // merged: a refused file leaves nothing to roll back, and no table is copied.
+  const tables = bundle.lookupTables
+  bundle.lookupTables = new Map()
+  let read = false
   try {
     readIrisSource(text, file, bundle)
     keepOneDefinition('rule class', rules, bundle.rules)
     keepOneDefinition('transform', transforms, bundle.transforms)
+    mergeLookupTables(bundle, tables, bundle.lookupTables, file)
+    read = true
   } catch (e) {
     bundle.rules = rules
     bundle.transforms = transforms
     throw e
   } finally {
-    // Productions come from the production file only.
-    bundle.productions.length = before
+    bundle.lookupTables = tables
+    // Productions come from the production file only (and from extra sources).
+    if (!read || !keepProductions) bundle.productions.length = before
   }
+}
+
+/**
+ * Merges the lookup tables one file defines (`from`) into those read before (`into`). A table
+ * in several files is merged key by key (a table exported in parts); a key with the same value
+ * again is kept as first read; a key with a different value fails the load, naming table, key
+ * and both files, before anything is merged, instead of the later file silently changing what
+ * `Lookup()` returns.
+ */
+function mergeLookupTables(
+  bundle: IrisBundle,
+  into: Map<string, Map<string, string>>,
+  from: ReadonlyMap<string, Map<string, string>>,
+  file: string | undefined,
+): void {
+  let first: string | undefined
+  let more = 0
+  for (const [name, incoming] of from) {
+    const t = into.get(name)
+    if (t === undefined) continue
+    for (const [key, value] of incoming) {
+      const was = t.get(key)
+      if (was === undefined || was === value) continue
+      if (first === undefined)
+        first = `lookup table ${name} key "${key}" is defined differently in ${entryOrigin(bundle, t, key)} (${quoteValue(was)}) and in ${file ?? '<input>'} (${quoteValue(value)})`
+      else more++
+    }
+  }
+  if (first !== undefined) {
+    throw new EngineError(
+      'ENGINE_PRODUCTION_INVALID',
+      `${first}${more > 0 ? `, and ${more} more ${more === 1 ? 'key differs' : 'keys differ'} in ${file ?? '<input>'}` : ''} (the engine reads rule, DTL and lookup files next to the production): keep one definition of each entry, remove or correct the other file`,
+    )
+  }
+  for (const [name, incoming] of from) {
+    const t = into.get(name)
+    if (t === undefined) {
+      into.set(name, incoming) // its origin record goes with the map
+      continue
+    }
+    for (const [key, value] of incoming) {
+      if (t.has(key)) continue // the same value: kept as first read
+      t.set(key, value)
+      noteEntryOrigin(bundle, t, key, file)
+    }
+  }
+}
+
+/** A lookup value for a message: quoted, at most 40 characters. */
+function quoteValue(v: string): string {
+  return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { readFileSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, statfs } from 'node:fs/promises'
 import path from 'node:path'
 import type { SecureContextOptions } from 'node:tls'
 import {
@@ -52,6 +52,13 @@ import { RoutingEngineHost } from '../hosts/routing-engine.js'
 import { nextScheduleEvent, parseSchedule, scheduleStateAt, systemClock } from './schedule.js'
 import type { Schedule, ScheduleClock } from './schedule.js'
 import { ItemSettings } from './settings.js'
+import {
+  DEFAULT_PURGE_INTERVAL,
+  DEFAULT_RETENTION_DAYS,
+  Retention,
+  checkRetentionSettings,
+} from './retention.js'
+import type { PurgeRequest, RetentionRun, RetentionStatus } from './retention.js'
 
 /** The config name IRIS routes alerts to when a production has an item of that name. */
 export const ALERT_ITEM = 'Ens.Alert'
@@ -170,6 +177,15 @@ export interface EngineConfig {
    * memory); default 10,000. Below it, services keep ACKing: the WAL holds the messages.
    */
   handOffRefuseAt?: number
+  /**
+   * Days a completed message (its body, history and trace) stays in the message store before a
+   * scheduled purge removes it; only messages whose whole session is completed go (IRIS
+   * KeepIntegrity). Default 30; 0 turns scheduled purges off (the store then grows until its
+   * disk is full). See `purge()`.
+   */
+  retentionDays?: number
+  /** Seconds between scheduled purges; default 3600 (the first runs a minute after start). */
+  purgeInterval?: number
 }
 
 /** One item in `getStatus()`. */
@@ -199,6 +215,8 @@ export interface EngineStatus {
    */
   resuming?: { total: number; done: number }
   items: EngineItemStatus[]
+  /** Message store retention: days kept, the next and the last purge. */
+  retention: RetentionStatus
 }
 
 /** Events of the Engine. */
@@ -268,6 +286,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   #shutdown: GracefulShutdown | undefined
   /** Loggers of items with trace events on (debug level), by item name. */
   #hostLoggers = new Map<string, Logger>()
+  readonly #retention: Retention
 
   constructor(config: EngineConfig) {
     super()
@@ -284,6 +303,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.registry = config.registry ?? registerBuiltinHosts(defaultHostRegistry)
     if (config.registry !== undefined) registerBuiltinHosts(config.registry)
     this.#tools = { ...defaultProductionTools, ...config.tools }
+    const days = config.retentionDays ?? DEFAULT_RETENTION_DAYS
+    const interval = config.purgeInterval ?? DEFAULT_PURGE_INTERVAL
+    checkRetentionSettings(days, interval)
+    this.#retention = new Retention({
+      store: () => (this.#state === 'RUNNING' ? this.#store : undefined),
+      metrics: this.metrics,
+      logger: this.logger,
+      days,
+      intervalSeconds: interval,
+    })
   }
 
   /** The Engine's state. */
@@ -412,6 +441,11 @@ export class Engine extends EventEmitter<EngineEvents> {
         },
       })
       this.metrics.trackWal(() => wal.stats().pending)
+      const dataDir = path.resolve(c.dataDir)
+      this.metrics.trackDataVolume(async () => {
+        const fs = await statfs(dataDir)
+        return { freeBytes: fs.bavail * fs.bsize, sizeBytes: fs.blocks * fs.bsize }
+      })
       this.#addHandOffCheck()
       this.#buildHosts(production)
       this.#readSchedules(production)
@@ -423,6 +457,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       for (const name of this.#schedules.keys()) this.#armSchedule(name)
       this.#state = 'RUNNING'
       this.health.markRunning()
+      this.#retention.start()
       this.logger.info({ production: production.name, hosts: this.#hosts.size }, 'engine running')
     } catch (e) {
       this.logger.error({ err: errorText(e) }, 'engine failed to start')
@@ -438,6 +473,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async stop(): Promise<void> {
     if (this.#state !== 'RUNNING' && this.#state !== 'STARTING') return
     this.#state = 'STOPPING'
+    this.#retention.stop()
     this.health.markShuttingDown()
     if (this.#alertTimer !== undefined) clearInterval(this.#alertTimer)
     this.#alertTimer = undefined
@@ -504,7 +540,20 @@ export class Engine extends EventEmitter<EngineEvents> {
       inFlight: this.#path?.inFlight ?? 0,
       ...(this.#resuming === undefined ? {} : { resuming: { ...this.#resuming } }),
       items,
+      retention: this.#retention.status(),
     }
+  }
+
+  /**
+   * Purge the message store now: messages created before `olderThan` (default: `retentionDays`
+   * ago) whose whole session is completed, with their history and trace, in bounded chunks while
+   * messages keep flowing. One purge runs at a time (ENGINE_PURGE_RUNNING otherwise, scheduled
+   * ones included); needs a RUNNING engine (ENGINE_INVALID_STATE). `keepIncomplete: false` also
+   * removes unfinished and failed messages.
+   * @example const run = await engine.purge({ olderThan: new Date(Date.now() - 7 * 86_400_000) })
+   */
+  purge(request: PurgeRequest = {}): Promise<RetentionRun> {
+    return this.#retention.purge(request, 'request')
   }
 
   /** The host of an item, or undefined. */
