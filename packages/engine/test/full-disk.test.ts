@@ -88,7 +88,7 @@ describe.skipIf(!mounted)(
         if (code === 'AA') acked.push(id)
         else nak = ack ?? undefined
       }
-    // The volume filled up and the engine said so instead of ACKing.
+      // The volume filled up and the engine said so instead of ACKing.
       expect(nak, `ACK codes while filling: ${JSON.stringify([...codes])}`).toBeDefined()
       expect(msaCode(nak ?? null)).toMatch(/^A[RE]$/)
       expect(nak).toMatch(/\rERR\|/)
