@@ -16,6 +16,7 @@ import { settingSupport } from '../production/setting-support.js'
 import type { Production } from '../production/types.js'
 import { validateProduction } from '../production/validate.js'
 import { BUILTIN_HOST_CLASSES } from '../runtime/builtin-hosts.js'
+import { compileSearchTable, searchTableItems } from './search-table.js'
 import { compileTransform, type CompiledDtl } from './dtl.js'
 import {
   createIrisBundle,
@@ -40,6 +41,8 @@ export interface CompatibilityEntry {
     | 'rule'
     | 'transform'
     | 'lookup-table'
+    /** An HL7 search table class (`XData SearchSpec`). */
+    | 'search-table'
     | 'class'
     | 'document'
     /** A file next to the production that could not be read or parsed. */
@@ -199,6 +202,16 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
         else differences.push(`disabled; enabling it will fail: ${what}`)
       }
       for (const i of issues.filter((x) => x.item === item.name)) unsupported.push(i.message)
+      const searchTable = itemSetting(item, 'SearchTableClass')?.trim()
+      if (searchTable !== undefined && searchTable !== '') {
+        try {
+          compileSearchTable(searchTable, bundle.searchTables)
+        } catch (e) {
+          unsupported.push(
+            `setting SearchTableClass: ${e instanceof Error ? e.message : String(e)}`,
+          )
+        }
+      }
       const seen = new Set<string>()
       for (const s of item.settings) {
         if (seen.has(s.name)) continue
@@ -323,6 +336,18 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
       status: 'supported',
       notes: [`${table.size} entries`],
     })
+  }
+  for (const def of bundle.searchTables.values()) {
+    let status: SupportStatus = 'supported'
+    let notes: string[]
+    try {
+      compileSearchTable(def.className, bundle.searchTables)
+      notes = [`${searchTableItems(def.className, bundle.searchTables).length} items`]
+    } catch (e) {
+      status = 'unsupported'
+      notes = [e instanceof Error ? e.message : String(e)]
+    }
+    entries.push({ kind: 'search-table', name: def.className, status, notes, ...where(def.origin) })
   }
   const usedClasses = new Set(p?.items.map((i) => i.className) ?? [])
   for (const c of bundle.otherClasses) {

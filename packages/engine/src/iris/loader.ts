@@ -34,6 +34,7 @@ import {
   type CustomCategorySource,
 } from './custom-schema.js'
 import type { Hl7Schema } from '@li/hl7'
+import { compileSearchTable, readSearchSpec, type SearchTableDefinition } from './search-table.js'
 
 /** A class found in a source that is neither a production, a rule nor a DTL. */
 export interface OtherClass {
@@ -49,6 +50,8 @@ export interface IrisBundle {
   rules: Map<string, RuleClassDefinition>
   transforms: Map<string, TransformDefinition>
   lookupTables: Map<string, Map<string, string>>
+  /** HL7 search table classes (`XData SearchSpec`), by class name. */
+  searchTables: Map<string, SearchTableDefinition>
   otherClasses: OtherClass[]
   /** Custom schema categories (`X.HL7` documents), by category name, base chains resolved. */
   schemas: Map<string, Hl7Schema>
@@ -76,6 +79,7 @@ export function createIrisBundle(): IrisBundle {
     rules: new Map(),
     transforms: new Map(),
     lookupTables: new Map(),
+    searchTables: new Map(),
     otherClasses: [],
     schemas: new Map(),
     schemaSources: new Map(),
@@ -190,7 +194,16 @@ function readExportClass(el: XmlElement, file: string | undefined, bundle: IrisB
     const body = data.text
     const offset = data.line - 1
     used =
-      handleXData(x.attrs.name ?? '', body, className, parameters, file, offset, bundle) || used
+      handleXData(
+        x.attrs.name ?? '',
+        body,
+        className,
+        parameters,
+        file,
+        offset,
+        bundle,
+        superClass,
+      ) || used
   }
   if (!used)
     bundle.otherClasses.push({
@@ -302,8 +315,26 @@ function handleXData(
   file: string | undefined,
   lineOffset: number,
   bundle: IrisBundle,
+  superClass?: string,
 ): boolean {
   const where = `${file ?? '<input>'} (class ${className}, XData ${xdataName})`
+  if (xdataName === 'SearchSpec') {
+    const root = parseXml(
+      body.trim() === '' ? '<Items/>' : trimLeadingBlankLines(body),
+      where,
+      lineOffset + leadingLines(body),
+    )
+    const def: SearchTableDefinition = {
+      className,
+      items: readSearchSpec(childrenNamed(root, 'Item'), where),
+      origin: { file, line: lineOffset + 1 },
+    }
+    // A UDL "Extends (A, B)" names the primary superclass first.
+    const sup = superClass?.split(',')[0]?.trim()
+    if (sup !== undefined && sup !== '') def.superClass = sup
+    bundle.searchTables.set(className, def)
+    return true
+  }
   if (xdataName === 'ProductionDefinition') {
     const root = parseXml(
       body.trim() === '' ? '<Production/>' : trimLeadingBlankLines(body),
@@ -406,7 +437,16 @@ function readUdl(text: string, file: string | undefined, bundle: IrisBundle): vo
       }
       const body = lines.slice(start, j).join('\n')
       used =
-        handleXData(xd[1], body, className ?? 'Unknown', parameters, file, start, bundle) || used
+        handleXData(
+          xd[1],
+          body,
+          className ?? 'Unknown',
+          parameters,
+          file,
+          start,
+          bundle,
+          superClass,
+        ) || used
       i = j
     }
   }
@@ -713,6 +753,7 @@ export function productionFromBundle(
   p.rules = new Map(bundle.rules)
   p.transforms = new Map(bundle.transforms)
   p.lookupTables = new Map(bundle.lookupTables)
+  if (bundle.searchTables.size > 0) p.searchTables = new Map(bundle.searchTables)
   if (bundle.schemas.size > 0) p.customSchemas = new Map(bundle.schemas)
   if (options.validate !== false) {
     const errors = validateProduction(p).filter((i) => i.severity === 'error')
@@ -741,6 +782,18 @@ export function productionFromBundle(
 export function compileReferenced(p: Production, options: CompileOptions = {}): void {
   const cache = new Map<string, CompiledDtl>()
   for (const item of p.items) {
+    const searchTable = itemSetting(item, 'SearchTableClass')?.trim()
+    if (searchTable !== undefined && searchTable !== '') {
+      try {
+        compileSearchTable(searchTable, p.searchTables ?? new Map())
+      } catch (e) {
+        throw new EngineError(
+          'ENGINE_RULE_UNSUPPORTED',
+          `item "${item.name}" setting SearchTableClass: ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        )
+      }
+    }
     const ruleName = itemSetting(item, 'BusinessRuleName')?.trim()
     const def = ruleName !== undefined && ruleName !== '' ? p.rules.get(ruleName) : undefined
     if (!def) continue

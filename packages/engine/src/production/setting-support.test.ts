@@ -24,7 +24,7 @@ describe('settingSupport', () => {
     expect(verdict(file, 'Framing', 'AsciiLF')).toBe('supported')
     expect(verdict(tcp, 'DefCharEncoding', '!UTF-8')).toBe('supported')
     expect(verdict(tcp, 'DefCharEncoding', '@MyTable')).toBe('unsupported')
-    expect(verdict(tcp, 'SearchTableClass', 'Trust.SearchTable')).toBe('differences')
+    expect(verdict(tcp, 'SearchTableClass', 'Trust.SearchTable')).toBe('supported')
     expect(verdict(tcp, 'AlertGracePeriod', '0')).toBe('supported')
     expect(verdict(tcp, 'AlertGracePeriod', '60')).toBe('differences')
     expect(verdict(tcp, 'AckTargetConfigNames', '')).toBe('supported')
@@ -73,7 +73,7 @@ const PRODUCTION = `<Production Name="Trust.Check" TestingEnabled="false" LogGen
     <Setting Target="Host" Name="AckTargetConfigNames"></Setting>
     <Setting Target="Host" Name="Framing">Flexible</Setting>
     <Setting Target="Host" Name="TargetConfigNames">Lab Router</Setting>
-    <Setting Target="Host" Name="SearchTableClass">Trust.SearchTable</Setting>
+    <Setting Target="Host" Name="SearchTableClass">EnsLib.HL7.SearchTable</Setting>
     <Setting Target="Host" Name="LocalFacilityApplication"></Setting>
     <Setting Target="Host" Name="AckMode">Never</Setting>
     <Setting Target="Host" Name="UseAckCommitCodes">1</Setting>
@@ -141,15 +141,23 @@ describe('checkProduction settings', () => {
     const r = await check(PRODUCTION)
     const items = r.entries.filter((e) => e.kind === 'item')
     expect(items.map((e) => `${e.name}:${e.status}`)).toEqual([
-      'Lab Files In:differences',
+      'Lab Files In:supported',
       'Lab Router:supported',
       'Lab Files Out:supported',
       'Ens.Alert:differences',
     ])
-    expect(items[0]?.notes).toEqual([
-      'setting SearchTableClass: no search table is built: the message store indexes control id, type, session and state (query those instead)',
-    ])
+    expect(items[0]?.notes).toEqual([])
     expect(r.exitCode).toBe(0)
+    // A search table class that is neither built in nor in the export cannot index anything.
+    const custom = await check(
+      PRODUCTION.replace('>EnsLib.HL7.SearchTable<', '>Trust.SearchTable<'),
+    )
+    const lab = custom.entries.find((e) => e.name === 'Lab Files In')
+    expect(lab?.status).toBe('unsupported')
+    expect(lab?.notes[0]).toMatch(
+      /^setting SearchTableClass: search table class Trust.SearchTable is not EnsLib.HL7.SearchTable and not in the export/,
+    )
+    expect(custom.exitCode).toBe(1)
   })
 
   it('reports a setting LI does not act on as not supported, naming it', async () => {

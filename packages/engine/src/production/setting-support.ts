@@ -233,8 +233,6 @@ const IRIS_DEFAULTS: Readonly<Record<string, readonly string[]>> = {
 
 /** Accepted, with what differs. */
 const DIFFERENCES: Readonly<Record<string, string>> = {
-  SearchTableClass:
-    'no search table is built: the message store indexes control id, type, session and state (query those instead)',
   AlertGracePeriod: 'alerts are raised at once, without the grace period',
   AlertRetryGracePeriod:
     'alerts are raised when a delivery fails for good, without the grace period',
@@ -281,6 +279,9 @@ export function settingSupport(
   }
   try {
     switch (name) {
+      // Indexed in the message store (search-table.ts); `checkProduction` compiles the class.
+      case 'SearchTableClass':
+        return ok
       case 'Framing':
         return framingSupport(item, value)
       case 'BatchHandling':

@@ -6,6 +6,7 @@
  * Contract shared by `src/production/**` and `src/iris/**` (loader, rules, DTL) and by
  * `src/runtime/**` (hosts and Engine). Extend it; do not rename what is here.
  */
+import type { SearchTableDefinition } from '../iris/search-table.js'
 import type { Hl7Schema, Message } from '@li/hl7'
 
 /** Where a setting applies, as IRIS writes it in `<Setting Target="...">`. */
@@ -58,6 +59,8 @@ export interface Production {
   lookupTables: Map<string, Map<string, string>>
   /** Custom schema categories read from the export (`X.HL7` documents), by category name. */
   customSchemas?: Map<string, Hl7Schema>
+  /** HL7 search table classes read from the export (`XData SearchSpec`), by class name. */
+  searchTables?: Map<string, SearchTableDefinition>
 }
 
 /** A routing rule class (`XData RuleDefinition`) as loaded, before compilation. */
