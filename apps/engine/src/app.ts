@@ -52,12 +52,18 @@ const messageQuerySchema = z
     state: z.enum(MESSAGE_STATES).optional(),
     correlationId: z.string().min(1).optional(),
     sessionId: z.string().min(1).optional(),
+    property: z.string().min(1).max(64).optional(),
+    value: z.string().min(1).max(256).optional(),
     since: isoDate.optional(),
     until: isoDate.optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(50),
     cursor: z.string().min(1).optional(),
   })
   .strict()
+  .refine((q) => (q.property === undefined) === (q.value === undefined), {
+    message:
+      'give property and value together (a search table property, e.g. property=PatientID&value=MRN123)',
+  })
 
 const deadLetterQuerySchema = z
   .object({
@@ -319,12 +325,35 @@ export function createApp(deps: AppDeps): Hono {
     if (q.since !== undefined) query.since = q.since
     if (q.until !== undefined) query.until = q.until
     if (q.cursor !== undefined) query.cursor = q.cursor
+    if (q.property !== undefined && q.value !== undefined) {
+      const known = engine.searchProperties().map((p) => p.name)
+      if (!known.includes(q.property)) {
+        return fail(
+          c,
+          400,
+          'APP_UNKNOWN_SEARCH_PROPERTY',
+          known.length === 0
+            ? 'no item of this production has a SearchTableClass, so nothing is indexed by property; set SearchTableClass (e.g. EnsLib.HL7.SearchTable) on the services'
+            : `no search property "${q.property}"; the production indexes ${known.join(', ')}`,
+        )
+      }
+      // A trailing * searches by prefix (PatientName=smith*).
+      const prefix = q.value.endsWith('*')
+      const raw = prefix ? q.value.slice(0, -1) : q.value
+      query.search = {
+        name: q.property,
+        value: engine.searchValue(q.property, raw),
+        ...(prefix ? { prefix: true } : {}),
+      }
+    }
     const page = await engine.store.query(query)
     return c.json({
       messages: page.records.map(({ payload, ...rest }) => ({ ...rest, size: payload.length })),
       nextCursor: page.nextCursor ?? null,
     })
   })
+
+  api.get('/search-properties', (c) => c.json({ properties: engine.searchProperties() }))
 
   api.get('/messages/:id', async (c) => {
     const id = parseWith(nameSchema, c.req.param('id'), 'message id')

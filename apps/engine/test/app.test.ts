@@ -137,6 +137,32 @@ describe('createApp', { timeout: 30_000 }, () => {
       '/api/messages?since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z',
     )
     expect(since.status).toBe(200)
+    // By patient: the service's SearchTableClass indexed PID-3 (UNIT1) and PID-5.
+    const props = (await (await call('GET', '/api/search-properties')).json()) as {
+      properties: { name: string }[]
+    }
+    expect(props.properties.map((p) => p.name)).toContain('PatientID')
+    for (const q of ['property=PatientID&value=unit1', 'property=PatientName&value=TEST*']) {
+      const r = (await (await call('GET', `/api/messages?${q}&limit=10`)).json()) as {
+        messages: { id: string }[]
+      }
+      expect(
+        r.messages.map((m) => m.id),
+        q,
+      ).toContain(page.messages[0]!.id)
+    }
+    const none = (await (
+      await call('GET', '/api/messages?property=PatientID&value=NOBODY')
+    ).json()) as { messages: unknown[] }
+    expect(none.messages).toEqual([])
+    const unknown = await call('GET', '/api/messages?property=Ward&value=x')
+    expect(unknown.status).toBe(400)
+    expect(((await unknown.json()) as { error: { code: string; message: string } }).error).toEqual({
+      code: 'APP_UNKNOWN_SEARCH_PROPERTY',
+      message:
+        'no search property "Ward"; the production indexes MSHTypeName, MSHControlID, PatientID, PatientName, PatientAcct',
+    })
+    expect((await call('GET', '/api/messages?property=PatientID')).status).toBe(400)
   })
 
   it('answers bad input with 400 and a JSON error, never a stack trace', async () => {

@@ -250,6 +250,7 @@ export function testProduction(o: TestProductionOptions): string {
     <Setting Target="Adapter" Name="IPAddress">127.0.0.1</Setting>
     <Setting Target="Host" Name="TargetConfigNames">Router</Setting>
     <Setting Target="Host" Name="AckMode">Immed</Setting>
+    <Setting Target="Host" Name="SearchTableClass">EnsLib.HL7.SearchTable</Setting>
   </Item>
   <Item Name="Router" Category="" ClassName="EnsLib.HL7.MsgRouter.RoutingEngine" PoolSize="1" Enabled="true" Foreground="false" Comment="" LogTraceEvents="false" Schedule="">
     <Setting Target="Host" Name="BusinessRuleName">Test.Rules</Setting>

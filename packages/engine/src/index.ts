@@ -120,6 +120,19 @@ export type {
   EngineTlsConfig,
 } from './runtime/engine.js'
 export { DEFAULT_PURGE_INTERVAL, DEFAULT_RETENTION_DAYS } from './runtime/retention.js'
+export {
+  HL7_SEARCH_TABLE_CLASS,
+  HL7_SEARCH_TABLE_ITEMS,
+  compileSearchTable,
+  normaliseSearchValue,
+  searchTableItems,
+} from './iris/search-table.js'
+export type {
+  CompiledSearchTable,
+  SearchTableDefinition,
+  SearchTableItem,
+  SearchValue,
+} from './iris/search-table.js'
 export type { PurgeRequest, RetentionRun, RetentionStatus } from './runtime/retention.js'
 export { Host, errorText } from './runtime/host.js'
 export type { HostState, HostStatus } from './runtime/host.js'

@@ -117,3 +117,95 @@ describe('MessagePath.admit', () => {
     expect(p.envelopeOf(next!).messageId).toBe('L-4')
   })
 })
+
+describe('MessagePath.resume', () => {
+  let dir: string
+  let wal: Wal
+  let store: MessageStore
+  let queue: MessageQueue
+
+  beforeEach(async () => {
+    dir = await tempDir('path-resume')
+    wal = new Wal({ directory: path.join(dir, 'wal'), syncMode: 'fsync' })
+    await wal.start()
+    store = createMemoryStore()
+    await store.start()
+    queue = new MessageQueue({ backend: 'memory' })
+    await queue.start()
+  })
+
+  afterEach(async () => {
+    await queue.stop()
+    await store.stop()
+    await wal.stop()
+    await removeDir(dir)
+  })
+
+  const create = (): MessagePath =>
+    new MessagePath({
+      wal,
+      store,
+      queue,
+      logger: pino({ level: 'silent' }),
+      walCompletion: 'branches',
+      storeBatch: { windowMs: 1 },
+    })
+
+  it('closes the records of the earlier run as superseded, not those of its own run, and keeps WAL order', async () => {
+    // The earlier run: messages handed off and never finished. S-1 and S-2 share a batch
+    // session; the sender gave both messages of batch-2 the same MSH-10.
+    const first = create()
+    const inputs = [
+      { id: 'S-1', sessionId: 'batch-1' },
+      { id: 'S-2', sessionId: 'batch-1' },
+      { id: 'S-9', sessionId: 'batch-2' },
+      { id: 'S-9', sessionId: 'batch-2' },
+      { id: 'S-3', sessionId: undefined },
+    ]
+    const ids = inputs.map((i) => i.id)
+    for (const { id, sessionId } of inputs) {
+      const a = await first.admit({
+        source: 'In',
+        raw: hl7('ADT^A01', id),
+        targets: ['Out'],
+        sessionId,
+      })
+      await a.handedOff
+    }
+    await first.idle()
+    const earlier = (await store.query({ hostName: 'In', limit: 10 })).records
+    expect(earlier.map((r) => r.state)).toEqual(inputs.map(() => 'received'))
+    // The next run starts later than the earlier run's last record (a restart takes longer).
+    await new Promise((r) => setTimeout(r, 5))
+    const second = create()
+    const pending = wal.pending()
+    expect(pending.map((e) => e.messageId)).toEqual(ids)
+    const resumed = await Promise.all(pending.map((e) => second.resume(e)))
+    await second.idle()
+    for (const old of earlier) {
+      expect((await store.get(old.id))?.history.map((h) => h.state)).toEqual([
+        'received',
+        'completed',
+      ])
+      const closedBy = (await store.trace(old.sessionId!))
+        .filter((h) => h.messageId === old.id && h.state === 'completed')
+        .map((h) => h.detail)
+      expect(closedBy).toHaveLength(1)
+      // Each points at the copy of its own WAL entry (batch-2's two are alike: either copy).
+      const copies = resumed.filter((a) =>
+        old.sessionId === 'batch-2' ? a.sessionId === 'batch-2' : a.walId === old.metadata?.walId,
+      )
+      expect(copies.map((c) => `superseded by ${c.storeId} (resumed from the WAL)`)).toContain(
+        closedBy[0],
+      )
+    }
+    // The resumed copies carry the work: none closed another copy made by this run.
+    for (const copy of resumed) {
+      const record = await store.get(copy.storeId)
+      expect(record?.state).toBe('received')
+      expect(record?.metadata?.recovered).toBe(true)
+    }
+    const got = await queue.receiveBatch('Out', { max: 20 })
+    expect(got.map((m) => m.payload.split('|')[9])).toEqual([...ids, ...ids])
+  })
+})

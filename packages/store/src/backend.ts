@@ -17,6 +17,7 @@ import type {
   QueryResult,
   StateChange,
   StoreMessageInput,
+  SupersedeInput,
 } from './types.js'
 
 /** One write in a batch handed to `StoreBackend.write`. The store has validated it and set its time. */
@@ -39,12 +40,26 @@ export type WriteOp =
       /** When the hop happened (the store sets it when the caller did not). */
       time: Date
     })
+  | (SupersedeInput & {
+      kind: 'supersede'
+      /**
+       * Time of the `completed` state change and of the hop of each record closed. The backend
+       * finds the records when it applies the op, inside the batch's transaction, so a record
+       * stored earlier in the same batch is seen.
+       */
+      time: Date
+      /** The hop detail (the store filled in the default). */
+      detail: string
+    })
 
 /**
- * The outcome of one op of a batch: `id` is the new id of an insert or hop. A transition on an
- * unknown id fails alone (`STORE_NOT_FOUND`) without failing the rest of the batch.
+ * The outcome of one op of a batch: `id` is the new id of an insert or hop, `closed` the number
+ * of records a supersede marked completed. A transition on an unknown id fails alone
+ * (`STORE_NOT_FOUND`) without failing the rest of the batch.
  */
-export type WriteOutcome = { ok: true; id?: string | undefined } | { ok: false; error: StoreError }
+export type WriteOutcome =
+  | { ok: true; id?: string | undefined; closed?: number | undefined }
+  | { ok: false; error: StoreError }
 
 /** One bounded purge step: what to delete, at most how many rows, and where the last step stopped. */
 export interface PurgeChunkRequest {

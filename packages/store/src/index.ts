@@ -1,6 +1,12 @@
 export { StoreError, isStoreError } from './errors.js'
 export type { StoreErrorCode } from './errors.js'
-export { MessageStore, DEFAULT_DATABASE_FILE, MAX_QUERY_LIMIT } from './message-store.js'
+export {
+  MessageStore,
+  DEFAULT_DATABASE_FILE,
+  MAX_QUERY_LIMIT,
+  MAX_SEARCH_VALUES,
+  MAX_SEARCH_VALUE_LENGTH,
+} from './message-store.js'
 export type { MessageStoreOptions, MessageStoreEvents, FailedQuery } from './message-store.js'
 export { SqliteBackend } from './sqlite-backend.js'
 export type { SqliteBackendOptions } from './sqlite-backend.js'
@@ -20,6 +26,8 @@ export type {
   MessageDirection,
   MessageMetadata,
   StoreMessageInput,
+  SearchValue,
+  SearchQuery,
   MessageRecord,
   StateChange,
   MessageDetail,
@@ -28,4 +36,5 @@ export type {
   MessageQuery,
   QueryResult,
   PurgeOptions,
+  SupersedeInput,
 } from './types.js'

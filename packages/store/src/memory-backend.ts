@@ -20,6 +20,7 @@ import type {
   MessageQuery,
   MessageRecord,
   QueryResult,
+  SearchQuery,
   StateChange,
 } from './types.js'
 
@@ -27,6 +28,8 @@ interface Entry {
   seq: number
   record: MessageRecord
   history: StateChange[]
+  /** `name NUL value` of each search value. */
+  search?: Set<string>
 }
 
 const CURSOR_PREFIX = 'm1.'
@@ -39,6 +42,14 @@ function copyRecord(record: MessageRecord): MessageRecord {
   }
   if (record.metadata !== undefined) copy.metadata = structuredClone(record.metadata)
   return copy
+}
+
+function searchMatches(entry: Entry, q: SearchQuery): boolean {
+  if (entry.search === undefined) return false
+  const key = `${q.name}\u0000${q.value}`
+  if (q.prefix !== true) return entry.search.has(key)
+  for (const k of entry.search) if (k.startsWith(key)) return true
+  return false
 }
 
 function copyChange(change: StateChange): StateChange {
@@ -103,6 +114,7 @@ export class MemoryBackend implements StoreBackend {
       if (query.state !== undefined && r.state !== query.state) continue
       if (query.correlationId !== undefined && r.correlationId !== query.correlationId) continue
       if (query.sessionId !== undefined && r.sessionId !== query.sessionId) continue
+      if (query.search !== undefined && !searchMatches(entry, query.search)) continue
       if (query.since !== undefined && r.createdAt.getTime() < query.since.getTime()) continue
       if (query.until !== undefined && r.createdAt.getTime() >= query.until.getTime()) continue
       matches.push(entry)
@@ -193,11 +205,14 @@ export class MemoryBackend implements StoreBackend {
         if (op.sessionId !== undefined) record.sessionId = op.sessionId
         if (op.direction !== undefined) record.direction = op.direction
         if (op.metadata !== undefined) record.metadata = structuredClone(op.metadata)
-        this.#messages.set(id, {
+        const entry: Entry = {
           seq,
           record,
           history: [{ state: 'received', time: new Date(op.time) }],
-        })
+        }
+        if (op.search !== undefined && op.search.length > 0)
+          entry.search = new Set(op.search.map((s) => `${s.name}\u0000${s.value}`))
+        this.#messages.set(id, entry)
         return { ok: true, id }
       }
       case 'transition': {
@@ -237,6 +252,33 @@ export class MemoryBackend implements StoreBackend {
         if (op.detail !== undefined) hop.detail = op.detail
         this.#hops.push(hop)
         return { ok: true, id }
+      }
+      case 'supersede': {
+        const before = op.createdBefore?.getTime() ?? Number.POSITIVE_INFINITY
+        let closed = 0
+        for (const { record, history } of this.#messages.values()) {
+          if (record.sessionId !== op.sessionId || record.hostName !== op.hostName) continue
+          if (record.id === op.by || record.createdAt.getTime() >= before) continue
+          if (op.direction !== undefined && record.direction !== op.direction) continue
+          if (op.correlationId !== undefined && record.correlationId !== op.correlationId) continue
+          if (record.state !== 'received' && record.state !== 'processing') continue
+          record.state = 'completed'
+          record.updatedAt = new Date(op.time)
+          delete record.error
+          history.push({ state: 'completed', time: new Date(op.time) })
+          this.#hops.push({
+            id: String(++this.#seq),
+            sessionId: op.sessionId,
+            messageId: record.id,
+            source: op.hostName,
+            target: op.hostName,
+            state: 'completed',
+            time: new Date(op.time),
+            detail: op.detail,
+          })
+          closed++
+        }
+        return { ok: true, closed }
       }
     }
   }

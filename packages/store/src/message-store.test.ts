@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { StoreError, isStoreError } from './errors.js'
 import { MemoryBackend } from './memory-backend.js'
 import { MessageStore, type MessageStoreOptions } from './message-store.js'
-import type { StoreMessageInput } from './types.js'
+import type { MessageRecord, StoreMessageInput, SupersedeInput } from './types.js'
 
 const ADT =
   'MSH|^~\\&|PAS|RXH|EPR|RXH|20260101120000||ADT^A01|MSG1|P|2.4\rPID|1||123456^^^NHS||DOE^JANE'
@@ -215,6 +215,59 @@ describe.each(backends)('MessageStore on the %s backend', (_name, makeBackend) =
     expect(failedEpr.nextCursor).toBeDefined()
   })
 
+  it('finds messages by their search values, exactly or by prefix, newest first, in pages', async () => {
+    const store = await open()
+    const pid = (v: string): { name: string; value: string } => ({ name: 'PatientID', value: v })
+    const a = await store.store(
+      message({
+        search: [pid('mrn123'), pid('nhs943'), { name: 'PatientName', value: 'smith^jane' }],
+      }),
+    )
+    const b = await store.store(message({ hostName: 'LAB.In', search: [pid('mrn123')] }))
+    const c = await store.store(message({ search: [pid('mrn999')] }))
+    await store.store(message())
+    const ids = async (q: Parameters<MessageStore['query']>[0]): Promise<string[]> =>
+      (await store.query(q)).records.map((r) => r.id)
+    expect(await ids({ search: { name: 'PatientID', value: 'mrn123' }, limit: 10 })).toEqual([
+      b.id,
+      a.id,
+    ])
+    expect(await ids({ search: { name: 'PatientID', value: 'mrn' }, limit: 10 })).toEqual([])
+    expect(
+      await ids({ search: { name: 'PatientID', value: 'mrn', prefix: true }, limit: 10 }),
+    ).toEqual([c.id, b.id, a.id])
+    expect(
+      await ids({ search: { name: 'PatientName', value: 'smith', prefix: true }, limit: 10 }),
+    ).toEqual([a.id])
+    // The name matters: the same value under another name is not a match.
+    expect(await ids({ search: { name: 'PatientAcct', value: 'mrn123' }, limit: 10 })).toEqual([])
+    expect(
+      await ids({ search: { name: 'PatientID', value: 'mrn123' }, hostName: 'PAS.In', limit: 10 }),
+    ).toEqual([a.id])
+    const first = await store.query({ search: { name: 'PatientID', value: 'mrn123' }, limit: 1 })
+    expect(first.records.map((r) => r.id)).toEqual([b.id])
+    const second = await store.query({
+      search: { name: 'PatientID', value: 'mrn123' },
+      limit: 1,
+      cursor: first.nextCursor,
+    })
+    expect(second.records.map((r) => r.id)).toEqual([a.id])
+    expect(second.nextCursor).toBeUndefined()
+    // The values are not part of the record.
+    expect((await store.get(a.id)) as object).not.toHaveProperty('search')
+    for (const bad of [
+      [{ name: 'Patient ID', value: 'x' }],
+      [{ name: 'PatientID', value: 'x'.repeat(256) }],
+      [{ name: 'PatientID', value: 'a\u0000b' }],
+      Array.from({ length: 201 }, (_, i) => pid(String(i))),
+    ]) {
+      const e = await rejection(store.store(message({ search: bad })))
+      expect((e as StoreError).code).toBe('STORE_INVALID_ARGUMENT')
+    }
+    const e = await rejection(store.query({ search: { name: '', value: 'x' }, limit: 1 }))
+    expect((e as StoreError).code).toBe('STORE_INVALID_ARGUMENT')
+  })
+
   it('records hops and returns a session trace in time order', async () => {
     const store = await open()
     const m = await store.store(message({ sessionId: 'sess-9' }))
@@ -253,6 +306,104 @@ describe.each(backends)('MessageStore on the %s backend', (_name, makeBackend) =
     expect(trace[0]?.messageId).toBe(m.id)
     expect(trace[2]?.detail).toBe('AE')
     expect(await store.trace('none')).toEqual([])
+  })
+
+  it('supersede closes the unfinished records of a host in a session, except the new one, with a hop each', async () => {
+    const clock = manualClock()
+    const store = await open({ now: clock.now })
+    const inbound = (overrides: Partial<StoreMessageInput> = {}): Promise<MessageRecord> =>
+      store.store(message({ sessionId: 'S1', direction: 'inbound', ...overrides }))
+    const received = await inbound()
+    const processing = await inbound()
+    await store.markProcessing(processing.id)
+    const failed = await inbound()
+    await store.markFailed(failed.id, 'AE')
+    const done = await inbound()
+    await store.markCompleted(done.id)
+    const otherHost = await inbound({ hostName: 'Router' })
+    const outbound = await inbound({ direction: 'outbound' })
+    const otherSession = await inbound({ sessionId: 'S2' })
+    const otherMessage = await inbound({ correlationId: 'corr-2' })
+    clock.advance(1000)
+    const startedAt = clock.now()
+    clock.advance(1000)
+    const sameRun = await inbound()
+    const by = await inbound()
+    clock.advance(5)
+    const closed = await store.supersede({
+      sessionId: 'S1',
+      hostName: 'PAS.In',
+      by: by.id,
+      direction: 'inbound',
+      correlationId: 'corr-1',
+      createdBefore: startedAt,
+      detail: `superseded by ${by.id} (resumed from the WAL)`,
+    })
+    expect(closed).toBe(2)
+    const state = async (r: MessageRecord): Promise<string | undefined> =>
+      (await store.get(r.id))?.state
+    expect(await state(received)).toBe('completed')
+    expect(await state(processing)).toBe('completed')
+    expect(await state(failed)).toBe('failed')
+    expect(await state(otherHost)).toBe('received')
+    expect(await state(outbound)).toBe('received')
+    expect(await state(otherSession)).toBe('received')
+    expect(await state(otherMessage)).toBe('received')
+    expect(await state(sameRun)).toBe('received')
+    expect(await state(by)).toBe('received')
+    const t = clock.now()
+    expect(await store.history(processing.id)).toEqual([
+      { state: 'received', time: new Date(Date.UTC(2026, 0, 1)) },
+      { state: 'processing', time: new Date(Date.UTC(2026, 0, 1)) },
+      { state: 'completed', time: t },
+    ])
+    const hops = await store.trace('S1')
+    expect(hops.map((h) => [h.messageId, h.source, h.target, h.state, h.detail])).toEqual(
+      [received, processing].map((r) => [
+        r.id,
+        'PAS.In',
+        'PAS.In',
+        'completed',
+        `superseded by ${by.id} (resumed from the WAL)`,
+      ]),
+    )
+    expect(hops.every((h) => h.time.getTime() === t.getTime())).toBe(true)
+    // Without the optional filters: any direction, correlation id and time; the default detail.
+    expect(await store.supersede({ sessionId: 'S1', hostName: 'PAS.In', by: by.id })).toBe(3)
+    expect(await state(outbound)).toBe('completed')
+    expect(await state(otherMessage)).toBe('completed')
+    expect(await state(sameRun)).toBe('completed')
+    expect((await store.trace('S1')).at(-1)?.detail).toBe(`superseded by ${by.id}`)
+    expect(await store.supersede({ sessionId: 'S1', hostName: 'PAS.In', by: by.id })).toBe(0)
+  })
+
+  it('supersede sees a record stored earlier in the same batch, and checks its input', async () => {
+    const store = await open()
+    const batches: number[] = []
+    store.on('batch', ({ size }) => batches.push(size))
+    // Issued in one tick: one batch, applied in call order.
+    const [old, closed] = await Promise.all([
+      store.store(message({ sessionId: 'S3' })),
+      store.supersede({ sessionId: 'S3', hostName: 'PAS.In', by: '999999' }),
+    ])
+    expect(batches).toEqual([2])
+    expect(closed).toBe(1)
+    expect((await store.get(old.id))?.state).toBe('completed')
+    const code = async (input: unknown): Promise<unknown> => {
+      const e = await rejection(store.supersede(input as SupersedeInput))
+      return isStoreError(e) ? e.code : e
+    }
+    expect(await code({ sessionId: 'S3', hostName: 'PAS.In' })).toBe('STORE_INVALID_ARGUMENT')
+    expect(await code({ sessionId: '', hostName: 'PAS.In', by: '1' })).toBe(
+      'STORE_INVALID_ARGUMENT',
+    )
+    expect(await code({ sessionId: 'S3', hostName: 'PAS.In', by: '1', direction: 'up' })).toBe(
+      'STORE_INVALID_ARGUMENT',
+    )
+    expect(
+      await code({ sessionId: 'S3', hostName: 'PAS.In', by: '1', createdBefore: 'yesterday' }),
+    ).toBe('STORE_INVALID_ARGUMENT')
+    expect(await code(null)).toBe('STORE_INVALID_ARGUMENT')
   })
 
   it('purges old messages, keeping incomplete ones and whole unfinished sessions (keepIncomplete)', async () => {

@@ -35,8 +35,11 @@ import {
   type MessageState,
   type PurgeOptions,
   type QueryResult,
+  type SearchQuery,
+  type SearchValue,
   type StateChange,
   type StoreMessageInput,
+  type SupersedeInput,
 } from './types.js'
 
 /** The file name of the default SQLite database inside `dataDir`. */
@@ -102,6 +105,61 @@ const noop = (): void => {}
 
 function invalid(message: string): StoreError {
   return new StoreError('STORE_INVALID_ARGUMENT', message)
+}
+
+/** Most search values one message may be stored with. */
+export const MAX_SEARCH_VALUES = 200
+/** Longest search value. */
+export const MAX_SEARCH_VALUE_LENGTH = 255
+const SEARCH_NAME = /^[\w.%]{1,64}$/
+
+function searchName(name: unknown): string {
+  if (typeof name !== 'string' || !SEARCH_NAME.test(name)) {
+    throw invalid(`a search name is 1-64 letters, digits, _, . or %, got ${describe(name)}`)
+  }
+  return name
+}
+
+function searchValue(value: unknown): string {
+  if (
+    typeof value !== 'string' ||
+    value.length > MAX_SEARCH_VALUE_LENGTH ||
+    value.includes('\u0000') ||
+    value.includes('\u0001')
+  ) {
+    throw invalid(
+      `a search value is a string of at most ${MAX_SEARCH_VALUE_LENGTH} characters without NUL or SOH, got ${typeof value === 'string' ? `${value.length} characters` : describe(value)}`,
+    )
+  }
+  return value
+}
+
+/** Checks and copies `StoreMessageInput.search`; undefined when there is none. */
+function searchValues(search: unknown): SearchValue[] | undefined {
+  if (search === undefined) return undefined
+  if (!Array.isArray(search)) throw invalid('search must be an array of { name, value }')
+  if (search.length > MAX_SEARCH_VALUES) {
+    throw invalid(`at most ${MAX_SEARCH_VALUES} search values per message, got ${search.length}`)
+  }
+  if (search.length === 0) return undefined
+  return search.map((s: unknown) => {
+    if (typeof s !== 'object' || s === null)
+      throw invalid('search must be an array of { name, value }')
+    const { name, value } = s as { name?: unknown; value?: unknown }
+    return { name: searchName(name), value: searchValue(value) }
+  })
+}
+
+function searchQuery(q: unknown): SearchQuery | undefined {
+  if (q === undefined) return undefined
+  if (typeof q !== 'object' || q === null) throw invalid('search must be { name, value, prefix? }')
+  const { name, value, prefix } = q as { name?: unknown; value?: unknown; prefix?: unknown }
+  if (prefix !== undefined && typeof prefix !== 'boolean') {
+    throw invalid(`search.prefix must be true or false, got ${describe(prefix)}`)
+  }
+  const out: SearchQuery = { name: searchName(name), value: searchValue(value) }
+  if (prefix === true) out.prefix = true
+  return out
 }
 
 function requireString(value: unknown, name: string, nonEmpty: boolean): string {
@@ -257,6 +315,7 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
       throw invalid(`direction must be 'inbound' or 'outbound', got ${describe(direction)}`)
     }
     const metadata = normaliseMetadata(input.metadata)
+    const search = searchValues(input.search)
     const time = this.#now()
     const outcome = await this.#enqueue({
       kind: 'insert',
@@ -269,6 +328,7 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
       direction,
       metadata,
       time,
+      ...(search === undefined ? {} : { search }),
     })
     const record: MessageRecord = {
       id: this.#newId(outcome, 'store'),
@@ -345,6 +405,56 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
     return hop
   }
 
+  /**
+   * Closes the records a newer one stands in for: every record of `sessionId` held by `hostName`
+   * (of `direction`, with `correlationId` and created before `createdBefore`, when given) that is
+   * still `received` or
+   * `processing`, except `by`, is marked `completed`, and a `completed` hop (host to host, with
+   * `detail`) is recorded for each. A write like any other: batched with the writes around it,
+   * applied in call order inside one transaction; it finds the records when it is applied, with no
+   * read round trip. Resolves with the number of records closed once committed.
+   * @example
+   * // The engine resumed a message of a crashed run under the new record r2:
+   * await store.supersede({ sessionId: 'S1', hostName: 'PAS.In', by: r2.id, direction: 'inbound' })
+   */
+  async supersede(input: SupersedeInput): Promise<number> {
+    this.#assertOpen('supersede')
+    if (typeof input !== 'object' || input === null)
+      throw invalid('supersede() needs an object with sessionId, hostName and by')
+    const sessionId = requireString(input.sessionId, 'sessionId', true)
+    const hostName = requireString(input.hostName, 'hostName', true)
+    const by = requireString(input.by, 'by', true)
+    const direction = input.direction
+    if (direction !== undefined && direction !== 'inbound' && direction !== 'outbound') {
+      throw invalid(`direction must be 'inbound' or 'outbound', got ${describe(direction)}`)
+    }
+    const correlationId =
+      input.correlationId === undefined
+        ? undefined
+        : requireString(input.correlationId, 'correlationId', false)
+    const createdBefore =
+      input.createdBefore === undefined
+        ? undefined
+        : requireDate(input.createdBefore, 'createdBefore')
+    const detail =
+      input.detail === undefined
+        ? `superseded by ${by}`
+        : requireString(input.detail, 'detail', false)
+    const outcome = await this.#enqueue({
+      kind: 'supersede',
+      sessionId,
+      hostName,
+      by,
+      direction,
+      correlationId,
+      createdBefore,
+      detail,
+      time: this.#now(),
+    })
+    if (!outcome.ok) throw outcome.error
+    return outcome.closed ?? 0
+  }
+
   /** The message with its state history, or `undefined` if the store does not hold it. */
   async get(id: string): Promise<MessageDetail | undefined> {
     this.#assertOpen('get')
@@ -387,6 +497,7 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
       state: query.state,
       correlationId: optionalString(query.correlationId, 'correlationId'),
       sessionId: optionalString(query.sessionId, 'sessionId'),
+      search: searchQuery(query.search),
       since: query.since === undefined ? undefined : requireDate(query.since, 'since'),
       until: query.until === undefined ? undefined : requireDate(query.until, 'until'),
       limit:

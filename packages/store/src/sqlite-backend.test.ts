@@ -160,7 +160,7 @@ describe('SqliteBackend', () => {
     await store.stop()
     const check = new Database(path, { readonly: true })
     try {
-      expect(sqliteSchemaVersion(check)).toBe(3)
+      expect(sqliteSchemaVersion(check)).toBe(SQLITE_SCHEMA_VERSION)
       const columns = check.pragma("index_info('messages_session')") as { name: string }[]
       expect(columns.map((c) => c.name)).toEqual(['session_id'])
     } finally {
@@ -222,5 +222,40 @@ describe('SqliteBackend', () => {
     const store = await open({ path: join(dir, 'full.db'), synchronous: 'full' })
     const m = await store.store(base)
     expect((await store.get(m.id))?.state).toBe('received')
+  })
+})
+
+describe('search values in SQLite', () => {
+  it('are found through their index and leave with their message when it is purged', async () => {
+    const path = join(dir, 'search.db')
+    const store = await open({ path })
+    const kept = await store.store({ ...base, search: [{ name: 'PatientID', value: 'mrn1' }] })
+    const gone = await store.store({
+      ...base,
+      search: [
+        { name: 'PatientID', value: 'mrn1' },
+        { name: 'PatientID', value: 'mrn2' },
+      ],
+    })
+    await store.markCompleted(gone.id)
+    const found = await store.query({ search: { name: 'PatientID', value: 'mrn1' }, limit: 5 })
+    expect(found.records.map((r) => r.id)).toEqual([gone.id, kept.id])
+    expect(await store.purge({ olderThan: new Date(Date.now() + 60_000) })).toBe(1)
+    const after = await store.query({ search: { name: 'PatientID', value: 'mrn1' }, limit: 5 })
+    expect(after.records.map((r) => r.id)).toEqual([kept.id])
+    await store.stop()
+    const check = new Database(path, { readonly: true })
+    try {
+      const rows = check.prepare('SELECT message_id, value FROM message_search').all()
+      expect(rows).toEqual([{ message_id: Number(kept.id), value: 'mrn1' }])
+      const plan = check
+        .prepare(
+          "EXPLAIN QUERY PLAN SELECT message_id FROM message_search WHERE name = 'PatientID' AND value = 'mrn1'",
+        )
+        .all() as { detail: string }[]
+      expect(plan.map((p) => p.detail).join(' ')).toContain('message_search_value')
+    } finally {
+      check.close()
+    }
   })
 })

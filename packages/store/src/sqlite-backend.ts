@@ -33,6 +33,9 @@ import { migrateSqlite } from './sqlite-migrations.js'
 import {
   OP_HOP,
   OP_INSERT,
+  decodeSearch,
+  encodeSearch,
+  OP_SUPERSEDE,
   OP_TRANSITION,
   type EncodedOutcomes,
   type EncodedSlot,
@@ -179,6 +182,9 @@ interface WriteStatements {
   insertHistory: Database.Statement
   updateState: Database.Statement
   insertHop: Database.Statement
+  insertSearch: Database.Statement
+  /** The ids a supersede op closes (through the session index). */
+  superseded: Database.Statement
 }
 
 function prepareWrites(db: Database.Database): WriteStatements {
@@ -190,12 +196,25 @@ function prepareWrites(db: Database.Database): WriteStatements {
     insertHistory: db.prepare(
       'INSERT INTO message_history (message_id, state, time, error) VALUES (?, ?, ?, ?)',
     ),
+    insertSearch: db.prepare(
+      'INSERT INTO message_search (message_id, name, value) VALUES (?, ?, ?)',
+    ),
     updateState: db.prepare(
       'UPDATE messages SET state = ?, error = ?, updated_at = ? WHERE id = ?',
     ),
     insertHop: db.prepare(
       'INSERT INTO hops (session_id, message_id, source, target, state, time, detail) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
+    superseded: db
+      .prepare(
+        `SELECT id FROM messages
+         WHERE session_id = @sessionId AND host_name = @hostName AND id <> @by
+           AND state IN ('received', 'processing')
+           AND (@direction IS NULL OR direction = @direction)
+           AND (@correlationId IS NULL OR correlation_id = @correlationId)
+           AND (@before IS NULL OR created_at < @before)`,
+      )
+      .pluck(),
   }
 }
 
@@ -315,6 +334,22 @@ export class SqliteBackend implements StoreBackend {
       eq('state', 'state', query.state)
       eq('correlation_id', 'correlationId', query.correlationId)
       eq('session_id', 'sessionId', query.sessionId)
+      if (query.search !== undefined) {
+        // Through (name, value): the matches first, then their rows by id.
+        params.searchName = query.search.name
+        if (query.search.prefix === true) {
+          where.push(
+            'id IN (SELECT message_id FROM message_search WHERE name = @searchName AND value >= @searchFrom AND value < @searchTo)',
+          )
+          params.searchFrom = query.search.value
+          params.searchTo = `${query.search.value}\uffff`
+        } else {
+          where.push(
+            'id IN (SELECT message_id FROM message_search WHERE name = @searchName AND value = @searchValue)',
+          )
+          params.searchValue = query.search.value
+        }
+      }
       if (query.since !== undefined) {
         where.push('created_at >= @since')
         params.since = query.since.getTime()
@@ -413,6 +448,7 @@ export class SqliteBackend implements StoreBackend {
       "SELECT 1 FROM messages WHERE session_id = ? AND state <> 'completed' LIMIT 1",
     )
     const deleteHistory = this.#stmt('DELETE FROM message_history WHERE message_id = ?')
+    const deleteSearch = this.#stmt('DELETE FROM message_search WHERE message_id = ?')
     const deleteMessage = this.#stmt('DELETE FROM messages WHERE id = ?')
     let deleted = 0
     for (const row of rows) {
@@ -428,6 +464,7 @@ export class SqliteBackend implements StoreBackend {
         }
       }
       deleteHistory.run(row.id)
+      deleteSearch.run(row.id)
       deleteMessage.run(row.id)
       deleted++
     }
@@ -481,6 +518,7 @@ export class SqliteBackend implements StoreBackend {
               op.direction ?? null,
               op.metadata ?? null,
               op.time.getTime(),
+              encodeSearch(op.search),
             ),
           ),
         }
@@ -501,6 +539,20 @@ export class SqliteBackend implements StoreBackend {
               op.time.getTime(),
               op.detail ?? null,
             ),
+          ),
+        }
+      case 'supersede':
+        return {
+          ok: true,
+          closed: this.#supersede(
+            op.sessionId,
+            op.hostName,
+            op.by,
+            op.direction ?? null,
+            op.correlationId ?? null,
+            op.createdBefore?.getTime() ?? null,
+            op.time.getTime(),
+            op.detail,
           ),
         }
     }
@@ -525,9 +577,10 @@ export class SqliteBackend implements StoreBackend {
             slots[i + 7] as string | null,
             slots[i + 8] as MessageMetadata | null,
             slots[i + 9] as number,
+            slots[i + 10] as string | null,
           ),
         )
-        i += 10
+        i += 11
       } else if (kind === OP_TRANSITION) {
         const error = this.#transition(
           slots[i + 1] as string,
@@ -553,6 +606,20 @@ export class SqliteBackend implements StoreBackend {
           ),
         )
         i += 8
+      } else if (kind === OP_SUPERSEDE) {
+        ids.push(
+          this.#supersede(
+            slots[i + 1] as string,
+            slots[i + 2] as string,
+            slots[i + 3] as string,
+            slots[i + 4] as string | null,
+            slots[i + 5] as string | null,
+            slots[i + 6] as number | null,
+            slots[i + 7] as number,
+            slots[i + 8] as string,
+          ),
+        )
+        i += 9
       } else {
         throw new StoreError(
           'STORE_INTERNAL',
@@ -573,6 +640,7 @@ export class SqliteBackend implements StoreBackend {
     direction: string | null,
     metadata: MessageMetadata | null,
     time: number,
+    search: string | null,
   ): number {
     const w = this.#writes
     if (w === undefined) throw this.#closed()
@@ -590,6 +658,7 @@ export class SqliteBackend implements StoreBackend {
     )
     const id = Number(info.lastInsertRowid)
     w.insertHistory.run(id, 'received', time, null)
+    for (const s of decodeSearch(search)) w.insertSearch.run(id, s.name, s.value)
     return id
   }
 
@@ -628,6 +697,36 @@ export class SqliteBackend implements StoreBackend {
     const linked = messageId === null ? undefined : parseId(messageId)
     const info = w.insertHop.run(sessionId, linked ?? null, source, target, state, time, detail)
     return Number(info.lastInsertRowid)
+  }
+
+  /** Marks the records a supersede op names completed, each with a hop; returns how many. */
+  #supersede(
+    sessionId: string,
+    hostName: string,
+    by: string,
+    direction: string | null,
+    correlationId: string | null,
+    before: number | null,
+    time: number,
+    detail: string,
+  ): number {
+    const w = this.#writes
+    if (w === undefined) throw this.#closed()
+    const ids = w.superseded.all({
+      sessionId,
+      hostName,
+      // An id this backend never returned excludes nothing.
+      by: parseId(by) ?? 0,
+      direction,
+      correlationId,
+      before,
+    }) as number[]
+    for (const id of ids) {
+      w.updateState.run('completed', null, time, id)
+      w.insertHistory.run(id, 'completed', time, null)
+      w.insertHop.run(sessionId, id, hostName, hostName, 'completed', time, detail)
+    }
+    return ids.length
   }
 
   #history(id: number): StateChange[] {

@@ -93,6 +93,23 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       `)
     },
   },
+  {
+    version: 4,
+    description: 'search values (IRIS search tables): find messages by patient id and the like',
+    up: (db) => {
+      // (name, value) then the message id (the rowid-less table keeps it in the key): a search
+      // reads only its own entries; the second index serves the purge's delete by message.
+      db.exec(`
+        CREATE TABLE message_search (
+          message_id INTEGER NOT NULL,
+          name       TEXT    NOT NULL,
+          value      TEXT    NOT NULL
+        );
+        CREATE INDEX message_search_value   ON message_search (name, value, message_id);
+        CREATE INDEX message_search_message ON message_search (message_id);
+      `)
+    },
+  },
 ]
 
 /** The schema version this code writes. */

@@ -63,6 +63,31 @@ export interface StoreMessageInput {
   direction?: MessageDirection | undefined
   /** JSON-serialisable extra data. */
   metadata?: MessageMetadata | undefined
+  /**
+   * Values the message can be found by with `query({ search })`, for example every patient
+   * identifier in it (IRIS search tables). Stored exactly as given: normalise case and separators
+   * before storing and before searching. Not returned with the record. At most
+   * `MAX_SEARCH_VALUES`; names are 1–64 letters, digits, `_`, `.` or `%`; values up to 255
+   * characters.
+   */
+  search?: readonly SearchValue[] | undefined
+}
+
+/** One value a message can be found by (`StoreMessageInput.search`). */
+export interface SearchValue {
+  /** The property, for example `PatientID`. */
+  name: string
+  /** Its value as stored. */
+  value: string
+}
+
+/** A search in `MessageQuery.search`: messages stored with this name and value. */
+export interface SearchQuery {
+  name: string
+  /** Compared exactly, or as a prefix with `prefix: true`. */
+  value: string
+  /** Match every value that starts with `value`. */
+  prefix?: boolean | undefined
 }
 
 /** One stored message as it stands now. */
@@ -116,6 +141,31 @@ export interface Hop extends HopInput {
   time: Date
 }
 
+/**
+ * What `MessageStore.supersede()` closes: the unfinished records a host holds in a session that
+ * another record of the same host now stands in for (for example the copies of a run that
+ * crashed, once the engine resumed those messages under new records).
+ */
+export interface SupersedeInput {
+  /** The session of the records to close. */
+  sessionId: string
+  /** Only records held by this host. */
+  hostName: string
+  /** The store id of the record that carries the work now; it is never closed. */
+  by: string
+  /** Only records travelling this way; default either way. */
+  direction?: MessageDirection | undefined
+  /** Only records with this correlation id (the copies of one message); default any. */
+  correlationId?: string | undefined
+  /** Only records created before this time (those of an earlier run); default any time. */
+  createdBefore?: Date | undefined
+  /**
+   * The detail of the `completed` hop recorded for each record closed (source and target: the
+   * host); default `superseded by <by>`.
+   */
+  detail?: string | undefined
+}
+
 /** Filters and page of `MessageStore.query()`. All filters combine with AND. */
 export interface MessageQuery {
   hostName?: string | undefined
@@ -123,6 +173,8 @@ export interface MessageQuery {
   state?: MessageState | undefined
   correlationId?: string | undefined
   sessionId?: string | undefined
+  /** Only messages stored with this search value (`StoreMessageInput.search`). */
+  search?: SearchQuery | undefined
   /** Only messages created at or after this time. */
   since?: Date | undefined
   /** Only messages created before this time. */

@@ -102,7 +102,8 @@ export class WorkerSqliteBackend implements StoreBackend {
     const outcomes: WriteOutcome[] = new Array<WriteOutcome>(ids.length)
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as number
-      outcomes[i] = id > 0 ? { ok: true, id: String(id) } : { ok: true }
+      if (ops[i]?.kind === 'supersede') outcomes[i] = { ok: true, closed: id }
+      else outcomes[i] = id > 0 ? { ok: true, id: String(id) } : { ok: true }
     }
     for (const e of errors) outcomes[e.index] = { ok: false, error: toError(e) }
     return outcomes

@@ -72,6 +72,47 @@ describe('encodeWrites + SqliteBackend.writeEncoded', () => {
     ])
   })
 
+  it('applies a supersede after the ops before it and returns how many records it closed', async () => {
+    const ops: WriteOp[] = [
+      insert,
+      { ...insert, direction: 'outbound' },
+      insert,
+      {
+        kind: 'supersede',
+        sessionId: 'S1',
+        hostName: 'PAS.In',
+        by: '3',
+        direction: 'inbound',
+        correlationId: 'c1',
+        createdBefore: new Date(time.getTime() + 1),
+        time,
+        detail: 'superseded by 3',
+      },
+    ]
+    const { ids, errors } = await backend.writeEncoded(encodeWrites(ops), ops.length)
+    expect([...ids]).toEqual([1, 2, 3, 1])
+    expect(errors).toEqual([])
+    expect((await backend.get('1'))?.state).toBe('completed')
+    expect((await backend.get('2'))?.state).toBe('received')
+    expect((await backend.get('3'))?.state).toBe('received')
+    expect(await backend.trace('S1')).toEqual([
+      {
+        id: '1',
+        sessionId: 'S1',
+        messageId: '1',
+        source: 'PAS.In',
+        target: 'PAS.In',
+        state: 'completed',
+        time,
+        detail: 'superseded by 3',
+      },
+    ])
+    // write() applies the same op object alike.
+    const [again] = await backend.write([{ ...(ops[3] as WriteOp), by: '1' } as WriteOp])
+    expect(again).toEqual({ ok: true, closed: 1 })
+    expect((await backend.get('3'))?.state).toBe('completed')
+  })
+
   it('commits nothing of a batch with a malformed op', async () => {
     const slots = [...encodeWrites([insert]), OP_HOP + 40, 'S1']
     const e = await backend.writeEncoded(slots, 2).then(

@@ -12,7 +12,7 @@
  * slots with the same statements, in the same order and in one transaction, as `write()`.
  */
 import type { WriteOp } from './backend.js'
-import type { MessageMetadata } from './types.js'
+import type { MessageMetadata, SearchValue } from './types.js'
 
 /** The first slot of each op in an encoded batch. */
 export const OP_INSERT = 0
@@ -20,6 +20,31 @@ export const OP_INSERT = 0
 export const OP_TRANSITION = 1
 /** See `OP_INSERT`. */
 export const OP_HOP = 2
+/** See `OP_INSERT`. */
+export const OP_SUPERSEDE = 3
+
+/**
+ * Search values as one slot: `name NUL value` pairs joined by SOH (names cannot hold either;
+ * a value holding one would split wrongly, so those characters are refused by the store).
+ */
+export function encodeSearch(search: readonly SearchValue[] | undefined): string | null {
+  if (search === undefined || search.length === 0) return null
+  let out = ''
+  for (let i = 0; i < search.length; i++) {
+    const s = search[i] as SearchValue
+    out += (i === 0 ? '' : '\u0001') + s.name + '\u0000' + s.value
+  }
+  return out
+}
+
+/** The pairs of an `encodeSearch` slot. */
+export function decodeSearch(slot: string | null): SearchValue[] {
+  if (slot === null || slot === '') return []
+  return slot.split('\u0001').map((pair) => {
+    const i = pair.indexOf('\u0000')
+    return { name: pair.slice(0, i), value: pair.slice(i + 1) }
+  })
+}
 
 /** One slot of an encoded batch. */
 export type EncodedSlot = string | number | null | MessageMetadata
@@ -27,9 +52,11 @@ export type EncodedSlot = string | number | null | MessageMetadata
 /**
  * Encodes a batch, op after op:
  * - insert: `OP_INSERT, hostName, messageId, payload, messageType, correlationId, sessionId|null,
- *   direction|null, metadata|null, time`;
+ *   direction|null, metadata|null, time, search|null` (search: `encodeSearch`);
  * - transition: `OP_TRANSITION, id, state, time, error|null`;
- * - hop: `OP_HOP, sessionId, messageId|null, source, target, state, time, detail|null`.
+ * - hop: `OP_HOP, sessionId, messageId|null, source, target, state, time, detail|null`;
+ * - supersede: `OP_SUPERSEDE, sessionId, hostName, by, direction|null, correlationId|null,
+ *   createdBefore|null, time, detail`.
  */
 export function encodeWrites(ops: readonly WriteOp[]): EncodedSlot[] {
   const out: EncodedSlot[] = []
@@ -47,6 +74,7 @@ export function encodeWrites(ops: readonly WriteOp[]): EncodedSlot[] {
           op.direction ?? null,
           op.metadata ?? null,
           op.time.getTime(),
+          encodeSearch(op.search),
         )
         break
       case 'transition':
@@ -64,6 +92,19 @@ export function encodeWrites(ops: readonly WriteOp[]): EncodedSlot[] {
           op.detail ?? null,
         )
         break
+      case 'supersede':
+        out.push(
+          OP_SUPERSEDE,
+          op.sessionId,
+          op.hostName,
+          op.by,
+          op.direction ?? null,
+          op.correlationId ?? null,
+          op.createdBefore?.getTime() ?? null,
+          op.time.getTime(),
+          op.detail,
+        )
+        break
     }
   }
   return out
@@ -71,7 +112,8 @@ export function encodeWrites(ops: readonly WriteOp[]): EncodedSlot[] {
 
 /**
  * The outcomes of an encoded batch: `ids[i]` is the new row id of op `i` (insert or hop), `0`
- * for a transition that succeeded, `-1` for an op that failed alone; its error is in `errors`.
+ * for a transition that succeeded, the number of records closed for a supersede, `-1` for an op
+ * that failed alone; its error is in `errors`.
  */
 export interface EncodedOutcomes {
   ids: Float64Array

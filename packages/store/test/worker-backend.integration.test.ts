@@ -108,6 +108,34 @@ describe('WorkerSqliteBackend', () => {
     })
   })
 
+  it('supersedes across the thread: the count comes back, the records and hops are written', async () => {
+    const store = await open()
+    const old = await store.store({ ...base, sessionId: 'S4', direction: 'inbound' })
+    const now = await store.store({ ...base, sessionId: 'S4', direction: 'inbound' })
+    const hop = store.recordHop({
+      sessionId: 'S4',
+      source: 'PAS.In',
+      target: 'PAS.In',
+      state: 'received',
+    })
+    // In one batch with a hop before it and a state change after it.
+    const [, closed] = await Promise.all([
+      hop,
+      store.supersede({ sessionId: 'S4', hostName: 'PAS.In', by: now.id, direction: 'inbound' }),
+      store.markProcessing(now.id),
+    ])
+    expect(closed).toBe(1)
+    expect((await store.get(old.id))?.history.map((h) => h.state)).toEqual([
+      'received',
+      'completed',
+    ])
+    expect((await store.get(now.id))?.state).toBe('processing')
+    expect((await store.trace('S4')).map((h) => [h.messageId, h.state, h.detail])).toEqual([
+      [undefined, 'received', undefined],
+      [old.id, 'completed', `superseded by ${now.id}`],
+    ])
+  })
+
   it('fails only the state change of an unknown id, with its code', async () => {
     const store = await open()
     const m = store.store(base)

@@ -53,6 +53,12 @@ import { nextScheduleEvent, parseSchedule, scheduleStateAt, systemClock } from '
 import type { Schedule, ScheduleClock } from './schedule.js'
 import { ItemSettings } from './settings.js'
 import {
+  compileSearchTable,
+  normaliseSearchValue,
+  searchTableItems,
+  type CompiledSearchTable,
+} from '../iris/search-table.js'
+import {
   DEFAULT_PURGE_INTERVAL,
   DEFAULT_RETENTION_DAYS,
   Retention,
@@ -420,6 +426,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         const key = new ItemSettings(item).string('OrderingKey')
         if (key !== undefined) orderingPaths.set(item.name, key)
       }
+      const searchTables = this.#compileSearchTables(production)
       const io = this.#ioLoggers(production)
       this.#hostLoggers = io.hosts
       this.#path = new MessagePath({
@@ -435,6 +442,12 @@ export class Engine extends EventEmitter<EngineEvents> {
         ...(c.handOffRefuseAt === undefined ? {} : { maxHandOffBacklog: c.handOffRefuseAt }),
         trace: io.trace.size > 0 ? io.trace : undefined,
         archiveIO: io.archiveIO.size > 0 ? io.archiveIO : undefined,
+        ...(searchTables.size === 0
+          ? {}
+          : {
+              searchValuesFor: (host: string, raw: string, docCategory?: string) =>
+                searchTables.get(host)?.(raw, docCategory),
+            }),
         orderingKeyFor: (target, raw) => {
           const p = orderingPaths.get(target)
           return p === undefined ? undefined : orderingKey(raw, p)
@@ -542,6 +555,53 @@ export class Engine extends EventEmitter<EngineEvents> {
       items,
       retention: this.#retention.status(),
     }
+  }
+
+  /**
+   * The search properties (IRIS search tables) the production's items index, with how their
+   * values are stored: `caseSensitive` false means values are lower-cased (search with
+   * `searchValue`). Empty when no item has a SearchTableClass.
+   */
+  searchProperties(): { name: string; caseSensitive: boolean }[] {
+    const out = new Map<string, boolean>()
+    for (const item of this.#production?.items ?? []) {
+      const cls = new ItemSettings(item).string('SearchTableClass')
+      if (cls === undefined || cls === '') continue
+      for (const it of searchTableItems(cls, this.#production?.searchTables ?? new Map())) {
+        const sensitive = normaliseSearchValue('A', it.propType) === 'A'
+        out.set(it.propName, (out.get(it.propName) ?? true) && sensitive)
+      }
+    }
+    return [...out].map(([name, caseSensitive]) => ({ name, caseSensitive }))
+  }
+
+  /**
+   * A value to search for under `property`, stored the way the search table stores it (`|` as
+   * `+`, lower case unless the property is case-sensitive), for `store.query({ search })`.
+   */
+  searchValue(property: string, value: string): string {
+    const p = this.searchProperties().find((x) => x.name === property)
+    return normaliseSearchValue(
+      value,
+      p?.caseSensitive === true ? 'String:CaseSensitive' : undefined,
+    )
+  }
+
+  /** The compiled search table of each item with a SearchTableClass (compiled at load too). */
+  #compileSearchTables(production: Production): Map<string, CompiledSearchTable> {
+    const out = new Map<string, CompiledSearchTable>()
+    const byClass = new Map<string, CompiledSearchTable>()
+    for (const item of production.items) {
+      const cls = new ItemSettings(item).string('SearchTableClass')
+      if (cls === undefined || cls === '') continue
+      let fn = byClass.get(cls)
+      if (fn === undefined) {
+        fn = compileSearchTable(cls, production.searchTables ?? new Map())
+        byClass.set(cls, fn)
+      }
+      out.set(item.name, fn)
+    }
+    return out
   }
 
   /**

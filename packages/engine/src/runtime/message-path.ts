@@ -89,6 +89,12 @@ export type WalCompletion = 'branches' | 'enqueue'
 export type PathOutcome = 'completed' | 'failed'
 
 /** Dependencies of the message path. */
+/** One value a stored message can be found by. */
+export interface SearchValueLike {
+  name: string
+  value: string
+}
+
 export interface MessagePathOptions {
   wal: WalPort
   store: StorePort
@@ -118,6 +124,14 @@ export interface MessagePathOptions {
    * queue may keep on disk: a long downstream outage must not hold every body on the heap.
    */
   localEnvelopeBytes?: number | undefined
+  /**
+   * The search values (IRIS search tables) of a message that `host` stores, or undefined when
+   * the host has no SearchTableClass. A failure here must not lose the message: it is logged and
+   * the message is stored without them.
+   */
+  searchValuesFor?:
+    | ((host: string, raw: string, docCategory?: string) => readonly SearchValueLike[] | undefined)
+    | undefined
   /** The ordering key for a message sent to `target` (per-key FIFO with PoolSize > 1). */
   orderingKeyFor?: ((target: string, raw: string) => string | undefined) | undefined
   /** Wait between retries of failed hand-offs, ms: `min` after a success, doubling to `max`. */
@@ -267,6 +281,8 @@ export class MessagePath {
   #retryTimer: NodeJS.Timeout | undefined
   #retrying = false
   #closed = false
+  /** Records created before this are an earlier run's (see `#supersede`). */
+  readonly #openedAt = new Date()
 
   constructor(options: MessagePathOptions) {
     this.#o = options
@@ -299,6 +315,28 @@ export class MessagePath {
   /** Messages whose WAL entry is still open in this process. */
   get inFlight(): number {
     return this.#tracked.size
+  }
+
+  /** The search values `host` stores `raw` with; a failure is logged and gives none. */
+  #searchValues(
+    host: string,
+    raw: string,
+    docCategory: string | undefined,
+  ): readonly SearchValueLike[] | undefined {
+    const fn = this.#o.searchValuesFor
+    if (fn === undefined) return undefined
+    try {
+      const values = fn(host, raw, docCategory)
+      return values === undefined || values.length === 0 ? undefined : values
+    } catch (e) {
+      // The error may quote the message: its text only at debug.
+      this.#o.logger.warn(
+        { host, code: (e as { code?: unknown }).code },
+        'search values could not be read; the message is stored without them',
+      )
+      this.#o.logger.debug({ host, err: errorText(e) }, 'search values error')
+      return undefined
+    }
   }
 
   /** Make an inbound message durable, store it, and enqueue it to its targets. */
@@ -407,6 +445,10 @@ export class MessagePath {
       direction: 'inbound',
       metadata,
     }
+    if (input.format !== 'json') {
+      const search = this.#searchValues(input.source, input.raw, input.docCategory)
+      if (search !== undefined) record.search = search
+    }
     // Issued now, so that store writes commit in admit order.
     const stored = this.#store.store(record)
     this.#o.metrics?.recordMessageReceived(input.source, header.messageType || undefined)
@@ -506,7 +548,7 @@ export class MessagePath {
       )
       const error = input.error
       if (error !== undefined) void this.#quietly(() => store.markFailed(rec.id, error))
-      if (recovered) await this.#supersede(sessionId, input.source, rec.id)
+      if (recovered) this.#supersede(sessionId, input.source, header.controlId, rec.id)
       const accepted: Accepted = {
         walId: walKey,
         sessionId,
@@ -676,7 +718,7 @@ export class MessagePath {
       )
       const error = input.error
       if (error !== undefined) void this.#quietly(() => this.#store.markFailed(rec.id, error))
-      if (job.recovered) await this.#supersede(sessionId, input.source, rec.id)
+      if (job.recovered) this.#supersede(sessionId, input.source, job.header.controlId, rec.id)
     }
     const storeId = job.storeId
     const accepted: Accepted = {
@@ -767,6 +809,8 @@ export class MessagePath {
             transformedFrom: env.storeId,
           }
           if (out.format !== undefined) metadata.format = out.format
+          const search =
+            out.format === 'json' ? undefined : this.#searchValues(from, out.raw, env.docCategory)
           const rec = await this.#store.store({
             hostName: from,
             messageId: header.controlId,
@@ -776,6 +820,7 @@ export class MessagePath {
             sessionId: env.sessionId,
             direction: 'outbound',
             metadata,
+            ...(search === undefined ? {} : { search }),
           })
           storeId = rec.id
           stored.set(out.raw, storeId)
@@ -801,28 +846,38 @@ export class MessagePath {
   }
 
   /**
-   * The record the previous run stored for a resumed message never finished: close it, pointing
-   * at the copy that now carries the work, so it does not stay "incomplete" forever.
+   * The record an earlier run stored for a resumed message never finished: close it, pointing at
+   * the copy that now carries the work, so it does not stay "incomplete" forever. Only inbound
+   * records of the same source, session and MSH-10 created before this path was: the other
+   * messages of a batch session, and the copies made by this run, are left alone. A held write
+   * like the others, not waited for: the store finds the records inside its commit. It was a
+   * query per resumed message, awaited before the enqueue (a store round trip behind every write
+   * queued before it, and a flush of the held writes): see the README's resume figures.
    */
-  async #supersede(sessionId: string, source: string, newId: string): Promise<void> {
-    try {
-      const { records } = await this.#store.query({ sessionId, limit: 100 })
-      for (const r of records) {
-        if (r.id === newId || r.hostName !== source || r.direction !== 'inbound') continue
-        if (r.state !== 'received' && r.state !== 'processing') continue
-        await this.#store.markCompleted(r.id)
-        this.hopLater(
-          sessionId,
-          r.id,
-          source,
-          source,
-          'completed',
-          `superseded by ${newId} (resumed from the WAL)`,
-        )
-      }
-    } catch (e) {
-      this.#o.logger.warn({ err: errorText(e), sessionId }, 'could not close the superseded record')
-    }
+  #supersede(sessionId: string, source: string, controlId: string, newId: string): void {
+    const detail = `superseded by ${newId} (resumed from the WAL)`
+    this.#store
+      .supersede({
+        sessionId,
+        hostName: source,
+        by: newId,
+        direction: 'inbound',
+        correlationId: controlId,
+        createdBefore: this.#openedAt,
+        detail,
+      })
+      .then(
+        (closed) => {
+          if (this.#o.trace !== undefined && closed > 0)
+            this.#traceHop(sessionId, undefined, source, source, 'completed', detail)
+        },
+        (e: unknown) => {
+          this.#o.logger.warn(
+            { err: errorText(e), sessionId },
+            'could not close the superseded record',
+          )
+        },
+      )
   }
 
   /**

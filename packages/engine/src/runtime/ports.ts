@@ -38,6 +38,8 @@ export interface StorePort {
     sessionId?: string | undefined
     direction?: 'inbound' | 'outbound' | undefined
     metadata?: Record<string, unknown> | undefined
+    /** Values to find the message by (IRIS search tables). */
+    search?: readonly { name: string; value: string }[] | undefined
   }): Promise<{ id: string }>
   markProcessing(id: string): Promise<unknown>
   markCompleted(id: string): Promise<unknown>
@@ -60,6 +62,19 @@ export interface StorePort {
     time?: Date | undefined
     detail?: string | undefined
   }): Promise<unknown>
+  /**
+   * Close the unfinished records of a host in a session that `by` stands in for (a write);
+   * resolves with how many were closed.
+   */
+  supersede(input: {
+    sessionId: string
+    hostName: string
+    by: string
+    direction?: 'inbound' | 'outbound' | undefined
+    correlationId?: string | undefined
+    createdBefore?: Date | undefined
+    detail?: string | undefined
+  }): Promise<number>
 }
 
 /** Hop states the runtime records (a subset of @li/store `HopState`). */

@@ -72,6 +72,11 @@ export class StoreBatcher implements StorePort {
     return this.#hold(() => this.#store.recordHop(hop))
   }
 
+  /** Held like the other writes (`MessageStore.supersede` finds its records in the commit). */
+  supersede(input: Parameters<StorePort['supersede']>[0]): Promise<number> {
+    return this.#hold(() => this.#store.supersede(input))
+  }
+
   /**
    * Records a hop at once, ahead of the held writes: for the first hop of a record that was just
    * committed (nothing held can concern that record yet), so that a reader who sees the record
