@@ -23,7 +23,13 @@ async function run(args: string[]): Promise<number | undefined> {
   const { parseRunConfig } = await import('./config.js')
   const config = parseRunConfig(args, process.env)
   const { runEngine } = await import('./main.js')
-  await runEngine(config)
+  try {
+    await runEngine(config)
+  } catch (e) {
+    // SIGTERM while the production started: it stopped cleanly, nothing acknowledged is lost.
+    if (isAppError(e) && e.code === 'APP_STOPPED_WHILE_STARTING') return 0
+    throw e
+  }
   // Keep running: GracefulShutdown exits the process on SIGTERM/SIGINT.
   return undefined
 }

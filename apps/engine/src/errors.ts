@@ -3,6 +3,8 @@ export type AppErrorCode =
   | 'APP_BAD_ARGUMENT'
   | 'APP_UNREADABLE_INPUT'
   | 'APP_STARTUP_FAILED'
+  /** SIGTERM/SIGINT arrived while the production was starting; it stopped cleanly (exit 0). */
+  | 'APP_STOPPED_WHILE_STARTING'
   | 'APP_INVALID_ARGUMENT'
   | 'APP_INTERNAL'
 

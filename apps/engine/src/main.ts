@@ -182,9 +182,41 @@ export async function runEngine(
   }
   logger.info({ protocol: 'http', port: httpPort!, address: config.httpHost }, 'listening')
 
+  // A signal while the production starts (a long WAL resume after an outage): stop the start at a
+  // safe point, close everything and exit 0; WAL entries not resumed yet stay in the WAL for the
+  // next start. Without this, the default signal action killed the process mid-resume. A second
+  // signal exits at once (1): everything acknowledged is in the WAL.
+  let earlyStop: Promise<void> | undefined
+  const onEarlySignal = (signal: NodeJS.Signals): void => {
+    if (earlyStop !== undefined) {
+      logger.warn({ signal }, 'second signal during start-up: exiting now')
+      process.exit(1)
+    }
+    logger.info({ signal }, 'signal during start-up: stopping the start')
+    earlyStop = engine.stop()
+  }
+  const earlySignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
+  if (options.signals !== false) for (const s of earlySignals) process.on(s, onEarlySignal)
+  const removeEarly = (): void => {
+    for (const s of earlySignals) process.off(s, onEarlySignal)
+  }
   try {
     await engine.start()
+    removeEarly()
   } catch (e) {
+    if (earlyStop !== undefined) {
+      await earlyStop
+      await closeHttp()
+      removeEarly()
+      logger.info(
+        {},
+        'stopped during start-up; WAL entries not resumed yet are resumed at the next start',
+      )
+      throw new AppError('APP_STOPPED_WHILE_STARTING', 'stopped by a signal while starting', {
+        cause: e,
+      })
+    }
+    removeEarly()
     await closeHttp()
     throw new AppError(
       'APP_STARTUP_FAILED',

@@ -325,6 +325,67 @@ describe('li-engine run: crash and shutdown', { timeout: 60_000 }, () => {
     expect((await second.stop('SIGTERM')).code).toBe(0)
   }, 90_000)
 
+  it('stops cleanly (exit 0) on SIGTERM during the resume of a backlog, and delivers it all after a restart', async () => {
+    await peer?.close()
+    let answer = false
+    peer = new MllpPeer((m) => (answer ? behave(m) : null))
+    const outPort = await peer.listen()
+    const inPort = await freePort()
+    const sub = path.join(dir, 'resume-term')
+    await mkdir(sub, { recursive: true })
+    const xml = testProduction({
+      inPort,
+      outPort,
+      outDir: path.join(sub, 'out'),
+      responseTimeout: 30,
+    })
+    const first = await EngineProcess.start(sub, xml)
+    const acked: string[] = []
+    await Promise.all(
+      ['a', 'b', 'c', 'd'].map(async (name) => {
+        const sender = await MllpSender.connect(inPort)
+        for (let i = 0; i < 750; i++) {
+          const id = `R${name}-${i}`
+          if ((await sender.send(hl7('ADT^A01', id))) === 'AA') acked.push(id)
+        }
+        sender.close()
+      }),
+    )
+    expect(acked).toHaveLength(3000)
+    expect((await first.stop('SIGKILL')).signal).toBe('SIGKILL')
+
+    // SIGTERM as soon as the resume of the 3,000 entries begins.
+    const second = await EngineProcess.start(
+      sub,
+      xml,
+      {},
+      'resuming WAL entries from the previous run',
+    )
+    second.child.kill('SIGTERM')
+    const exit = await second.exited
+    expect(exit.code, second.stderr).toBe(0)
+    const msgs = second.lines.map((l) => l.msg)
+    expect(msgs).toContain('signal during start-up: stopping the start')
+    expect(msgs).toContain(
+      'stopped during start-up; WAL entries not resumed yet are resumed at the next start',
+    )
+    expect(msgs).not.toContain('production started')
+
+    answer = true
+    const third = await EngineProcess.start(sub, xml)
+    await waitFor(
+      () => acked.every((id) => peer.count(id) >= 1),
+      'every acknowledged message delivered',
+      60_000,
+    ).catch((e: Error) => {
+      const missing = acked.filter((id) => peer.count(id) < 1)
+      throw new Error(
+        `${e.message}: ${missing.length} missing (${missing.slice(0, 5).join(',')}); log ${JSON.stringify(third.lines.slice(-8))}`,
+      )
+    })
+    expect((await third.stop('SIGTERM')).code).toBe(0)
+  }, 120_000)
+
   it('drains on SIGTERM: readiness false, queued messages delivered, exit 0', async () => {
     await peer?.close()
     peer = new MllpPeer(behave)

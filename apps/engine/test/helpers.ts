@@ -58,6 +58,8 @@ export type Behave = (message: string, attempt: number) => string | null
 /** A plain MLLP receiver on `net`, answering per `behave`. */
 export class MllpPeer {
   readonly received: string[] = []
+  /** Arrivals by control id (count() was a scan of every message: quadratic in long runs). */
+  readonly #counts = new Map<string, number>()
   readonly #server: net.Server
   readonly #sockets = new Set<net.Socket>()
   behave: Behave
@@ -81,6 +83,7 @@ export class MllpPeer {
           buf = buf.subarray(end + 2)
           this.received.push(text)
           const id = controlIdOf(text)
+          this.#counts.set(id, (this.#counts.get(id) ?? 0) + 1)
           const code = this.behave(text, this.count(id))
           if (code === null) continue
           if (this.delayMs === 0) socket.write(frame(ackFor(id, code)))
@@ -102,12 +105,12 @@ export class MllpPeer {
 
   /** How many times a control id arrived. */
   count(id: string): number {
-    return this.received.filter((m) => controlIdOf(m) === id).length
+    return this.#counts.get(id) ?? 0
   }
 
   /** Distinct control ids received. */
   ids(): Set<string> {
-    return new Set(this.received.map(controlIdOf))
+    return new Set(this.#counts.keys())
   }
 
   async close(): Promise<void> {
@@ -390,11 +393,15 @@ export class EngineProcess {
     )
   }
 
-  /** Write the production into `dir` and start the engine on it; resolves once it logged 'production started'. */
+  /**
+   * Write the production into `dir` and start the engine on it; resolves once it logged
+   * `until` ('production started' unless given).
+   */
   static async start(
     dir: string,
     productionXml: string,
     env: NodeJS.ProcessEnv = {},
+    until = 'production started',
   ): Promise<EngineProcess> {
     requireBuild()
     const file = path.join(dir, 'production.xml')
@@ -425,9 +432,9 @@ export class EngineProcess {
     await waitFor(
       () => {
         if (exited) throw new Error(`engine exited during start: ${p.stderr}`)
-        return p.lines.some((l) => l.msg === 'production started')
+        return p.lines.some((l) => l.msg === until)
       },
-      'the engine to start',
+      `the engine to log "${until}"`,
       30_000,
     )
     return p

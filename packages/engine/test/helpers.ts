@@ -57,6 +57,8 @@ export type PeerReply = { ack: string; delayMs?: number } | { ack: null }
 /** A plain MLLP receiver written on `net`, answering per `behave`. */
 export class MllpPeer {
   readonly received: string[] = []
+  /** Arrivals by control id (a scan of every message per arrival was quadratic in long runs). */
+  readonly #counts = new Map<string, number>()
   /** Connections accepted so far. */
   connections = 0
   readonly #server: net.Server
@@ -82,7 +84,8 @@ export class MllpPeer {
           buf = buf.subarray(end + 2)
           this.received.push(text)
           const id = controlIdOf(text)
-          const attempt = this.received.filter((m) => controlIdOf(m) === id).length
+          const attempt = (this.#counts.get(id) ?? 0) + 1
+          this.#counts.set(id, attempt)
           const r = this.behave(text, attempt)
           if (r.ack === null) continue
           const reply = frame(r.ack)
@@ -107,7 +110,7 @@ export class MllpPeer {
 
   /** Messages received with this control id. */
   count(controlId: string): number {
-    return this.received.filter((m) => controlIdOf(m) === controlId).length
+    return this.#counts.get(controlId) ?? 0
   }
 
   async close(): Promise<void> {

@@ -270,6 +270,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly registry: HostRegistry
   readonly #tools: ProductionTools
   #state: EngineState = 'CREATED'
+  /** Settles when the running `start()` has returned or thrown. */
+  #startDone: Promise<void> | undefined
   /** Progress of `#resume` while it runs. */
   #resuming: { total: number; done: number } | undefined
   #production: Production | undefined
@@ -380,6 +382,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#state = 'STARTING'
     this.health.markStarting()
     const c = this.config
+    let finish: () => void = () => undefined
+    this.#startDone = new Promise<void>((r) => (finish = r))
     try {
       await mkdir(c.dataDir, { recursive: true })
       const wal = new Wal({
@@ -465,7 +469,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       const ordered = this.#ordered()
       for (const host of ordered.filter((h) => h.kind !== 'service')) await this.#startOne(host)
       await this.#resume()
+      const stopped = (): EngineError =>
+        new EngineError(
+          'ENGINE_INVALID_STATE',
+          'Engine.start: stop() was called while starting; WAL entries not resumed yet stay in the WAL for the next start',
+        )
+      if (this.#stopRequested()) throw stopped()
       for (const host of ordered.filter((h) => h.kind === 'service')) await this.#startOne(host)
+      if (this.#stopRequested()) throw stopped()
       this.#startAlerts()
       for (const name of this.#schedules.keys()) this.#armSchedule(name)
       this.#state = 'RUNNING'
@@ -473,21 +484,37 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.#retention.start()
       this.logger.info({ production: production.name, hosts: this.#hosts.size }, 'engine running')
     } catch (e) {
+      // stop() during the start does the rest of the shutdown once this returns.
+      if (this.#stopRequested()) throw e
       this.logger.error({ err: errorText(e) }, 'engine failed to start')
       await this.#teardown().catch((te: unknown) => {
         this.logger.error({ err: errorText(te) }, 'cleanup after the failed start also failed')
       })
       this.#state = 'STOPPED'
       throw e
+    } finally {
+      finish()
     }
+  }
+
+  /** Whether stop() was called while `start()` runs (read after awaits; not narrowed by TS). */
+  #stopRequested(): boolean {
+    return this.#state === 'STOPPING' || this.#state === 'STOPPED'
   }
 
   /** Stop every host (services first), drain in-flight messages for up to drainTimeout, close the data layer. */
   async stop(): Promise<void> {
     if (this.#state !== 'RUNNING' && this.#state !== 'STARTING') return
+    const starting = this.#state === 'STARTING'
     this.#state = 'STOPPING'
     this.#retention.stop()
     this.health.markShuttingDown()
+    if (starting) {
+      // Let start() reach a safe point: the resume stops handing off (the rest stays in the
+      // WAL), services are not started, and start() rejects with ENGINE_INVALID_STATE.
+      this.logger.info({}, 'stop requested while starting; waiting for the start to stop')
+      await this.#startDone
+    }
     if (this.#alertTimer !== undefined) clearInterval(this.#alertTimer)
     this.#alertTimer = undefined
     for (const cancel of this.#scheduleTimers.values()) cancel()
