@@ -73,6 +73,19 @@ const deadLetterQuerySchema = z
   .strict()
 
 const resendBodySchema = z.object({ target: z.string().min(1).optional() }).strict()
+/** Most messages `POST /api/messages/resend` looks through. */
+const MAX_BULK_MATCHES = 100_000
+const bulkResendSchema = z
+  .object({
+    host: z.string().min(1).max(200),
+    state: z.enum(MESSAGE_STATES).default('failed'),
+    type: z.string().min(1).optional(),
+    since: isoDate.optional(),
+    until: isoDate.optional(),
+    target: z.string().min(1).max(200).optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+  })
+  .strict()
 const tableBodySchema = z.object({ entries: z.record(z.string(), z.string()) }).strict()
 const entryBodySchema = z.object({ value: z.string() }).strict()
 const nameSchema = z.string().min(1).max(200)
@@ -404,6 +417,68 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ purge: runJson(run) })
   })
 
+  // Resend every message a host stored in a state (failed by default), oldest first, up to
+  // `limit`: after a receiver outage outlived FailureTimeout. Each becomes a new session; the
+  // originals keep their state, so a second call resends them again.
+  api.post('/messages/resend', async (c) => {
+    const body = parseWith(bulkResendSchema, await readJson(c), 'body')
+    if (engine.getHost(body.host) === undefined) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${body.host}"`)
+    }
+    if (body.target !== undefined && engine.getHost(body.target) === undefined) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${body.target}"`)
+    }
+    // Pages come newest first: collect every matching id (bounded), then resend the oldest first,
+    // so that per-patient order is kept.
+    const found: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await engine.store.query({
+        hostName: body.host,
+        state: body.state,
+        ...(body.type === undefined ? {} : { messageType: body.type }),
+        ...(body.since === undefined ? {} : { since: body.since }),
+        ...(body.until === undefined ? {} : { until: body.until }),
+        limit: 1000,
+        ...(cursor === undefined ? {} : { cursor }),
+      })
+      for (const r of page.records) found.push(r.id)
+      cursor = page.nextCursor
+      if (found.length > MAX_BULK_MATCHES) {
+        return fail(
+          c,
+          400,
+          'APP_TOO_MANY_MESSAGES',
+          `more than ${MAX_BULK_MATCHES} messages match; narrow the selection with since/until or type`,
+        )
+      }
+    } while (cursor !== undefined)
+    const more = found.length > body.limit
+    const ids = found.slice(-body.limit).reverse()
+    const resent: { id: string; sessionId: string }[] = []
+    const failed: { id: string; error: string }[] = []
+    for (const id of ids) {
+      try {
+        const accepted = await engine.resend(id, body.target)
+        resent.push({ id, sessionId: accepted.sessionId })
+      } catch (e) {
+        failed.push({ id, error: e instanceof Error ? e.message : String(e) })
+      }
+    }
+    logger?.info(
+      {
+        host: body.host,
+        state: body.state,
+        target: body.target,
+        resent: resent.length,
+        failed: failed.length,
+        more,
+      },
+      'messages resent',
+    )
+    return c.json({ resent, failed, more }, 202)
+  })
+
   api.get('/dead-letters', async (c) => {
     const q = parseWith(deadLetterQuerySchema, c.req.query(), 'query')
     const names = queueNames(engine)
@@ -425,6 +500,17 @@ export function createApp(deps: AppDeps): Hono {
       }
     }
     return c.json({ deadLetters: out })
+  })
+
+  // Every dead letter of one host's queue back onto it, in order (after a receiver outage).
+  api.post('/dead-letters/redrive', async (c) => {
+    const body = parseWith(z.object({ host: nameSchema }).strict(), await readJson(c), 'body')
+    if (!queueNames(engine).includes(body.host)) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no queued item named "${body.host}"`)
+    }
+    const redriven = await engine.queue.redrive(body.host)
+    logger?.info({ host: body.host, redriven }, 'dead letters redriven')
+    return c.json({ redriven: { host: body.host, count: redriven } })
   })
 
   api.post('/dead-letters/:id/redrive', async (c) => {

@@ -343,6 +343,60 @@ describe('createApp', { timeout: 30_000 }, () => {
     )
   })
 
+  it('resends the failed messages of a host, oldest first, as new sessions', async () => {
+    // Three failed inbound records of MLLP.In (as a receiver outage past FailureTimeout leaves them).
+    const failedIds: string[] = []
+    for (const id of ['BULK-1', 'BULK-2', 'BULK-3']) {
+      const r = await engine.store.store({
+        hostName: 'MLLP.In',
+        messageId: id,
+        payload: hl7('ADT^A01', id),
+        messageType: 'ADT^A01',
+        correlationId: id,
+        sessionId: `bulk-${id}`,
+        direction: 'inbound',
+      })
+      await engine.store.markFailed(r.id, 'receiver down past FailureTimeout')
+      failedIds.push(r.id)
+    }
+    const r = await call('POST', '/api/messages/resend', { host: 'MLLP.In', limit: 2 })
+    expect(r.status).toBe(202)
+    const body = (await r.json()) as {
+      resent: { id: string; sessionId: string }[]
+      failed: unknown[]
+      more: boolean
+    }
+    // The oldest two, in order; the third is left for the next call.
+    expect(body.resent.map((x) => x.id)).toEqual(failedIds.slice(0, 2))
+    expect(body.failed).toEqual([])
+    expect(body.more).toBe(true)
+    for (const { sessionId } of body.resent) {
+      expect(sessionId).not.toMatch(/^bulk-/)
+      const page = await waitFor(async () => {
+        const res = await call('GET', `/api/messages?sessionId=${sessionId}`)
+        const b = (await res.json()) as { messages: { correlationId: string }[] }
+        return b.messages.length > 0 ? b : undefined
+      }, 'the resent session in the store')
+      expect(page.messages[0]?.correlationId).toMatch(/^BULK-[12]$/)
+    }
+    const rest = (await (
+      await call('POST', '/api/messages/resend', { host: 'MLLP.In', type: 'ADT^A01', limit: 10 })
+    ).json()) as { resent: { id: string }[]; more: boolean }
+    expect(rest.resent.map((x) => x.id)).toEqual(failedIds)
+    expect(rest.more).toBe(false)
+    for (const [bad, status] of [
+      [{}, 400],
+      [{ host: 'MLLP.In', limit: 0 }, 400],
+      [{ host: 'MLLP.In', state: 'lost' }, 400],
+      [{ host: 'Nobody' }, 404],
+      [{ host: 'MLLP.In', target: 'Nobody' }, 404],
+    ] as const) {
+      expect((await call('POST', '/api/messages/resend', bad)).status, JSON.stringify(bad)).toBe(
+        status,
+      )
+    }
+  })
+
   it('lists dead letters (none yet) as JSON', async () => {
     const r = await call('GET', '/api/dead-letters')
     expect(r.status).toBe(200)

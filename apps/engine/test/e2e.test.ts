@@ -177,6 +177,24 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
     const rd = await engine.api('POST', `/api/dead-letters/${ae!.id}/redrive`)
     expect(rd.status).toBe(200)
     await waitFor(() => peer.count('AE-1') === 2, 'AE-1 redriven to the receiver')
+    // All of EPR.Out's dead letters at once (AR-1, and AE-1 once it failed again).
+    await waitFor(async () => {
+      const d = await engine.api('GET', '/api/dead-letters?host=EPR.Out')
+      const ids = (d.json as { deadLetters: { messageId: string }[] }).deadLetters.map(
+        (x) => x.messageId,
+      )
+      return ids.includes('AE-1') && ids.includes('AR-1')
+    }, 'AE-1 dead-lettered again')
+    const all = await engine.api('POST', '/api/dead-letters/redrive', { host: 'EPR.Out' })
+    expect(all.status).toBe(200)
+    expect(all.json).toEqual({ redriven: { host: 'EPR.Out', count: 2 } })
+    await waitFor(
+      () => peer.count('AR-1') === 2 && peer.count('AE-1') === 3,
+      'both redriven to the receiver',
+    )
+    expect((await engine.api('POST', '/api/dead-letters/redrive', { host: 'Nobody' })).status).toBe(
+      404,
+    )
   })
 
   it('retries a message that gets no ACK until FailureTimeout, then fails it', async () => {
