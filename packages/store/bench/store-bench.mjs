@@ -10,7 +10,8 @@
 //      (20,000) messages, LI_BENCH_MIX_INFLIGHT (16) in flight. Reports CPU per write (the whole
 //      process, and the main thread's busy time from event-loop utilisation), writes per commit
 //      and messages/s, with SQLite on the main thread (the default) and in a worker thread
-//      (`worker: true`); LI_BENCH_MIX_VARIANTS=main,worker picks. LI_BENCH_ONLY=mix runs this alone.
+//      (`worker: true`); LI_BENCH_MIX_VARIANTS=main,worker picks. LI_BENCH_ONLY=mix runs this alone;
+//      LI_BENCH_ONLY=queries runs only the query latencies on the large store.
 //   1. Messages/s for store + markProcessing + markCompleted from LI_BENCH_CONCURRENCY (64) async
 //      callers, LI_BENCH_MESSAGES (20,000) messages, synchronous NORMAL and FULL, with the longest
 //      event-loop stall seen during the run.
@@ -325,6 +326,7 @@ async function buildLargeStore(dir) {
   const history = db.prepare(
     'INSERT INTO message_history (message_id, state, time, error) VALUES (?, ?, ?, ?)',
   )
+  const search = db.prepare('INSERT INTO message_search (message_id, name, value) VALUES (?, ?, ?)')
   const start = Date.now() - ROWS - 86_400_000
   const started = performance.now()
   const load = db.transaction((from, to) => {
@@ -338,7 +340,8 @@ async function buildLargeStore(dir) {
         i + 1,
         HOSTS[i % HOSTS.length],
         `MSG${i}`,
-        i % 5 === 0 ? 'ORU^R01' : 'ADT^A01',
+        // One message in 1,000 of a rare type (MDM^T02): found through the type index.
+        i % 1000 === 7 ? 'MDM^T02' : i % 5 === 0 ? 'ORU^R01' : 'ADT^A01',
         `C${i >> 1}`,
         `S${i >> 2}`,
         PAYLOAD,
@@ -348,6 +351,8 @@ async function buildLargeStore(dir) {
         t + 2,
       )
       history.run(i + 1, 'received', t, null)
+      // A search table's patient id: about 20 messages per patient over the store's life.
+      search.run(i + 1, 'PatientID', `mrn${i % (ROWS / 20)}`)
       if (state !== 'received') {
         history.run(i + 1, 'processing', t + 1, null)
         history.run(i + 1, state, t + 2, error)
@@ -384,6 +389,20 @@ async function benchQueries(path) {
       'query({ state: received }) first page of 50',
       500,
       () => store.query({ state: 'received', limit: 50 }),
+    ],
+    [
+      'query({ messageType }) of a 1-in-1,000 type, first page of 50',
+      500,
+      () => store.query({ messageType: 'MDM^T02', limit: 50 }),
+    ],
+    [
+      'query({ search: PatientID }) (20 matches)',
+      2000,
+      (i) =>
+        store.query({
+          search: { name: 'PatientID', value: `mrn${(i * 7919) % (ROWS / 20)}` },
+          limit: 50,
+        }),
     ],
   ]
   const results = []
@@ -551,15 +570,16 @@ async function main() {
     console.log(
       `@li/store benchmark: node ${process.version}, ${cpus().length} CPUs, load average ${load()} at start; ${ROWS.toLocaleString('en-GB')} rows, ${MESSAGES.toLocaleString('en-GB')} messages, concurrency ${CONCURRENCY}`,
     )
-    await benchMixes(dir)
-    if (process.env.LI_BENCH_ONLY === 'mix') return
-    await benchWrites(dir)
+    const only = process.env.LI_BENCH_ONLY
+    if (only !== 'queries') await benchMixes(dir)
+    if (only === 'mix') return
+    if (only !== 'queries') await benchWrites(dir)
     const { path, seconds } = await buildLargeStore(dir)
     console.log(
       `\n(bulk load of ${ROWS.toLocaleString('en-GB')} messages: ${seconds.toFixed(1)} s, file ${mb(statSync(path).size)} MB)`,
     )
     await benchQueries(path)
-    benchPurge(dir, path)
+    if (only !== 'queries') benchPurge(dir, path)
     console.log(`\n(load average ${load()} at the end)`)
   } finally {
     rmSync(dir, { recursive: true, force: true })

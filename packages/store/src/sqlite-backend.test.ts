@@ -259,3 +259,29 @@ describe('search values in SQLite', () => {
     }
   })
 })
+
+describe('message type index (schema 5)', () => {
+  it('finds a message type through its index, newest first, without a sort', async () => {
+    const path = join(dir, 'type.db')
+    const store = await open({ path })
+    const a = await store.store({ ...base, messageType: 'MDM^T02' })
+    await store.store({ ...base, messageType: 'ADT^A01' })
+    const b = await store.store({ ...base, messageType: 'MDM^T02' })
+    const page = await store.query({ messageType: 'MDM^T02', limit: 5 })
+    expect(page.records.map((r) => r.id)).toEqual([b.id, a.id])
+    await store.stop()
+    const check = new Database(path, { readonly: true })
+    try {
+      const plan = check
+        .prepare(
+          "EXPLAIN QUERY PLAN SELECT id FROM messages WHERE message_type = 'MDM^T02' ORDER BY id DESC LIMIT 50",
+        )
+        .all() as { detail: string }[]
+      const text = plan.map((p) => p.detail).join(' ')
+      expect(text).toContain('messages_type')
+      expect(text).not.toContain('TEMP B-TREE')
+    } finally {
+      check.close()
+    }
+  })
+})

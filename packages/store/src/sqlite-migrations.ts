@@ -110,6 +110,17 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       `)
     },
   },
+  {
+    version: 5,
+    description: 'message type index: a rare type is found without scanning the table',
+    up: (db) => {
+      // `query({ messageType })` walked the table newest first until a page was full: on a
+      // 500,000-row store, 16 ms for a type in 1 of 1,000 messages and 44 ms with a host too,
+      // growing with the store. With the index (rowid last, so newest first needs no sort) a
+      // page costs about the same whatever the type.
+      db.exec('CREATE INDEX messages_type ON messages (message_type)')
+    },
+  },
 ]
 
 /** The schema version this code writes. */
