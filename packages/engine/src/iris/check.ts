@@ -206,6 +206,10 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
       if (searchTable !== undefined && searchTable !== '') {
         try {
           compileSearchTable(searchTable, bundle.searchTables)
+          if (hostKindOf(item) === 'operation')
+            differences.push(
+              'setting SearchTableClass: an operation indexes nothing (the message it sends is the one its service or router stored): set SearchTableClass on the service',
+            )
         } catch (e) {
           unsupported.push(
             `setting SearchTableClass: ${e instanceof Error ? e.message : String(e)}`,

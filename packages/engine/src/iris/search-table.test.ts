@@ -96,6 +96,19 @@ describe('HL7 search tables', () => {
     expect(got.slice(-3)).toEqual(['Ward=ward1', 'Event=A01/A01', 'Empty='])
     expect(got).not.toContain('OldOnly=ctrl-0001')
     const report = await checkProduction(xml)
+    // On an operation the setting indexes nothing here: check says so.
+    const onOperation = await checkProduction(
+      xml.replace(
+        '<Setting Target="Adapter" Name="Port">5001</Setting>',
+        '<Setting Target="Adapter" Name="Port">5001</Setting>\n    <Setting Target="Host" Name="SearchTableClass">EnsLib.HL7.SearchTable</Setting>',
+      ),
+    )
+    expect(onOperation.entries.find((e) => e.name === 'EPR Out')).toMatchObject({
+      status: 'differences',
+      notes: [
+        'setting SearchTableClass: an operation indexes nothing (the message it sends is the one its service or router stored): set SearchTableClass on the service',
+      ],
+    })
     expect(report.entries.find((e) => e.kind === 'search-table')).toMatchObject({
       name: 'Trust.Search.ADT',
       status: 'supported',
