@@ -234,6 +234,29 @@ describe('li-engine run: crash and shutdown', { timeout: 60_000 }, () => {
     await removeDir(dir)
   })
 
+  /**
+   * A receiver that stays silent until `answer()` (so acknowledged messages pile up in the
+   * engine), and a production in its own folder `name` that sends to it.
+   */
+  async function silentReceiver(
+    name: string,
+  ): Promise<{ sub: string; xml: string; inPort: number; answer: () => void }> {
+    await peer?.close()
+    let answering = false
+    peer = new MllpPeer((m) => (answering ? behave(m) : null))
+    const outPort = await peer.listen()
+    const inPort = await freePort()
+    const sub = path.join(dir, name)
+    await mkdir(sub, { recursive: true })
+    const xml = testProduction({
+      inPort,
+      outPort,
+      outDir: path.join(sub, 'out'),
+      responseTimeout: 30,
+    })
+    return { sub, xml, inPort, answer: () => (answering = true) }
+  }
+
   it('loses nothing acknowledged when killed with SIGKILL mid-stream and restarted', async () => {
     // The receiver stays silent at first, so acknowledged messages pile up in the engine.
     let answer = false
@@ -305,19 +328,7 @@ describe('li-engine run: crash and shutdown', { timeout: 60_000 }, () => {
   }, 120_000)
 
   it('exits at once on a second SIGTERM during the drain, and delivers the rest after a restart', async () => {
-    await peer?.close()
-    let answer = false
-    peer = new MllpPeer((m) => (answer ? behave(m) : null))
-    const outPort = await peer.listen()
-    const inPort = await freePort()
-    const sub = path.join(dir, 'twice')
-    await mkdir(sub, { recursive: true })
-    const xml = testProduction({
-      inPort,
-      outPort,
-      outDir: path.join(sub, 'out'),
-      responseTimeout: 30,
-    })
+    const { sub, xml, inPort, answer } = await silentReceiver('twice')
     const first = await EngineProcess.start(sub, xml, { LI_DRAIN_TIMEOUT: '20' })
     const sender = await MllpSender.connect(inPort)
     const ids = ['T-1', 'T-2', 'T-3', 'T-4', 'T-5']
@@ -334,7 +345,7 @@ describe('li-engine run: crash and shutdown', { timeout: 60_000 }, () => {
       true,
     )
 
-    answer = true
+    answer()
     const second = await EngineProcess.start(sub, xml)
     await waitFor(
       () => ids.every((id) => peer.count(id) >= 1),
@@ -344,19 +355,7 @@ describe('li-engine run: crash and shutdown', { timeout: 60_000 }, () => {
   }, 90_000)
 
   it('stops cleanly (exit 0) on SIGTERM during the resume of a backlog, and delivers it all after a restart', async () => {
-    await peer?.close()
-    let answer = false
-    peer = new MllpPeer((m) => (answer ? behave(m) : null))
-    const outPort = await peer.listen()
-    const inPort = await freePort()
-    const sub = path.join(dir, 'resume-term')
-    await mkdir(sub, { recursive: true })
-    const xml = testProduction({
-      inPort,
-      outPort,
-      outDir: path.join(sub, 'out'),
-      responseTimeout: 30,
-    })
+    const { sub, xml, inPort, answer } = await silentReceiver('resume-term')
     const first = await EngineProcess.start(sub, xml)
     const acked: string[] = []
     await Promise.all(
@@ -389,7 +388,7 @@ describe('li-engine run: crash and shutdown', { timeout: 60_000 }, () => {
     )
     expect(msgs).not.toContain('production started')
 
-    answer = true
+    answer()
     const third = await EngineProcess.start(sub, xml)
     await waitFor(
       () => acked.every((id) => peer.count(id) >= 1),

@@ -11,29 +11,30 @@ import { MessagePath, decodeEnvelope } from '../src/index.js'
 import type { MessagePathOptions } from '../src/index.js'
 import { hl7, removeDir, tempDir } from './helpers.js'
 
+// One WAL, memory store and memory queue per test, for every describe below.
+let dir: string
+let wal: Wal
+let store: MessageStore
+let queue: MessageQueue
+
+beforeEach(async () => {
+  dir = await tempDir('path')
+  wal = new Wal({ directory: path.join(dir, 'wal'), syncMode: 'fsync' })
+  await wal.start()
+  store = createMemoryStore()
+  await store.start()
+  queue = new MessageQueue({ backend: 'memory' })
+  await queue.start()
+})
+
+afterEach(async () => {
+  await queue.stop()
+  await store.stop()
+  await wal.stop()
+  await removeDir(dir)
+})
+
 describe('MessagePath.admit', () => {
-  let dir: string
-  let wal: Wal
-  let store: MessageStore
-  let queue: MessageQueue
-
-  beforeEach(async () => {
-    dir = await tempDir('path')
-    wal = new Wal({ directory: path.join(dir, 'wal'), syncMode: 'fsync' })
-    await wal.start()
-    store = createMemoryStore()
-    await store.start()
-    queue = new MessageQueue({ backend: 'memory' })
-    await queue.start()
-  })
-
-  afterEach(async () => {
-    await queue.stop()
-    await store.stop()
-    await wal.stop()
-    await removeDir(dir)
-  })
-
   const create = (extra: Partial<MessagePathOptions> = {}): MessagePath =>
     new MessagePath({
       wal,
@@ -119,28 +120,6 @@ describe('MessagePath.admit', () => {
 })
 
 describe('MessagePath.resume', () => {
-  let dir: string
-  let wal: Wal
-  let store: MessageStore
-  let queue: MessageQueue
-
-  beforeEach(async () => {
-    dir = await tempDir('path-resume')
-    wal = new Wal({ directory: path.join(dir, 'wal'), syncMode: 'fsync' })
-    await wal.start()
-    store = createMemoryStore()
-    await store.start()
-    queue = new MessageQueue({ backend: 'memory' })
-    await queue.start()
-  })
-
-  afterEach(async () => {
-    await queue.stop()
-    await store.stop()
-    await wal.stop()
-    await removeDir(dir)
-  })
-
   const create = (): MessagePath =>
     new MessagePath({
       wal,
