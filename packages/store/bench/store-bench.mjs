@@ -368,6 +368,8 @@ async function buildLargeStore(dir) {
 async function benchQueries(path) {
   const store = new MessageStore({ path })
   await store.start()
+  // The oldest message's creation time (the bulk load gives message i the time start + i ms).
+  const created0 = (await store.get('1')).createdAt.getTime()
   const cases = [
     ['get(id)', 2000, (i) => store.get(String(1 + ((i * 7919) % ROWS)))],
     [
@@ -394,6 +396,17 @@ async function benchQueries(path) {
       'query({ messageType }) of a 1-in-1,000 type, first page of 50',
       500,
       () => store.query({ messageType: 'MDM^T02', limit: 50 }),
+    ],
+    [
+      'query({ hostName, since, until }): 1% of the store, 90% back, first page of 50',
+      500,
+      () =>
+        store.query({
+          hostName: HOSTS[1],
+          since: new Date(created0 + ROWS * 0.1),
+          until: new Date(created0 + ROWS * 0.11),
+          limit: 50,
+        }),
     ],
     [
       'query({ search: PatientID }) (20 matches)',

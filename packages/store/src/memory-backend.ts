@@ -90,25 +90,43 @@ export class MemoryBackend implements StoreBackend {
 
   query(query: MessageQuery): Promise<QueryResult> {
     if (!this.#open) return Promise.reject(this.#closed())
+    // As the SQLite backend: a time window without a more selective filter is ordered by
+    // creation time, then id (its cursor carries both).
+    const byTime =
+      (query.since !== undefined || query.until !== undefined) &&
+      query.correlationId === undefined &&
+      query.sessionId === undefined &&
+      query.search === undefined
     let before = Number.POSITIVE_INFINITY
+    let beforeTime = Number.POSITIVE_INFINITY
     if (query.cursor !== undefined) {
-      const n = query.cursor.startsWith(CURSOR_PREFIX)
-        ? Number(query.cursor.slice(CURSOR_PREFIX.length))
-        : Number.NaN
-      if (!Number.isInteger(n)) {
+      const m = byTime
+        ? /^t1\.(\d+)\.(\d+)$/.exec(query.cursor)
+        : query.cursor.startsWith(CURSOR_PREFIX)
+          ? /^(\d+)$/.exec(query.cursor.slice(CURSOR_PREFIX.length))
+          : null
+      if (m === null) {
         return Promise.reject(
           new StoreError(
             'STORE_INVALID_ARGUMENT',
-            `query cursor ${JSON.stringify(query.cursor.slice(0, 40))} is not one this store returned`,
+            `query cursor ${JSON.stringify(query.cursor.slice(0, 40))} is not one this store returned for these filters`,
           ),
         )
       }
-      before = n
+      if (byTime) {
+        beforeTime = Number(m[1])
+        before = Number(m[2])
+      } else before = Number(m[1])
+    }
+    const older = (e: Entry): boolean => {
+      if (!byTime) return e.seq < before
+      const t = e.record.createdAt.getTime()
+      return t < beforeTime || (t === beforeTime && e.seq < before)
     }
     const matches: Entry[] = []
     for (const entry of this.#messages.values()) {
       const r = entry.record
-      if (entry.seq >= before) continue
+      if (!older(entry)) continue
       if (query.hostName !== undefined && r.hostName !== query.hostName) continue
       if (query.messageType !== undefined && r.messageType !== query.messageType) continue
       if (query.state !== undefined && r.state !== query.state) continue
@@ -119,12 +137,18 @@ export class MemoryBackend implements StoreBackend {
       if (query.until !== undefined && r.createdAt.getTime() >= query.until.getTime()) continue
       matches.push(entry)
     }
-    matches.sort((a, b) => b.seq - a.seq)
+    matches.sort((a, b) =>
+      byTime
+        ? b.record.createdAt.getTime() - a.record.createdAt.getTime() || b.seq - a.seq
+        : b.seq - a.seq,
+    )
     const page = matches.slice(0, query.limit)
     const result: QueryResult = { records: page.map((e) => copyRecord(e.record)) }
     const last = page[page.length - 1]
     if (matches.length > query.limit && last !== undefined) {
-      result.nextCursor = `${CURSOR_PREFIX}${last.seq}`
+      result.nextCursor = byTime
+        ? `t1.${last.record.createdAt.getTime()}.${last.seq}`
+        : `${CURSOR_PREFIX}${last.seq}`
     }
     return Promise.resolve(result)
   }

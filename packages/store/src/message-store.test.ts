@@ -268,6 +268,42 @@ describe.each(backends)('MessageStore on the %s backend', (_name, makeBackend) =
     expect((e as StoreError).code).toBe('STORE_INVALID_ARGUMENT')
   })
 
+  it('pages through a time window newest first by creation time, with any other filter', async () => {
+    const clock = manualClock()
+    const store = await open({ now: clock.now })
+    const ids: string[] = []
+    for (let i = 0; i < 30; i++) {
+      const r = await store.store(message({ hostName: i % 2 === 0 ? 'PAS.In' : 'LAB.In' }))
+      if (i % 7 === 0) await store.markFailed(r.id, 'no ACK')
+      ids.push(r.id)
+      clock.advance(1000)
+    }
+    const start = Date.UTC(2026, 0, 1)
+    // Messages 5..24 (created at start + 5 s .. start + 24 s), PAS.In only: the even ones.
+    const window = { since: new Date(start + 5000), until: new Date(start + 25_000) }
+    const want = ids.filter((_, i) => i >= 5 && i < 25 && i % 2 === 0).reverse()
+    const got: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await store.query({ hostName: 'PAS.In', ...window, limit: 3, cursor })
+      got.push(...page.records.map((r) => r.id))
+      cursor = page.nextCursor
+    } while (cursor !== undefined)
+    expect(got).toEqual(want)
+    // A failed state in the window (its own index) pages the same way.
+    const failed = await store.query({ state: 'failed', ...window, limit: 10 })
+    expect(failed.records.map((r) => r.id)).toEqual([ids[21], ids[14], ids[7]])
+    // A cursor from a query without a window does not fit one with a window, and the other way.
+    const plain = await store.query({ hostName: 'PAS.In', limit: 2 })
+    const e1 = await rejection(
+      store.query({ hostName: 'PAS.In', ...window, limit: 2, cursor: plain.nextCursor }),
+    )
+    expect((e1 as StoreError).code).toBe('STORE_INVALID_ARGUMENT')
+    const timed = await store.query({ ...window, limit: 2 })
+    const e2 = await rejection(store.query({ limit: 2, cursor: timed.nextCursor }))
+    expect((e2 as StoreError).code).toBe('STORE_INVALID_ARGUMENT')
+  })
+
   it('records hops and returns a session trace in time order', async () => {
     const store = await open()
     const m = await store.store(message({ sessionId: 'sess-9' }))
