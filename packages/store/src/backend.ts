@@ -101,3 +101,17 @@ export interface StoreBackend {
   /** Releases the storage. Called once by `stop()` after the last write has settled. */
   close(): Promise<void>
 }
+
+/**
+ * Whether a query's results are ordered by creation time (then id), newest first, instead of by
+ * id: a time window (`since`/`until`) without a correlation id, session or search value, which
+ * select through their own indexes. Every backend orders, and makes cursors, by this rule.
+ */
+export function timeOrdered(query: MessageQuery): boolean {
+  return (
+    (query.since !== undefined || query.until !== undefined) &&
+    query.correlationId === undefined &&
+    query.sessionId === undefined &&
+    query.search === undefined
+  )
+}

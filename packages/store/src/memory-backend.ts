@@ -13,6 +13,7 @@ import type {
   WriteOp,
   WriteOutcome,
 } from './backend.js'
+import { timeOrdered } from './backend.js'
 import { StoreError } from './errors.js'
 import type {
   Hop,
@@ -92,11 +93,7 @@ export class MemoryBackend implements StoreBackend {
     if (!this.#open) return Promise.reject(this.#closed())
     // As the SQLite backend: a time window without a more selective filter is ordered by
     // creation time, then id (its cursor carries both).
-    const byTime =
-      (query.since !== undefined || query.until !== undefined) &&
-      query.correlationId === undefined &&
-      query.sessionId === undefined &&
-      query.search === undefined
+    const byTime = timeOrdered(query)
     let before = Number.POSITIVE_INFINITY
     let beforeTime = Number.POSITIVE_INFINITY
     if (query.cursor !== undefined) {

@@ -18,6 +18,9 @@
  * (Integer or DateTime items are compared as text); messages stored before a host had its
  * SearchTableClass are not indexed afterwards (IRIS's `BuildIndex()` has no equivalent here).
  */
+// The store's limits: longer values are cut, and a message with thousands of repetitions gives
+// only the first values, so that it never fails the store's checks.
+import { MAX_SEARCH_VALUE_LENGTH, MAX_SEARCH_VALUES } from '@li/store'
 import { EngineError } from '../errors.js'
 import { Hl7Doc, getSegmentValue } from './hl7-doc.js'
 import {
@@ -76,11 +79,6 @@ export interface SearchValue {
   name: string
   value: string
 }
-
-/** Longest value kept (longer ones are cut): bounds the index. */
-export const MAX_SEARCH_VALUE_LENGTH = 255
-/** Most values one message gives (a message with thousands of repetitions must not flood the index). */
-export const MAX_SEARCH_VALUES = 200
 
 /** Normalise a value the way it is stored and searched: `|` → `+`, case folded unless case-sensitive. */
 export function normaliseSearchValue(value: string, propType: string = ci): string {
