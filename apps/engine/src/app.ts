@@ -72,6 +72,21 @@ const deadLetterQuerySchema = z
   })
   .strict()
 
+const queueQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    cursor: z.string().min(1).max(500).optional(),
+  })
+  .strict()
+/** Why an operator aborts: kept in the trace and the log (no patient data, please). */
+const abortBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict()
+const abortAllBodySchema = z
+  .object({
+    all: z.literal(true, { message: 'send {"all": true} to abort every waiting message' }),
+    reason: z.string().min(1).max(500).optional(),
+  })
+  .strict()
+
 const resendBodySchema = z.object({ target: z.string().min(1).optional() }).strict()
 /** Most messages `POST /api/messages/resend` looks through. */
 const MAX_BULK_MATCHES = 100_000
@@ -477,6 +492,90 @@ export function createApp(deps: AppDeps): Hono {
       'messages resent',
     )
     return c.json({ resent, failed, more }, 202)
+  })
+
+  // The Queues page: what waits in a router's or operation's queue, and why.
+  api.get('/queues', async (c) => {
+    const out: unknown[] = []
+    for (const name of queueNames(engine)) {
+      const [depth, inFlight, oldestAgeMs, dead] = await Promise.all([
+        engine.queue.depth(name),
+        engine.queue.inFlight(name),
+        engine.queue.oldestAgeMs(name),
+        engine.queue.deadLetters(name, { limit: 1000 }),
+      ])
+      out.push({
+        host: name,
+        depth: depth + inFlight,
+        inFlight,
+        oldestAgeMs,
+        deadLetters: dead.length,
+      })
+    }
+    return c.json({ queues: out })
+  })
+
+  api.get('/queues/:host', async (c) => {
+    const host = parseWith(nameSchema, c.req.param('host'), 'host name')
+    const q = parseWith(queueQuerySchema, c.req.query(), 'query')
+    if (!queueNames(engine).includes(host)) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no queued item named "${host}"`)
+    }
+    const page = await engine.queueContents(host, { limit: q.limit, cursor: q.cursor ?? null })
+    return c.json({
+      ...page,
+      messages: page.messages.map((m) => ({
+        ...m,
+        enqueuedAt: new Date(m.enqueuedAt).toISOString(),
+        dueAt: m.dueAt === null ? null : new Date(m.dueAt).toISOString(),
+        ...(m.delivery === undefined
+          ? {}
+          : {
+              delivery: {
+                ...m.delivery,
+                since: new Date(m.delivery.since).toISOString(),
+                nextAttemptAt:
+                  m.delivery.nextAttemptAt === null
+                    ? null
+                    : new Date(m.delivery.nextAttemptAt).toISOString(),
+              },
+            }),
+      })),
+    })
+  })
+
+  // IRIS Abort: one message off the queue (waiting, held by an operation, or a dead letter).
+  api.post('/queues/:host/messages/:id/abort', async (c) => {
+    const host = parseWith(nameSchema, c.req.param('host'), 'host name')
+    const id = parseWith(nameSchema, c.req.param('id'), 'queue message id')
+    const body = parseWith(abortBodySchema, await readJson(c), 'body')
+    if (!queueNames(engine).includes(host)) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no queued item named "${host}"`)
+    }
+    const r = await engine.abortQueued(host, id, body.reason ?? 'aborted through the API')
+    logger?.info({ host, queueMessage: id, outcome: r.outcome }, 'queue message abort requested')
+    if (r.outcome === 'in-flight') {
+      return fail(
+        c,
+        409,
+        'APP_QUEUE_MESSAGE_IN_FLIGHT',
+        `message ${id} is being processed by ${host} right now; retry in a moment`,
+      )
+    }
+    // Another engine process holds it and acts on the request at its next retry.
+    return c.json({ abort: r }, r.outcome === 'requested' ? 202 : 200)
+  })
+
+  // IRIS Abort All: every waiting message of one queue (and those its operation holds here).
+  api.post('/queues/:host/abort', async (c) => {
+    const host = parseWith(nameSchema, c.req.param('host'), 'host name')
+    const body = parseWith(abortAllBodySchema, await readJson(c), 'body')
+    if (!queueNames(engine).includes(host)) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no queued item named "${host}"`)
+    }
+    const r = await engine.abortQueue(host, body.reason ?? 'aborted through the API')
+    logger?.info({ ...r }, 'queue abort-all requested')
+    return c.json({ abort: r })
   })
 
   api.get('/dead-letters', async (c) => {

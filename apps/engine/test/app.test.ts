@@ -397,6 +397,91 @@ describe('createApp', { timeout: 30_000 }, () => {
     }
   })
 
+  it('shows a queue with the held message and why, aborts one message, then the rest', async () => {
+    // EPR.Out's receiver is down and FailureTimeout is -1: it holds one ADT between retries and
+    // the others wait behind it.
+    const sender = await MllpSender.connect(inPort)
+    for (const id of ['QUEUE-1', 'QUEUE-2', 'QUEUE-3']) {
+      expect(await sender.send(hl7('ADT^A01', id))).toBe('AA')
+    }
+    sender.close()
+    interface Entry {
+      id: string
+      state: string
+      messageId: string | null
+      enqueuedAt: string
+      delivery?: { attempts: number; phase: string; lastError: string | null }
+    }
+    const page = await waitFor(async () => {
+      const r = await call('GET', '/api/queues/EPR.Out?limit=1000')
+      const b = (await r.json()) as { depth: number; inFlight: number; messages: Entry[] }
+      const ids = b.messages.map((m) => m.messageId)
+      return b.messages[0]?.delivery !== undefined && ids.includes('QUEUE-3') ? b : undefined
+    }, 'QUEUE-3 waiting behind a held message')
+    const held = page.messages[0] as Entry
+    expect(held.state).toBe('in-flight')
+    expect(held.delivery?.attempts).toBeGreaterThanOrEqual(1)
+    expect(held.delivery?.lastError).toMatch(/connect/)
+    expect(Number.isNaN(Date.parse(held.enqueuedAt))).toBe(false)
+    expect(page.depth).toBe(page.messages.length)
+    const q2 = page.messages.find((m) => m.messageId === 'QUEUE-2') as Entry
+    expect(q2.state).toBe('ready')
+    // Body never listed.
+    expect(JSON.stringify(page)).not.toContain('MSH|')
+
+    const all = (await (await call('GET', '/api/queues')).json()) as {
+      queues: { host: string; depth: number; deadLetters: number }[]
+    }
+    expect(all.queues.find((q) => q.host === 'EPR.Out')?.depth).toBe(page.depth)
+    expect(all.queues.map((q) => q.host)).not.toContain('MLLP.In')
+
+    const ab = await call('POST', `/api/queues/EPR.Out/messages/${q2.id}/abort`, {
+      reason: 'duplicate of an earlier admission',
+    })
+    expect(ab.status).toBe(200)
+    expect(((await ab.json()) as { abort: { outcome: string } }).abort.outcome).toBe('aborted')
+    const q2Stored = await waitFor(async () => {
+      const r = await call('GET', '/api/messages?host=MLLP.In&correlationId=QUEUE-2')
+      const m = ((await r.json()) as { messages: { id: string; state: string }[] }).messages[0]
+      return m?.state === 'failed' ? m : undefined
+    }, 'QUEUE-2 failed')
+    const detail = (await (await call('GET', `/api/messages/${q2Stored.id}`)).json()) as {
+      trace: { target: string; state: string; detail?: string }[]
+    }
+    expect(detail.trace).toContainEqual(
+      expect.objectContaining({
+        target: 'EPR.Out',
+        state: 'failed',
+        detail: 'aborted by operator: duplicate of an earlier admission',
+      }),
+    )
+    // Gone: a second abort finds nothing.
+    expect((await call('POST', `/api/queues/EPR.Out/messages/${q2.id}/abort`)).status).toBe(404)
+
+    for (const [url, body, status] of [
+      ['/api/queues/EPR.Out/abort', {}, 400],
+      ['/api/queues/EPR.Out/abort', { all: false }, 400],
+      [`/api/queues/EPR.Out/messages/${held.id}/abort`, { reason: 7 }, 400],
+      ['/api/queues/MLLP.In/abort', { all: true }, 404],
+      ['/api/queues/Nobody/messages/x/abort', {}, 404],
+    ] as const) {
+      expect((await call('POST', url, body)).status, url + JSON.stringify(body)).toBe(status)
+    }
+    expect((await call('GET', '/api/queues/EPR.Out?limit=0')).status).toBe(400)
+    expect((await call('GET', '/api/queues/Nobody')).status).toBe(404)
+
+    // Abort All: the held message and every waiting one.
+    const r = await call('POST', '/api/queues/EPR.Out/abort', { all: true, reason: 'cleanup' })
+    expect(r.status).toBe(200)
+    const res = ((await r.json()) as { abort: { aborted: number; inFlight: number } }).abort
+    expect(res.aborted).toBe(page.messages.length - 1)
+    expect(res.inFlight).toBe(0)
+    await waitFor(async () => {
+      const b = (await (await call('GET', '/api/queues/EPR.Out')).json()) as { depth: number }
+      return b.depth === 0
+    }, 'EPR.Out empty')
+  })
+
   it('lists dead letters (none yet) as JSON', async () => {
     const r = await call('GET', '/api/dead-letters')
     expect(r.status).toBe(200)

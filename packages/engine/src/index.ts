@@ -143,7 +143,19 @@ export { BUILTIN_HOST_CLASSES, registerBuiltinHosts } from './runtime/builtin-ho
 export { QueueHost, sleep } from './runtime/queue-host.js'
 export type { Disposition } from './runtime/queue-host.js'
 export { OperationHost } from './runtime/operation-host.js'
-export type { Delivery, OperationTiming } from './runtime/operation-host.js'
+export type {
+  AbortOutcome,
+  Delivery,
+  HeldMessage,
+  OperationTiming,
+} from './runtime/operation-host.js'
+export { MAX_ABORT_ALL, MAX_QUEUE_PAGE } from './runtime/queue-view.js'
+export type {
+  AbortAllResult,
+  AbortResult,
+  QueueContents,
+  QueueEntry,
+} from './runtime/queue-view.js'
 export { MessagePath } from './runtime/message-path.js'
 export type {
   AcceptInput,

@@ -1,13 +1,14 @@
 // Model check: random sequences of operations run against the memory backend and the Redis
 // backend side by side must give the same observable results (what is delivered, in which order,
-// with which attempt count; nack outcomes; depth, in flight and dead letters). Timeouts are kept
+// with which attempt count; nack outcomes; depth, in flight and dead letters; what browse lists,
+// page by page, and what remove does). Timeouts are kept
 // out of play (long visibility timeout, zero delays) so both runs are deterministic.
 import { randomUUID } from 'node:crypto'
 import { redisUrl } from '@li/vitest-config/redis'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MessageQueue } from './index.js'
-import type { QueueMessage } from './index.js'
+import type { BrowseResult, QueueMessage, QueuedMessageInfo } from './index.js'
 
 type Op =
   | { kind: 'send'; priority: number; key: string | null }
@@ -15,6 +16,8 @@ type Op =
   | { kind: 'ack'; pick: number }
   | { kind: 'nack'; pick: number; requeue: boolean }
   | { kind: 'redrive' }
+  | { kind: 'browse'; limit: number }
+  | { kind: 'remove'; pick: number }
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
@@ -26,7 +29,23 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('ack' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('nack' as const), pick: fc.nat(), requeue: fc.boolean() }),
   fc.record({ kind: fc.constant('redrive' as const) }),
+  fc.record({ kind: fc.constant('browse' as const), limit: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }),
 )
+
+/** Every page of browse; in-flight messages sorted by payload (ties of their deadline are by id, and ids differ between runs). */
+async function listed(mq: MessageQueue, limit: number): Promise<QueuedMessageInfo[]> {
+  const all: QueuedMessageInfo[] = []
+  let cursor: string | null = null
+  do {
+    const page: BrowseResult = await mq.browse('q', { limit, cursor, payloads: true })
+    all.push(...page.messages)
+    cursor = page.cursor
+  } while (cursor !== null)
+  const flight = all.filter((m) => m.state === 'in-flight')
+  flight.sort((a, b) => (a.payload! < b.payload! ? -1 : 1))
+  return [...flight, ...all.filter((m) => m.state !== 'in-flight')]
+}
 
 /** Runs `ops` on one queue and returns a transcript of everything observable. */
 async function transcript(mq: MessageQueue, ops: Op[]): Promise<unknown[]> {
@@ -58,6 +77,34 @@ async function transcript(mq: MessageQueue, ops: Op[]): Promise<unknown[]> {
       case 'redrive':
         out.push(['redrive', await mq.redrive('q')])
         break
+      case 'browse':
+        out.push([
+          'browse',
+          (await listed(mq, op.limit)).map(
+            (m) => `${m.state}:${m.payload}#${m.attempts}:${m.payloadSize}:${m.lastError}`,
+          ),
+        ])
+        break
+      case 'remove': {
+        // Any message, waiting, in flight or dead, picked by payload (ids differ between runs).
+        const all = [
+          ...(await listed(mq, 1000)).map((m) => ({ id: m.id, payload: m.payload! })),
+          ...(await mq.deadLetters('q')).map((d) => ({ id: d.id, payload: d.payload })),
+        ].sort((a, b) => (a.payload < b.payload ? -1 : 1))
+        if (all.length === 0) break
+        const pick = all[op.pick % all.length]!
+        const r = await mq.remove('q', pick.id)
+        out.push([
+          'remove',
+          pick.payload,
+          r.outcome,
+          r.outcome === 'removed' ? `${r.from}:${r.message.payload}#${r.message.attempts}` : '',
+        ])
+        // A removed message is gone; the holder of an in-flight one keeps it.
+        if (r.outcome === 'removed')
+          expect(await mq.remove('q', pick.id)).toEqual({ outcome: 'not-found' })
+        break
+      }
       default: {
         const never: never = op
         throw new Error(`unknown op ${JSON.stringify(never)}`)

@@ -3,7 +3,14 @@
  * the same state machine: waiting (ready or delayed) → in flight → acked (gone), requeued, or dead.
  * Validation, backoff and long polling live in MessageQueue; a backend only moves state.
  */
-import type { DeadLetter, NackOutcome, QueueMessage } from './types.js'
+import type { BrowseCursor } from './browse-cursor.js'
+import type {
+  DeadLetter,
+  NackOutcome,
+  QueueMessage,
+  QueuedMessageInfo,
+  RemoveResult,
+} from './types.js'
 
 /** A validated message for a backend to store. */
 export interface BackendSendItem {
@@ -71,9 +78,28 @@ export interface QueueBackend {
   deadLetters(queue: string, limit: number): Promise<DeadLetter[]>
   /** Moves one dead letter (id) or all (null) back to the queue; returns how many moved. */
   redrive(queue: string, id: string | null): Promise<number>
+  /** Records a cancel request for message `id` of `queue` (see MessageQueue.requestCancel). */
+  setCancel(queue: string, id: string, reason: string, ttlMs: number): Promise<void>
+  /** The reason of a cancel request still in force, or null. */
+  getCancel(queue: string, id: string): Promise<string | null>
+  /** Deletes a cancel request; true if there was one. */
+  clearCancel(queue: string, id: string): Promise<boolean>
   /**
    * Calls `wake` when another client may have made a message of `queue` ready (best effort; a
    * backend shared by nobody else needs none). Long polls still poll, so a missed call only adds latency.
    */
   watch?(queue: string, wake: () => void): void
+  /**
+   * Up to `limit` messages not acked and not dead, strictly after `after` (null: from the start)
+   * in browse order (browse-cursor.ts); `next` is the position of the last one listed when more
+   * follow, else null. Delayed messages that are due are made ready first.
+   */
+  browse(
+    queue: string,
+    after: BrowseCursor | null,
+    limit: number,
+    payloads: boolean,
+  ): Promise<{ messages: QueuedMessageInfo[]; next: BrowseCursor | null }>
+  /** Removes one waiting or dead message atomically; refuses one in flight. */
+  remove(queue: string, id: string): Promise<RemoveResult>
 }

@@ -3,14 +3,16 @@
  * - `QUEUE_UNAVAILABLE`: Redis is unreachable or not ready; the client reconnects by itself, retry later.
  * - `QUEUE_CLOSED`: the queue was not started, or was stopped.
  * - `QUEUE_NOT_FOUND`: the message or dead letter named by an id does not exist.
- * - `QUEUE_INVALID_ARGUMENT`: a config value or call argument is out of range.
+ * - `QUEUE_INVALID_ARGUMENT`: a config value or call argument is out of range (also a `browse`
+ *   limit outside 1..1000, or a cursor that browse did not return).
  * - `QUEUE_STALE_RECEIPT`: ack/nack of a delivery that is no longer current (its visibility timeout
  *   expired and it was redelivered, or it was already acked).
  * - `QUEUE_SPILL_WRITE_FAILED`: the memory backend could not write bodies over its memory budget to
  *   its spill directory (disk full, no permission), or could not clean up a spill file; the
  *   bodies stay in memory. Reported through the `spillError` event, never thrown by a call.
  * - `QUEUE_SPILL_READ_FAILED`: a spilled body could not be read back; the message is
- *   dead-lettered with this reason (receive), or `deadLetters` throws it.
+ *   dead-lettered with this reason (receive), or `deadLetters`, `browse` (spilled headers, or
+ *   bodies with `payloads`) and `remove` (the message stays) throw it.
  * - `QUEUE_INTERNAL`: anything else (a bug, or an unexpected Redis reply).
  */
 export type QueueErrorCode =

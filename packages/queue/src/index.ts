@@ -3,6 +3,8 @@ export type { QueueErrorCode } from './errors.js'
 export { MessageQueue, QUEUE_DEFAULTS, resolveQueueConfig } from './message-queue.js'
 export type {
   AckManyResult,
+  BrowseOptions,
+  BrowseResult,
   DeadLetter,
   DeadLettersOptions,
   DeliveryRecord,
@@ -12,8 +14,11 @@ export type {
   NackOutcome,
   QueueBackendKind,
   QueueMessage,
+  QueuedMessageInfo,
   ReceiveBatchOptions,
   ReceiveOptions,
+  RemovedMessage,
+  RemoveResult,
   ResolvedQueueConfig,
   SendBatchItem,
   SendOptions,

@@ -73,6 +73,45 @@ describe('MemoryBackend memory bound', () => {
   })
 })
 
+describe('MemoryBackend remove and browse: memory bound', () => {
+  it('does not keep entries of removed messages, nor of keyed messages that reached their head', async () => {
+    const b = backend()
+    for (let round = 0; round < 10; round++) {
+      const items = Array.from({ length: 1_000 }, (_, i) => ({
+        id: `m${round}-${i}`,
+        payload: 'x'.repeat(100),
+        headers: {},
+        priority: i % 3,
+        orderingKey: i % 4 === 0 ? `k${i % 8}` : '',
+        delayMs: i % 5 === 0 ? 60_000 : 0,
+      }))
+      await b.send('q', items)
+      // Remove every third message, waiting, delayed or blocked behind its key.
+      for (let i = 0; i < items.length; i += 3) {
+        expect((await b.remove('q', items[i]!.id)).outcome).toBe('removed')
+      }
+      // Take and ack everything that can be received (keyed ones come one by one).
+      for (;;) {
+        const { messages } = await b.receive('q', 1_000)
+        if (messages.length === 0) break
+        await b.ack(
+          'q',
+          messages.map((m) => ({ id: m.id, receipt: m.receipt })),
+        )
+      }
+      // Left: delayed messages, and keyed ones blocked behind a delayed head of their key.
+      const left = (await b.browse('q', null, 1_000, false)).messages
+      expect(new Set(left.map((m) => m.state))).toEqual(new Set(['delayed', 'ready']))
+      for (const m of left) expect((await b.remove('q', m.id)).outcome).toBe('removed')
+      expect((await b.receive('q', 1_000)).messages).toEqual([])
+      expect(await b.stats('q')).toMatchObject({ live: 0, inFlight: 0, oldestEnqueuedAt: null })
+    }
+    const held = b.heapEntries('q')
+    for (const n of Object.values(held)) expect(n).toBeLessThanOrEqual(512)
+    expect(b.spillStats().memoryBytes).toBe(0)
+  })
+})
+
 describe('MemoryBackend stats: oldest enqueuedAt without a scan', () => {
   it('does not keep acked or dead-lettered messages in its oldest-first heap when stats is never called', async () => {
     const b = backend()

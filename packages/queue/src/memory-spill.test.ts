@@ -2,7 +2,8 @@
 // spill file (real files in a fresh temp directory per test) and must come back intact, in the
 // same order, through redelivery, dead letters and redrive; drained segments are deleted; a spill
 // directory that cannot be written keeps the bodies in memory and reports it; a spill file that
-// cannot be read dead-letters the message with the reason.
+// cannot be read dead-letters the message with the reason. Browse reads bodies back only when
+// asked for payloads; remove releases a body's spill accounting.
 import { spawnSync } from 'node:child_process'
 import {
   existsSync,
@@ -17,7 +18,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MessageQueue, isQueueError } from './index.js'
-import type { MessageQueueConfig, QueueError } from './index.js'
+import type { BrowseResult, MessageQueueConfig, QueueError, QueuedMessageInfo } from './index.js'
+import type { BackendSendItem } from './backend.js'
 import { MemoryBackend } from './memory-backend.js'
 
 let base = ''
@@ -292,6 +294,92 @@ describe('memory backend over its memory budget (1 KiB)', () => {
     // Listing them needs their bodies: a typed error, not a crash and not an empty payload.
     const listed: unknown = await mq.deadLetters('q').catch((e: unknown) => e)
     expect(isQueueError(listed) && listed.code).toBe('QUEUE_SPILL_READ_FAILED')
+  })
+
+  it('browse reads spilled bodies back only with payloads; remove releases their spill files', async () => {
+    const { mq, errors } = await make()
+    const sent = Array.from({ length: 120 }, (_, i) => body(i))
+    const ids = await mq.sendBatch(
+      'q',
+      sent.map((payload, i) => ({ payload, headers: { n: String(i) } })),
+    )
+    expect(spillFiles().length).toBeGreaterThan(0)
+    const pages: QueuedMessageInfo[] = []
+    let cursor: string | null = null
+    do {
+      const page: BrowseResult = await mq.browse('q', { limit: 50, cursor, payloads: true })
+      pages.push(...page.messages)
+      cursor = page.cursor
+    } while (cursor !== null)
+    expect(pages.map((m) => m.payload)).toEqual(sent)
+    expect(pages.map((m) => m.headers)).toEqual(sent.map((_, i) => ({ n: String(i) })))
+    expect(pages.map((m) => m.payloadSize)).toEqual(sent.map((b) => Buffer.byteLength(b)))
+    // Remove every other one (spilled or not), receive the rest: nothing left on disk.
+    for (let i = 0; i < ids.length; i += 2) {
+      const r = await mq.remove('q', ids[i]!)
+      expect(r.outcome === 'removed' && r.message.payload).toBe(sent[i])
+    }
+    expect(await mq.depth('q')).toBe(60)
+    const rest = await mq.receiveBatch('q', { max: 1000 })
+    expect(rest.map((m) => m.payload)).toEqual(sent.filter((_, i) => i % 2 === 1))
+    await mq.ackMany(rest)
+    expect(spillFiles()).toEqual([])
+    expect(errors).toEqual([])
+  })
+
+  it('remove of spilled messages gives back their memory and spill accounting, waiting and dead', async () => {
+    const b = new MemoryBackend(
+      { visibilityTimeoutMs: 60_000, maxRetries: 0, deadLetterEnabled: true },
+      { memoryLimitBytes: 1024, spillDirectory: base, segmentBytes: 2_000 },
+    )
+    await b.start()
+    const items = Array.from({ length: 40 }, (_, i): BackendSendItem => ({
+      id: `m${i}`,
+      payload: body(i),
+      headers: i % 2 === 0 ? { n: String(i) } : {},
+      priority: 0,
+      orderingKey: i % 5 === 0 ? 'K' : '',
+      delayMs: i % 3 === 0 ? 60_000 : 0,
+    }))
+    await b.send('q', items)
+    expect(b.spillStats().spilledBodies).toBeGreaterThan(30)
+    // Dead-letter two messages, then remove everything: in memory, spilled, delayed, key-blocked.
+    const { messages } = await b.receive('q', 2)
+    for (const m of messages) await b.nack('q', m.id, m.receipt, false, 0, 'x')
+    for (const it of items) {
+      const r = await b.remove('q', it.id)
+      expect(r.outcome).toBe('removed')
+      if (r.outcome === 'removed') {
+        expect(r.message.payload).toBe(it.payload)
+        expect(r.message.headers).toEqual(it.headers)
+        expect(r.from).toBe(messages.some((m) => m.id === it.id) ? 'dead' : 'waiting')
+      }
+    }
+    expect(b.spillStats()).toMatchObject({ memoryBytes: 0, spilledBodies: 0, segments: 0 })
+    expect(spillFiles()).toEqual([])
+    expect(await b.stats('q')).toMatchObject({ live: 0, inFlight: 0, oldestEnqueuedAt: null })
+    expect(await b.deadLetters('q', 100)).toEqual([])
+    expect((await b.receive('q', 100)).messages).toEqual([])
+    await b.stop()
+  })
+
+  it('browse without payloads does not read spilled bodies; an unreadable one is a typed error, and remove keeps it', async () => {
+    const { mq } = await make()
+    const sent = Array.from({ length: 20 }, (_, i) => body(i))
+    const ids = await mq.sendBatch(
+      'q',
+      sent.map((payload) => ({ payload })),
+    )
+    for (const f of spillFiles()) truncateSync(f, 0)
+    const page = await mq.browse('q', { limit: 100 })
+    expect(page.messages.map((m) => m.payloadSize)).toEqual(sent.map((b) => Buffer.byteLength(b)))
+    const listed: unknown = await mq.browse('q', { payloads: true }).catch((e: unknown) => e)
+    expect(isQueueError(listed) && listed.code).toBe('QUEUE_SPILL_READ_FAILED')
+    const removed: unknown = await mq.remove('q', ids[19]!).catch((e: unknown) => e)
+    expect(isQueueError(removed) && removed.code).toBe('QUEUE_SPILL_READ_FAILED')
+    expect((removed as Error).message).toContain('the message stays')
+    expect(await mq.depth('q')).toBe(20)
+    expect((await mq.browse('q', { limit: 100 })).messages.map((m) => m.id)).toEqual(ids)
   })
 
   it('removes spill run directories left by a run that is gone, and keeps other files', async () => {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { redisUrl } from '@li/vitest-config/redis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MessageQueue, isQueueError } from './index.js'
-import type { MessageQueueConfig, QueueMessage } from './index.js'
+import type { BrowseResult, MessageQueueConfig, QueueMessage, QueuedMessageInfo } from './index.js'
 
 // 'memory-spill': the memory backend with a budget of 0 bytes, so every body goes through a spill
 // file and is read back on delivery; it must behave exactly as the other two.
@@ -285,6 +285,300 @@ describe.each(backends)('MessageQueue contract (%s)', (backend) => {
     await mq.send('two', '2')
     expect((await mq.receive('two'))?.payload).toBe('2')
     expect(await mq.depth('one')).toBe(1)
+  })
+
+  /** Every page of browse, with `limit` per page; checks each page's size. */
+  async function browseAll(
+    mq: MessageQueue,
+    queue: string,
+    limit: number,
+    payloads = false,
+  ): Promise<QueuedMessageInfo[]> {
+    const out: QueuedMessageInfo[] = []
+    let cursor: string | null = null
+    for (let pages = 0; pages < 10_000; pages++) {
+      const page: BrowseResult = await mq.browse(queue, { limit, cursor, payloads })
+      expect(page.messages.length).toBeLessThanOrEqual(limit)
+      out.push(...page.messages)
+      cursor = page.cursor
+      if (cursor === null) return out
+      expect(page.messages).toHaveLength(limit)
+    }
+    throw new Error('browse did not end')
+  }
+
+  it('browse lists in-flight, ready, key-blocked and delayed messages in order, with their fields', async () => {
+    const mq = await make({ visibilityTimeout: 600 })
+    expect(await mq.browse('q')).toEqual({ messages: [], cursor: null })
+    const before = Date.now()
+    const [r1, hi, k1, k2, dLate, dSoon, r2] = await mq.sendBatch('q', [
+      { payload: 'r1 Zoë', headers: { type: 'ADT^A01' } },
+      { payload: 'hi', priority: 5 },
+      { payload: 'k1', orderingKey: 'MRN1', priority: -1 },
+      { payload: 'k2', orderingKey: 'MRN1', priority: 9 },
+      { payload: 'late', delayMs: 60_000 },
+      { payload: 'soon', delayMs: 30_000 },
+      { payload: 'r2' },
+    ])
+    const held = await mq.receive('q')
+    expect(held?.id).toBe(hi)
+    const failed = await mq.receive('q')
+    expect(failed?.id).toBe(r1)
+    expect(await mq.nack(failed!, { requeue: true, delayMs: 0, error: 'EPR down' })).toBe(
+      'requeued',
+    )
+    const all = await browseAll(mq, 'q', 100)
+    expect(all.map((m) => [m.id, m.state])).toEqual([
+      [hi, 'in-flight'],
+      [r1, 'ready'],
+      [r2, 'ready'],
+      [k1, 'ready'],
+      // Behind k1 (same key): listed after the ready ones although its priority is higher.
+      [k2, 'ready'],
+      [dSoon, 'delayed'],
+      [dLate, 'delayed'],
+    ])
+    const byId = new Map<string | undefined, QueuedMessageInfo>(all.map((m) => [m.id, m]))
+    expect(byId.get(r1)).toEqual({
+      id: r1,
+      queue: 'q',
+      state: 'ready',
+      headers: { type: 'ADT^A01' },
+      priority: 0,
+      orderingKey: null,
+      attempts: 1,
+      enqueuedAt: expect.any(Number) as number,
+      dueAt: null,
+      lastError: 'EPR down',
+      // UTF-8 bytes: 'ë' is two.
+      payloadSize: 7,
+    })
+    expect(byId.get(r1)!.enqueuedAt).toBeGreaterThanOrEqual(before - 5_000)
+    expect(byId.get(hi)).toMatchObject({ attempts: 1, lastError: null, priority: 5 })
+    expect(byId.get(hi)!.dueAt).toBeGreaterThan(byId.get(hi)!.enqueuedAt + 500_000)
+    expect(byId.get(k2)).toMatchObject({ orderingKey: 'MRN1', attempts: 0, dueAt: null })
+    const soon = byId.get(dSoon)!
+    expect(soon.dueAt! - soon.enqueuedAt).toBe(30_000)
+    expect(all.every((m) => !('payload' in m))).toBe(true)
+    const withBodies = await browseAll(mq, 'q', 3, true)
+    expect(withBodies.map((m) => m.payload)).toEqual([
+      'hi',
+      'r1 Zoë',
+      'r2',
+      'k1',
+      'k2',
+      'soon',
+      'late',
+    ])
+    // Browsing takes nothing.
+    expect(await mq.depth('q')).toBe(6)
+    expect(await mq.inFlight('q')).toBe(1)
+  })
+
+  it('browse pages with a keyset cursor: every stable message once, also while messages come and go', async () => {
+    const mq = await make({ visibilityTimeout: 600 })
+    const items = Array.from({ length: 40 }, (_, i) => ({
+      payload: `m${i}`,
+      priority: i % 3,
+      ...(i % 10 === 0 ? { delayMs: 60_000 + i } : {}),
+      ...(i % 7 === 0 ? { orderingKey: `k${i % 2}` } : {}),
+    }))
+    await mq.sendBatch('q', items)
+    // Several in flight with the same visibility deadline: ties are ordered by id.
+    await mq.receiveBatch('q', { max: 6 })
+    const whole = await browseAll(mq, 'q', 1000)
+    expect(whole).toHaveLength(40)
+    for (const limit of [1, 3, 7]) {
+      expect((await browseAll(mq, 'q', limit)).map((m) => m.id)).toEqual(whole.map((m) => m.id))
+    }
+    // While paging: a listed message is removed, an unlisted one removed, new ones sent (they
+    // sort after the cursor: same or lower priority, later sequence). Stable ones: exactly once.
+    const first = await mq.browse('q', { limit: 10 })
+    const gone = [first.messages.at(-1)!.id, whole[25]!.id]
+    for (const id of gone) expect((await mq.remove('q', id)).outcome).toBe('removed')
+    const added = await mq.sendBatch('q', [{ payload: 'new1' }, { payload: 'new2' }])
+    const rest: QueuedMessageInfo[] = []
+    let cursor = first.cursor
+    while (cursor !== null) {
+      const page = await mq.browse('q', { limit: 4, cursor })
+      rest.push(...page.messages)
+      cursor = page.cursor
+    }
+    const seen = [...first.messages, ...rest].map((m) => m.id)
+    expect(new Set(seen).size).toBe(seen.length)
+    for (const m of whole) expect(seen.includes(m.id) || m.id === gone[1]).toBe(true)
+    expect(seen).not.toContain(gone[1])
+    for (const id of added) expect(seen).toContain(id)
+  })
+
+  it('browse rejects a bad limit or cursor', async () => {
+    const mq = await make()
+    await mq.send('q', 'x')
+    for (const limit of [0, 1001, 1.5]) {
+      await rejectsWith(mq.browse('q', { limit }), 'QUEUE_INVALID_ARGUMENT')
+    }
+    await rejectsWith(mq.browse('q', { cursor: 'not-a-cursor' }), 'QUEUE_INVALID_ARGUMENT')
+    await rejectsWith(mq.browse('', {}), 'QUEUE_INVALID_ARGUMENT')
+    expect((await mq.browse('q', { limit: 1000 })).messages).toHaveLength(1)
+  })
+
+  it('remove takes out a ready, delayed or dead message, refuses one in flight, and keeps the counters', async () => {
+    const mq = await make({ visibilityTimeout: 600, maxRetries: 0 })
+    const [ready, delayed, inflight, dead, other] = await mq.sendBatch('q', [
+      { payload: 'ready', headers: { a: '1' }, priority: 1 },
+      { payload: 'delayed', delayMs: 60_000 },
+      { payload: 'inflight', priority: 9 },
+      { payload: 'dead', priority: 8 },
+      { payload: 'other' },
+    ])
+    const held = await mq.receive('q')
+    expect(held?.id).toBe(inflight)
+    const toDie = await mq.receive('q')
+    expect(toDie?.id).toBe(dead)
+    expect(await mq.nack(toDie!, { requeue: true, error: 'bad segment' })).toBe('dead-lettered')
+    expect([await mq.depth('q'), await mq.inFlight('q')]).toEqual([3, 1])
+
+    const r = await mq.remove('q', ready!)
+    expect(r).toEqual({
+      outcome: 'removed',
+      from: 'waiting',
+      message: {
+        id: ready,
+        queue: 'q',
+        payload: 'ready',
+        headers: { a: '1' },
+        priority: 1,
+        orderingKey: null,
+        attempts: 0,
+        enqueuedAt: expect.any(Number) as number,
+        lastError: null,
+      },
+    })
+    expect(await mq.remove('q', delayed!)).toMatchObject({
+      outcome: 'removed',
+      from: 'waiting',
+      message: { payload: 'delayed' },
+    })
+    expect(await mq.remove('q', dead!)).toMatchObject({
+      outcome: 'removed',
+      from: 'dead',
+      message: { payload: 'dead', attempts: 1, lastError: 'bad segment' },
+    })
+    expect(await mq.remove('q', inflight!)).toEqual({ outcome: 'in-flight' })
+    expect(await mq.remove('q', 'no-such-id')).toEqual({ outcome: 'not-found' })
+    expect(await mq.remove('q', ready!)).toEqual({ outcome: 'not-found' })
+    expect(await mq.remove('other-queue', other!)).toEqual({ outcome: 'not-found' })
+    await rejectsWith(mq.remove('q', ''), 'QUEUE_INVALID_ARGUMENT')
+
+    expect([await mq.depth('q'), await mq.inFlight('q')]).toEqual([1, 1])
+    expect(await mq.deadLetters('q')).toEqual([])
+    expect((await browseAll(mq, 'q', 10)).map((m) => m.id)).toEqual([inflight, other])
+    // The held delivery is untouched: its ack still works. Only `other` is ever delivered again.
+    await mq.ack(held!)
+    const rest = await mq.receiveBatch('q', { max: 10 })
+    expect(rest.map((m) => m.id)).toEqual([other])
+    await mq.ack(rest[0]!)
+    expect([await mq.depth('q'), await mq.inFlight('q'), await mq.oldestAgeMs('q')]).toEqual([
+      0, 0, 0,
+    ])
+    expect(await mq.browse('q')).toEqual({ messages: [], cursor: null })
+  })
+
+  it('remove of an ordering-key head lets the next of the key go; of a blocked one, skips it', async () => {
+    const mq = await make({ visibilityTimeout: 600 })
+    const [a1, a2, a3, a4] = await mq.sendBatch(
+      'q',
+      ['a1', 'a2', 'a3', 'a4'].map((payload) => ({ payload, orderingKey: 'MRN' })),
+    )
+    expect((await mq.remove('q', a3!)).outcome).toBe('removed')
+    expect((await mq.remove('q', a1!)).outcome).toBe('removed')
+    const next = await mq.receiveBatch('q', { max: 10 })
+    expect(next.map((m) => m.id)).toEqual([a2])
+    expect(await mq.remove('q', a2!)).toEqual({ outcome: 'in-flight' })
+    await mq.ack(next[0]!)
+    const last = await mq.receiveBatch('q', { max: 10 })
+    expect(last.map((m) => m.id)).toEqual([a4])
+    await mq.ack(last[0]!)
+    expect(await mq.depth('q')).toBe(0)
+    expect(await mq.oldestAgeMs('q')).toBe(0)
+  })
+
+  it('remove racing receives: each message goes to exactly one of them', async () => {
+    // Redis: two MessageQueue instances (two connections, as two processes); memory: one.
+    const receiver = await make({ visibilityTimeout: 600 })
+    const remover =
+      backend === 'redis'
+        ? await make({ visibilityTimeout: 600, queuePrefix: receiver.config.queuePrefix })
+        : receiver
+    const ids = await receiver.sendBatch(
+      'q',
+      Array.from({ length: 300 }, (_, i) => ({ payload: `m${i}`, priority: i % 2 })),
+    )
+    const received: string[] = []
+    const removed: string[] = []
+    const inFlight: string[] = []
+    await Promise.all([
+      (async () => {
+        for (;;) {
+          const got = await receiver.receiveBatch('q', { max: 7 })
+          if (got.length === 0) return
+          received.push(...got.map((m) => m.id))
+          await receiver.ackMany(got)
+          await new Promise((r) => setImmediate(r))
+        }
+      })(),
+      (async () => {
+        for (const id of [...ids].reverse()) {
+          // Give the receiver's round trips (timers, sockets) a turn between removes.
+          await new Promise((r) => setImmediate(r))
+          const r = await remover.remove('q', id)
+          if (r.outcome === 'removed') {
+            expect(r.from).toBe('waiting')
+            expect(r.message.id).toBe(id)
+            removed.push(id)
+          } else if (r.outcome === 'in-flight') {
+            inFlight.push(id)
+          }
+        }
+      })(),
+    ])
+    expect(removed.filter((id) => received.includes(id))).toEqual([])
+    expect(new Set([...received, ...removed]).size).toBe(300)
+    expect(received.length + removed.length).toBe(300)
+    for (const id of inFlight) expect(received).toContain(id)
+    expect(await receiver.depth('q')).toBe(0)
+    expect(await receiver.inFlight('q')).toBe(0)
+    expect(await receiver.deadLetters('q')).toEqual([])
+    expect(await receiver.receive('q')).toBeNull()
+  })
+
+  it('cancel requests: set by one client, read by another, cleared, and expiring', async () => {
+    // Redis: the holder and the operator are two instances (two engine processes).
+    const holder = await make({ visibilityTimeout: 600 })
+    const operator =
+      backend === 'redis'
+        ? await make({ visibilityTimeout: 600, queuePrefix: holder.config.queuePrefix })
+        : holder
+    const id = await holder.send('q', 'poison')
+    const held = await holder.receive('q')
+    expect(held?.id).toBe(id)
+    expect(await holder.cancelRequest('q', id)).toBeNull()
+    await operator.requestCancel('q', id, 'receiver rejects it')
+    expect(await holder.cancelRequest('q', id)).toBe('receiver rejects it')
+    // Per queue: the same id elsewhere has none.
+    expect(await holder.cancelRequest('other', id)).toBeNull()
+    expect(await holder.clearCancel('q', id)).toBe(true)
+    expect(await operator.cancelRequest('q', id)).toBeNull()
+    expect(await holder.clearCancel('q', id)).toBe(false)
+    // A request for a message that finished otherwise expires by itself.
+    await operator.requestCancel('q', 'gone', 'late', { ttlMs: 30 })
+    await new Promise((r) => setTimeout(r, 120))
+    expect(await holder.cancelRequest('q', 'gone')).toBeNull()
+    // The message itself is untouched by the request.
+    expect(await holder.inFlight('q')).toBe(1)
+    await rejectsWith(operator.requestCancel('q', '', 'x'), 'QUEUE_INVALID_ARGUMENT')
+    await rejectsWith(operator.requestCancel('q', id, ''), 'QUEUE_INVALID_ARGUMENT')
+    await rejectsWith(operator.requestCancel('q', id, 'x', { ttlMs: 0 }), 'QUEUE_INVALID_ARGUMENT')
   })
 
   it('rejects bad arguments and calls before start or after stop', async () => {

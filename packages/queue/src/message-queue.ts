@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { BackendSendItem, QueueBackend } from './backend.js'
+import { decodeBrowseCursor, encodeBrowseCursor } from './browse-cursor.js'
 import { QueueError } from './errors.js'
 import { GroupCommit } from './group-commit.js'
 import { DEFAULT_MEMORY_LIMIT_BYTES, MemoryBackend } from './memory-backend.js'
@@ -17,6 +18,8 @@ import { MAX_RECEIVE, Receiver } from './receiver.js'
 import { RedisBackend } from './redis-backend.js'
 import type {
   AckManyResult,
+  BrowseOptions,
+  BrowseResult,
   DeadLetter,
   DeadLettersOptions,
   MessageQueueConfig,
@@ -26,6 +29,7 @@ import type {
   QueueMessage,
   ReceiveBatchOptions,
   ReceiveOptions,
+  RemoveResult,
   ResolvedQueueConfig,
   SendBatchItem,
   SendOptions,
@@ -60,6 +64,8 @@ const MAX_GROUP = 100
  * the producer fell behind 8 consumers (bench: consumers idle, polling an empty queue).
  */
 const GROUP_WINDOW = 4
+/** Most messages one `browse` page returns (the default is 100). */
+const MAX_BROWSE = 1000
 
 /** Fills in defaults and checks every value; throws QUEUE_INVALID_ARGUMENT on a bad one. */
 export function resolveQueueConfig(config: MessageQueueConfig = {}): ResolvedQueueConfig {
@@ -388,6 +394,105 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
     return n
   }
 
+  /**
+   * Lists messages not acked and not dead, a page at a time, without taking them: in flight first
+   * (by visibility deadline), then ready (the order receive hands them out: higher priority
+   * first, FIFO within a priority), then keyed messages waiting behind an earlier message of
+   * their ordering key (in send order; `'ready'`, or `'delayed'` while a send delay runs), then
+   * delayed (by due time); ties by id. Delayed messages that are due are made ready first.
+   * Pass `cursor` back for the next page (null at the end). A message that keeps its state is
+   * listed once; one that changes state or section while you page (received, nacked, its key
+   * head acked) may be listed twice or not at all; one added before the cursor is not listed.
+   * Throws QUEUE_INVALID_ARGUMENT (limit not 1..1000, a cursor not from browse) and, memory
+   * backend, QUEUE_SPILL_READ_FAILED when a spilled body (with `payloads`) or spilled headers
+   * cannot be read back.
+   * @example
+   * let cursor: string | null = null
+   * do {
+   *   const page = await mq.browse('EPR.Out', { cursor, limit: 500 })
+   *   for (const m of page.messages) console.log(m.id, m.state, m.attempts, m.lastError)
+   *   cursor = page.cursor
+   * } while (cursor !== null)
+   */
+  async browse(queue: string, options: BrowseOptions = {}): Promise<BrowseResult> {
+    this.#open()
+    checkQueue(queue)
+    const limit = options.limit ?? 100
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BROWSE)
+      invalid(`browse limit must be an integer 1..${MAX_BROWSE}, got ${String(limit)}`)
+    const cursor = options.cursor ?? null
+    if (cursor !== null && typeof cursor !== 'string')
+      invalid(`browse cursor must be a string from browse or null, got ${typeof cursor}`)
+    const payloads = options.payloads ?? false
+    if (typeof payloads !== 'boolean')
+      invalid(`browse payloads must be a boolean, got ${typeof payloads}`)
+    const after = cursor === null ? null : decodeBrowseCursor(cursor)
+    const { messages, next } = await this.#backend.browse(queue, after, limit, payloads)
+    return { messages, cursor: next === null ? null : encodeBrowseCursor(next) }
+  }
+
+  /**
+   * Removes one message that waits (ready or delayed) or is dead-lettered, atomically (a
+   * concurrent receive on any process gets it or the remover does, never both). Returns what was
+   * removed (with its payload, headers, attempts, enqueuedAt, and where it was) so the caller can
+   * record it, or says why not: `'in-flight'` (held by a consumer: not removed; the holder must
+   * ack or nack it) or `'not-found'`. A removed message is gone: never delivered again, not in
+   * the dead letters; a removed head of an ordering key lets the key's next message go.
+   * Memory backend: throws QUEUE_SPILL_READ_FAILED (the message stays) when its spilled body
+   * cannot be read back.
+   */
+  async remove(queue: string, id: string): Promise<RemoveResult> {
+    this.#open()
+    checkQueue(queue)
+    checkId('remove', id)
+    const r = await this.#backend.remove(queue, id)
+    // The next message of the removed one's ordering key may now be ready.
+    if (r.outcome === 'removed' && r.from === 'waiting') this.#wake(queue)
+    return r
+  }
+
+  /**
+   * Asks whoever holds message `id` of `queue` to give it up (an operator aborting a message that
+   * a consumer, possibly in another process sharing the Redis queue, keeps retrying). The queue
+   * does not act on it: the holder reads it with `cancelRequest` (for example before each retry)
+   * and acks the message away, then calls `clearCancel`. The request expires after `ttlMs`
+   * (default 1 hour), so one for a message that finished otherwise does not linger.
+   * Throws QUEUE_INVALID_ARGUMENT for an empty id or reason, or a ttl not > 0.
+   * @example await mq.requestCancel('EPR.Out', id, 'receiver rejects it for ever')
+   */
+  async requestCancel(
+    queue: string,
+    id: string,
+    reason: string,
+    options: { ttlMs?: number } = {},
+  ): Promise<void> {
+    this.#open()
+    checkQueue(queue)
+    checkId('requestCancel', id)
+    if (typeof reason !== 'string' || reason === '' || reason.length > 1000)
+      invalid(`requestCancel: reason must be 1..1000 characters, got ${JSON.stringify(reason)}`)
+    const ttlMs = options.ttlMs ?? 3_600_000
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0)
+      invalid(`requestCancel: ttlMs must be a number > 0, got ${String(ttlMs)}`)
+    await this.#backend.setCancel(queue, id, reason, Math.ceil(ttlMs))
+  }
+
+  /** The reason of a cancel request for message `id` still in force, or null. */
+  async cancelRequest(queue: string, id: string): Promise<string | null> {
+    this.#open()
+    checkQueue(queue)
+    checkId('cancelRequest', id)
+    return this.#backend.getCancel(queue, id)
+  }
+
+  /** Deletes the cancel request for message `id` (once acted on); true if there was one. */
+  async clearCancel(queue: string, id: string): Promise<boolean> {
+    this.#open()
+    checkQueue(queue)
+    checkId('clearCancel', id)
+    return this.#backend.clearCancel(queue, id)
+  }
+
   async #stats(queue: string): ReturnType<QueueBackend['stats']> {
     this.#open()
     checkQueue(queue)
@@ -422,6 +527,11 @@ function checkQueue(queue: string): void {
   if (typeof queue !== 'string' || queue === '' || queue.length > 200 || /[{}]/.test(queue)) {
     invalid(`queue name must be 1..200 characters without braces, got ${JSON.stringify(queue)}`)
   }
+}
+
+function checkId(what: string, id: string): void {
+  if (typeof id !== 'string' || id === '' || id.length > 200)
+    invalid(`${what}: id must be a message id (1..200 characters), got ${JSON.stringify(id)}`)
 }
 
 function toSendItem(it: SendBatchItem, where: string): BackendSendItem {

@@ -17,17 +17,27 @@ import type {
   QueueBackend,
 } from './backend.js'
 import { QueueError } from './errors.js'
+import type { BrowseCursor } from './browse-cursor.js'
 import {
   ACK_LUA,
+  BROWSE_LUA,
   DEAD_LETTERS_LUA,
   EXTEND_LUA,
   NACK_LUA,
   RECEIVE_LUA,
   REDRIVE_LUA,
+  REMOVE_LUA,
   SEND_LUA,
   STATS_LUA,
 } from './redis-scripts.js'
-import type { DeadLetter, DeliveryRecord, NackOutcome, QueueMessage } from './types.js'
+import type {
+  DeadLetter,
+  DeliveryRecord,
+  NackOutcome,
+  QueueMessage,
+  QueuedMessageInfo,
+  RemoveResult,
+} from './types.js'
 
 type Arg = string | number
 type ScriptFn = (key: string, ...args: Arg[]) => Promise<unknown>
@@ -41,6 +51,8 @@ interface ScriptClient {
   liqStats: ScriptFn
   liqDeadLetters: ScriptFn
   liqRedrive: ScriptFn
+  liqBrowse: ScriptFn
+  liqRemove: ScriptFn
 }
 
 const SCRIPTS: Record<keyof ScriptClient, string> = {
@@ -52,6 +64,8 @@ const SCRIPTS: Record<keyof ScriptClient, string> = {
   liqStats: STATS_LUA,
   liqDeadLetters: DEAD_LETTERS_LUA,
   liqRedrive: REDRIVE_LUA,
+  liqBrowse: BROWSE_LUA,
+  liqRemove: REMOVE_LUA,
 }
 
 /** Messages of ioredis/Node errors that mean "Redis is not reachable right now". */
@@ -304,7 +318,109 @@ export class RedisBackend implements QueueBackend {
       if (id !== null || n < 1000) return total
     }
   }
+
+  async setCancel(queue: string, id: string, reason: string, ttlMs: number): Promise<void> {
+    await this.#call('setCancel', () =>
+      this.#client.set(`${this.#base(queue)}:cancel:${id}`, reason, 'PX', ttlMs),
+    )
+  }
+
+  async getCancel(queue: string, id: string): Promise<string | null> {
+    return this.#call('getCancel', () => this.#client.get(`${this.#base(queue)}:cancel:${id}`))
+  }
+
+  async clearCancel(queue: string, id: string): Promise<boolean> {
+    const n = await this.#call('clearCancel', () =>
+      this.#client.del(`${this.#base(queue)}:cancel:${id}`),
+    )
+    return n > 0
+  }
+
+  async browse(
+    queue: string,
+    after: BrowseCursor | null,
+    limit: number,
+    payloads: boolean,
+  ): Promise<{ messages: QueuedMessageInfo[]; next: BrowseCursor | null }> {
+    const [rows, now] = (await this.#call('browse', () =>
+      this.#scripts.liqBrowse(
+        this.#base(queue),
+        after === null ? -1 : after.section,
+        after === null ? 0 : after.score,
+        after === null ? '' : after.id,
+        limit + 1,
+        payloads ? '1' : '0',
+      ),
+    )) as [BrowseRow[], number]
+    let next: BrowseCursor | null = null
+    if (rows.length > limit) {
+      rows.length = limit
+      const last = rows[limit - 1]!
+      next = { section: last[1], score: Number(last[2]), id: last[0] }
+    }
+    const messages = rows.map(
+      ([id, section, sc, h, pr, k, t, a, err, hasErr, due, p, size]): QueuedMessageInfo => {
+        const delayed = section === 3 || (section === 2 && Number(due) > now)
+        const info: QueuedMessageInfo = {
+          id,
+          queue,
+          state: section === 0 ? 'in-flight' : delayed ? 'delayed' : 'ready',
+          headers: parseHeaders(h),
+          priority: Number(pr),
+          orderingKey: k === '' ? null : k,
+          attempts: Number(a),
+          enqueuedAt: Number(t),
+          dueAt: section === 0 ? Number(sc) : delayed ? Number(due) : null,
+          lastError: hasErr === '1' ? err : null,
+          payloadSize: size,
+        }
+        if (payloads) info.payload = p
+        return info
+      },
+    )
+    return { messages, next }
+  }
+
+  async remove(queue: string, id: string): Promise<RemoveResult> {
+    const r = (await this.#call('remove', () =>
+      this.#scripts.liqRemove(this.#base(queue), id),
+    )) as string[]
+    if (r[0] === 'in-flight') return { outcome: 'in-flight' }
+    if (r[0] !== 'removed') return { outcome: 'not-found' }
+    const [, from, p, h, pr, k, t, a, err, hasErr] = r
+    return {
+      outcome: 'removed',
+      from: from === 'dead' ? 'dead' : 'waiting',
+      message: {
+        id,
+        queue,
+        payload: p ?? '',
+        headers: parseHeaders(h),
+        priority: Number(pr),
+        orderingKey: k === undefined || k === '' ? null : k,
+        attempts: Number(a),
+        enqueuedAt: Number(t),
+        lastError: hasErr === '1' ? (err ?? '') : null,
+      },
+    }
+  }
 }
+
+type BrowseRow = [
+  string,
+  number,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  number,
+]
 
 function parseHeaders(json: string | undefined): Record<string, string> {
   if (json === undefined || json === '') return {}

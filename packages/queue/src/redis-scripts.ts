@@ -20,6 +20,9 @@
  * - `base:k:<key>`  list of ids with that ordering key, in send order. Only the head is ever in
  *                   ready/delayed/flight; the others wait in the list. Ack or dead-letter of the
  *                   head pops it and places the next; a nack leaves it at the head.
+ * - `base:blocked`  zset id → sequence: the keyed messages waiting in a key list behind its head
+ *                   (for browse, in send order); a message leaves it when it is placed or removed.
+ *                   Messages queued behind a key by a build without this set are not in it.
  * - channel `base:wake` (pub/sub, not a key): a script that makes a message ready publishes once
  *                   on it, so long polls of other clients wake at once instead of at their next
  *                   poll. A lost notification only costs latency: polls still run (5 → 100 ms).
@@ -75,7 +78,10 @@ local function advance_key(key, id, now)
   local kl = base .. ':k:' .. key
   redis.call('LREM', kl, 1, id)
   local nxt = redis.call('LINDEX', kl, 0)
-  if nxt then place(nxt, now) end
+  if nxt then
+    redis.call('ZREM', base .. ':blocked', nxt)
+    place(nxt, now)
+  end
 end
 local function history(id, a, dlv, now, outcome, err)
   local e = { attempt = tonumber(a) or 0, deliveredAt = tonumber(dlv) or 0, endedAt = now, outcome = outcome }
@@ -105,7 +111,7 @@ export const SEND_LUA = `${PRELUDE}
 local now = now_ms()
 local n = #ARGV / 6
 local s0 = redis.call('INCRBY', base .. ':seq', n) - n
-local all, ready, delayed = {}, {}, {}
+local all, ready, delayed, blocked = {}, {}, {}, {}
 local j = 0
 for i = 1, #ARGV, 6 do
   j = j + 1
@@ -127,11 +133,15 @@ for i = 1, #ARGV, 6 do
         ready[#ready + 1] = score(pr, s)
         ready[#ready + 1] = id
       end
+    else
+      blocked[#blocked + 1] = fmt(s)
+      blocked[#blocked + 1] = id
     end
   end
 end
 bulk('ZADD', base .. ':all', all)
 bulk('ZADD', base .. ':delayed', delayed)
+bulk('ZADD', base .. ':blocked', blocked)
 if #ready > 0 then
   bulk('ZADD', base .. ':ready', ready)
   signal()
@@ -322,7 +332,108 @@ for _, id in ipairs(ids) do
     place(id, now)
   elseif redis.call('RPUSH', base .. ':k:' .. f[2], id) == 1 then
     place(id, now)
+  else
+    redis.call('ZADD', base .. ':blocked', s, id)
   end
 end
 return #ids
+`
+
+/**
+ * ARGV: cursor section (-1: from the start), cursor score, cursor id, rows wanted, payloads
+ * ('1'/'0'). Makes due delayed messages ready (up to 1000, as receive does), then walks the
+ * sections flight, ready, blocked, delayed (browse-cursor.ts) from the cursor, strictly after
+ * (score, id): members of equal score are in byte order of their ids in a zset, so the rows of
+ * the cursor's score that come up to its id are skipped (a ZRANGEBYSCORE of those ties: the cost
+ * grows with messages of the same score, e.g. one receive's batch, not with the queue).
+ * Returns { rows, now }; a row is { id, section, score, h, pr, k, t, a, err, has err, due,
+ * payload or '', payload bytes }.
+ */
+export const BROWSE_LUA = `${PRELUDE}
+local now = now_ms()
+local due = redis.call('ZRANGEBYSCORE', base .. ':delayed', '-inf', fmt(now), 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', base .. ':delayed', id)
+  local f = redis.call('HMGET', mkey(id), 'pr', 's')
+  redis.call('ZADD', base .. ':ready', score(f[1], f[2]), id)
+end
+if #due > 0 then signal() end
+local sec0, sc, cid, want, pay = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+-- Byte order, as a zset orders members (Lua's < on strings follows the server's locale).
+local function lt(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local zs = { ':flight', ':ready', ':blocked', ':delayed' }
+local rows = {}
+local first = sec0
+if first < 0 then first = 0 end
+for sec = first, 3 do
+  local n = want - #rows
+  if n <= 0 then break end
+  local key = base .. zs[sec + 1]
+  local got
+  if sec == sec0 then
+    local skip = 0
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, sc, sc)) do
+      if not lt(cid, m) then skip = skip + 1 end
+    end
+    got = redis.call('ZRANGEBYSCORE', key, sc, '+inf', 'WITHSCORES', 'LIMIT', skip, n)
+  else
+    got = redis.call('ZRANGE', key, 0, n - 1, 'WITHSCORES')
+  end
+  for i = 1, #got, 2 do rows[#rows + 1] = { got[i], sec, got[i + 1] } end
+end
+local out = {}
+for _, r in ipairs(rows) do
+  local m = mkey(r[1])
+  local f = redis.call('HMGET', m, 'h', 'pr', 'k', 't', 'a', 'err', 'due')
+  local p = ''
+  if pay == '1' then p = redis.call('HGET', m, 'p') or '' end
+  local e = '0'
+  if f[6] then e = '1' end
+  out[#out + 1] = { r[1], r[2], r[3], f[1] or '', f[2] or '0', f[3] or '', f[4] or '0',
+    f[5] or '0', f[6] or '', e, f[7] or '0', p, redis.call('HSTRLEN', m, 'p') }
+end
+return { out, now }
+`
+
+/**
+ * ARGV: id. Removes a waiting (ready, delayed, blocked behind its key) or dead message, with its
+ * history; a removed key head lets the next message of its key go. Returns { 'removed', 'waiting'
+ * or 'dead', p, h, pr, k, t, a, err, has err }, { 'in-flight' } (not removed) or { 'not-found' }.
+ */
+export const REMOVE_LUA = `${PRELUDE}
+local now = now_ms()
+local id = ARGV[1]
+local m = mkey(id)
+local f = redis.call('HMGET', m, 'p', 'h', 'pr', 'k', 't', 'a', 'err')
+if not f[5] then return { 'not-found' } end
+if redis.call('ZSCORE', base .. ':flight', id) then return { 'in-flight' } end
+local from
+if redis.call('ZREM', base .. ':dead', id) == 1 then
+  from = 'dead'
+elseif redis.call('ZREM', base .. ':all', id) == 1 then
+  from = 'waiting'
+  redis.call('ZREM', base .. ':ready', id)
+  redis.call('ZREM', base .. ':delayed', id)
+  redis.call('ZREM', base .. ':blocked', id)
+  local key = f[4]
+  if key and key ~= '' then
+    if redis.call('LINDEX', base .. ':k:' .. key, 0) == id then
+      advance_key(key, id, now)
+    else
+      redis.call('LREM', base .. ':k:' .. key, 1, id)
+    end
+  end
+else
+  return { 'not-found' }
+end
+redis.call('DEL', m, base .. ':hi:' .. id)
+local e = '0'
+if f[7] then e = '1' end
+return { 'removed', from, f[1] or '', f[2] or '', f[3] or '0', f[4] or '', f[5], f[6] or '0', f[7] or '', e }
 `

@@ -175,3 +175,82 @@ export interface MessageQueueEvents {
    */
   spillError: [error: QueueError]
 }
+
+/** One message that is not acked and not dead, as `browse` lists it. */
+export interface QueuedMessageInfo {
+  /** Message id. */
+  id: string
+  /** Queue name. */
+  queue: string
+  /**
+   * `'in-flight'`: delivered to a consumer and not yet acked or nacked (also after its visibility
+   * deadline, until a receive takes it back); `'ready'`: can be received now (or as soon as the
+   * message ahead of it in its ordering key is done); `'delayed'`: waiting for a retry delay or a
+   * send delay.
+   */
+  state: 'in-flight' | 'ready' | 'delayed'
+  /** Headers as sent. */
+  headers: Readonly<Record<string, string>>
+  /** Priority as sent. */
+  priority: number
+  /** Ordering key as sent, or null. */
+  orderingKey: string | null
+  /** Deliveries so far (0 if never delivered). */
+  attempts: number
+  /** When the message was sent (ms since epoch, clock of the backend). */
+  enqueuedAt: number
+  /** ready: null; delayed: when it becomes ready; in-flight: its visibility deadline (ms since epoch). */
+  dueAt: number | null
+  /** Last nack error or visibility-timeout text, or null. */
+  lastError: string | null
+  /** Length of the payload in bytes of its UTF-8 encoding (not UTF-16 code units). */
+  payloadSize: number
+  /** The body; only when browse was called with `{ payloads: true }`. */
+  payload?: string
+}
+
+/** Options of `browse`. */
+export interface BrowseOptions {
+  /** Most messages per page, 1 to 1000; default 100. */
+  limit?: number
+  /** The `cursor` of the previous page; null or absent for the first page. */
+  cursor?: string | null
+  /** Include each message's body (read back from a spill file on the memory backend); default false. */
+  payloads?: boolean
+}
+
+/** One page of `browse`. */
+export interface BrowseResult {
+  /** Messages of this page, in browse order (see `MessageQueue.browse`). */
+  messages: QueuedMessageInfo[]
+  /** Pass back for the next page; null at the end. */
+  cursor: string | null
+}
+
+/** A message taken out of its queue by `remove`, for the caller to record. */
+export interface RemovedMessage {
+  /** Message id. */
+  id: string
+  /** Queue name. */
+  queue: string
+  /** The body as sent. */
+  payload: string
+  /** Headers as sent. */
+  headers: Record<string, string>
+  /** Priority as sent. */
+  priority: number
+  /** Ordering key as sent, or null. */
+  orderingKey: string | null
+  /** Deliveries made (0 if never delivered). */
+  attempts: number
+  /** When it was sent (ms since epoch, clock of the backend). */
+  enqueuedAt: number
+  /** The last error (from nack, or the visibility timeout), or null. */
+  lastError: string | null
+}
+
+/** What `remove` did. */
+export type RemoveResult =
+  | { outcome: 'removed'; from: 'waiting' | 'dead'; message: RemovedMessage }
+  | { outcome: 'in-flight' }
+  | { outcome: 'not-found' }

@@ -27,6 +27,10 @@ describe('settingSupport', () => {
     expect(verdict(tcp, 'SearchTableClass', 'Trust.SearchTable')).toBe('supported')
     expect(verdict(tcp, 'AlertGracePeriod', '0')).toBe('supported')
     expect(verdict(tcp, 'AlertGracePeriod', '60')).toBe('differences')
+    // Honoured by operations; a router's or service's alerts do not wait for it.
+    expect(verdict(file, 'AlertRetryGracePeriod', '60', 'operation')).toBe('supported')
+    expect(verdict(tcp, 'AlertRetryGracePeriod', '60')).toBe('differences')
+    expect(verdict(tcp, 'AlertRetryGracePeriod', '0')).toBe('supported')
     expect(verdict(tcp, 'AckTargetConfigNames', '')).toBe('supported')
     expect(verdict(tcp, 'AckTargetConfigNames', 'Somewhere')).toBe('unsupported')
     expect(verdict(tcp, 'Schedule', 'START:WEEK-*-T08:00:00')).toBe('supported')

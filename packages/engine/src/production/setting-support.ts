@@ -234,8 +234,7 @@ const IRIS_DEFAULTS: Readonly<Record<string, readonly string[]>> = {
 /** Accepted, with what differs. */
 const DIFFERENCES: Readonly<Record<string, string>> = {
   AlertGracePeriod: 'alerts are raised at once, without the grace period',
-  AlertRetryGracePeriod:
-    'alerts are raised when a delivery fails for good, without the grace period',
+  AlertRetryGracePeriod: 'alerts are raised at once, without the grace period',
   JobPerConnection:
     'connections are served concurrently (one message at a time per connection), as with JobPerConnection=1',
   AckType:
@@ -329,6 +328,11 @@ export function settingSupport(
               status: 'differences',
               note: `Validation="${value}": any value other than empty or none runs the full structural check against the schema (the IRIS per-letter flags are not told apart)`,
             }
+      // Operations wait for it before AlertOnError alerts on a retried message (one alert per
+      // message); other hosts raise their alerts at once (IRIS_DEFAULTS/DIFFERENCES below).
+      case 'AlertRetryGracePeriod':
+        if (kind === 'operation') return ok
+        break
       case 'LocalFacilityApplication':
         return kind === 'process'
           ? {

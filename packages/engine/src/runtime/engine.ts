@@ -48,6 +48,8 @@ import { defaultProductionTools } from './production-tools.js'
 import type { ProductionTools } from './production-tools.js'
 import type { ProductionSource } from '../iris/loader.js'
 import { QueueHost } from './queue-host.js'
+import { QueueView } from './queue-view.js'
+import type { AbortAllResult, AbortResult, QueueContents } from './queue-view.js'
 import { RoutingEngineHost } from '../hosts/routing-engine.js'
 import { nextScheduleEvent, parseSchedule, scheduleStateAt, systemClock } from './schedule.js'
 import type { Schedule, ScheduleClock } from './schedule.js'
@@ -725,6 +727,46 @@ export class Engine extends EventEmitter<EngineEvents> {
       raw: rec.payload,
       targets,
       metadata: { resentFrom: messageId },
+    })
+  }
+
+  /**
+   * One page of a router's or operation's queue (IRIS: the Queues page): each message's session,
+   * MSH-10 and type, how often the queue delivered it, and, for a message this engine's operation
+   * holds, its delivery attempts and why it is being retried. Never a message body.
+   *
+   * @example const page = await engine.queueContents('EPR.Out', { limit: 50 })
+   */
+  async queueContents(
+    host: string,
+    options: { limit?: number | undefined; cursor?: string | null | undefined } = {},
+  ): Promise<QueueContents> {
+    return this.#queueView().contents(host, options)
+  }
+
+  /**
+   * Take one message off `host`'s queue (IRIS Abort): a waiting one at once; one this engine's
+   * operation is delivering or retrying once its current attempt ends (unless that attempt
+   * delivered it); a dead letter too. The message's branch is recorded as failed with
+   * "aborted by operator: reason" and it can still be resent. Throws
+   * ENGINE_QUEUE_MESSAGE_NOT_FOUND for an id the queue does not hold.
+   */
+  async abortQueued(host: string, id: string, reason = 'no reason given'): Promise<AbortResult> {
+    return this.#queueView().abort(host, id, reason)
+  }
+
+  /** Take every waiting message off `host`'s queue (IRIS Abort All); see `abortQueued`. */
+  async abortQueue(host: string, reason = 'no reason given'): Promise<AbortAllResult> {
+    return this.#queueView().abortAll(host, reason)
+  }
+
+  #queueView(): QueueView {
+    return new QueueView({
+      queue: this.#need(this.#queue, 'queue'),
+      path: this.#need(this.#path, 'message path'),
+      host: (name) => this.#host(name),
+      logger: this.logger,
+      metrics: this.metrics,
     })
   }
 

@@ -909,14 +909,12 @@ export class MessagePath {
     if (t === undefined) {
       // Not tracked here (Redis hand-off, another process, or a redriven dead letter).
       if (outcome === 'failed') {
-        await this.#store
-          .markFailed(env.rootStoreId, 'one or more branches failed')
-          .catch((e: unknown) => {
-            this.#o.logger.warn(
-              { err: errorText(e), sessionId: env.sessionId },
-              'could not mark the message failed',
-            )
-          })
+        await this.#markRootFailed(env).catch((e: unknown) => {
+          this.#o.logger.warn(
+            { err: errorText(e), sessionId: env.sessionId },
+            'could not mark the message failed',
+          )
+        })
       }
       return
     }
@@ -937,6 +935,24 @@ export class MessagePath {
     this.#spawn(Promise.all([completed, marked]))
     this.#markFinished(env.walId, final)
     for (const w of t.waiters) w(final)
+  }
+
+  /**
+   * Mark the inbound record of an untracked envelope failed, if this engine's store holds it.
+   * With Redis queues the message may have come in through another engine process, whose store
+   * holds its inbound record: store ids are per store, so the same id here names another
+   * message. The session id tells them apart (a read, on the failure path only).
+   */
+  async #markRootFailed(env: Envelope): Promise<void> {
+    const rec = await this.#store.get(env.rootStoreId)
+    if (rec === undefined || rec === null || rec.sessionId !== env.sessionId) {
+      this.#o.logger.debug(
+        { sessionId: env.sessionId, rootStoreId: env.rootStoreId },
+        'failed branch of a message received by another engine: its inbound record is not here',
+      )
+      return
+    }
+    await this.#store.markFailed(env.rootStoreId, 'one or more branches failed')
   }
 
   /**

@@ -127,6 +127,10 @@ export interface QueuePort {
   oldestAgeMs(queue: string): Promise<number>
   /** Keep a held delivery invisible `ms` more (operations retrying past the timeout). */
   extendVisibility?(message: QueueMessageLike, ms: number): Promise<unknown>
+  /** An operator's request to give up a held message (possibly made by another process). */
+  cancelRequest?(queue: string, id: string): Promise<string | null>
+  /** Delete that request once acted on. */
+  clearCancel?(queue: string, id: string): Promise<unknown>
 }
 
 /** What the runtime needs from `LiMetrics` (@li/metrics). */

@@ -234,16 +234,18 @@ export abstract class QueueHost extends Host {
   }
 }
 
-/** Sleep for `ms`, ending early (without error) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Sleep for `ms`, ending early (without error) when `signal` or `also` aborts. */
+export function sleep(ms: number, signal?: AbortSignal, also?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve()
+    if (signal?.aborted === true || also?.aborted === true) return resolve()
     const t = setTimeout(done, ms)
     function done(): void {
       clearTimeout(t)
       signal?.removeEventListener('abort', done)
+      also?.removeEventListener('abort', done)
       resolve()
     }
     signal?.addEventListener('abort', done, { once: true })
+    also?.addEventListener('abort', done, { once: true })
   })
 }
