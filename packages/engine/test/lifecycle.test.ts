@@ -166,6 +166,31 @@ describe('Engine host control', () => {
     )
   })
 
+  it('resends an edited copy (line breaks as pasted), leaving the original; refuses one that is not HL7', async () => {
+    const first = await finalState(engine, 'In', 'P-1')
+    const original = (await engine.store.get(first.id))?.payload ?? ''
+    // Fixed by hand: the MRN the receiver expected; pasted with \n line ends.
+    const fixed = original
+      .replace(/\rPID\|1\|\|[^^|]*/, '\rPID|1||FIXED-MRN')
+      .split('\r')
+      .join('\n')
+    const again = await engine.resend(first.id, undefined, { raw: fixed })
+    await waitFor(
+      () => Recorder.delivered.some((d) => d.id === 'P-1' && d.mrn === 'FIXED-MRN'),
+      'edited copy delivered',
+    )
+    const copy = await engine.store.get(again.storeId)
+    expect(copy?.payload).not.toContain('\n')
+    expect(copy?.payload).toContain('\rPID|1||FIXED-MRN')
+    expect(copy?.metadata).toMatchObject({ resentFrom: first.id, edited: true })
+    expect((await engine.store.get(first.id))?.payload).toBe(original)
+    for (const bad of ['', 'not HL7 at all', 'PID|1||X']) {
+      await expect(engine.resend(first.id, undefined, { raw: bad })).rejects.toMatchObject({
+        code: 'ENGINE_INVALID_ARGUMENT',
+      })
+    }
+  })
+
   it('registers metrics and health checks for every host', async () => {
     const text = await engine.metrics.registry.metrics()
     expect(text).toMatch(/host="Rec"/)

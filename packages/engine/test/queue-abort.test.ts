@@ -91,6 +91,15 @@ describe.each(modes)('queue view and abort (%s)', (_mode, config) => {
     expect(poison.delivery?.nextAttemptAt).not.toBeNull()
     expect([ok1.messageId, ok2.messageId]).toEqual(['OK-1', 'OK-2'])
     expect([ok1.state, ok2.state]).toEqual(['ready', 'ready'])
+    // The production status names the retried message too.
+    const out = (await e.getStatus()).items.find((i) => i.name === 'Out')
+    expect(out?.retrying).toEqual([
+      expect.objectContaining({
+        queueMessageId: poison.id,
+        phase: 'retrying',
+        messageId: 'POISON-1',
+      }),
+    ])
     const page = await e.queueContents('Out')
     expect(page.depth).toBe(3)
     expect(page.inFlight).toBe(1)

@@ -25,6 +25,7 @@ import { MessageQueue } from '@li/queue'
 import { MessageStore } from '@li/store'
 import { Wal } from '@li/wal'
 import type { WalSyncMode } from '@li/wal'
+import { DEFAULT_MAX_SIZE, parseMessage } from '@li/hl7'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
 import type {
@@ -48,6 +49,8 @@ import { defaultProductionTools } from './production-tools.js'
 import type { ProductionTools } from './production-tools.js'
 import type { ProductionSource } from '../iris/loader.js'
 import { QueueHost } from './queue-host.js'
+import { OperationHost } from './operation-host.js'
+import type { HeldMessage } from './operation-host.js'
 import { QueueView } from './queue-view.js'
 import type { AbortAllResult, AbortResult, QueueContents } from './queue-view.js'
 import { RoutingEngineHost } from '../hosts/routing-engine.js'
@@ -202,6 +205,11 @@ export interface EngineItemStatus extends HostStatus {
   queueDepth?: number
   /** Age of the oldest message not yet completed (waiting or in flight), ms. */
   oldestQueuedAgeMs?: number
+  /**
+   * Operations: the messages this engine holds between retries (a receiver down, or rejecting a
+   * message): queue id, attempts, since when and why. Empty when none is being retried.
+   */
+  retrying?: HeldMessage[]
 }
 
 /** The Engine's own state. */
@@ -572,6 +580,9 @@ export class Engine extends EventEmitter<EngineEvents> {
           s.lastError ??= `queue unreadable: ${errorText(e)}`
         }
       }
+      if (host instanceof OperationHost) {
+        s.retrying = host.held().filter((m) => m.phase === 'retrying')
+      }
       items.push(s)
     }
     return {
@@ -694,10 +705,20 @@ export class Engine extends EventEmitter<EngineEvents> {
    * Send a stored message again, as a new session: to `target`, or (for a message a service
    * received) to that service's TargetConfigNames. It is written to the WAL first, like any
    * inbound message. Returns the new session.
+   *
+   * `options.raw` resends an edited copy instead (IRIS: Edit and Resend, to fix a message a
+   * receiver rejected): it must parse as an HL7 v2 message (ENGINE_INVALID_ARGUMENT otherwise,
+   * saying why); the stored original is left as it was, and the new record's metadata says
+   * `edited: true` and which message it came from.
    */
-  async resend(messageId: string, target?: string): Promise<Accepted> {
+  async resend(
+    messageId: string,
+    target?: string,
+    options: { raw?: string | undefined } = {},
+  ): Promise<Accepted> {
     const store = this.store
     const path = this.#need(this.#path, 'message path')
+    const edited = options.raw === undefined ? undefined : editedMessage(options.raw)
     const rec = await store.get(messageId)
     if (rec === undefined || rec === null) {
       throw new EngineError(
@@ -722,11 +743,19 @@ export class Engine extends EventEmitter<EngineEvents> {
         )
       }
     }
+    if (edited !== undefined) {
+      // Who changed what is the operator's business; the log says that it happened, not the body.
+      this.logger.info(
+        { resentFrom: messageId, host: rec.hostName, targets, bytes: Buffer.byteLength(edited) },
+        'edited message resent',
+      )
+    }
     return path.accept({
       source: rec.hostName,
-      raw: rec.payload,
+      raw: edited ?? rec.payload,
       targets,
-      metadata: { resentFrom: messageId },
+      metadata:
+        edited === undefined ? { resentFrom: messageId } : { resentFrom: messageId, edited: true },
     })
   }
 
@@ -1348,4 +1377,32 @@ export function orderingKey(raw: string, hl7Path: string): string | undefined {
   const value = parts[fieldIndex] ?? ''
   const first = value.split('~')[0] ?? ''
   return comp === undefined ? first : first.split('^')[Number(comp) - 1]
+}
+
+/** Most characters of an edited message (`resend` with `raw`): the parser's own limit. */
+const MAX_EDITED_CHARS = DEFAULT_MAX_SIZE
+
+/**
+ * An edited message as it is resent: line ends (\n or \r\n, as pasted into a JSON body) become
+ * the segment terminator \r, with no empty segment at the end. Refused, saying why, when it is not
+ * one HL7 v2 message.
+ */
+function editedMessage(text: string): string {
+  if (typeof text !== 'string' || text.trim().length === 0 || text.length > MAX_EDITED_CHARS) {
+    throw new EngineError(
+      'ENGINE_INVALID_ARGUMENT',
+      `resend: the edited message must be 1 to ${MAX_EDITED_CHARS} characters of HL7 v2 text`,
+    )
+  }
+  const raw = text.replace(/\r\n|\n/g, '\r').replace(/\r+$/, '') + '\r'
+  try {
+    parseMessage(raw)
+  } catch (e) {
+    throw new EngineError(
+      'ENGINE_INVALID_ARGUMENT',
+      `resend: the edited message is not a valid HL7 v2 message (${errorText(e)}); segments end with a carriage return and the first is MSH`,
+      { cause: e },
+    )
+  }
+  return raw
 }
