@@ -107,6 +107,7 @@ export {
   ALERT_ITEM,
   ALERT_REQUEST_CLASS,
   Engine,
+  TESTING_SERVICE,
   alertRequest,
   orderingKey,
   resolveSchedule,

@@ -2,7 +2,7 @@
 // classes, per-key ordering with PoolSize > 1, ReplyCodeActions D, resend, metrics and health.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HostRegistry, OperationHost, sleep } from '../src/index.js'
-import type { Delivery, Engine, Envelope } from '../src/index.js'
+import type { Delivery, Engine, Envelope, Production } from '../src/index.js'
 import {
   MllpPeer,
   ackFor,
@@ -189,6 +189,34 @@ describe('Engine host control', () => {
         code: 'ENGINE_INVALID_ARGUMENT',
       })
     }
+  })
+
+  it('sends a test message to a host as the IRIS Testing Service, only with TestingEnabled', async () => {
+    const sent = await engine.sendTestMessage('Rec', adt('TEST-1', 'MRN-T').split('\r').join('\n'))
+    await waitFor(() => Recorder.delivered.some((d) => d.id === 'TEST-1'), 'test message delivered')
+    const rec = await engine.store.get(sent.storeId)
+    expect(rec).toMatchObject({ hostName: 'EnsLib.Testing.Service', metadata: { test: true } })
+    await expect(engine.sendTestMessage('In', adt('TEST-2', 'M'))).rejects.toMatchObject({
+      code: 'ENGINE_INVALID_ARGUMENT',
+    })
+    await expect(engine.sendTestMessage('Nobody', adt('TEST-3', 'M'))).rejects.toMatchObject({
+      code: 'ENGINE_UNKNOWN_HOST',
+    })
+    await expect(engine.sendTestMessage('Rec', 'garbage')).rejects.toMatchObject({
+      code: 'ENGINE_INVALID_ARGUMENT',
+    })
+    const production = engine.production as Production
+    production.testingEnabled = false
+    try {
+      await expect(engine.sendTestMessage('Rec', adt('TEST-4', 'M'))).rejects.toMatchObject({
+        code: 'ENGINE_TESTING_DISABLED',
+      })
+    } finally {
+      production.testingEnabled = true
+    }
+    expect(Recorder.delivered.some((d) => ['TEST-2', 'TEST-3', 'TEST-4'].includes(d.id))).toBe(
+      false,
+    )
   })
 
   it('registers metrics and health checks for every host', async () => {

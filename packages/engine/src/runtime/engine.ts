@@ -718,7 +718,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   ): Promise<Accepted> {
     const store = this.store
     const path = this.#need(this.#path, 'message path')
-    const edited = options.raw === undefined ? undefined : editedMessage(options.raw)
+    const edited =
+      options.raw === undefined ? undefined : editedMessage(options.raw, 'the edited message')
     const rec = await store.get(messageId)
     if (rec === undefined || rec === null) {
       throw new EngineError(
@@ -756,6 +757,39 @@ export class Engine extends EventEmitter<EngineEvents> {
       targets,
       metadata:
         edited === undefined ? { resentFrom: messageId } : { resentFrom: messageId, edited: true },
+    })
+  }
+
+  /**
+   * Send a message to a router or operation as the IRIS Testing Service does: a new session
+   * whose source is `EnsLib.Testing.Service`, WAL first like any inbound message. Only when the
+   * production has TestingEnabled="true" (ENGINE_TESTING_DISABLED otherwise), and the text must
+   * be one HL7 v2 message (`\n` line ends become `\r`). The log names the target, never the body.
+   *
+   * @example await engine.sendTestMessage('EPR.Out', 'MSH|^~\\&|...\rPID|1||123\r')
+   */
+  async sendTestMessage(target: string, raw: string): Promise<Accepted> {
+    const path = this.#need(this.#path, 'message path')
+    if (this.#production?.testingEnabled !== true) {
+      throw new EngineError(
+        'ENGINE_TESTING_DISABLED',
+        `the production ${this.#production?.name ?? ''} does not have TestingEnabled="true": test messages are refused (set it in the production to allow them, as in IRIS)`,
+      )
+    }
+    const host = this.#host(target)
+    if (!(host instanceof QueueHost)) {
+      throw new EngineError(
+        'ENGINE_INVALID_ARGUMENT',
+        `${target} is a ${host.kind}: test messages go to a router or an operation`,
+      )
+    }
+    const text = editedMessage(raw, 'test message')
+    this.logger.info({ target, bytes: Buffer.byteLength(text) }, 'test message sent')
+    return path.accept({
+      source: TESTING_SERVICE,
+      raw: text,
+      targets: [target],
+      metadata: { test: true },
     })
   }
 
@@ -1379,6 +1413,9 @@ export function orderingKey(raw: string, hl7Path: string): string | undefined {
   return comp === undefined ? first : first.split('^')[Number(comp) - 1]
 }
 
+/** The source of test messages (`sendTestMessage`), as IRIS names its testing service. */
+export const TESTING_SERVICE = 'EnsLib.Testing.Service'
+
 /** Most characters of an edited message (`resend` with `raw`): the parser's own limit. */
 const MAX_EDITED_CHARS = DEFAULT_MAX_SIZE
 
@@ -1387,11 +1424,11 @@ const MAX_EDITED_CHARS = DEFAULT_MAX_SIZE
  * the segment terminator \r, with no empty segment at the end. Refused, saying why, when it is not
  * one HL7 v2 message.
  */
-function editedMessage(text: string): string {
+function editedMessage(text: string, what: string): string {
   if (typeof text !== 'string' || text.trim().length === 0 || text.length > MAX_EDITED_CHARS) {
     throw new EngineError(
       'ENGINE_INVALID_ARGUMENT',
-      `resend: the edited message must be 1 to ${MAX_EDITED_CHARS} characters of HL7 v2 text`,
+      `${what} must be 1 to ${MAX_EDITED_CHARS} characters of HL7 v2 text`,
     )
   }
   const raw = text.replace(/\r\n|\n/g, '\r').replace(/\r+$/, '') + '\r'
@@ -1400,7 +1437,7 @@ function editedMessage(text: string): string {
   } catch (e) {
     throw new EngineError(
       'ENGINE_INVALID_ARGUMENT',
-      `resend: the edited message is not a valid HL7 v2 message (${errorText(e)}); segments end with a carriage return and the first is MSH`,
+      `${what} is not a valid HL7 v2 message (${errorText(e)}); segments end with a carriage return and the first is MSH`,
       { cause: e },
     )
   }
