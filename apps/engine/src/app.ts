@@ -5,9 +5,15 @@
  * unexpected failure gets 500 with a generic JSON body (the detail goes to the log, never a stack
  * trace to the client). Message bodies are returned only by `GET /api/messages/:id`.
  *
+ * `scope=cluster` on the message, session and message-detail routes answers for every engine of a
+ * scale-out deployment (this one, locally, and each peer of `--peers` over HTTP in local scope),
+ * each message and hop tagged with its engine's name, with an `engines` list saying which engines
+ * answered: a peer that fails makes the answer partial, never a failure (see cluster.ts).
+ *
  * It does not listen on a socket: `main.ts` serves it; tests call `app.request()`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
+import os from 'node:os'
 import type { Engine, RetentionRun, RetentionStatus } from '@li/engine'
 import { LookupTables, decodeEnvelope, isEngineError } from '@li/engine'
 import { healthRoutes } from '@li/health'
@@ -20,6 +26,16 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
 import { z } from 'zod'
+import {
+  Cluster,
+  PeerHttpError,
+  decodeClusterCursor,
+  encodeClusterCursor,
+  peerErrorText,
+} from './cluster.js'
+import type { ClusterCursor, EngineOutcome } from './cluster.js'
+import type { PeerSpec } from './config.js'
+import { appVersion } from './version.js'
 
 /** What `createApp` needs. */
 export interface AppDeps {
@@ -31,12 +47,22 @@ export interface AppDeps {
   logger?: Logger
   /** Called after a lookup table edit (main.ts persists the tables under the data dir). */
   onLookupTablesChanged?: (tables: LookupTables) => Promise<void> | void
+  /** This engine's name in cluster answers and `GET /api/instance`; default `os.hostname()`. */
+  instance?: string | undefined
+  /** The other engines asked by `scope=cluster`; default none (the cluster is this engine). */
+  peers?: PeerSpec | undefined
+  /** Milliseconds each peer call may take; default 5000. */
+  peerTimeoutMs?: number | undefined
 }
 
 /** The actions of `POST /api/hosts/:name/:action`. */
 export const HOST_ACTIONS = ['start', 'stop', 'enable', 'disable', 'restart'] as const
 
 const MESSAGE_STATES = ['received', 'processing', 'completed', 'failed'] as const
+
+/** `scope` of the message and session routes: this engine's store, or every engine's. */
+export const SCOPES = ['local', 'cluster'] as const
+const scope = z.enum(SCOPES).default('local')
 
 const isoDate = z
   .string()
@@ -58,12 +84,60 @@ const messageQuerySchema = z
     until: isoDate.optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(50),
     cursor: z.string().min(1).optional(),
+    scope,
   })
   .strict()
   .refine((q) => (q.property === undefined) === (q.value === undefined), {
     message:
       'give property and value together (a search table property, e.g. property=PatientID&value=MRN123)',
   })
+
+type MessageQueryInput = z.output<typeof messageQuerySchema>
+
+const sessionQuerySchema = z.object({ scope }).strict()
+// Not strict: this route took no query parameters before and ignored any.
+const messageDetailQuerySchema = z.object({
+  scope,
+  engine: z.string().min(1).max(100).optional(),
+})
+
+/** A message as listed (no body) or in detail, or a hop, as JSON: what peers answer with. */
+const listedSchema = z.looseObject({ id: z.string(), createdAt: z.string() })
+const hopSchema = z.looseObject({ time: z.string() })
+const peerListSchema = z.object({
+  messages: z.array(listedSchema),
+  nextCursor: z.string().nullable(),
+})
+const peerSessionSchema = z.object({
+  messages: z.array(listedSchema),
+  trace: z.array(hopSchema),
+  truncated: z.boolean().optional(),
+})
+const peerDetailSchema = z.object({ message: listedSchema, trace: z.array(hopSchema) })
+type Listed = z.output<typeof listedSchema>
+type HopJson = z.output<typeof hopSchema>
+
+/** Most messages of one session `GET /api/sessions/:id` lists per engine. */
+const MAX_SESSION_MESSAGES = 10_000
+
+/** A value as its JSON text would read back (Dates become ISO strings), as peers answer. */
+function asJson<T>(value: unknown): T {
+  return JSON.parse(JSON.stringify(value)) as T
+}
+
+/** Newest first; ties by engine name, then id. */
+function byNewest(a: Listed & { engine: string }, b: Listed & { engine: string }): number {
+  return (
+    Date.parse(b.createdAt) - Date.parse(a.createdAt) ||
+    a.engine.localeCompare(b.engine) ||
+    b.id.localeCompare(a.id, 'en', { numeric: true })
+  )
+}
+
+/** By time, oldest first (a stable sort keeps each engine's own order of equal times). */
+function byTime(a: HopJson, b: HopJson): number {
+  return Date.parse(a.time) - Date.parse(b.time)
+}
 
 const deadLetterQuerySchema = z
   .object({
@@ -87,7 +161,26 @@ const abortAllBodySchema = z
   })
   .strict()
 
-const resendBodySchema = z.object({ target: z.string().min(1).optional() }).strict()
+const resendBodySchema = z
+  .object({
+    target: z.string().min(1).optional(),
+    /** An edited copy to send instead of the stored body (IRIS Edit and Resend). */
+    message: z
+      .string()
+      .min(1)
+      .max(16 * 1024 * 1024)
+      .optional(),
+  })
+  .strict()
+const testMessageSchema = z
+  .object({
+    target: z.string().min(1).max(200),
+    message: z
+      .string()
+      .min(1)
+      .max(16 * 1024 * 1024),
+  })
+  .strict()
 /** Most messages `POST /api/messages/resend` looks through. */
 const MAX_BULK_MATCHES = 100_000
 const bulkResendSchema = z
@@ -219,6 +312,173 @@ function deadLetterSummary(payload: string): Record<string, string> {
 export function createApp(deps: AppDeps): Hono {
   const { engine, adminToken, logger } = deps
   const app = new Hono()
+  const instance = deps.instance ?? os.hostname()
+  const cluster = new Cluster({
+    instance,
+    peers: deps.peers,
+    token: adminToken,
+    timeoutMs: deps.peerTimeoutMs,
+    logger,
+  })
+
+  /** The store query of `GET /api/messages` (throws BadRequest on an unknown search property). */
+  const storeQuery = (q: MessageQueryInput, cursor: string | undefined): MessageQuery => {
+    const query: MessageQuery = { limit: q.limit }
+    if (q.host !== undefined) query.hostName = q.host
+    if (q.type !== undefined) query.messageType = q.type
+    if (q.state !== undefined) query.state = q.state
+    if (q.correlationId !== undefined) query.correlationId = q.correlationId
+    if (q.sessionId !== undefined) query.sessionId = q.sessionId
+    if (q.since !== undefined) query.since = q.since
+    if (q.until !== undefined) query.until = q.until
+    if (cursor !== undefined) query.cursor = cursor
+    if (q.property !== undefined && q.value !== undefined) {
+      const known = engine.searchProperties().map((p) => p.name)
+      if (!known.includes(q.property)) {
+        throw new BadRequest(
+          'APP_UNKNOWN_SEARCH_PROPERTY',
+          known.length === 0
+            ? 'no item of this production has a SearchTableClass, so nothing is indexed by property; set SearchTableClass (e.g. EnsLib.HL7.SearchTable) on the services'
+            : `no search property "${q.property}"; the production indexes ${known.join(', ')}`,
+        )
+      }
+      // A trailing * searches by prefix (PatientName=smith*).
+      const prefix = q.value.endsWith('*')
+      const raw = prefix ? q.value.slice(0, -1) : q.value
+      query.search = {
+        name: q.property,
+        value: engine.searchValue(q.property, raw),
+        ...(prefix ? { prefix: true } : {}),
+      }
+    }
+    return query
+  }
+
+  /** One page of this engine's messages, without bodies. */
+  const localMessages = async (
+    query: MessageQuery,
+  ): Promise<{ messages: Record<string, unknown>[]; nextCursor: string | null }> => {
+    const page = await engine.store.query(query)
+    return {
+      messages: page.records.map(({ payload, ...rest }) => ({ ...rest, size: payload.length })),
+      nextCursor: page.nextCursor ?? null,
+    }
+  }
+
+  /** This engine's messages (newest first, no bodies) and hops of a session. */
+  const localSession = async (
+    sessionId: string,
+  ): Promise<{ messages: Record<string, unknown>[]; trace: unknown[]; truncated: boolean }> => {
+    const messages: Record<string, unknown>[] = []
+    let cursor: string | undefined
+    do {
+      const page = await localMessages({ sessionId, limit: 1000, cursor })
+      messages.push(...page.messages)
+      cursor = page.nextCursor ?? undefined
+    } while (cursor !== undefined && messages.length < MAX_SESSION_MESSAGES)
+    return { messages, trace: await engine.store.trace(sessionId), truncated: cursor !== undefined }
+  }
+
+  /** The text of a local failure inside a cluster answer: typed errors say why; others are logged. */
+  const localErrorText = (e: unknown, path: string): string => {
+    if (e instanceof BadRequest || isEngineError(e) || isStoreError(e) || isQueueError(e)) {
+      return e.message
+    }
+    const code = (e as { code?: unknown }).code
+    logger?.error(
+      {
+        path,
+        err: e instanceof Error ? e.name : typeof e,
+        code: typeof code === 'string' ? code : undefined,
+      },
+      'cluster request: local part failed',
+    )
+    return 'internal error; see the engine log'
+  }
+
+  /**
+   * Runs `local` here and `remote` on each peer (a peer's name is learnt first; this engine and
+   * repeats are left out), all at once; `skip` leaves out engines by name. Each outcome says
+   * whether that engine answered.
+   */
+  const fanOut = async <T>(
+    path: string,
+    local: () => Promise<T>,
+    remote: (url: string, engine: string) => Promise<T>,
+    skip: (engine: string) => boolean = () => false,
+  ): Promise<{ answers: { engine: string; value: T }[]; engines: EngineOutcome[] }> => {
+    const { peers, failed } = await cluster.peers()
+    const targets = [{ engine: instance, url: null as string | null }, ...peers].filter(
+      (t) => !skip(t.engine),
+    )
+    const settled = await Promise.all(
+      targets.map(async (t) => {
+        try {
+          return { t, value: await (t.url === null ? local() : remote(t.url, t.engine)) }
+        } catch (e) {
+          if (t.url === null) return { t, error: localErrorText(e, path) }
+          const error = peerErrorText(e, cluster.timeoutMs)
+          logger?.warn({ peer: t.url, engine: t.engine, path, error }, 'cluster peer failed')
+          return { t, error }
+        }
+      }),
+    )
+    const answers: { engine: string; value: T }[] = []
+    const engines: EngineOutcome[] = []
+    for (const r of settled) {
+      if ('value' in r) {
+        answers.push({ engine: r.t.engine, value: r.value as T })
+        engines.push({ engine: r.t.engine, url: r.t.url, ok: true })
+      } else engines.push({ engine: r.t.engine, url: r.t.url, ok: false, error: r.error })
+    }
+    return { answers, engines: [...engines, ...failed] }
+  }
+
+  /** Every engine's messages and hops of a session; `found` is false when no engine has any. */
+  const clusterSession = async (
+    sessionId: string,
+  ): Promise<{
+    found: boolean
+    body: {
+      sessionId: string
+      messages: (Listed & { engine: string })[]
+      trace: (HopJson & { engine: string })[]
+      truncated: boolean
+      engines: EngineOutcome[]
+    }
+  }> => {
+    const path = `/api/sessions/${encodeURIComponent(sessionId)}`
+    const empty = { messages: [] as Listed[], trace: [] as HopJson[], truncated: false }
+    const { answers, engines } = await fanOut(
+      path,
+      async () => asJson<typeof empty>(await localSession(sessionId)),
+      async (url) => {
+        try {
+          return peerSessionSchema.parse(await cluster.get(url, path))
+        } catch (e) {
+          // A peer that holds nothing of the session says 404: that is an answer, not a failure.
+          if (e instanceof PeerHttpError && e.peerCode === 'APP_UNKNOWN_SESSION') return empty
+          throw e
+        }
+      },
+    )
+    const messages = answers
+      .flatMap((a) => a.value.messages.map((m) => ({ ...m, engine: a.engine })))
+      .sort(byNewest)
+    const trace = answers
+      .flatMap((a) => a.value.trace.map((h) => ({ ...h, engine: a.engine })))
+      .sort(byTime)
+    return {
+      found: messages.length > 0 || trace.length > 0,
+      body: {
+        sessionId,
+        messages,
+        trace,
+        truncated: answers.some((a) => a.value.truncated === true),
+        engines,
+      },
+    }
+  }
 
   app.onError((err, c) => {
     if (err instanceof BadRequest) return fail(c, 400, err.code, err.message, err.issues)
@@ -232,6 +492,7 @@ export function createApp(deps: AppDeps): Hono {
       if (
         c0 === 'ENGINE_INVALID_STATE' ||
         c0 === 'ENGINE_PURGE_RUNNING' ||
+        c0 === 'ENGINE_TESTING_DISABLED' ||
         c0 === 'QUEUE_CLOSED' ||
         c0.endsWith('_CLOSED')
       ) {
@@ -277,7 +538,8 @@ export function createApp(deps: AppDeps): Hono {
   api.use('*', async (c, next) => {
     const state = engine.state
     const starting = state === 'CREATED' || state === 'LOADED' || state === 'STARTING'
-    if (starting && !(c.req.method === 'GET' && c.req.path === '/api/production')) {
+    const always = c.req.path === '/api/production' || c.req.path === '/api/instance'
+    if (starting && !(c.req.method === 'GET' && always)) {
       c.header('Retry-After', '5')
       return c.json(
         {
@@ -312,6 +574,16 @@ export function createApp(deps: AppDeps): Hono {
         queueDepth: s.queueDepth ?? null,
         oldestQueuedAgeMs: s.oldestQueuedAgeMs ?? null,
         lastError: s.lastError ?? null,
+        ...(s.retrying === undefined
+          ? {}
+          : {
+              retrying: s.retrying.map((m) => ({
+                ...m,
+                since: new Date(m.since).toISOString(),
+                nextAttemptAt:
+                  m.nextAttemptAt === null ? null : new Date(m.nextAttemptAt).toISOString(),
+              })),
+            }),
       })),
     })
   })
@@ -342,54 +614,161 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({ host: host.status() })
   })
 
+  // Who this engine is: what a peer asks to learn a URL's name (cheap; answers while starting).
+  api.get('/instance', (c) =>
+    c.json({
+      instance,
+      production: engine.production?.name ?? null,
+      version: appVersion(),
+      redis: engine.config.redisUrl !== undefined && engine.config.redisUrl !== '',
+    }),
+  )
+
   api.get('/messages', async (c) => {
     const q = parseWith(messageQuerySchema, c.req.query(), 'query')
-    const query: MessageQuery = { limit: q.limit }
-    if (q.host !== undefined) query.hostName = q.host
-    if (q.type !== undefined) query.messageType = q.type
-    if (q.state !== undefined) query.state = q.state
-    if (q.correlationId !== undefined) query.correlationId = q.correlationId
-    if (q.sessionId !== undefined) query.sessionId = q.sessionId
-    if (q.since !== undefined) query.since = q.since
-    if (q.until !== undefined) query.until = q.until
-    if (q.cursor !== undefined) query.cursor = q.cursor
-    if (q.property !== undefined && q.value !== undefined) {
-      const known = engine.searchProperties().map((p) => p.name)
-      if (!known.includes(q.property)) {
-        return fail(
-          c,
-          400,
-          'APP_UNKNOWN_SEARCH_PROPERTY',
-          known.length === 0
-            ? 'no item of this production has a SearchTableClass, so nothing is indexed by property; set SearchTableClass (e.g. EnsLib.HL7.SearchTable) on the services'
-            : `no search property "${q.property}"; the production indexes ${known.join(', ')}`,
+    if (q.scope === 'local') return c.json(await localMessages(storeQuery(q, q.cursor)))
+
+    // Cluster: `limit` per engine; the cursor holds each engine's own cursor (null: no more).
+    let state: ClusterCursor = {}
+    if (q.cursor !== undefined) {
+      const decoded = decodeClusterCursor(q.cursor)
+      if (decoded === undefined) {
+        throw new BadRequest(
+          'APP_BAD_CURSOR',
+          'cursor is not the nextCursor of a scope=cluster answer (start again without a cursor)',
         )
       }
-      // A trailing * searches by prefix (PatientName=smith*).
-      const prefix = q.value.endsWith('*')
-      const raw = prefix ? q.value.slice(0, -1) : q.value
-      query.search = {
-        name: q.property,
-        value: engine.searchValue(q.property, raw),
-        ...(prefix ? { prefix: true } : {}),
+      state = decoded
+    }
+    storeQuery(q, undefined) // the search property is checked here before any peer is asked
+    const forward = (cursor: string | undefined): string => {
+      const params = new URLSearchParams()
+      for (const [k, v] of Object.entries(c.req.query())) {
+        if (k !== 'scope' && k !== 'cursor') params.set(k, v)
+      }
+      params.set('limit', String(q.limit))
+      if (cursor !== undefined) params.set('cursor', cursor)
+      return `/api/messages?${params.toString()}`
+    }
+    const own = (engineName: string): string | undefined => state[engineName] ?? undefined
+    const { answers, engines } = await fanOut(
+      '/api/messages',
+      async () =>
+        asJson<z.output<typeof peerListSchema>>(await localMessages(storeQuery(q, own(instance)))),
+      async (url, name) => peerListSchema.parse(await cluster.get(url, forward(own(name)))),
+      (name) => state[name] === null,
+    )
+    const next: ClusterCursor = { ...state }
+    for (const a of answers) next[a.engine] = a.value.nextCursor
+    // An engine the cursor names that is no longer among the peers (its pod is gone) keeps its
+    // cursor and is reported, so the walk can go on once it is back.
+    const asked = new Set(engines.map((e) => e.engine))
+    for (const [name, cursor] of Object.entries(state)) {
+      if (typeof cursor === 'string' && !asked.has(name)) {
+        engines.push({
+          engine: name,
+          url: null,
+          ok: false,
+          error: 'not among the peers now: its messages after the cursor were not read',
+        })
       }
     }
-    const page = await engine.store.query(query)
+    const pending = Object.values(next).some((v) => typeof v === 'string')
+    // An engine that failed is read from its start (or its cursor) on the next page; when no engine
+    // answered at all there is no next page, so a walk ends even while a peer stays down.
+    const failedEngines = engines.some((e) => !e.ok)
+    const more = pending || (failedEngines && answers.length > 0)
+    const messages = answers
+      .flatMap((a) => a.value.messages.map((m) => ({ ...m, engine: a.engine })))
+      .sort(byNewest)
     return c.json({
-      messages: page.records.map(({ payload, ...rest }) => ({ ...rest, size: payload.length })),
-      nextCursor: page.nextCursor ?? null,
+      messages,
+      nextCursor: more ? encodeClusterCursor(next) : null,
+      engines,
     })
   })
 
   api.get('/search-properties', (c) => c.json({ properties: engine.searchProperties() }))
 
+  api.get('/sessions/:sessionId', async (c) => {
+    const sessionId = parseWith(nameSchema, c.req.param('sessionId'), 'session id')
+    const q = parseWith(sessionQuerySchema, c.req.query(), 'query')
+    if (q.scope === 'cluster') {
+      const { found, body } = await clusterSession(sessionId)
+      if (!found && body.engines.every((e) => e.ok)) {
+        return fail(c, 404, 'APP_UNKNOWN_SESSION', `no engine holds session ${sessionId}`)
+      }
+      return c.json(body)
+    }
+    const local = await localSession(sessionId)
+    if (local.messages.length === 0 && local.trace.length === 0) {
+      return fail(
+        c,
+        404,
+        'APP_UNKNOWN_SESSION',
+        `this engine holds nothing of session ${sessionId} (scope=cluster asks every engine)`,
+      )
+    }
+    return c.json({ sessionId, ...local })
+  })
+
   api.get('/messages/:id', async (c) => {
     const id = parseWith(nameSchema, c.req.param('id'), 'message id')
-    const detail = await engine.store.get(id)
-    if (detail === undefined)
-      return fail(c, 404, 'APP_UNKNOWN_MESSAGE', `no stored message with id ${id}`)
-    const trace = detail.sessionId === undefined ? [] : await engine.store.trace(detail.sessionId)
-    return c.json({ message: detail, trace })
+    const q = parseWith(messageDetailQuerySchema, c.req.query(), 'query')
+    const target = q.engine ?? instance
+    if (q.scope === 'local') {
+      if (target !== instance) {
+        throw new BadRequest(
+          'APP_BAD_REQUEST',
+          `engine=${target} names another engine: add scope=cluster to read its store`,
+        )
+      }
+      const detail = await engine.store.get(id)
+      if (detail === undefined)
+        return fail(c, 404, 'APP_UNKNOWN_MESSAGE', `no stored message with id ${id}`)
+      const trace = detail.sessionId === undefined ? [] : await engine.store.trace(detail.sessionId)
+      return c.json({ message: detail, trace })
+    }
+    // Cluster: the record of the engine named (store ids are per engine), with the whole trace.
+    let message: Listed & { engine: string; sessionId?: unknown }
+    if (target === instance) {
+      const detail = await engine.store.get(id)
+      if (detail === undefined) {
+        return fail(c, 404, 'APP_UNKNOWN_MESSAGE', `no stored message with id ${id} on ${instance}`)
+      }
+      message = { ...asJson<Listed>(detail), engine: instance }
+    } else {
+      const { peers, failed } = await cluster.peers()
+      const peer = peers.find((p) => p.engine === target)
+      if (peer === undefined) {
+        const known = [instance, ...peers.map((p) => p.engine)].join(', ')
+        const silent = failed.map((f) => `${f.url} (${f.error})`).join('; ')
+        return fail(
+          c,
+          404,
+          'APP_UNKNOWN_ENGINE',
+          `no engine named "${target}"; the engines are ${known}${silent === '' ? '' : `; not answering: ${silent}`}`,
+        )
+      }
+      try {
+        const body = peerDetailSchema.parse(
+          await cluster.get(peer.url, `/api/messages/${encodeURIComponent(id)}`),
+        )
+        message = { ...body.message, engine: target }
+      } catch (e) {
+        if (e instanceof PeerHttpError && e.status === 404) {
+          return fail(c, 404, 'APP_UNKNOWN_MESSAGE', `no stored message with id ${id} on ${target}`)
+        }
+        const error = peerErrorText(e, cluster.timeoutMs)
+        logger?.warn({ peer: peer.url, engine: target, error }, 'cluster peer failed')
+        return fail(c, 502, 'APP_PEER_FAILED', `engine ${target} (${peer.url}) failed: ${error}`)
+      }
+    }
+    if (typeof message.sessionId !== 'string') {
+      return c.json({ message, trace: [], engines: [] })
+    }
+    const { body } = await clusterSession(message.sessionId)
+    return c.json({ message, trace: body.trace, engines: body.engines })
   })
 
   api.post('/messages/:id/resend', async (c) => {
@@ -401,12 +780,28 @@ export function createApp(deps: AppDeps): Hono {
     if (body.target !== undefined && engine.getHost(body.target) === undefined) {
       return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${body.target}"`)
     }
-    const accepted = await engine.resend(id, body.target)
+    const accepted = await engine.resend(id, body.target, { raw: body.message })
     logger?.info(
-      { messageId: id, sessionId: accepted.sessionId, target: body.target },
+      {
+        messageId: id,
+        sessionId: accepted.sessionId,
+        target: body.target,
+        edited: body.message !== undefined,
+      },
       'message resent',
     )
     return c.json({ resent: accepted }, 202)
+  })
+
+  // IRIS Testing Service: a new message to one router or operation (TestingEnabled productions).
+  api.post('/test-messages', async (c) => {
+    const body = parseWith(testMessageSchema, await readJson(c), 'body')
+    if (engine.getHost(body.target) === undefined) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${body.target}"`)
+    }
+    const accepted = await engine.sendTestMessage(body.target, body.message)
+    logger?.info({ target: body.target, sessionId: accepted.sessionId }, 'test message sent')
+    return c.json({ sent: accepted }, 202)
   })
 
   api.post('/purge', async (c) => {

@@ -117,4 +117,50 @@ describe('parseRunConfig', () => {
       'LI_STORE_WORKER must be one of 0, 1, got "off"',
     )
   })
+
+  it('takes --peers / LI_PEERS as URLs or dns:<name>:<port>, refusing bad values', () => {
+    expect(parseRunConfig(['p.xml'], {}).peers).toBeUndefined()
+    expect(
+      parseRunConfig(['p.xml'], {
+        LI_PEERS: ' http://10.1.2.3:8080, http://10.1.2.4:8080/ ,http://10.1.2.3:8080',
+      }).peers,
+    ).toEqual({ kind: 'urls', urls: ['http://10.1.2.3:8080', 'http://10.1.2.4:8080'] })
+    expect(parseRunConfig(['p.xml'], { LI_PEERS: 'dns:li-engine-headless:8080' }).peers).toEqual({
+      kind: 'dns',
+      name: 'li-engine-headless',
+      port: 8080,
+    })
+    // The option wins over the environment.
+    expect(
+      parseRunConfig(['p.xml', '--peers', 'https://engine-2.example:8443'], {
+        LI_PEERS: 'dns:x:1',
+      }).peers,
+    ).toEqual({ kind: 'urls', urls: ['https://engine-2.example:8443'] })
+    for (const [v, msg] of [
+      ['dns:li-engine-headless', /--peers must be dns:<name>:<port>/],
+      ['dns:li-engine-headless:http', /--peers \(port of li-engine-headless\) must be a port/],
+      ['dns:10.0.0.1:8080', /with a DNS name/],
+      ['dns:a:1:2', /--peers must be dns:<name>:<port>/],
+      ['10.1.2.3:8080', /must be an http:\/\/ or https:\/\/ URL/],
+      ['ftp://x', /must be an http:\/\/ or https:\/\/ URL/],
+      ['http://user:pw@x:8080', /must not carry credentials/],
+      ['http://exa mple:80', /is not a URL/],
+      [',', /--peers needs http\(s\):\/\/host:port/],
+    ] as const) {
+      expect(() => parseRunConfig(['p.xml', '--peers', v], {}), v).toThrow(msg)
+    }
+    expect(() => parseRunConfig(['p.xml'], { LI_PEERS: 'dns:' })).toThrow(/^LI_PEERS must be/)
+    expect(() => parseRunConfig(['p.xml'], { LI_PEERS: 'dns:' })).toThrow(AppError)
+  })
+
+  it('takes --instance / LI_INSTANCE as a name, refusing odd characters', () => {
+    expect(parseRunConfig(['p.xml'], {}).instance).toBeUndefined()
+    expect(parseRunConfig(['p.xml'], { LI_INSTANCE: 'li-engine-2' }).instance).toBe('li-engine-2')
+    expect(
+      parseRunConfig(['p.xml', '--instance', 'site-a.engine_1'], { LI_INSTANCE: 'x' }).instance,
+    ).toBe('site-a.engine_1')
+    for (const v of ['-lead', 'a b', 'x/y', 'a'.repeat(101)]) {
+      expect(() => parseRunConfig(['p.xml'], { LI_INSTANCE: v }), v).toThrow(/^LI_INSTANCE must be/)
+    }
+  })
 })

@@ -3,6 +3,7 @@
  * embedded defaults (data dir ./data, in-process queues, SQLite store, WAL in fsync mode).
  * Unknown options and bad values are refused with a message that names the option and the value.
  */
+import { isIP } from 'node:net'
 import { parseArgs } from 'node:util'
 import { AppError } from './errors.js'
 
@@ -53,6 +54,87 @@ export interface RunConfig {
   retentionDays?: number
   /** Seconds between scheduled purges (`LI_PURGE_INTERVAL`; the engine's default 3600). */
   purgeInterval?: number
+  /** This engine's name in cluster answers (`--instance`, `LI_INSTANCE`; unset: `os.hostname()`). */
+  instance?: string
+  /** The other engines asked by `scope=cluster` (`--peers`, `LI_PEERS`); unset: none. */
+  peers?: PeerSpec
+}
+
+/**
+ * The other engines of a cluster: fixed HTTP base URLs, or a DNS name whose A and AAAA records are
+ * the engines (a Kubernetes headless Service), each reached at `http://<address>:<port>`.
+ */
+export type PeerSpec =
+  { kind: 'urls'; urls: string[] } | { kind: 'dns'; name: string; port: number }
+
+/** A peer URL reduced to its origin and path, without a trailing slash. */
+function peerUrl(value: string, what: string): string {
+  // Without a scheme, `10.1.2.3:8080` is no URL and `host:8080` one of scheme `host:`.
+  if (!/^https?:\/\//i.test(value)) {
+    throw bad(`${what}: "${value}" must be an http:// or https:// URL (e.g. http://10.1.2.3:8080)`)
+  }
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch (e) {
+    throw bad(
+      `${what}: "${value}" is not a URL; give http(s)://host:port of each other engine, comma separated, or dns:<name>:<port>`,
+      e,
+    )
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw bad(`${what}: "${value}" must be an http:// or https:// URL`)
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw bad(
+      `${what}: "${value}" must not carry credentials, a query or a fragment (peers are called with this engine's admin token)`,
+    )
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`
+}
+
+/**
+ * Parse `--peers` / `LI_PEERS`: `http://10.1.2.3:8080,http://10.1.2.4:8080`, or
+ * `dns:<name>:<port>` (resolved when needed). Throws AppError `APP_BAD_ARGUMENT` naming `what`.
+ */
+export function parsePeers(value: string, what: string): PeerSpec {
+  const v = value.trim()
+  if (v.startsWith('dns:')) {
+    const m = /^dns:([^:\s]+):([^:\s]*)$/.exec(v)
+    const name = m?.[1] ?? ''
+    if (m === null || !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(name) || isIP(name) !== 0) {
+      throw bad(
+        `${what} must be dns:<name>:<port> with a DNS name (e.g. dns:li-engine-headless:8080), got "${value}"`,
+      )
+    }
+    return { kind: 'dns', name, port: parsePort(m[2] ?? '', `${what} (port of ${name})`) }
+  }
+  const parts = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  if (parts.length === 0) {
+    throw bad(
+      `${what} needs http(s)://host:port of each other engine, comma separated, or dns:<name>:<port>`,
+    )
+  }
+  const urls: string[] = []
+  for (const p of parts) {
+    const u = peerUrl(p, what)
+    if (!urls.includes(u)) urls.push(u)
+  }
+  return { kind: 'urls', urls }
+}
+
+/** Parse `--instance` / `LI_INSTANCE`: 1–100 letters, digits or `._:-`. */
+export function parseInstance(value: string, what: string): string {
+  const v = value.trim()
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(v)) {
+    throw bad(
+      `${what} must be 1-100 letters, digits or ._:- starting with a letter or digit (e.g. the pod name), got "${value}"`,
+    )
+  }
+  return v
 }
 
 /** Defaults of the embedded mode. */
@@ -135,6 +217,8 @@ export const RUN_OPTIONS = {
   plugin: { type: 'string', multiple: true },
   'tls-config': { type: 'string' },
   'retention-days': { type: 'string' },
+  peers: { type: 'string' },
+  instance: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -185,6 +269,8 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
   const [logLevel, logName] = pick(values['log-level'], 'LI_LOG_LEVEL')
   const [tlsConfig] = pick(values['tls-config'], 'LI_TLS_CONFIG')
   const [retention, retentionName] = pick(values['retention-days'], 'LI_RETENTION_DAYS')
+  const [peers, peersName] = pick(values.peers, 'LI_PEERS')
+  const [instance, instanceName] = pick(values.instance, 'LI_INSTANCE')
   const config: RunConfig = {
     production,
     dataDir: dataDir || RUN_DEFAULTS.dataDir,
@@ -199,6 +285,10 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
       ? parseSeconds(env.LI_DRAIN_TIMEOUT, 'LI_DRAIN_TIMEOUT')
       : RUN_DEFAULTS.drainTimeout,
   }
+  if (instance !== undefined && instance !== '') {
+    config.instance = parseInstance(instance, instanceName)
+  }
+  if (peers !== undefined && peers !== '') config.peers = parsePeers(peers, peersName)
   const plugins = pluginNames(values.plugin, env)
   if (plugins.length > 0) config.plugins = plugins
   if (redisUrl) config.redisUrl = redis(redisUrl, redisName)

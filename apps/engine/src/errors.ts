@@ -6,6 +6,8 @@ export type AppErrorCode =
   /** SIGTERM/SIGINT arrived while the production was starting; it stopped cleanly (exit 0). */
   | 'APP_STOPPED_WHILE_STARTING'
   | 'APP_INVALID_ARGUMENT'
+  /** Another engine of the cluster (`--peers`) could not be reached or gave no usable answer. */
+  | 'APP_PEER_FAILED'
   | 'APP_INTERNAL'
 
 /** The one error class of the app: `code` is stable, `message` says what was wrong and what to do. */

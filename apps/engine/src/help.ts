@@ -29,6 +29,10 @@ Options (each also from the environment):
   --tls-config FILE     JSON: each SSLConfig name -> { cert, key, ca, ... }  LI_TLS_CONFIG
   --retention-days N    keep completed messages N days, then purge them;  LI_RETENTION_DAYS (30)
                         0 keeps everything (the store grows until the disk is full)
+  --peers LIST          the other engines for scope=cluster answers:      LI_PEERS
+                        http://10.1.2.3:8080,http://10.1.2.4:8080, or
+                        dns:<name>:<port> (each A/AAAA address, re-resolved every 10 s)
+  --instance NAME       this engine's name in cluster answers             LI_INSTANCE (hostname)
   -h, --help            this help
 Environment only:
   LI_PRODUCTION         the production file when none is given

@@ -1,7 +1,16 @@
 // Hand-written export list of the app (the `li-engine` bin is dist/cli.js).
 export { AppError, isAppError } from './errors.js'
 export type { AppErrorCode } from './errors.js'
-export { createApp, HOST_ACTIONS, tokensEqual } from './app.js'
+export { createApp, HOST_ACTIONS, SCOPES, tokensEqual } from './app.js'
+export {
+  Cluster,
+  PeerHttpError,
+  PEER_TIMEOUT_MS,
+  PEER_CACHE_MS,
+  encodeClusterCursor,
+  decodeClusterCursor,
+} from './cluster.js'
+export type { ClusterOptions, ClusterCursor, EngineOutcome, NamedPeer } from './cluster.js'
 export type { AppDeps } from './app.js'
 export { runEngine, LOOKUP_TABLES_FILE } from './main.js'
 export type { RunningEngine, RunEngineOptions } from './main.js'
@@ -14,8 +23,10 @@ export {
   LOG_LEVELS,
   CHECK_OPTIONS,
   pluginNames,
+  parsePeers,
+  parseInstance,
 } from './config.js'
-export type { RunConfig, SyncMode, LogLevel } from './config.js'
+export type { RunConfig, SyncMode, LogLevel, PeerSpec } from './config.js'
 export { ensureAdminToken, ADMIN_TOKEN_FILE } from './admin-token.js'
 export type { AdminToken } from './admin-token.js'
 export { loadPlugins, PLUGIN_API } from './plugins.js'

@@ -11,6 +11,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 import { serve } from '@hono/node-server'
 import { Engine, HttpServiceHost, LookupTables } from '@li/engine'
@@ -153,6 +154,8 @@ export async function runEngine(
     adminToken: token.token,
     logger,
     onLookupTablesChanged: (tables) => saveTables(dataDir, tables),
+    instance: config.instance ?? os.hostname(),
+    peers: config.peers,
   })
   // HTTP first: /health/live, /metrics and GET /api/production answer while the engine starts,
   // which can take minutes when many WAL entries of the previous run are resumed; readiness
@@ -281,6 +284,13 @@ export async function runEngine(
       dataDir,
       syncMode: config.syncMode,
       queues: config.redisUrl === undefined ? 'memory' : 'redis',
+      instance: config.instance ?? os.hostname(),
+      peers:
+        config.peers === undefined
+          ? 'none'
+          : config.peers.kind === 'dns'
+            ? `dns:${config.peers.name}:${config.peers.port}`
+            : config.peers.urls,
       // 0: scheduled purges are off and the message store grows until the disk is full.
       retentionDays: status.retention.days,
     },

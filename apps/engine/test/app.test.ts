@@ -428,6 +428,14 @@ describe('createApp', { timeout: 30_000 }, () => {
     expect(q2.state).toBe('ready')
     // Body never listed.
     expect(JSON.stringify(page)).not.toContain('MSH|')
+    // The production status names the message EPR.Out is retrying, and why.
+    const prod = (await (await call('GET', '/api/production')).json()) as {
+      items: { name: string; retrying?: { queueMessageId: string; lastError: string }[] }[]
+    }
+    const epr = prod.items.find((i) => i.name === 'EPR.Out')
+    expect(epr?.retrying?.map((m) => m.queueMessageId)).toEqual([held.id])
+    expect(epr?.retrying?.[0]?.lastError).toMatch(/connect/)
+    expect(prod.items.find((i) => i.name === 'Router')?.retrying).toBeUndefined()
 
     const all = (await (await call('GET', '/api/queues')).json()) as {
       queues: { host: string; depth: number; deadLetters: number }[]
@@ -480,6 +488,61 @@ describe('createApp', { timeout: 30_000 }, () => {
       const b = (await (await call('GET', '/api/queues/EPR.Out')).json()) as { depth: number }
       return b.depth === 0
     }, 'EPR.Out empty')
+  })
+
+  it('resends an edited copy of a stored message, and sends test messages to a host', async () => {
+    const sender = await MllpSender.connect(inPort)
+    expect(await sender.send(hl7('ORU^R01', 'EDIT-1'))).toBe('AA')
+    sender.close()
+    const stored = await waitFor(async () => {
+      const r = await call('GET', '/api/messages?host=MLLP.In&correlationId=EDIT-1')
+      return ((await r.json()) as { messages: { id: string }[] }).messages[0]
+    }, 'EDIT-1 stored')
+    const original = (
+      (await (await call('GET', `/api/messages/${stored.id}`)).json()) as {
+        message: { payload: string }
+      }
+    ).message.payload
+    // Edited as an operator would, pasted with \n line ends.
+    const edited = original.replace('EDIT-1', 'EDIT-1B').split('\r').join('\n')
+    const r = await call('POST', `/api/messages/${stored.id}/resend`, {
+      target: 'File.Out',
+      message: edited,
+    })
+    expect(r.status).toBe(202)
+    const resent = ((await r.json()) as { resent: { storeId: string } }).resent
+    const copy = (await (await call('GET', `/api/messages/${resent.storeId}`)).json()) as {
+      message: { payload: string; metadata: Record<string, unknown> }
+    }
+    expect(copy.message.payload).toContain('EDIT-1B')
+    expect(copy.message.payload).not.toContain('\n')
+    expect(copy.message.metadata).toMatchObject({ resentFrom: stored.id, edited: true })
+    const bad = await call('POST', `/api/messages/${stored.id}/resend`, { message: 'not HL7' })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe(
+      'ENGINE_INVALID_ARGUMENT',
+    )
+
+    const t = await call('POST', '/api/test-messages', {
+      target: 'File.Out',
+      message: hl7('ADT^A01', 'TEST-APP-1'),
+    })
+    expect(t.status).toBe(202)
+    const sent = ((await t.json()) as { sent: { storeId: string } }).sent
+    const rec = (await (await call('GET', `/api/messages/${sent.storeId}`)).json()) as {
+      message: { hostName: string }
+    }
+    expect(rec.message.hostName).toBe('EnsLib.Testing.Service')
+    for (const [body, status] of [
+      [{ target: 'MLLP.In', message: hl7('ADT^A01', 'T-2') }, 400],
+      [{ target: 'Nobody', message: hl7('ADT^A01', 'T-3') }, 404],
+      [{ target: 'File.Out', message: 'garbage' }, 400],
+      [{ target: 'File.Out' }, 400],
+    ] as const) {
+      expect((await call('POST', '/api/test-messages', body)).status, JSON.stringify(body)).toBe(
+        status,
+      )
+    }
   })
 
   it('lists dead letters (none yet) as JSON', async () => {

@@ -74,6 +74,35 @@ describe('Kubernetes manifests', () => {
     expect(svc.spec.ports.map((p: { port: number }) => p.port).sort()).toEqual([2575, 8080])
   })
 
+  it('give each engine its pod name and the other engines through the headless Service', () => {
+    const all = docs('engine.yaml')
+    const sts = find(all, 'StatefulSet', (d) => d.kind === 'StatefulSet')
+    const c = sts.spec.template.spec.containers[0]
+    const env = (name: string): Doc | undefined =>
+      c.env.find((e: { name: string }) => e.name === name)
+    expect(env('LI_INSTANCE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name')
+    const peers = /^dns:([^:]+):(\d+)$/.exec(String(env('LI_PEERS')?.value))
+    expect(peers, 'LI_PEERS=dns:<service>:<port>').not.toBeNull()
+    // The DNS name is the StatefulSet's headless Service, on the port the API listens on.
+    const headless = find(
+      all,
+      'headless Service',
+      (d) => d.kind === 'Service' && d.metadata.name === peers?.[1],
+    )
+    expect(sts.spec.serviceName).toBe(headless.metadata.name)
+    expect(headless.spec.clusterIP).toBe('None')
+    // Pods that are not ready still hold parts of the traces: they must be listed, not left out.
+    expect(headless.spec.publishNotReadyAddresses).toBe(true)
+    expect(headless.spec.selector).toEqual(sts.spec.template.metadata.labels)
+    const port = headless.spec.ports.find((p: { port: number }) => p.port === Number(peers?.[2]))
+    expect(port?.targetPort).toBe('http')
+    expect(c.ports.find((p: { name: string }) => p.name === 'http')?.containerPort).toBe(
+      Number(env('LI_HTTP_PORT')?.value),
+    )
+    // The API token the peers are called with is the same Secret in every pod.
+    expect(env('LI_ADMIN_TOKEN')?.valueFrom?.secretKeyRef?.name).toBe('li-engine-admin')
+  })
+
   it('ship the production as a ConfigMap that passes check, and a persistent Redis', async () => {
     const cm = find(docs('configmap.yaml'), 'ConfigMap')
     expect(cm.kind).toBe('ConfigMap')
