@@ -1,7 +1,8 @@
 // Two engine processes sharing Redis queues, each with its own message store: store ids are per
 // store, so the id of an inbound record of one engine names another message in the other. A
 // branch that fails on the engine that did not receive the message must not mark that engine's
-// unrelated record failed. Real redis-server, real MLLP sockets.
+// unrelated record failed; it is recorded there as a failed outbound record of its own.
+// Real redis-server, real MLLP sockets.
 import { randomUUID } from 'node:crypto'
 import { redisUrl } from '@li/vitest-config/redis'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -73,5 +74,19 @@ describe('a branch failing on another engine than the one that received the mess
     expect(msaCode(await sendMllp(portOf(b, 'In'), hl7('ADT^A01', 'OK-B2')))).toBe('AA')
     expect((await finalState(b, 'In', 'OK-B2')).state).toBe('completed')
     expect((await b.store.get(okB.id))?.state).toBe('completed')
+    // The failed branch is recorded on B, where it failed, with its body: a search for failed
+    // messages there finds it, and it can be resent from there.
+    const failed = (await b.store.query({ state: 'failed', limit: 10 })).records
+    expect(failed).toHaveLength(1)
+    expect(failed[0]).toMatchObject({
+      hostName: 'Out',
+      sessionId: session,
+      correlationId: 'FAIL-A',
+      direction: 'outbound',
+    })
+    const detail = await b.store.get(failed[0]!.id)
+    expect(detail?.payload).toContain('FAIL-A')
+    expect(detail?.error ?? '').toMatch(/AE/)
+    expect(detail?.metadata).toMatchObject({ receivedElsewhere: true, rootStoreId: failA.id })
   }, 60_000)
 })

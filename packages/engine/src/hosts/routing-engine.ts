@@ -466,7 +466,7 @@ export class RoutingEngineHost extends QueueHost {
     if (this.#settings.boolean('AlertOnError', false))
       this.ctx.alert(this.name, `routing failed: ${text}`, env.sessionId)
     path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
-    await path.settle(env, 'failed')
+    await path.settle(env, 'failed', { host: this.name, error: text })
     return { ack: false, requeue: false, error: text }
   }
 }

@@ -904,12 +904,16 @@ export class MessagePath {
    * last branch completes the WAL entry and marks the inbound record; those writes are issued
    * here and not waited for (see the module header), so the worker goes on to its next message.
    */
-  async settle(env: Envelope, outcome: PathOutcome): Promise<void> {
+  async settle(
+    env: Envelope,
+    outcome: PathOutcome,
+    failure?: { host: string; error: string },
+  ): Promise<void> {
     const t = this.#tracked.get(env.walId)
     if (t === undefined) {
       // Not tracked here (Redis hand-off, another process, or a redriven dead letter).
       if (outcome === 'failed') {
-        await this.#markRootFailed(env).catch((e: unknown) => {
+        await this.#markRootFailed(env, failure).catch((e: unknown) => {
           this.#o.logger.warn(
             { err: errorText(e), sessionId: env.sessionId },
             'could not mark the message failed',
@@ -941,18 +945,34 @@ export class MessagePath {
    * Mark the inbound record of an untracked envelope failed, if this engine's store holds it.
    * With Redis queues the message may have come in through another engine process, whose store
    * holds its inbound record: store ids are per store, so the same id here names another
-   * message. The session id tells them apart (a read, on the failure path only).
+   * message. The session id tells them apart (a read, on the failure path only); the branch
+   * (`failure`) is then stored here as a failed outbound record.
    */
-  async #markRootFailed(env: Envelope): Promise<void> {
+  async #markRootFailed(
+    env: Envelope,
+    failure: { host: string; error: string } | undefined,
+  ): Promise<void> {
     const rec = await this.#store.get(env.rootStoreId)
-    if (rec === undefined || rec === null || rec.sessionId !== env.sessionId) {
-      this.#o.logger.debug(
-        { sessionId: env.sessionId, rootStoreId: env.rootStoreId },
-        'failed branch of a message received by another engine: its inbound record is not here',
-      )
+    if (rec !== undefined && rec !== null && rec.sessionId === env.sessionId) {
+      await this.#store.markFailed(env.rootStoreId, 'one or more branches failed')
       return
     }
-    await this.#store.markFailed(env.rootStoreId, 'one or more branches failed')
+    if (failure === undefined) return
+    // Received by another engine: the failed branch is recorded here, where it failed, with its
+    // body, so that a search for failed messages (on this engine, or `scope=cluster`) finds it
+    // and it can be resent from here.
+    const header = env.format === 'json' ? undefined : peekHeader(env.raw)
+    const own = await this.#store.store({
+      hostName: failure.host,
+      messageId: env.messageId,
+      payload: env.raw,
+      messageType: header?.messageType ?? env.msgClass ?? '',
+      correlationId: env.messageId,
+      sessionId: env.sessionId,
+      direction: 'outbound',
+      metadata: { receivedElsewhere: true, rootStoreId: env.rootStoreId, source: env.source },
+    })
+    await this.#store.markFailed(own.id, failure.error)
   }
 
   /**

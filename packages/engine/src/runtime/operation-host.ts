@@ -401,7 +401,7 @@ export abstract class OperationHost extends QueueHost {
       'message aborted by operator',
     )
     path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
-    await path.settle(env, 'failed')
+    await path.settle(env, 'failed', { host: this.name, error: text })
     // The request through the queue (if that is how it came) is done with.
     const { queue } = this.ctx
     if (queue.clearCancel !== undefined) {
@@ -466,7 +466,7 @@ export abstract class OperationHost extends QueueHost {
         )
         if (this.#alertOnError) this.ctx.alert(this.name, text, env.sessionId)
         path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
-        await path.settle(env, 'failed')
+        await path.settle(env, 'failed', { host: this.name, error: text })
         return { ack: false, requeue: false, error: text }
       }
       case 'disable': {

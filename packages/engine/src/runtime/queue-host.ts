@@ -171,7 +171,8 @@ export abstract class QueueHost extends Host {
         this.logger.error({ err: errorText(e), queueMessage: m.id }, 'message handling failed')
         d = { ack: false, requeue: false, error: errorText(e) }
         if (env !== undefined) {
-          await this.ctx.path.settle(env, 'failed').catch((se: unknown) => {
+          const failure = { host: this.name, error: errorText(e) }
+          await this.ctx.path.settle(env, 'failed', failure).catch((se: unknown) => {
             this.logger.error(
               { err: errorText(se), queueMessage: m.id },
               'could not record the failed branch; the message stays in the WAL',

@@ -339,15 +339,9 @@ export class QueueView {
       return
     }
     metrics.recordMessageFailed(host, 'aborted')
-    path.hopLater(
-      env.sessionId,
-      env.storeId,
-      env.source,
-      host,
-      'failed',
-      `aborted by operator: ${reason}`,
-    )
-    await path.settle(env, 'failed')
+    const text = `aborted by operator: ${reason}`
+    path.hopLater(env.sessionId, env.storeId, env.source, host, 'failed', text)
+    await path.settle(env, 'failed', { host, error: text })
   }
 
   #queued(name: string): QueueHost {
