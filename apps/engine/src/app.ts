@@ -150,8 +150,31 @@ const queueQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z.string().min(1).max(500).optional(),
+    scope,
   })
   .strict()
+/** What a peer's `GET /api/production` says about the messages its operations retry. */
+const peerRetryingSchema = z.object({
+  items: z.array(
+    z.object({
+      name: z.string(),
+      retrying: z
+        .array(
+          z
+            .object({
+              queueMessageId: z.string(),
+              attempts: z.number(),
+              phase: z.string(),
+              since: z.string(),
+              lastError: z.string().nullable(),
+              nextAttemptAt: z.string().nullable(),
+            })
+            .passthrough(),
+        )
+        .optional(),
+    }),
+  ),
+})
 /** Why an operator aborts: kept in the trace and the log (no patient data, please). */
 const abortBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict()
 const abortAllBodySchema = z
@@ -917,9 +940,36 @@ export function createApp(deps: AppDeps): Hono {
       return fail(c, 404, 'APP_UNKNOWN_HOST', `no queued item named "${host}"`)
     }
     const page = await engine.queueContents(host, { limit: q.limit, cursor: q.cursor ?? null })
+    // The queue is the same from every engine (Redis); which engine holds a message between
+    // retries, and why, only that engine knows: with scope=cluster each one is asked.
+    let held: Map<string, { engine: string; delivery: Record<string, unknown> }> | undefined
+    let engines: EngineOutcome[] | undefined
+    if (q.scope === 'cluster') {
+      held = new Map()
+      const out = await fanOut(
+        '/api/production',
+        () => Promise.resolve([] as z.infer<typeof peerRetryingSchema>['items']),
+        async (url) => peerRetryingSchema.parse(await cluster.get(url, '/api/production')).items,
+      )
+      engines = out.engines
+      for (const a of out.answers) {
+        for (const m of a.value.find((i) => i.name === host)?.retrying ?? []) {
+          const { queueMessageId, ...delivery } = m
+          held.set(queueMessageId, { engine: a.engine, delivery })
+        }
+      }
+    }
     return c.json({
       ...page,
+      ...(engines === undefined ? {} : { engines }),
       messages: page.messages.map((m) => ({
+        ...(held === undefined
+          ? {}
+          : m.delivery !== undefined
+            ? { heldBy: instance }
+            : held.has(m.id)
+              ? { heldBy: held.get(m.id)?.engine, delivery: held.get(m.id)?.delivery }
+              : {}),
         ...m,
         enqueuedAt: new Date(m.enqueuedAt).toISOString(),
         dueAt: m.dueAt === null ? null : new Date(m.dueAt).toISOString(),

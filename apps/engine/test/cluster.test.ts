@@ -16,6 +16,7 @@ import {
   EngineProcess,
   MllpPeer,
   MllpSender,
+  controlIdOf,
   freePort,
   hl7,
   removeDir,
@@ -386,6 +387,53 @@ describe('scope=cluster across three engines sharing Redis', { timeout: 90_000 }
     expect((await get(A(), '/api/sessions/no-such-session?scope=cluster'))[0]).toBe(404)
     expect((await get(A(), '/api/sessions/x?scope=all'))[0]).toBe(400)
     expect((await get(A(), '/api/messages?scope=all'))[0]).toBe(400)
+  })
+
+  it('shows which engine retries a queued message, and aborts it from another engine', async () => {
+    interface QueueEntryJson {
+      id: string
+      messageId: string | null
+      state: string
+      heldBy?: string
+      delivery?: { attempts: number; phase: string; lastError: string | null }
+    }
+    // The receiver stays silent for STUCK messages: C's EPR.Out retries it for ever.
+    receiver.behave = (m) => (controlIdOf(m).startsWith('STUCK') ? null : 'AA')
+    try {
+      const sender = await MllpSender.connect(A().inPort)
+      expect(await sender.send(hl7('ADT^A01', 'STUCK-1'))).toBe('AA')
+      sender.close()
+      const page = await waitFor(async () => {
+        const [, body] = await get<{ messages: QueueEntryJson[]; engines: Outcome[] }>(
+          B(),
+          '/api/queues/EPR.Out?scope=cluster',
+        )
+        const m = body.messages.find((x) => x.messageId === 'STUCK-1')
+        return m?.delivery?.phase === 'retrying' ? body : undefined
+      }, 'STUCK-1 retried by C, seen from B')
+      const stuck = page.messages.find((x) => x.messageId === 'STUCK-1')!
+      expect(stuck).toMatchObject({ state: 'in-flight', heldBy: 'engine-c' })
+      expect(stuck.delivery?.lastError).toMatch(/ACK|respon/i)
+      expect(page.engines.every((e) => e.ok)).toBe(true)
+      // Local scope: the same queue, without what only C knows.
+      const [, local] = await get<{ messages: QueueEntryJson[] }>(B(), '/api/queues/EPR.Out')
+      const seen = local.messages.find((x) => x.id === stuck.id)
+      expect(seen?.state).toBe('in-flight')
+      expect(seen?.delivery).toBeUndefined()
+      expect(seen?.heldBy).toBeUndefined()
+      // Aborted through A's API: C gives it up at its next check.
+      const r = await fetch(`${A().url}/api/queues/EPR.Out/messages/${stuck.id}/abort`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'receiver never answers it' }),
+      })
+      expect(r.status).toBe(200)
+      expect(((await r.json()) as { abort: { outcome: string } }).abort.outcome).toBe('aborted')
+      const [, after] = await get<{ messages: QueueEntryJson[] }>(C(), '/api/queues/EPR.Out')
+      expect(after.messages.map((x) => x.id)).not.toContain(stuck.id)
+    } finally {
+      receiver.behave = () => 'AA'
+    }
   })
 
   it('li-engine run takes LI_INSTANCE and LI_PEERS', async () => {
