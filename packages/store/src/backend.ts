@@ -98,8 +98,26 @@ export interface StoreBackend {
   trace(sessionId: string): Promise<Hop[]>
   /** Deletes one bounded chunk in one transaction. */
   purgeChunk(request: PurgeChunkRequest): Promise<PurgeChunkResult>
+  /**
+   * Gives up to `maxPages` pages that purges freed back to the file system (SQLite: incremental
+   * vacuum). Backends without a file leave it out.
+   */
+  reclaim?(maxPages: number): Promise<ReclaimResult>
   /** Releases the storage. Called once by `stop()` after the last write has settled. */
   close(): Promise<void>
+}
+
+/** What one `reclaim` step did. */
+export interface ReclaimResult {
+  /** Bytes given back to the file system by this step. */
+  freedBytes: number
+  /** Bytes still free inside the file (reused by later writes, or given back by later steps). */
+  freeBytes: number
+  /**
+   * False when the file cannot give space back while open (an SQLite file created without
+   * incremental vacuum, by a version before it): only an offline VACUUM shrinks it.
+   */
+  incremental: boolean
 }
 
 /**

@@ -90,7 +90,17 @@ export interface MessageStoreEvents {
   batch: [info: { size: number; durationMs: number; failed: boolean }]
   /** A purge chunk committed; `deleted` is the running total of this purge, `durationMs` the chunk's. */
   purge: [info: { deleted: number; done: boolean; durationMs: number }]
+  /**
+   * After a purge, the space it freed was given back to the file system (`bytes`, in steps of at
+   * most 8 MiB, then this event once). `freeBytes` is what stays free inside the file;
+   * `incremental` false means the file was created by a version without incremental vacuum and
+   * only an offline `VACUUM` shrinks it.
+   */
+  reclaim: [info: { bytes: number; freeBytes: number; incremental: boolean; durationMs: number }]
 }
+
+/** Pages given back per reclaim step after a purge (8 MiB with SQLite's 4 KiB pages). */
+const RECLAIM_PAGES = 2048
 
 interface Pending {
   op: WriteOp
@@ -589,8 +599,36 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
         done: after === undefined,
         durationMs: performance.now() - started,
       })
-      if (after === undefined) return deleted
+      if (after === undefined) {
+        if (deleted > 0) await this.#reclaim()
+        return deleted
+      }
       // Let queued writes, reads and timers run between chunks.
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+  }
+
+  /**
+   * Gives the space a purge freed back to the file system, a bounded step at a time (other
+   * writes run between steps); stops early at `stop()`. A failure is reported as the purge's.
+   */
+  async #reclaim(): Promise<void> {
+    const reclaim = this.#backend.reclaim?.bind(this.#backend)
+    if (reclaim === undefined) return
+    const started = performance.now()
+    let bytes = 0
+    for (;;) {
+      const r = await reclaim(RECLAIM_PAGES)
+      bytes += r.freedBytes
+      if (!r.incremental || r.freedBytes === 0 || r.freeBytes === 0 || this.#status !== 'open') {
+        this.emit('reclaim', {
+          bytes,
+          freeBytes: r.freeBytes,
+          incremental: r.incremental,
+          durationMs: performance.now() - started,
+        })
+        return
+      }
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
   }

@@ -103,6 +103,64 @@ describe('SqliteBackend', () => {
     }
   })
 
+  it('gives the space a purge freed back to the file system (new files: incremental vacuum)', async () => {
+    const path = join(dir, 'reclaim.db')
+    let t = Date.UTC(2026, 0, 1)
+    const fill = async (store: MessageStore): Promise<void> => {
+      const body = `${base.payload}\rOBX|1|TX|||${'x'.repeat(8000)}`
+      for (let i = 0; i < 3000; i += 500) {
+        const recs = await Promise.all(
+          Array.from({ length: 500 }, (_, j) =>
+            store.store({ ...base, payload: body, sessionId: `r${i + j}` }),
+          ),
+        )
+        await Promise.all(recs.map((r) => store.markCompleted(r.id)))
+      }
+    }
+    const sizeOf = (file: string): number => {
+      const db = new Database(file, { readonly: true })
+      try {
+        const pages = db.pragma('page_count', { simple: true }) as number
+        const size = db.pragma('page_size', { simple: true }) as number
+        return pages * size
+      } finally {
+        db.close()
+      }
+    }
+    let store = await open({ path, now: () => new Date(t) })
+    await fill(store)
+    await store.stop()
+    const full = sizeOf(path)
+    expect(full).toBeGreaterThan(20 * 1024 * 1024)
+
+    store = await open({ path, now: () => new Date(t) })
+    const reclaimed: { bytes: number; incremental: boolean }[] = []
+    store.on('reclaim', (r) => reclaimed.push(r))
+    t += 60_000
+    expect(await store.purge({ olderThan: new Date(t) })).toBe(3000)
+    await store.stop()
+    expect(reclaimed).toHaveLength(1)
+    expect(reclaimed[0]?.incremental).toBe(true)
+    expect(reclaimed[0]?.bytes).toBeGreaterThan(full / 2)
+    expect(sizeOf(path)).toBeLessThan(full / 4)
+
+    // A file made before incremental vacuum (auto_vacuum NONE) says so and stays as it is.
+    const old = join(dir, 'old.db')
+    const raw = new Database(old)
+    raw.pragma('journal_mode = WAL')
+    migrateSqlite(raw)
+    raw.close()
+    store = await open({ path: old, now: () => new Date(t) })
+    await fill(store)
+    const before = sizeOf(old)
+    const seen: { bytes: number; incremental: boolean; freeBytes: number }[] = []
+    store.on('reclaim', (r) => seen.push(r))
+    t += 60_000
+    expect(await store.purge({ olderThan: new Date(t) })).toBe(3000)
+    expect(seen).toEqual([expect.objectContaining({ bytes: 0, incremental: false })])
+    expect(seen[0]?.freeBytes).toBeGreaterThan(before / 2)
+  })
+
   it('upgrades a version 1 database to the current schema at start(), keeping its rows', async () => {
     const path = join(dir, 'v1.db')
     const db = new Database(path)

@@ -24,6 +24,7 @@ import Database from 'better-sqlite3'
 import type {
   PurgeChunkRequest,
   PurgeChunkResult,
+  ReclaimResult,
   StoreBackend,
   WriteOp,
   WriteOutcome,
@@ -254,6 +255,10 @@ export class SqliteBackend implements StoreBackend {
     }
     try {
       db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`)
+      // Takes effect only in a new, empty file, and only before the switch to WAL writes its
+      // header (an existing file keeps its mode until an offline VACUUM): purged pages can then be
+      // given back to the file system (`reclaim`).
+      db.pragma('auto_vacuum = INCREMENTAL')
       const mode = db.pragma('journal_mode = WAL', { simple: true }) as string
       if (mode !== 'wal') {
         throw new StoreError(
@@ -443,6 +448,32 @@ export class SqliteBackend implements StoreBackend {
       return Promise.resolve(db.transaction(() => this.#purgeHops(params))())
     } catch (e) {
       return Promise.reject(toStoreError(e, `purging ${this.path}`))
+    }
+  }
+
+  /**
+   * `PRAGMA incremental_vacuum(maxPages)`: moves pages from the end of the file into free ones
+   * and truncates it (the file shrinks at the next WAL checkpoint). One bounded step, so other
+   * writes wait at most for it.
+   */
+  reclaim(maxPages: number): Promise<ReclaimResult> {
+    try {
+      const db = this.#database()
+      const pageSize = db.pragma('page_size', { simple: true }) as number
+      const before = db.pragma('freelist_count', { simple: true }) as number
+      const incremental = (db.pragma('auto_vacuum', { simple: true }) as number) === 2
+      if (!incremental || before === 0) {
+        return Promise.resolve({ freedBytes: 0, freeBytes: before * pageSize, incremental })
+      }
+      db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(maxPages))})`)
+      const after = db.pragma('freelist_count', { simple: true }) as number
+      return Promise.resolve({
+        freedBytes: (before - after) * pageSize,
+        freeBytes: after * pageSize,
+        incremental,
+      })
+    } catch (e) {
+      return Promise.reject(toStoreError(e, `reclaiming free space in ${this.path}`))
     }
   }
 

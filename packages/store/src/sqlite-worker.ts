@@ -25,6 +25,7 @@ export interface WorkerCall {
     | 'query'
     | 'trace'
     | 'purgeChunk'
+    | 'reclaim'
     | 'close'
   args: unknown[]
 }
@@ -66,6 +67,8 @@ if (port !== null) {
         return backend.trace(arg as string)
       case 'purgeChunk':
         return backend.purgeChunk(arg as PurgeChunkRequest)
+      case 'reclaim':
+        return backend.reclaim(arg as number)
       case 'close':
         return backend.close()
     }

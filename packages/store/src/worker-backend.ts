@@ -19,6 +19,7 @@ import { Worker } from 'node:worker_threads'
 import type {
   PurgeChunkRequest,
   PurgeChunkResult,
+  ReclaimResult,
   StoreBackend,
   WriteOp,
   WriteOutcome,
@@ -127,6 +128,10 @@ export class WorkerSqliteBackend implements StoreBackend {
 
   purgeChunk(request: PurgeChunkRequest): Promise<PurgeChunkResult> {
     return this.#call('purgeChunk', [request]) as Promise<PurgeChunkResult>
+  }
+
+  reclaim(maxPages: number): Promise<ReclaimResult> {
+    return this.#call('reclaim', [maxPages]) as Promise<ReclaimResult>
   }
 
   async close(): Promise<void> {

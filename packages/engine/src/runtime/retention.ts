@@ -227,6 +227,31 @@ export class Retention {
       deleted = info.deleted
     }
     store.on('purge', onChunk)
+    // The space the purge freed, given back to the volume (or, for a store file made before
+    // incremental vacuum, kept inside the file for new messages until an offline VACUUM).
+    const onReclaim = (info: {
+      bytes: number
+      freeBytes: number
+      incremental: boolean
+      durationMs: number
+    }): void => {
+      if (info.incremental) {
+        log.info(
+          {
+            reclaimedBytes: info.bytes,
+            freeBytes: info.freeBytes,
+            durationMs: Math.round(info.durationMs),
+          },
+          'purge gave space back to the data volume',
+        )
+      } else {
+        log.info(
+          { freeBytes: info.freeBytes },
+          'purged space is reused for new messages but not given back to the volume: this message store file predates incremental vacuum; to shrink it, stop the engine and run sqlite3 messages.db "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;"',
+        )
+      }
+    }
+    store.on('reclaim', onReclaim)
     const started = performance.now()
     try {
       deleted = await store.purge({
@@ -264,6 +289,7 @@ export class Retention {
       throw e
     } finally {
       store.off('purge', onChunk)
+      store.off('reclaim', onReclaim)
     }
   }
 
