@@ -607,16 +607,8 @@ export class MemoryBackend implements QueueBackend {
     for (const rec of this.#q(queue).dead.values()) {
       if (out.length >= limit) break
       out.push({
-        id: rec.id,
-        queue,
-        payload: this.#body(rec),
-        headers: this.#headers(rec),
-        priority: rec.priority,
-        orderingKey: rec.key === '' ? null : rec.key,
-        enqueuedAt: rec.enqueuedAt,
+        ...this.#fields(queue, rec),
         deadLetteredAt: rec.deadAt,
-        attempts: rec.attempts,
-        lastError: rec.lastError,
         history: rec.history === null ? [] : rec.history.map((h) => ({ ...h })),
       })
     }
@@ -804,20 +796,25 @@ export class MemoryBackend implements QueueBackend {
     return { outcome: 'not-found' }
   }
 
+  /** A message's fields with its body and headers (a spilled body is read back). */
+  #fields(queue: string, rec: Rec): RemovedMessage {
+    return {
+      id: rec.id,
+      queue,
+      payload: this.#body(rec),
+      headers: this.#headers(rec),
+      priority: rec.priority,
+      orderingKey: rec.key === '' ? null : rec.key,
+      attempts: rec.attempts,
+      enqueuedAt: rec.enqueuedAt,
+      lastError: rec.lastError,
+    }
+  }
+
   /** What `remove` hands back for `rec` (reads a spilled body; throws QUEUE_SPILL_READ_FAILED). */
   #removed(queue: string, rec: Rec): RemovedMessage {
     try {
-      return {
-        id: rec.id,
-        queue,
-        payload: this.#body(rec),
-        headers: this.#headers(rec),
-        priority: rec.priority,
-        orderingKey: rec.key === '' ? null : rec.key,
-        attempts: rec.attempts,
-        enqueuedAt: rec.enqueuedAt,
-        lastError: rec.lastError,
-      }
+      return this.#fields(queue, rec)
     } catch (e) {
       throw new QueueError(
         'QUEUE_SPILL_READ_FAILED',

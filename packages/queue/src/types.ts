@@ -227,27 +227,11 @@ export interface BrowseResult {
   cursor: string | null
 }
 
-/** A message taken out of its queue by `remove`, for the caller to record. */
-export interface RemovedMessage {
-  /** Message id. */
-  id: string
-  /** Queue name. */
-  queue: string
-  /** The body as sent. */
-  payload: string
-  /** Headers as sent. */
-  headers: Record<string, string>
-  /** Priority as sent. */
-  priority: number
-  /** Ordering key as sent, or null. */
-  orderingKey: string | null
-  /** Deliveries made (0 if never delivered). */
-  attempts: number
-  /** When it was sent (ms since epoch, clock of the backend). */
-  enqueuedAt: number
-  /** The last error (from nack, or the visibility timeout), or null. */
-  lastError: string | null
-}
+/**
+ * A message taken out of its queue by `remove`, for the caller to record: a dead letter's fields
+ * without the dead-letter time and delivery history (`attempts` is 0 if it was never delivered).
+ */
+export type RemovedMessage = Omit<DeadLetter, 'deadLetteredAt' | 'history'>
 
 /** What `remove` did. */
 export type RemoveResult =
