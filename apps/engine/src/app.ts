@@ -516,6 +516,7 @@ export function createApp(deps: AppDeps): Hono {
         c0 === 'ENGINE_INVALID_STATE' ||
         c0 === 'ENGINE_PURGE_RUNNING' ||
         c0 === 'ENGINE_TESTING_DISABLED' ||
+        c0 === 'ENGINE_RELOAD_REFUSED' ||
         c0 === 'QUEUE_CLOSED' ||
         c0.endsWith('_CLOSED')
       ) {
@@ -814,6 +815,15 @@ export function createApp(deps: AppDeps): Hono {
       'message resent',
     )
     return c.json({ resent: accepted }, 202)
+  })
+
+  // Edited rule classes and DTLs from the production file, applied without a restart (IRIS
+  // applies a saved rule to the next message); 409 ENGINE_RELOAD_REFUSED says what else changed.
+  api.post('/production/reload', async (c) => {
+    parseWith(z.object({}).strict(), await readJson(c), 'body')
+    const r = await engine.reloadRules()
+    logger?.info({ ...r }, 'production rules reloaded through the API')
+    return c.json({ reload: r })
   })
 
   // IRIS Testing Service: a new message to one router or operation (TestingEnabled productions).

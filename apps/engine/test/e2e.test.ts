@@ -1,6 +1,6 @@
 // End to end: the built `li-engine run` as a child process with an IRIS production on free ports
 // in a temp dir, talked to only over MLLP (a plain `net` sender and receiver) and HTTP.
-import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -218,6 +218,41 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
     expect((stop.json as { host: { state: string } }).host.state).toBe('STOPPED')
     const start = await engine.api('POST', '/api/hosts/File.Out/start')
     expect((start.json as { host: { state: string } }).host.state).toBe('RUNNING')
+  })
+
+  it('applies an edited routing rule from the production file without a restart', async () => {
+    const file = path.join(dir, 'production.xml')
+    const original = await readFile(file, 'utf8')
+    const oruToFile = '<send transform="" target="File.Out"></send>'
+    expect(original).toContain(oruToFile)
+    try {
+      // ORU now also goes to the EPR.
+      await writeFile(
+        file,
+        original.replace(oruToFile, oruToFile.replace('File.Out', 'EPR.Out,File.Out')),
+      )
+      const r = await engine.api('POST', '/api/production/reload')
+      expect(r.status).toBe(200)
+      expect(r.json).toEqual({
+        reload: { rules: ['Test.Rules'], transforms: [], restarted: ['Router'] },
+      })
+      expect(await sender.send(hl7('ORU^R01', 'ORU-RELOAD'))).toBe('AA')
+      await waitFor(() => peer.count('ORU-RELOAD') === 1, 'ORU-RELOAD at the EPR')
+      // A changed setting is not applied this way: 409, and the rule in force stays.
+      await writeFile(
+        file,
+        original.replace(
+          '<Setting Target="Host" Name="RetryInterval">',
+          '<Setting Target="Host" Name="AlertOnError">1</Setting><Setting Target="Host" Name="RetryInterval">',
+        ),
+      )
+      const refused = await engine.api('POST', '/api/production/reload')
+      expect(refused.status).toBe(409)
+      expect((refused.json as { error: { code: string } }).error.code).toBe('ENGINE_RELOAD_REFUSED')
+    } finally {
+      await writeFile(file, original)
+      expect((await engine.api('POST', '/api/production/reload')).status).toBe(200)
+    }
   })
 })
 

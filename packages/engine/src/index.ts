@@ -115,6 +115,7 @@ export {
 export type {
   EngineConfig,
   EngineEvents,
+  RulesReload,
   EngineItemStatus,
   EngineState,
   EngineStatus,
