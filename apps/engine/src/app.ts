@@ -926,19 +926,13 @@ export function createApp(deps: AppDeps): Hono {
   api.get('/queues', async (c) => {
     const out: unknown[] = []
     for (const name of queueNames(engine)) {
-      const [depth, inFlight, oldestAgeMs, dead] = await Promise.all([
+      const [depth, inFlight, oldestAgeMs, deadLetters] = await Promise.all([
         engine.queue.depth(name),
         engine.queue.inFlight(name),
         engine.queue.oldestAgeMs(name),
-        engine.queue.deadLetters(name, { limit: 1000 }),
+        engine.queue.deadLetterCount(name),
       ])
-      out.push({
-        host: name,
-        depth: depth + inFlight,
-        inFlight,
-        oldestAgeMs,
-        deadLetters: dead.length,
-      })
+      out.push({ host: name, depth: depth + inFlight, inFlight, oldestAgeMs, deadLetters })
     }
     return c.json({ queues: out })
   })

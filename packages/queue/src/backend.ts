@@ -76,6 +76,8 @@ export interface QueueBackend {
   extend(queue: string, id: string, receipt: string, ms: number): Promise<boolean>
   stats(queue: string): Promise<BackendStats>
   deadLetters(queue: string, limit: number): Promise<DeadLetter[]>
+  /** How many dead letters the queue holds (without reading them). */
+  deadLetterCount(queue: string): Promise<number>
   /** Moves one dead letter (id) or all (null) back to the queue; returns how many moved. */
   redrive(queue: string, id: string | null): Promise<number>
   /** Records a cancel request for message `id` of `queue` (see MessageQueue.requestCancel). */

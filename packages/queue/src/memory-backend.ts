@@ -602,6 +602,10 @@ export class MemoryBackend implements QueueBackend {
     }
   }
 
+  async deadLetterCount(queue: string): Promise<number> {
+    return this.#q(queue).dead.size
+  }
+
   async deadLetters(queue: string, limit: number): Promise<DeadLetter[]> {
     const out: DeadLetter[] = []
     for (const rec of this.#q(queue).dead.values()) {

@@ -172,8 +172,11 @@ describe.each(backends)('MessageQueue contract (%s)', (backend) => {
       'dead-lettered',
     )
     expect((await mq.deadLetters('q', { limit: 1 }))[0]?.lastError).toBe('rejected')
+    expect(await mq.deadLetterCount('q')).toBe(1)
+    expect(await mq.deadLetterCount('other')).toBe(0)
     await mq.send('q', 'b')
     expect(await mq.redrive('q')).toBe(1)
+    expect(await mq.deadLetterCount('q')).toBe(0)
     // A redriven message goes behind those already waiting.
     expect((await mq.receiveBatch('q', { max: 5 })).map((m) => m.payload)).toEqual(['b', 'a'])
 
@@ -181,6 +184,7 @@ describe.each(backends)('MessageQueue contract (%s)', (backend) => {
     await drop.send('q', 'c')
     expect(await drop.nack((await drop.receive('q'))!, { requeue: false })).toBe('dropped')
     expect(await drop.deadLetters('q')).toEqual([])
+    expect(await drop.deadLetterCount('q')).toBe(0)
     expect(await drop.depth('q')).toBe(0)
   })
 

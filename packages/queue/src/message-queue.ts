@@ -375,6 +375,13 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
     return this.#backend.deadLetters(queue, limit)
   }
 
+  /** How many dead letters `queue` holds, without reading them (one ZCARD on Redis). */
+  async deadLetterCount(queue: string): Promise<number> {
+    this.#open()
+    checkQueue(queue)
+    return this.#backend.deadLetterCount(queue)
+  }
+
   /**
    * Moves one dead letter (`id`) or all of them back onto the queue with a fresh retry budget
    * (behind messages already waiting; a keyed one goes to the end of its key). Returns how many

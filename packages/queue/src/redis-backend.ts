@@ -288,6 +288,10 @@ export class RedisBackend implements QueueBackend {
     return { live, inFlight, oldestEnqueuedAt: oldest < 0 ? null : oldest, now }
   }
 
+  async deadLetterCount(queue: string): Promise<number> {
+    return this.#call('deadLetterCount', () => this.#client.zcard(`${this.#base(queue)}:dead`))
+  }
+
   async deadLetters(queue: string, limit: number): Promise<DeadLetter[]> {
     const rows = (await this.#call('deadLetters', () =>
       this.#scripts.liqDeadLetters(this.#base(queue), limit),
