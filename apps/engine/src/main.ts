@@ -238,7 +238,8 @@ export async function runEngine(
   })
   const hosts = engine.getHosts()
   shutdown.registerListener('services', async () => {
-    for (const h of [...hosts].reverse()) if (h.kind === 'service') await h.stop()
+    // Looked up now: POST /api/production/reload may have replaced a host since the start.
+    for (const h of [...engine.getHosts()].reverse()) if (h.kind === 'service') await h.stop()
   })
   shutdown.registerDrain('in-flight messages', async () => {
     for (;;) {
@@ -249,7 +250,11 @@ export async function runEngine(
     }
   })
   // Stopped in reverse order of registration: register in start order (operations first).
-  for (const h of hosts) if (h.kind !== 'service') shutdown.registerHost(h)
+  for (const h of hosts) {
+    const name = h.name
+    if (h.kind !== 'service')
+      shutdown.registerHost({ name, stop: () => engine.getHost(name)?.stop() })
+  }
   shutdown.registerHandler('engine', () => engine.stop())
   shutdown.registerHandler('http', closeHttp)
   if (options.signals !== false) shutdown.installSignalHandlers()

@@ -220,30 +220,42 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
     expect((start.json as { host: { state: string } }).host.state).toBe('RUNNING')
   })
 
-  it('applies an edited routing rule from the production file without a restart', async () => {
+  it('applies an edited routing rule and an item’s settings from the production file without a restart', async () => {
     const file = path.join(dir, 'production.xml')
     const original = await readFile(file, 'utf8')
     const oruToFile = '<send transform="" target="File.Out"></send>'
     expect(original).toContain(oruToFile)
+    const retry = '<Setting Target="Host" Name="RetryInterval">'
+    expect(original).toContain(retry)
     try {
       // ORU now also goes to the EPR.
-      await writeFile(
-        file,
-        original.replace(oruToFile, oruToFile.replace('File.Out', 'EPR.Out,File.Out')),
-      )
+      const edited = original.replace(oruToFile, oruToFile.replace('File.Out', 'EPR.Out,File.Out'))
+      await writeFile(file, edited)
       const r = await engine.api('POST', '/api/production/reload')
       expect(r.status).toBe(200)
       expect(r.json).toEqual({
-        reload: { rules: ['Test.Rules'], transforms: [], restarted: ['Router'] },
+        reload: { rules: ['Test.Rules'], transforms: [], items: [], restarted: ['Router'] },
       })
       expect(await sender.send(hl7('ORU^R01', 'ORU-RELOAD'))).toBe('AA')
       await waitFor(() => peer.count('ORU-RELOAD') === 1, 'ORU-RELOAD at the EPR')
-      // A changed setting is not applied this way: 409, and the rule in force stays.
+      // A changed setting of EPR.Out (IRIS Apply): that item alone restarts.
+      const alerting = edited.replace(
+        retry,
+        `<Setting Target="Host" Name="AlertOnError">1</Setting>${retry}`,
+      )
+      await writeFile(file, alerting)
+      const applied = await engine.api('POST', '/api/production/reload')
+      expect(applied.json).toEqual({
+        reload: { rules: [], transforms: [], items: ['EPR.Out'], restarted: ['EPR.Out'] },
+      })
+      expect(await sender.send(hl7('ADT^A08', 'ADT-RELOAD'))).toBe('AA')
+      await waitFor(() => peer.count('ADT-RELOAD') === 1, 'ADT-RELOAD at the EPR')
+      // An OrderingKey is built into the message path at start: 409, nothing applied.
       await writeFile(
         file,
-        original.replace(
-          '<Setting Target="Host" Name="RetryInterval">',
-          '<Setting Target="Host" Name="AlertOnError">1</Setting><Setting Target="Host" Name="RetryInterval">',
+        alerting.replace(
+          retry,
+          `<Setting Target="Host" Name="OrderingKey">{PID:3.1}</Setting>${retry}`,
         ),
       )
       const refused = await engine.api('POST', '/api/production/reload')

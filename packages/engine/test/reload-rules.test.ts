@@ -88,12 +88,18 @@ describe('Engine.reloadRules', () => {
   it('applies an edited rule to the next message, restarting only the router', async () => {
     await send('R-1')
     expect(await filesIn(path.join(dir, 'a'), 1)).toHaveLength(1)
-    expect(await engine.reloadRules()).toEqual({ rules: [], transforms: [], restarted: [] })
+    expect(await engine.reloadRules()).toEqual({
+      rules: [],
+      transforms: [],
+      items: [],
+      restarted: [],
+    })
 
     await write(rule('OutB'))
     expect(await engine.reloadRules()).toEqual({
       rules: ['Test.Rules'],
       transforms: [],
+      items: [],
       restarted: ['Router'],
     })
     // The service kept listening on the same port: it was not restarted.
@@ -102,21 +108,73 @@ describe('Engine.reloadRules', () => {
     expect(await filesIn(path.join(dir, 'a'), 1)).toHaveLength(1)
   })
 
-  it('refuses a rule that does not compile, or other changes, and keeps the running rules', async () => {
+  it('refuses a rule that does not compile, or a change that needs a restart, keeping what runs', async () => {
     // An unknown function in the condition fails to compile.
     await write(rule('OutA', ' &amp;&amp; NoSuchFunction(1)'))
     await expect(engine.reloadRules()).rejects.toMatchObject({
       code: 'ENGINE_RELOAD_REFUSED',
       message: expect.stringContaining('Test.Rules') as unknown,
     })
-    // A setting changed as well as the rule: restart needed, nothing applied.
-    await write(rule('OutA'), { Validation: '', AlertOnError: '1' })
+    // An OrderingKey is read into the message path at start: the whole reload is refused, the
+    // rule edit with it.
+    await write(rule('OutA'), { OrderingKey: '{PID:3.1}' })
     await expect(engine.reloadRules()).rejects.toMatchObject({
       code: 'ENGINE_RELOAD_REFUSED',
-      message: expect.stringContaining('items or their settings') as unknown,
+      message: expect.stringContaining('item Router: OrderingKey') as unknown,
     })
     await send('R-3')
     expect(await filesIn(path.join(dir, 'b'), 2)).toHaveLength(2)
     expect(await filesIn(path.join(dir, 'a'), 1)).toHaveLength(1)
+  })
+
+  it('applies an item’s changed settings by restarting that item only (IRIS Apply)', async () => {
+    // OutB now writes into another directory; the rule still sends to OutB.
+    const before = engine.getHost('OutB')
+    const router = engine.getHost('Router')
+    await writeFile(
+      file,
+      irisExport(
+        'Test.Production',
+        productionXml(
+          'Test.Production',
+          items(dir).map((i) =>
+            i.name === 'OutB' ? fileOperation('OutB', path.join(dir, 'c')) : i,
+          ),
+        ),
+        'Test.Rules',
+        rule('OutB'),
+      ),
+    )
+    expect(await engine.reloadRules()).toEqual({
+      rules: [],
+      transforms: [],
+      items: ['OutB'],
+      restarted: ['OutB'],
+    })
+    expect(engine.getHost('OutB')).not.toBe(before)
+    expect(engine.getHost('OutB')?.state).toBe('RUNNING')
+    expect(engine.getHost('Router')).toBe(router)
+    await send('R-4')
+    expect(await filesIn(path.join(dir, 'c'), 1)).toHaveLength(1)
+    expect(await filesIn(path.join(dir, 'b'), 2)).toHaveLength(2)
+    // Items added: a restart is needed.
+    await writeFile(
+      file,
+      irisExport(
+        'Test.Production',
+        productionXml('Test.Production', [
+          ...items(dir).map((i) =>
+            i.name === 'OutB' ? fileOperation('OutB', path.join(dir, 'c')) : i,
+          ),
+          fileOperation('OutC', path.join(dir, 'd')),
+        ]),
+        'Test.Rules',
+        rule('OutB'),
+      ),
+    )
+    await expect(engine.reloadRules()).rejects.toMatchObject({
+      code: 'ENGINE_RELOAD_REFUSED',
+      message: expect.stringContaining('items were added') as unknown,
+    })
   })
 })

@@ -48,6 +48,7 @@ import type { Accepted } from './message-path.js'
 import { defaultProductionTools } from './production-tools.js'
 import type { ProductionTools } from './production-tools.js'
 import type { ProductionSource } from '../iris/loader.js'
+import type { QueuePort } from './ports.js'
 import { QueueHost } from './queue-host.js'
 import { OperationHost } from './operation-host.js'
 import type { HeldMessage } from './operation-host.js'
@@ -797,17 +798,20 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Apply edited routing rule classes and DTLs to the running production without a restart (as
-   * IRIS applies a saved rule to the next message): reads the production again from where
-   * `load` read it (or from `source`), compiles every rule class and DTL it holds, and only then
-   * swaps them in and restarts the routers that use a changed rule (every running router when a
-   * DTL changed). Messages wait in the routers' queues meanwhile; nothing else stops. Refused,
-   * with the running production left as it was, when the new one does not compile or when
-   * anything but rule classes and DTLs changed (items, settings, schemas, search tables: restart
-   * the engine for those) (ENGINE_RELOAD_REFUSED). Lookup tables are not touched (they have
-   * their own API).
+   * Apply an edited production to the running engine without a restart, as IRIS applies a saved
+   * rule to the next message and an item's changed settings when you press Apply: reads the
+   * production again from where `load` read it (or from `source`), compiles every rule class and
+   * DTL and builds the changed items' hosts first, and only then swaps them in: each changed item
+   * is stopped (its queued messages wait; a message it was delivering goes back to its queue) and
+   * started again with its new settings, and the routers that use a changed rule (every running
+   * router when a DTL changed) restart. Nothing else stops. Refused, with the running production
+   * left as it was (ENGINE_RELOAD_REFUSED, saying what), when it does not load or compile, or
+   * when items were added, removed or renamed, an item changed class, or something the message
+   * path is built from at start changed (OrderingKey, SearchTableClass, ArchiveIO,
+   * LogTraceEvents, Schedule, production settings, schemas, search tables): restart for those.
+   * Lookup tables are not touched (they have their own API).
    *
-   * @example const r = await engine.reloadRules() // { rules: ['Trust.Rules'], transforms: [], restarted: ['Router'] }
+   * @example const r = await engine.reloadRules() // { rules: ['Trust.Rules'], transforms: [], items: [], restarted: ['Router'] }
    */
   async reloadRules(source?: ProductionSource): Promise<RulesReload> {
     const current = this.#production
@@ -832,10 +836,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       )
     }
     const others = structuralChanges(current, next)
+    const { refused, changed } = itemChanges(current, next)
+    others.push(...refused)
     if (others.length > 0) {
       throw new EngineError(
         'ENGINE_RELOAD_REFUSED',
-        `reloadRules applies rule classes and DTLs only, and ${others.join('; ')} changed too: restart the engine to apply those (the running production is unchanged)`,
+        `reload cannot apply this without a restart: ${others.join('; ')} (the running production is unchanged)`,
       )
     }
     const rules = changedKeys(
@@ -846,11 +852,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     const transforms = changedKeys(current.transforms, next.transforms, (d) =>
       JSON.stringify({ ...d, origin: undefined }),
     )
-    if (rules.length === 0 && transforms.length === 0) {
-      return { rules, transforms, restarted: [] }
+    if (rules.length === 0 && transforms.length === 0 && changed.length === 0) {
+      return { rules, transforms, items: [], restarted: [] }
     }
-    // Compile everything first, against the production as it will be: a rule or DTL that does
-    // not compile refuses the reload before anything is swapped.
+    // Compile and build everything first, against the production as it will be: a rule or DTL
+    // that does not compile, or an item that does not build, refuses the reload before anything
+    // is swapped.
     const trial: Production = { ...current, rules: next.rules, transforms: next.transforms }
     const problems: string[] = []
     for (const def of next.rules.values()) {
@@ -867,13 +874,23 @@ export class Engine extends EventEmitter<EngineEvents> {
         problems.push(`DTL ${name}: ${errorText(e)}`)
       }
     }
+    const ctx0 = this.#context(current)
+    const fresh = new Map<string, Host>()
+    for (const name of changed) {
+      const item = next.items.find((i) => i.name === name) as ProductionItem
+      try {
+        fresh.set(name, this.#createHost(item, ctx0))
+      } catch (e) {
+        problems.push(`item ${name}: ${errorText(e)}`)
+      }
+    }
     if (problems.length > 0) {
       throw new EngineError(
         'ENGINE_RELOAD_REFUSED',
-        `reloadRules: ${problems.join('; ')}; the running production is unchanged`,
+        `reload: ${problems.join('; ')}; the running production is unchanged`,
       )
     }
-    // Swapped in place: the hosts' context reads these maps of the running production.
+    // Swapped in place: the hosts' context reads these maps and items of the running production.
     current.rules.clear()
     for (const [k, v] of next.rules) current.rules.set(k, v)
     current.transforms.clear()
@@ -881,15 +898,25 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#rulesCache.clear()
     this.#transformCache.clear()
     const restarted: string[] = []
+    for (const [name, host] of fresh) {
+      const at = current.items.findIndex((i) => i.name === name)
+      current.items[at] = next.items.find((i) => i.name === name) as ProductionItem
+      await this.#hosts.get(name)?.stop()
+      this.#installHost(host, ctx0.queue)
+      await this.#startOne(host)
+      restarted.push(name)
+    }
     for (const host of this.#hosts.values()) {
+      if (fresh.has(host.name)) continue
       if (!(host instanceof RoutingEngineHost) || host.state !== 'RUNNING') continue
       const ruleName = new ItemSettings(host.item).string('BusinessRuleName')
       if (transforms.length === 0 && (ruleName === undefined || !rules.includes(ruleName))) continue
       await host.restart()
       restarted.push(host.name)
     }
-    this.logger.info({ rules, transforms, restarted }, 'rule classes and DTLs reloaded')
-    return { rules, transforms, restarted }
+    const items = changed
+    this.logger.info({ rules, transforms, items, restarted }, 'production reloaded')
+    return { rules, transforms, items, restarted }
   }
 
   /**
@@ -1041,42 +1068,53 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#hosts.clear()
     const ctx0 = this.#context(production)
     for (const item0 of production.items) {
-      const item = this.config.startDisabledItems === true ? { ...item0, enabled: true } : item0
-      const traced = this.#hostLoggers.get(item.name)
-      const ctx = traced === undefined ? ctx0 : { ...ctx0, logger: traced }
       let host: Host
       try {
-        host = this.registry.create(item, ctx)
+        host = this.#createHost(item0, ctx0)
       } catch (e) {
-        const kind = hostKindOf(item)
-        host = new BrokenHost(item, this.logger, kind, e)
-        this.logger.error({ host: item.name, err: errorText(e) }, 'item could not be built')
+        const kind = hostKindOf(item0)
+        host = new BrokenHost(item0, this.logger, kind, e)
+        this.logger.error({ host: item0.name, err: errorText(e) }, 'item could not be built')
       }
-      host.onStateChange = (h, state) => {
-        this.metrics.setHostStatus(h.name, h.kind, state === 'RUNNING')
-        this.emit('hostState', { host: h.name, state })
-      }
-      this.#hosts.set(item.name, host)
-      this.health.addCheck(`host:${item.name}`, createHostHealthCheck(host), { critical: false })
-      if (host instanceof QueueHost) {
-        const queue = ctx.queue
-        const name = item.name
-        this.metrics.trackQueue(name, async () => ({
-          depth: await queue.depth(name),
-          oldestAgeMs: await queue.oldestAgeMs(name),
-        }))
-        const s = new ItemSettings(item)
-        const maxDepth = s.number('QueueCountAlert', 0)
-        const maxAge = s.number('QueueWaitAlert', 0)
-        this.health.addCheck(
-          `queue:${name}`,
-          createQueueHealthCheck(queue, name, {
-            ...(maxDepth > 0 ? { maxDepth } : {}),
-            ...(maxAge > 0 ? { maxAgeMs: maxAge * 1000 } : {}),
-          }),
-          { critical: false },
-        )
-      }
+      this.#installHost(host, ctx0.queue)
+    }
+  }
+
+  /** A host for `item0` (throws when its class or settings do not build). */
+  #createHost(item0: ProductionItem, ctx0: HostContext): Host {
+    const item = this.config.startDisabledItems === true ? { ...item0, enabled: true } : item0
+    const traced = this.#hostLoggers.get(item.name)
+    const ctx = traced === undefined ? ctx0 : { ...ctx0, logger: traced }
+    return this.registry.create(item, ctx)
+  }
+
+  /** Make `host` the engine's host of its item: state metrics, health checks, queue metrics. */
+  #installHost(host: Host, queue: QueuePort): void {
+    const name = host.name
+    host.onStateChange = (h, state) => {
+      this.metrics.setHostStatus(h.name, h.kind, state === 'RUNNING')
+      this.emit('hostState', { host: h.name, state })
+    }
+    this.#hosts.set(name, host)
+    this.health.removeCheck(`host:${name}`)
+    this.health.addCheck(`host:${name}`, createHostHealthCheck(host), { critical: false })
+    this.health.removeCheck(`queue:${name}`)
+    if (host instanceof QueueHost) {
+      this.metrics.trackQueue(name, async () => ({
+        depth: await queue.depth(name),
+        oldestAgeMs: await queue.oldestAgeMs(name),
+      }))
+      const s = new ItemSettings(host.item)
+      const maxDepth = s.number('QueueCountAlert', 0)
+      const maxAge = s.number('QueueWaitAlert', 0)
+      this.health.addCheck(
+        `queue:${name}`,
+        createQueueHealthCheck(queue, name, {
+          ...(maxDepth > 0 ? { maxDepth } : {}),
+          ...(maxAge > 0 ? { maxAgeMs: maxAge * 1000 } : {}),
+        }),
+        { critical: false },
+      )
     }
   }
 
@@ -1518,7 +1556,9 @@ export interface RulesReload {
   rules: string[]
   /** DTL classes added, changed or removed. */
   transforms: string[]
-  /** The routers restarted to use them. */
+  /** Items whose settings changed, restarted with them. */
+  items: string[]
+  /** The hosts restarted: those items, and the routers that use a changed rule or DTL. */
   restarted: string[]
 }
 
@@ -1533,11 +1573,41 @@ function changedKeys<T>(a: Map<string, T>, b: Map<string, T>, key: (v: T) => str
   return out.sort()
 }
 
-/** What differs between two productions besides rule classes, DTLs and lookup tables. */
+/**
+ * Item settings and attributes that the message path, the schedules or the loggers are built
+ * from at start: a change to them needs a restart.
+ */
+const RESTART_SETTINGS = ['OrderingKey', 'SearchTableClass', 'ArchiveIO'] as const
+
+/** Which items of `b` differ from `a` and can be applied, and what cannot be without a restart. */
+function itemChanges(a: Production, b: Production): { refused: string[]; changed: string[] } {
+  const refused: string[] = []
+  const changed: string[] = []
+  const names = (p: Production): string => p.items.map((i) => i.name).join('\u0000')
+  if (names(a) !== names(b)) {
+    refused.push('items were added, removed, renamed or reordered')
+    return { refused, changed }
+  }
+  for (const next of b.items) {
+    const old = a.items.find((i) => i.name === next.name) as ProductionItem
+    if (JSON.stringify(old) === JSON.stringify(next)) continue
+    const why: string[] = []
+    if (old.className !== next.className) why.push('its class')
+    for (const name of RESTART_SETTINGS) {
+      const value = (i: ProductionItem): string | undefined => new ItemSettings(i).string(name)
+      if (value(old) !== value(next)) why.push(name)
+    }
+    if ((old.schedule ?? '') !== (next.schedule ?? '')) why.push('Schedule')
+    if ((old.logTraceEvents ?? false) !== (next.logTraceEvents ?? false)) why.push('LogTraceEvents')
+    if (why.length > 0) refused.push(`item ${next.name}: ${why.join(', ')}`)
+    else changed.push(next.name)
+  }
+  return { refused, changed }
+}
+
+/** What differs between two productions besides items, rule classes, DTLs and lookup tables. */
 function structuralChanges(a: Production, b: Production): string[] {
   const out: string[] = []
-  const items = (p: Production): string => JSON.stringify(p.items)
-  if (items(a) !== items(b)) out.push('the items or their settings')
   const rest = (p: Production): string =>
     JSON.stringify([p.name, p.attributes, p.settings, p.actorPoolSize, p.testingEnabled])
   if (rest(a) !== rest(b)) out.push('the production attributes or settings')
