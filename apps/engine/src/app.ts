@@ -62,6 +62,11 @@ const MESSAGE_STATES = ['received', 'processing', 'completed', 'failed'] as cons
 
 /** `scope` of the message and session routes: this engine's store, or every engine's. */
 export const SCOPES = ['local', 'cluster'] as const
+
+/** How long a peer may take over its part of a cluster-wide reload, ms (it restarts hosts). */
+const RELOAD_TIMEOUT_MS = 60_000
+/** A peer's answer to `POST /api/production/reload`. */
+const peerReloadSchema = z.object({ reload: z.unknown() })
 const scope = z.enum(SCOPES).default('local')
 
 const isoDate = z
@@ -819,11 +824,33 @@ export function createApp(deps: AppDeps): Hono {
 
   // Edited rule classes and DTLs from the production file, applied without a restart (IRIS
   // applies a saved rule to the next message); 409 ENGINE_RELOAD_REFUSED says what else changed.
+  // With scope=cluster, every engine re-reads and applies its own production file (each pod
+  // mounts the same ConfigMap); each one's outcome is listed, a refusal included.
   api.post('/production/reload', async (c) => {
+    const q = parseWith(z.object({ scope }).strict(), c.req.query(), 'query')
     parseWith(z.object({}).strict(), await readJson(c), 'body')
-    const r = await engine.reloadRules()
-    logger?.info({ ...r }, 'production rules reloaded through the API')
-    return c.json({ reload: r })
+    if (q.scope === 'local') {
+      const r = await engine.reloadRules()
+      logger?.info({ ...r }, 'production reloaded through the API')
+      return c.json({ reload: r })
+    }
+    const path = '/api/production/reload'
+    const out = await fanOut(
+      path,
+      async () => {
+        const r = await engine.reloadRules()
+        logger?.info({ ...r }, 'production reloaded through the API (cluster)')
+        return { reload: r }
+      },
+      // A reload restarts hosts: more time than a read.
+      async (url) => peerReloadSchema.parse(await cluster.post(url, path, RELOAD_TIMEOUT_MS)),
+    )
+    const reloads = new Map(out.answers.map((a) => [a.engine, a.value.reload]))
+    return c.json({
+      engines: out.engines.map((e) =>
+        e.ok && e.engine !== undefined ? { ...e, reload: reloads.get(e.engine) } : e,
+      ),
+    })
   })
 
   // IRIS Testing Service: a new message to one router or operation (TestingEnabled productions).

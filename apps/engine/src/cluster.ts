@@ -191,9 +191,32 @@ export class Cluster {
    * Throws PeerHttpError for any other status (with the peer's error code and message).
    */
   async get(url: string, pathAndQuery: string): Promise<unknown> {
+    return this.#request(url, pathAndQuery, 'GET', this.timeoutMs)
+  }
+
+  /**
+   * `POST <url><path>` with an empty JSON body, this engine's token and `timeoutMs`; as `get`.
+   * Only for the cluster-wide production reload (each engine applies its own file).
+   */
+  async post(url: string, path: string, timeoutMs: number): Promise<unknown> {
+    return this.#request(url, path, 'POST', timeoutMs)
+  }
+
+  async #request(
+    url: string,
+    pathAndQuery: string,
+    method: 'GET' | 'POST',
+    timeoutMs: number,
+  ): Promise<unknown> {
     const res = await fetch(`${url}${pathAndQuery}`, {
-      headers: { authorization: `Bearer ${this.#token}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(this.timeoutMs),
+      method,
+      headers: {
+        authorization: `Bearer ${this.#token}`,
+        accept: 'application/json',
+        ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(method === 'POST' ? { body: '{}' } : {}),
+      signal: AbortSignal.timeout(timeoutMs),
     })
     const text = await res.text()
     let body: unknown

@@ -436,6 +436,27 @@ describe('scope=cluster across three engines sharing Redis', { timeout: 90_000 }
     }
   })
 
+  it('reloads the production on every engine with scope=cluster, listing each outcome', async () => {
+    const r = await fetch(`${B().url}/api/production/reload?scope=cluster`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '{}',
+    })
+    expect(r.status).toBe(200)
+    const body = (await r.json()) as { engines: (Outcome & { reload?: unknown })[] }
+    const none = { rules: [], transforms: [], items: [], restarted: [] }
+    expect(body.engines.map((e) => [e.engine, e.ok, e.reload])).toEqual([
+      ['engine-b', true, none],
+      ['engine-a', true, none],
+      ['engine-c', true, none],
+    ])
+    const bad = await fetch(`${B().url}/api/production/reload?scope=all`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    })
+    expect(bad.status).toBe(400)
+  })
+
   it('li-engine run takes LI_INSTANCE and LI_PEERS', async () => {
     const procDir = await tempDir('cluster-run')
     const proc = await EngineProcess.start(
