@@ -260,6 +260,17 @@ function retentionJson(r: RetentionStatus): Record<string, unknown> {
   }
 }
 
+/** A held message's delivery state as JSON (ISO times): queue entries and production status. */
+function deliveryJson<T extends { since: number; nextAttemptAt: number | null }>(
+  m: T,
+): Omit<T, 'since' | 'nextAttemptAt'> & { since: string; nextAttemptAt: string | null } {
+  return {
+    ...m,
+    since: new Date(m.since).toISOString(),
+    nextAttemptAt: m.nextAttemptAt === null ? null : new Date(m.nextAttemptAt).toISOString(),
+  }
+}
+
 /** A JSON error body: `{ error: { code, message, issues? } }`. */
 function fail(
   c: Context,
@@ -603,16 +614,7 @@ export function createApp(deps: AppDeps): Hono {
         queueDepth: s.queueDepth ?? null,
         oldestQueuedAgeMs: s.oldestQueuedAgeMs ?? null,
         lastError: s.lastError ?? null,
-        ...(s.retrying === undefined
-          ? {}
-          : {
-              retrying: s.retrying.map((m) => ({
-                ...m,
-                since: new Date(m.since).toISOString(),
-                nextAttemptAt:
-                  m.nextAttemptAt === null ? null : new Date(m.nextAttemptAt).toISOString(),
-              })),
-            }),
+        ...(s.retrying === undefined ? {} : { retrying: s.retrying.map(deliveryJson) }),
       })),
     })
   })
@@ -993,30 +995,20 @@ export function createApp(deps: AppDeps): Hono {
     return c.json({
       ...page,
       ...(engines === undefined ? {} : { engines }),
-      messages: page.messages.map((m) => ({
-        ...(held === undefined
-          ? {}
-          : m.delivery !== undefined
-            ? { heldBy: instance }
-            : held.has(m.id)
-              ? { heldBy: held.get(m.id)?.engine, delivery: held.get(m.id)?.delivery }
-              : {}),
-        ...m,
-        enqueuedAt: new Date(m.enqueuedAt).toISOString(),
-        dueAt: m.dueAt === null ? null : new Date(m.dueAt).toISOString(),
-        ...(m.delivery === undefined
-          ? {}
-          : {
-              delivery: {
-                ...m.delivery,
-                since: new Date(m.delivery.since).toISOString(),
-                nextAttemptAt:
-                  m.delivery.nextAttemptAt === null
-                    ? null
-                    : new Date(m.delivery.nextAttemptAt).toISOString(),
-              },
-            }),
-      })),
+      messages: page.messages.map((m) => {
+        const entry = {
+          ...m,
+          enqueuedAt: new Date(m.enqueuedAt).toISOString(),
+          dueAt: m.dueAt === null ? null : new Date(m.dueAt).toISOString(),
+          ...(m.delivery === undefined ? {} : { delivery: deliveryJson(m.delivery) }),
+        }
+        if (held === undefined) return entry
+        if (m.delivery !== undefined) return { heldBy: instance, ...entry }
+        const other = held.get(m.id)
+        return other === undefined
+          ? entry
+          : { heldBy: other.engine, ...entry, delivery: other.delivery }
+      }),
     })
   })
 

@@ -16,7 +16,8 @@ import {
 } from '../iris/reply-code-actions.js'
 import type { ReplyCodeAction, ReplyDecision } from '../iris/reply-code-actions.js'
 import type { Envelope } from './envelope.js'
-import type { QueueMessageLike } from './ports.js'
+import type { MessagePath } from './message-path.js'
+import type { MetricsPort, QueueMessageLike } from './ports.js'
 import { peekHeader } from './hl7-peek.js'
 import { errorText } from './host.js'
 import type { HostContext } from './host-context.js'
@@ -72,6 +73,25 @@ interface Held extends HeldMessage {
   wake: AbortController | undefined
   /** Callers of `abortHeld` waiting for the outcome (made only when one asks). */
   waiters: ((outcome: AbortOutcome) => void)[] | undefined
+}
+
+/**
+ * Record a message an operator took off `host`'s queue: counted as failed (`aborted`), its
+ * branch traced as failed "aborted by operator: reason", and its session settled (a restart does
+ * not resume it). The one record of an abort, whether the operation held the message or the
+ * Queues view removed it while it waited.
+ */
+export async function settleAborted(
+  path: MessagePath,
+  metrics: MetricsPort | undefined,
+  env: Envelope,
+  host: string,
+  reason: string,
+): Promise<void> {
+  const text = `aborted by operator: ${reason}`
+  metrics?.recordMessageFailed(host, 'aborted')
+  path.hopLater(env.sessionId, env.storeId, env.source, host, 'failed', text)
+  await path.settle(env, 'failed', { host, error: text })
 }
 
 /** Operation timing settings, in seconds as IRIS stores them. */
@@ -392,16 +412,12 @@ export abstract class OperationHost extends QueueHost {
    * branch recorded as failed with the reason, the session settled.
    */
   async #abort(env: Envelope, held: Held): Promise<Disposition> {
-    const { path, metrics } = this.ctx
-    const text = `aborted by operator: ${held.abortReason ?? ''}`
     held.aborted = true
-    metrics?.recordMessageFailed(this.name, 'aborted')
     this.logger.warn(
       { sessionId: env.sessionId, queueMessage: held.queueMessageId, attempts: held.attempts },
       'message aborted by operator',
     )
-    path.hopLater(env.sessionId, env.storeId, env.source, this.name, 'failed', text)
-    await path.settle(env, 'failed', { host: this.name, error: text })
+    await settleAborted(this.ctx.path, this.ctx.metrics, env, this.name, held.abortReason ?? '')
     // The request through the queue (if that is how it came) is done with.
     const { queue } = this.ctx
     if (queue.clearCancel !== undefined) {

@@ -17,7 +17,7 @@ import { peekHeader } from './hl7-peek.js'
 import type { Host } from './host.js'
 import { errorText } from './host.js'
 import type { MessagePath } from './message-path.js'
-import { OperationHost } from './operation-host.js'
+import { OperationHost, settleAborted } from './operation-host.js'
 import type { AbortOutcome, HeldMessage } from './operation-host.js'
 import type { MetricsPort } from './ports.js'
 import { QueueHost, sleep } from './queue-host.js'
@@ -338,10 +338,7 @@ export class QueueView {
       )
       return
     }
-    metrics.recordMessageFailed(host, 'aborted')
-    const text = `aborted by operator: ${reason}`
-    path.hopLater(env.sessionId, env.storeId, env.source, host, 'failed', text)
-    await path.settle(env, 'failed', { host, error: text })
+    await settleAborted(path, metrics, env, host, reason)
   }
 
   #queued(name: string): QueueHost {
