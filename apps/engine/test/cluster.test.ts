@@ -444,7 +444,15 @@ describe('scope=cluster across three engines sharing Redis', { timeout: 90_000 }
     })
     expect(r.status).toBe(200)
     const body = (await r.json()) as { engines: (Outcome & { reload?: unknown })[] }
-    const none = { rules: [], transforms: [], items: [], restarted: [] }
+    const none = {
+      rules: [],
+      transforms: [],
+      items: [],
+      added: [],
+      removed: [],
+      kept: [],
+      restarted: [],
+    }
     expect(body.engines.map((e) => [e.engine, e.ok, e.reload])).toEqual([
       ['engine-b', true, none],
       ['engine-a', true, none],

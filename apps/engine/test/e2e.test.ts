@@ -234,7 +234,15 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
       const r = await engine.api('POST', '/api/production/reload')
       expect(r.status).toBe(200)
       expect(r.json).toEqual({
-        reload: { rules: ['Test.Rules'], transforms: [], items: [], restarted: ['Router'] },
+        reload: {
+          rules: ['Test.Rules'],
+          transforms: [],
+          items: [],
+          added: [],
+          removed: [],
+          kept: [],
+          restarted: ['Router'],
+        },
       })
       expect(await sender.send(hl7('ORU^R01', 'ORU-RELOAD'))).toBe('AA')
       await waitFor(() => peer.count('ORU-RELOAD') === 1, 'ORU-RELOAD at the EPR')
@@ -246,7 +254,15 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
       await writeFile(file, alerting)
       const applied = await engine.api('POST', '/api/production/reload')
       expect(applied.json).toEqual({
-        reload: { rules: [], transforms: [], items: ['EPR.Out'], restarted: ['EPR.Out'] },
+        reload: {
+          rules: [],
+          transforms: [],
+          items: ['EPR.Out'],
+          added: [],
+          removed: [],
+          kept: [],
+          restarted: ['EPR.Out'],
+        },
       })
       expect(await sender.send(hl7('ADT^A08', 'ADT-RELOAD'))).toBe('AA')
       await waitFor(() => peer.count('ADT-RELOAD') === 1, 'ADT-RELOAD at the EPR')

@@ -19,6 +19,7 @@ import {
   sendMllp,
   tcpService,
   tempDir,
+  waitFor,
 } from './helpers.js'
 import type { ItemSpec } from './helpers.js'
 
@@ -64,15 +65,18 @@ describe('Engine.reloadRules', () => {
     expect((await finalState(engine, 'In', id)).state).toBe('completed')
   }
 
-  beforeAll(async () => {
-    dir = await tempDir('reload')
-    port = await new Promise<number>((resolve) => {
+  const freePort = (): Promise<number> =>
+    new Promise<number>((resolve) => {
       const s = net.createServer()
       s.listen(0, '127.0.0.1', () => {
         const p = (s.address() as net.AddressInfo).port
         s.close(() => resolve(p))
       })
     })
+
+  beforeAll(async () => {
+    dir = await tempDir('reload')
+    port = await freePort()
     file = path.join(dir, 'production.xml')
     await write(rule('OutA'))
     engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50 })
@@ -92,6 +96,9 @@ describe('Engine.reloadRules', () => {
       rules: [],
       transforms: [],
       items: [],
+      added: [],
+      removed: [],
+      kept: [],
       restarted: [],
     })
 
@@ -100,6 +107,9 @@ describe('Engine.reloadRules', () => {
       rules: ['Test.Rules'],
       transforms: [],
       items: [],
+      added: [],
+      removed: [],
+      kept: [],
       restarted: ['Router'],
     })
     // The service kept listening on the same port: it was not restarted.
@@ -149,6 +159,9 @@ describe('Engine.reloadRules', () => {
       rules: [],
       transforms: [],
       items: ['OutB'],
+      added: [],
+      removed: [],
+      kept: [],
       restarted: ['OutB'],
     })
     expect(engine.getHost('OutB')).not.toBe(before)
@@ -157,24 +170,118 @@ describe('Engine.reloadRules', () => {
     await send('R-4')
     expect(await filesIn(path.join(dir, 'c'), 1)).toHaveLength(1)
     expect(await filesIn(path.join(dir, 'b'), 2)).toHaveLength(2)
-    // Items added: a restart is needed.
-    await writeFile(
-      file,
-      irisExport(
-        'Test.Production',
-        productionXml('Test.Production', [
-          ...items(dir).map((i) =>
-            i.name === 'OutB' ? fileOperation('OutB', path.join(dir, 'c')) : i,
-          ),
-          fileOperation('OutC', path.join(dir, 'd')),
-        ]),
-        'Test.Rules',
-        rule('OutB'),
-      ),
+  })
+
+  it('adds and removes items without a restart, refusing to drop one that still holds messages', async () => {
+    const outB = fileOperation('OutB', path.join(dir, 'c'))
+    const base = items(dir).map((i) => (i.name === 'OutB' ? outB : i))
+    const writeItems = (list: ItemSpec[], target: string): Promise<void> =>
+      writeFile(
+        file,
+        irisExport(
+          'Test.Production',
+          productionXml('Test.Production', list),
+          'Test.Rules',
+          rule(target),
+        ),
+      )
+    const inHost = engine.getHost('In')
+    // A new operation, and the rule now sends to it: it starts, the router restarts, nothing else.
+    await writeItems([...base, fileOperation('OutC', path.join(dir, 'd'))], 'OutC')
+    expect(await engine.reloadRules()).toEqual({
+      rules: ['Test.Rules'],
+      transforms: [],
+      items: [],
+      added: ['OutC'],
+      removed: [],
+      kept: [],
+      restarted: ['Router'],
+    })
+    expect(engine.getHost('OutC')?.state).toBe('RUNNING')
+    expect(engine.getHost('In')).toBe(inHost)
+    await send('R-5')
+    expect(await filesIn(path.join(dir, 'd'), 1)).toHaveLength(1)
+
+    // A rule that still sends to an item the file no longer has does not compile: refused.
+    const withoutA = [...base, fileOperation('OutC', path.join(dir, 'd'))].filter(
+      (i) => i.name !== 'OutA',
+    )
+    await writeItems(withoutA, 'OutA')
+    await expect(engine.reloadRules()).rejects.toMatchObject({
+      code: 'ENGINE_RELOAD_REFUSED',
+      message: expect.stringContaining('OutA') as unknown,
+    })
+    expect(engine.getHost('OutA')?.state).toBe('RUNNING')
+
+    // A new item with a setting the message path is built with at start: refused, saying which.
+    await writeItems(
+      [
+        ...base,
+        fileOperation('OutC', path.join(dir, 'd')),
+        {
+          ...fileOperation('OutD', path.join(dir, 'e')),
+          host: { SearchTableClass: 'EnsLib.HL7.SearchTable' },
+        },
+      ],
+      'OutC',
     )
     await expect(engine.reloadRules()).rejects.toMatchObject({
       code: 'ENGINE_RELOAD_REFUSED',
-      message: expect.stringContaining('items were added') as unknown,
+      message: expect.stringContaining('new item OutD: SearchTableClass') as unknown,
     })
+    expect(engine.getHost('OutD')).toBeUndefined()
+
+    // OutC stopped with a message waiting in its queue: it cannot be removed until that is dealt
+    // with; the rest of the reload is refused with it.
+    await engine.stopHost('OutC')
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'R-6')))).toBe('AA')
+    await waitFor(
+      async () => (await engine.queueContents('OutC')).depth === 1,
+      'R-6 queued for OutC',
+    )
+    await writeItems(base, 'OutB')
+    await expect(engine.reloadRules()).rejects.toMatchObject({
+      code: 'ENGINE_RELOAD_REFUSED',
+      message: expect.stringContaining(
+        'item OutC cannot be removed: its queue holds 1 message(s)',
+      ) as unknown,
+    })
+    expect(engine.getHost('OutC')).toBeDefined()
+    await engine.startHost('OutC')
+    expect(await filesIn(path.join(dir, 'd'), 2)).toHaveLength(2)
+
+    // Once it is empty, OutC goes, with its status series and health checks.
+    await waitFor(async () => (await engine.queueContents('OutC')).depth === 0, 'OutC empty')
+    expect(await engine.metrics.render()).toMatch(/li_host_status\{host="OutC"/)
+    expect(await engine.reloadRules()).toEqual({
+      rules: ['Test.Rules'],
+      transforms: [],
+      items: [],
+      added: [],
+      removed: ['OutC'],
+      kept: [],
+      restarted: ['Router'],
+    })
+    expect(engine.getHost('OutC')).toBeUndefined()
+    expect((await engine.getStatus()).items.map((i) => i.name)).not.toContain('OutC')
+    // Its counters stay (what it delivered); its status and queue series go.
+    const text = await engine.metrics.render()
+    expect(text).not.toMatch(/li_host_status\{host="OutC"/)
+    expect(text).not.toMatch(/li_queue_depth\{host="OutC"/)
+    expect((await engine.health.checkAll()).checks.map((c) => c.name)).not.toContain('host:OutC')
+    await send('R-7')
+    expect(await filesIn(path.join(dir, 'c'), 2)).toHaveLength(2)
+
+    // A second inbound interface: it listens once added, and its port closes once removed.
+    const port2 = await freePort()
+    await writeItems([...base, tcpService('In2', 'Router', port2)], 'OutB')
+    expect(await engine.reloadRules()).toMatchObject({ added: ['In2'], removed: [] })
+    expect(portOf(engine, 'In2')).toBe(port2)
+    expect(msaCode(await sendMllp(port2, hl7('ADT^A01', 'R-8')))).toBe('AA')
+    expect(await filesIn(path.join(dir, 'c'), 3)).toHaveLength(3)
+    await writeItems(base, 'OutB')
+    expect(await engine.reloadRules()).toMatchObject({ added: [], removed: ['In2'] })
+    await expect(sendMllp(port2, hl7('ADT^A01', 'R-9'))).rejects.toThrow()
+    await send('R-10')
   })
 })

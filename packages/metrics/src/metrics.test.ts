@@ -57,6 +57,17 @@ describe('LiMetrics', () => {
     expect(await m.render()).not.toContain('li_queue_depth{host="Q"}')
   })
 
+  it("drops a removed host's status series and keeps the others", async () => {
+    const m = new LiMetrics({ collectDefaultMetrics: false })
+    m.setHostStatus('Old.Out', 'operation', false)
+    m.setHostStatus('EPR.Out', 'operation', true)
+    expect(await m.render()).toContain('li_host_status{host="Old.Out",type="operation"} 0')
+    m.forgetHost('Old.Out', 'operation')
+    const text = await m.render()
+    expect(text).not.toContain('host="Old.Out"')
+    expect(text).toContain('li_host_status{host="EPR.Out",type="operation"} 1')
+  })
+
   it('counts retention purges and reads the data volume at scrape time, once per scrape', async () => {
     const logged: object[] = []
     const m = new LiMetrics({

@@ -369,6 +369,14 @@ export class LiMetrics {
     )
   }
 
+  /**
+   * Drop `host`'s status series (of `type`), for an item removed from the running production:
+   * a series left at 0 would keep an alert on stopped hosts firing for an item that is gone.
+   */
+  forgetHost(host: string, type: string): void {
+    this.#hostStatus.remove({ host: this.#names.value(host), type: this.#names.value(type) })
+  }
+
   /** Set the WAL pending count by push (prefer `trackWal`). */
   setWalPending(count: number): void {
     this.#walPending.set(count)

@@ -307,6 +307,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   #shutdown: GracefulShutdown | undefined
   /** Loggers of items with trace events on (debug level), by item name. */
   #hostLoggers = new Map<string, Logger>()
+  /** The per-item trace loggers the message path was given (a reload adds items to it). */
+  #traceLoggers = new Map<string, Logger>()
+  /** OrderingKey virtual paths by item name (the message path reads it; a reload adds items). */
+  readonly #orderingPaths = new Map<string, string>()
   readonly #retention: Retention
 
   constructor(config: EngineConfig) {
@@ -439,7 +443,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       })
       await queue.start()
       this.#queue = queue
-      const orderingPaths = new Map<string, string>()
+      const orderingPaths = this.#orderingPaths
+      orderingPaths.clear()
       for (const item of production.items) {
         const key = new ItemSettings(item).string('OrderingKey')
         if (key !== undefined) orderingPaths.set(item.name, key)
@@ -447,6 +452,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const searchTables = this.#compileSearchTables(production)
       const io = this.#ioLoggers(production)
       this.#hostLoggers = io.hosts
+      this.#traceLoggers = io.trace
       this.#path = new MessagePath({
         wal,
         store,
@@ -806,12 +812,17 @@ export class Engine extends EventEmitter<EngineEvents> {
    * started again with its new settings, and the routers that use a changed rule (every running
    * router when a DTL changed) restart. Nothing else stops. Refused, with the running production
    * left as it was (ENGINE_RELOAD_REFUSED, saying what), when it does not load or compile, or
-   * when items were added, removed or renamed, an item changed class, or something the message
-   * path is built from at start changed (OrderingKey, SearchTableClass, ArchiveIO,
-   * LogTraceEvents, Schedule, production settings, schemas, search tables): restart for those.
+   * when an item changed class, or something the message path is built from at start changed
+   * (OrderingKey, SearchTableClass, ArchiveIO, LogTraceEvents, Schedule, production settings,
+   * schemas, search tables): restart for those. Items added to the file are built and started
+   * (services last) and items removed are stopped and forgotten, as IRIS does on Apply; a new
+   * item cannot have SearchTableClass, ArchiveIO or LogTraceEvents (restart for those), and a
+   * router or operation is removed only once its queue is empty (no message waiting, in flight
+   * or dead-lettered), else the reload is refused saying so. A rule that still sends to a removed
+   * item does not compile, which refuses the reload too.
    * Lookup tables are not touched (they have their own API).
    *
-   * @example const r = await engine.reloadRules() // { rules: ['Trust.Rules'], transforms: [], items: [], restarted: ['Router'] }
+   * @example const r = await engine.reloadRules() // { rules: ['Trust.Rules'], items: [], added: ['GP.Out'], removed: [], restarted: ['Router'], ... }
    */
   async reloadRules(source?: ProductionSource): Promise<RulesReload> {
     const current = this.#production
@@ -836,7 +847,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       )
     }
     const others = structuralChanges(current, next)
-    const { refused, changed } = itemChanges(current, next)
+    const { refused, changed, added, removed } = itemChanges(current, next)
     others.push(...refused)
     if (others.length > 0) {
       throw new EngineError(
@@ -852,13 +863,27 @@ export class Engine extends EventEmitter<EngineEvents> {
     const transforms = changedKeys(current.transforms, next.transforms, (d) =>
       JSON.stringify({ ...d, origin: undefined }),
     )
-    if (rules.length === 0 && transforms.length === 0 && changed.length === 0) {
-      return { rules, transforms, items: [], restarted: [] }
+    const order = (p: Production): string => p.items.map((i) => i.name).join('\u0000')
+    if (
+      rules.length === 0 &&
+      transforms.length === 0 &&
+      changed.length === 0 &&
+      added.length === 0 &&
+      removed.length === 0 &&
+      order(current) === order(next)
+    ) {
+      return { rules, transforms, items: [], added, removed, kept: [], restarted: [] }
     }
-    // Compile and build everything first, against the production as it will be: a rule or DTL
-    // that does not compile, or an item that does not build, refuses the reload before anything
-    // is swapped.
-    const trial: Production = { ...current, rules: next.rules, transforms: next.transforms }
+    // Compile and build everything first, against the production as it will be (its items too:
+    // a rule that still sends to a removed item does not compile): a rule or DTL that does not
+    // compile, an item that does not build, or a removed item whose queue is not empty refuses
+    // the reload before anything is swapped.
+    const trial: Production = {
+      ...current,
+      items: next.items,
+      rules: next.rules,
+      transforms: next.transforms,
+    }
     const problems: string[] = []
     for (const def of next.rules.values()) {
       try {
@@ -874,12 +899,31 @@ export class Engine extends EventEmitter<EngineEvents> {
         problems.push(`DTL ${name}: ${errorText(e)}`)
       }
     }
-    const ctx0 = this.#context(current)
-    const fresh = new Map<string, Host>()
-    for (const name of changed) {
-      const item = next.items.find((i) => i.name === name) as ProductionItem
+    const queue = this.#need(this.#queue, 'queue')
+    for (const name of removed) {
+      const left = await this.#queueHolds(queue, name)
+      if (left !== undefined) problems.push(`item ${name} cannot be removed: ${left}`)
+    }
+    const schedules = new Map<string, Schedule>()
+    const itemOf = (name: string): ProductionItem =>
+      next.items.find((i) => i.name === name) as ProductionItem
+    for (const name of added) {
       try {
-        fresh.set(name, this.#createHost(item, ctx0))
+        const text = resolveSchedule(itemOf(name), this.config.schedules)
+        if (text !== undefined) schedules.set(name, parseSchedule(text, `item "${name}": Schedule`))
+      } catch (e) {
+        problems.push(`item ${name}: ${errorText(e)}`)
+      }
+    }
+    const ctx0 = this.#context(current)
+    // New items get the loggers a start would give them (LogGeneralTraceEvents).
+    const io = this.#ioLoggers(next)
+    const fresh = new Map<string, Host>()
+    for (const name of [...changed, ...added]) {
+      try {
+        const traced = added.includes(name) ? io.hosts.get(name) : undefined
+        const ctx = traced === undefined ? ctx0 : { ...ctx0, logger: traced }
+        fresh.set(name, this.#createHost(itemOf(name), ctx))
       } catch (e) {
         problems.push(`item ${name}: ${errorText(e)}`)
       }
@@ -897,26 +941,97 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const [k, v] of next.transforms) current.transforms.set(k, v)
     this.#rulesCache.clear()
     this.#transformCache.clear()
+    current.items.splice(0, current.items.length, ...next.items)
+    for (const name of added) {
+      const key = new ItemSettings(itemOf(name)).string('OrderingKey')
+      if (key !== undefined) this.#orderingPaths.set(name, key)
+      const traced = io.hosts.get(name)
+      if (traced !== undefined) this.#hostLoggers.set(name, traced)
+      const trace = io.trace.get(name)
+      if (trace !== undefined) this.#traceLoggers.set(name, trace)
+    }
+    // New items first, services last (once their targets run), so that a router restarted with
+    // a rule that sends to one finds it running.
+    const byKind = (hosts: Host[]): Host[] =>
+      hosts.sort((a, b) => KIND_RANK[a.kind] - KIND_RANK[b.kind])
+    for (const host of byKind(added.map((n) => fresh.get(n) as Host))) {
+      this.#installHost(host, queue)
+      const schedule = schedules.get(host.name)
+      if (schedule !== undefined) this.#schedules.set(host.name, schedule)
+      await this.#startOne(host)
+      if (schedule !== undefined) this.#armSchedule(host.name)
+    }
     const restarted: string[] = []
-    for (const [name, host] of fresh) {
-      const at = current.items.findIndex((i) => i.name === name)
-      current.items[at] = next.items.find((i) => i.name === name) as ProductionItem
+    for (const name of changed) {
+      const host = fresh.get(name) as Host
       await this.#hosts.get(name)?.stop()
-      this.#installHost(host, ctx0.queue)
+      this.#installHost(host, queue)
       await this.#startOne(host)
       restarted.push(name)
     }
     for (const host of this.#hosts.values()) {
-      if (fresh.has(host.name)) continue
+      if (fresh.has(host.name) || removed.includes(host.name)) continue
       if (!(host instanceof RoutingEngineHost) || host.state !== 'RUNNING') continue
       const ruleName = new ItemSettings(host.item).string('BusinessRuleName')
       if (transforms.length === 0 && (ruleName === undefined || !rules.includes(ruleName))) continue
       await host.restart()
       restarted.push(host.name)
     }
+    // Removed items last, services first: once every router runs the new rules nothing sends to
+    // them. One that the old rule sent a message to while the routers were being replaced keeps
+    // running (`kept`) until a later reload finds its queue empty.
+    const gone: string[] = []
+    const kept: string[] = []
+    const leaving = byKind(
+      removed.map((n) => this.#hosts.get(n)).filter((h): h is Host => h !== undefined),
+    )
+    for (const host of leaving) {
+      const left = await this.#queueHolds(queue, host.name)
+      if (left !== undefined) {
+        kept.push(host.name)
+        current.items.push(host.item)
+        this.logger.warn({ host: host.name, left }, 'reload: a removed item keeps running')
+        continue
+      }
+      await this.#stopOne(host)
+      this.#uninstallHost(host)
+      gone.push(host.name)
+    }
     const items = changed
-    this.logger.info({ rules, transforms, items, restarted }, 'production reloaded')
-    return { rules, transforms, items, restarted }
+    const result = { rules, transforms, items, added, removed: gone, kept, restarted }
+    this.logger.info(result, 'production reloaded')
+    return result
+  }
+
+  /**
+   * What the queue of item `name` still holds (waiting, in flight, dead letters), said for an
+   * operator; undefined when it is empty or the item has no queue (a service).
+   */
+  async #queueHolds(queue: MessageQueue, name: string): Promise<string | undefined> {
+    if (!(this.#hosts.get(name) instanceof QueueHost)) return undefined
+    const [depth, inFlight, dead] = await Promise.all([
+      queue.depth(name),
+      queue.inFlight(name),
+      queue.deadLetterCount(name),
+    ])
+    if (depth + inFlight + dead === 0) return undefined
+    return `its queue holds ${depth + inFlight} message(s) and ${dead} dead letter(s): let it deliver them or abort them (POST /api/queues/${name}/abort), then reload again`
+  }
+
+  /** Forget a removed item: its host, schedule, loggers, health checks and metrics. */
+  #uninstallHost(host: Host): void {
+    const name = host.name
+    this.#hosts.delete(name)
+    this.#scheduleTimers.get(name)?.()
+    this.#scheduleTimers.delete(name)
+    this.#schedules.delete(name)
+    this.#orderingPaths.delete(name)
+    this.#hostLoggers.delete(name)
+    this.#traceLoggers.delete(name)
+    this.health.removeCheck(`host:${name}`)
+    this.health.removeCheck(`queue:${name}`)
+    this.metrics.untrackQueue(name)
+    this.metrics.forgetHost(name, host.kind)
   }
 
   /**
@@ -1558,6 +1673,15 @@ export interface RulesReload {
   transforms: string[]
   /** Items whose settings changed, restarted with them. */
   items: string[]
+  /** Items added to the production, started (when enabled) without restarting the others. */
+  added: string[]
+  /** Items removed from the production, stopped and forgotten (their queues were empty). */
+  removed: string[]
+  /**
+   * Items removed from the file but kept running: the old rule sent them a message while the
+   * routers were being restarted. Reload again once their queues are empty.
+   */
+  kept: string[]
   /** The hosts restarted: those items, and the routers that use a changed rule or DTL. */
   restarted: string[]
 }
@@ -1579,17 +1703,35 @@ function changedKeys<T>(a: Map<string, T>, b: Map<string, T>, key: (v: T) => str
  */
 const RESTART_SETTINGS = ['OrderingKey', 'SearchTableClass', 'ArchiveIO'] as const
 
-/** Which items of `b` differ from `a` and can be applied, and what cannot be without a restart. */
-function itemChanges(a: Production, b: Production): { refused: string[]; changed: string[] } {
+/**
+ * How the items of `b` differ from those of `a`: items whose settings changed, items added and
+ * removed (by name: a renamed item is one removed and one added), and what cannot be applied
+ * without a restart.
+ */
+function itemChanges(
+  a: Production,
+  b: Production,
+): { refused: string[]; changed: string[]; added: string[]; removed: string[] } {
   const refused: string[] = []
   const changed: string[] = []
-  const names = (p: Production): string => p.items.map((i) => i.name).join('\u0000')
-  if (names(a) !== names(b)) {
-    refused.push('items were added, removed, renamed or reordered')
-    return { refused, changed }
-  }
+  const added: string[] = []
+  const before = new Map(a.items.map((i) => [i.name, i]))
+  const names = new Set(b.items.map((i) => i.name))
+  const removed = a.items.filter((i) => !names.has(i.name)).map((i) => i.name)
   for (const next of b.items) {
-    const old = a.items.find((i) => i.name === next.name) as ProductionItem
+    const old = before.get(next.name)
+    if (old === undefined) {
+      // What the message path is built with at start cannot be given to a new item.
+      const s = new ItemSettings(next)
+      const why: string[] = []
+      if (s.string('SearchTableClass') !== undefined) why.push('SearchTableClass')
+      if (s.boolean('ArchiveIO', false)) why.push('ArchiveIO')
+      if (next.logTraceEvents === true && b.logGeneralTraceEvents !== true)
+        why.push('LogTraceEvents')
+      if (why.length > 0) refused.push(`new item ${next.name}: ${why.join(', ')}`)
+      else added.push(next.name)
+      continue
+    }
     if (JSON.stringify(old) === JSON.stringify(next)) continue
     const why: string[] = []
     if (old.className !== next.className) why.push('its class')
@@ -1602,7 +1744,7 @@ function itemChanges(a: Production, b: Production): { refused: string[]; changed
     if (why.length > 0) refused.push(`item ${next.name}: ${why.join(', ')}`)
     else changed.push(next.name)
   }
-  return { refused, changed }
+  return { refused, changed, added, removed }
 }
 
 /** What differs between two productions besides items, rule classes, DTLs and lookup tables. */
