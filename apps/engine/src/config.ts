@@ -48,6 +48,11 @@ export interface RunConfig {
    */
   tlsConfig?: string
   /**
+   * JSON file with the user name and password of each Credentials name the production uses
+   * (`--credentials`, `LI_CREDENTIALS`); read by `readCredentialsConfig` at start.
+   */
+  credentials?: string
+  /**
    * Days a completed message stays in the message store before the scheduled purge removes it
    * (`--retention-days`, `LI_RETENTION_DAYS`; 0 keeps everything; the engine's default 30).
    */
@@ -216,6 +221,7 @@ export const RUN_OPTIONS = {
   'log-level': { type: 'string' },
   plugin: { type: 'string', multiple: true },
   'tls-config': { type: 'string' },
+  credentials: { type: 'string' },
   'retention-days': { type: 'string' },
   peers: { type: 'string' },
   instance: { type: 'string' },
@@ -268,6 +274,7 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
     values.sync !== undefined ? [values.sync, '--sync'] : [env.LI_SYNC_MODE, 'LI_SYNC_MODE']
   const [logLevel, logName] = pick(values['log-level'], 'LI_LOG_LEVEL')
   const [tlsConfig] = pick(values['tls-config'], 'LI_TLS_CONFIG')
+  const [credentials] = pick(values.credentials, 'LI_CREDENTIALS')
   const [retention, retentionName] = pick(values['retention-days'], 'LI_RETENTION_DAYS')
   const [peers, peersName] = pick(values.peers, 'LI_PEERS')
   const [instance, instanceName] = pick(values.instance, 'LI_INSTANCE')
@@ -294,6 +301,7 @@ export function parseRunConfig(args: string[], env: NodeJS.ProcessEnv): RunConfi
   if (redisUrl) config.redisUrl = redis(redisUrl, redisName)
   if (env.LI_ADMIN_TOKEN) config.adminToken = env.LI_ADMIN_TOKEN
   if (tlsConfig) config.tlsConfig = tlsConfig
+  if (credentials) config.credentials = credentials
   if (retention !== undefined && retention !== '') {
     const days = Number(retention)
     if (!/^\d+(\.\d+)?$/.test(retention.trim()) || !Number.isFinite(days) || days > 36_500) {

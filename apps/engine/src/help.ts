@@ -27,6 +27,8 @@ Options (each also from the environment):
   --log-level L         fatal | error | warn | info | debug | trace | silent  LI_LOG_LEVEL (info)
   --plugin MODULE       load a plugin first (repeatable; path or package) LI_PLUGINS (a,b)
   --tls-config FILE     JSON: each SSLConfig name -> { cert, key, ca, ... }  LI_TLS_CONFIG
+  --credentials FILE    JSON: each Credentials name -> { username,        LI_CREDENTIALS
+                        password | passwordFile } (SMTP AUTH, HTTP Basic)
   --retention-days N    keep completed messages N days, then purge them;  LI_RETENTION_DAYS (30)
                         0 keeps everything (the store grows until the disk is full)
   --peers LIST          the other engines for scope=cluster answers:      LI_PEERS

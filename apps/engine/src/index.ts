@@ -31,6 +31,7 @@ export { ensureAdminToken, ADMIN_TOKEN_FILE } from './admin-token.js'
 export type { AdminToken } from './admin-token.js'
 export { loadPlugins, PLUGIN_API } from './plugins.js'
 export { readTlsConfig } from './tls-config.js'
+export { readCredentialsConfig } from './credentials-config.js'
 export type { PluginApi } from './plugins.js'
 export { checkProductionFile, formatCheckReport, CheckInputError } from './check.js'
 export {

@@ -25,6 +25,7 @@ import type { RunConfig } from './config.js'
 import { AppError } from './errors.js'
 import { loadPlugins } from './plugins.js'
 import { readTlsConfig } from './tls-config.js'
+import { readCredentialsConfig } from './credentials-config.js'
 
 /** File under the data dir that keeps lookup tables edited through the API. */
 export const LOOKUP_TABLES_FILE = 'lookup-tables.xml'
@@ -102,9 +103,17 @@ export async function runEngine(
   const tls = config.tlsConfig === undefined ? undefined : await readTlsConfig(config.tlsConfig)
   if (tls !== undefined)
     logger.info({ file: config.tlsConfig, sslConfigs: Object.keys(tls) }, 'TLS config loaded')
+  const credentials =
+    config.credentials === undefined ? undefined : await readCredentialsConfig(config.credentials)
+  if (credentials !== undefined)
+    logger.info(
+      { file: config.credentials, credentials: Object.keys(credentials) },
+      'credentials loaded',
+    )
   const engine = new Engine({
     dataDir,
     ...(tls === undefined ? {} : { tls }),
+    ...(credentials === undefined ? {} : { credentials }),
     syncMode: config.syncMode,
     ...(config.redisUrl === undefined ? {} : { redisUrl: config.redisUrl }),
     ...(config.queuePrefix === undefined ? {} : { queuePrefix: config.queuePrefix }),

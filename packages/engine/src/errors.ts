@@ -27,6 +27,7 @@ export type EngineErrorCode =
   | 'ENGINE_TESTING_DISABLED'
   | 'ENGINE_RELOAD_REFUSED'
   | 'ENGINE_TLS_CONFIG'
+  | 'ENGINE_CREDENTIALS'
   | 'ENGINE_VALIDATION_FAILED'
 
 /** The one error class of @li/engine: `code` is stable, `message` says what was wrong and what to do. */

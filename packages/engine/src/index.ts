@@ -120,6 +120,7 @@ export type {
   EngineState,
   EngineStatus,
   EngineTlsConfig,
+  EngineCredentials,
 } from './runtime/engine.js'
 export { DEFAULT_PURGE_INTERVAL, DEFAULT_RETENTION_DAYS } from './runtime/retention.js'
 export {

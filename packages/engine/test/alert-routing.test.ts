@@ -31,6 +31,7 @@ import {
   waitFor,
 } from './helpers.js'
 import type { ItemSpec } from './helpers.js'
+import { SmtpSink } from './smtp-sink.js'
 
 const EXPORT = fileURLToPath(
   new URL('./fixtures/iris/alerts/RGH.Alerting.Export.xml', import.meta.url),
@@ -169,6 +170,7 @@ describe('Ens.Alert routing engine end to end', () => {
   let dir: string
   let lab: MllpPeer
   let pager: http.Server
+  let smtp: SmtpSink
   const paged: { type: string | undefined; body: string }[] = []
 
   beforeAll(async () => {
@@ -197,6 +199,10 @@ describe('Ens.Alert routing engine end to end', () => {
       String((pager.address() as net.AddressInfo).port),
     )
     setSetting(production, 'EmailAlert', 'AlertFile', path.join(dir, 'email.jsonl'), 'Host')
+    // The export's SMTPServer is the trust's relay: here a real SMTP server on loopback.
+    smtp = new SmtpSink()
+    setSetting(production, 'EmailAlert', 'SMTPServer', '127.0.0.1')
+    setSetting(production, 'EmailAlert', 'SMTPPort', String(await smtp.listen()))
     setSetting(production, 'AlertFileOut', 'FilePath', path.join(dir, 'alerts'))
     engine = await runEngine(path.join(dir, 'data'), production)
   })
@@ -205,6 +211,7 @@ describe('Ens.Alert routing engine end to end', () => {
     await engine?.stop()
     await lab?.close()
     if (pager !== undefined) await new Promise<void>((resolve) => pager.close(() => resolve()))
+    await smtp?.close()
     if (dir !== undefined) await removeDir(dir)
   })
 
@@ -255,6 +262,9 @@ describe('Ens.Alert routing engine end to end', () => {
     const mailed = JSON.parse(lines[0]!) as Record<string, string>
     expect(mailed).toMatchObject({ SourceConfigName: 'Lab Out', SessionId: sessionId })
     expect(mailed.AlertText).toContain('AR')
+    // ... and e-mailed to the export's Recipient through its SMTPServer.
+    expect(smtp.mails.map((m) => m.to)).toEqual([['integration-team@rgh.nhs.uk']])
+    expect(smtp.mails[0]!.data).toMatch(/Subject: LI Engine alert from [^\r\n]*:Lab Out/)
 
     // Alerts travel as Ens.AlertRequest messages, routed and traced like any other.
     const { records } = await engine.store.query({ messageType: 'Ens.AlertRequest', limit: 10 })

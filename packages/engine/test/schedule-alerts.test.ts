@@ -67,7 +67,6 @@ describe('Schedule, Foreground and Ens.Alert', () => {
           name: 'Ens.Alert',
           className: 'EnsLib.EMail.AlertOperation',
           host: { AlertFile: path.join(out, 'alerts.jsonl') },
-          adapter: { SMTPServer: 'smtp.example.nhs.uk', Recipient: 'team@example.nhs.uk' },
         },
       ],
       {

@@ -1,32 +1,182 @@
 /**
- * A stand-in for `EnsLib.EMail.AlertOperation` (and any alert operation named `Ens.Alert`): it
- * receives the alerts the Engine routes to `Ens.Alert` and records them. It sends no e-mail: the
- * SMTP settings (SMTPServer, SMTPPort, Credentials, Recipient, Cc, From) are kept and reported by
- * `checkProduction` as not acted on.
+ * `EnsLib.EMail.AlertOperation` (and any alert operation named `Ens.Alert`): it receives the
+ * alerts the Engine routes to `Ens.Alert`, records them, and e-mails them over SMTP as IRIS does.
  *
- * Each alert is logged at warn (source host and alert text, never a message body), is already in
- * the message store (alerts travel as messages, WAL first), and, with the LI setting `AlertFile`,
- * is appended to that file as one JSON line and fsynced before the alert counts as delivered.
+ * Recording: each alert is logged at warn (source host and alert text, never a message body), is
+ * already in the message store (alerts travel as messages, WAL first), and, with the LI setting
+ * `AlertFile`, is appended to that file as one JSON line and fsynced.
+ *
+ * E-mail, when SMTPServer is set (settings of IRIS's EnsLib.EMail.OutboundAdapter and
+ * EnsLib.EMail.AlertOperation):
+ * - SMTPServer, SMTPPort (default 25); SSLConfig names the engine's `tls` config entry: TLS from
+ *   the first byte, or STARTTLS when the name ends with `*` (as in IRIS); Credentials names the
+ *   engine's `credentials` entry (SMTP AUTH user and password).
+ * - Recipient, Cc, Bcc: comma- and/or semicolon-separated addresses (at least one Recipient);
+ *   From (default `li-engine@<host name>`).
+ * - SubjectPrefix, IncludeNodeinSubject (the host name in the subject), IncludeDetails (the
+ *   alert's time, session and production in the body besides its text).
+ * - ContinueAfterBadSend (default 1): addresses the server refuses are logged and the others get
+ *   the alert; with 0 a refused address fails the delivery (the others may have had it already).
+ * - A failed send (server down, refused login, TLS) fails the delivery, which is retried as any
+ *   operation's (RetryInterval, FailureTimeout). The AlertFile line is written once per alert in
+ *   this process, before the e-mail, so that retries of the e-mail do not repeat it.
+ *
+ * What it does not do: managed alerts (IncludeManagedAlertHistory), OAuth 2.0 logins, HTML mail.
  */
 import { appendFile, mkdir, open } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
+import { createTransport } from 'nodemailer'
+import type { Transporter } from 'nodemailer'
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js'
+import { EngineError } from '../errors.js'
 import type { ProductionItem } from '../production/types.js'
 import type { Envelope } from '../runtime/envelope.js'
 import type { HostContext } from '../runtime/host-context.js'
 import { OperationHost } from '../runtime/operation-host.js'
 import type { Delivery } from '../runtime/operation-host.js'
 
-/** Records alerts (log, store, optional JSON-lines file). */
+/** How long the SMTP connection, greeting and each reply may take, ms. */
+const SMTP_TIMEOUT_MS = 30_000
+
+/** What an alert e-mail is made of, from the item's settings. */
+interface MailSettings {
+  server: string
+  port: number
+  sslConfig: string | undefined
+  to: string[]
+  cc: string[]
+  bcc: string[]
+  from: string
+  subjectPrefix: string
+  includeNode: boolean
+  includeDetails: boolean
+  continueAfterBadSend: boolean
+}
+
+/** Addresses of a Recipient/Cc/Bcc setting: commas and/or semicolons between them. */
+export function mailAddresses(value: string | undefined): string[] {
+  if (value === undefined) return []
+  return value
+    .split(/[;,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+}
+
+/**
+ * The subject and text of the e-mail for `alert` (an Ens.AlertRequest as JSON fields), as the
+ * alert operation sends it. Exported for tests and for users who want to see the format.
+ */
+export function alertMail(
+  alert: Record<string, unknown>,
+  o: {
+    production: string
+    subjectPrefix?: string
+    includeNode?: boolean
+    includeDetails?: boolean
+  },
+): { subject: string; text: string } {
+  const str = (v: unknown): string =>
+    typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : ''
+  const source = str(alert.SourceConfigName)
+  const node = os.hostname()
+  const prefix =
+    o.subjectPrefix === undefined || o.subjectPrefix === '' ? '' : `${o.subjectPrefix} `
+  const subject = `${prefix}${o.includeNode === true ? `[${node}] ` : ''}LI Engine alert from ${o.production}:${source}`
+  const lines = [
+    str(alert.AlertText),
+    '',
+    `Source: ${source}`,
+    `Time (UTC): ${str(alert.AlertTime)}`,
+  ]
+  if (o.includeDetails === true) {
+    lines.push(`Session: ${str(alert.SessionId) || '(none)'}`)
+    lines.push(`Production: ${o.production}`)
+    lines.push(`Node: ${node}`)
+  }
+  return { subject, text: lines.join('\n') + '\n' }
+}
+
+/** An address as nodemailer reports it (a string, or `{ address }`). */
+function addressText(a: unknown): string {
+  if (typeof a === 'string') return a
+  const address = (a as { address?: unknown } | null)?.address
+  return typeof address === 'string' ? address : ''
+}
+
+/** Records alerts (log, store, optional JSON-lines file) and e-mails them when SMTPServer is set. */
 export class AlertOperationHost extends OperationHost {
   readonly #file: string | undefined
+  readonly #mail: MailSettings | undefined
+  readonly #login: { username: string; password: string } | undefined
+  #transport: Transporter<SMTPTransport.SentMessageInfo> | undefined
+  /** Alerts whose AlertFile line is written (retries of their e-mail must not write it again). */
+  readonly #recorded = new WeakSet<Envelope>()
 
   constructor(item: ProductionItem, ctx: HostContext) {
     super(item, ctx)
     this.#file = this.settings.string('AlertFile')
+    const server = this.settings.string('SMTPServer')
+    if (server === undefined || server.trim() === '') return
+    const to = mailAddresses(this.settings.string('Recipient'))
+    if (to.length === 0) {
+      throw new EngineError(
+        'ENGINE_INVALID_SETTING',
+        `item "${item.name}": SMTPServer is set but Recipient is empty: name at least one address to e-mail the alerts to (or clear SMTPServer)`,
+      )
+    }
+    const port = this.settings.number('SMTPPort', 25)
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new EngineError(
+        'ENGINE_INVALID_SETTING',
+        `item "${item.name}": SMTPPort=${port} is not a port number (1-65535)`,
+      )
+    }
+    const credentials = this.settings.string('Credentials')
+    this.#login = credentials === undefined ? undefined : ctx.credentials(credentials)
+    this.#mail = {
+      server: server.trim(),
+      port,
+      sslConfig: this.settings.string('SSLConfig'),
+      to,
+      cc: mailAddresses(this.settings.string('Cc')),
+      bcc: mailAddresses(this.settings.string('Bcc')),
+      from: this.settings.string('From') ?? `li-engine@${os.hostname()}`,
+      subjectPrefix: this.settings.string('SubjectPrefix') ?? '',
+      includeNode: this.settings.boolean('IncludeNodeinSubject', false),
+      includeDetails: this.settings.boolean('IncludeDetails', false),
+      continueAfterBadSend: this.settings.boolean('ContinueAfterBadSend', true),
+    }
   }
 
   protected override async prepare(): Promise<void> {
     if (this.#file !== undefined) await mkdir(path.dirname(this.#file), { recursive: true })
+    const m = this.#mail
+    if (m === undefined) return
+    // Read at start, so that an unknown SSLConfig or an unreadable key file fails the start.
+    const starttls = m.sslConfig?.endsWith('*') === true
+    const tlsName = m.sslConfig?.replace(/\*$/, '')
+    const tls = tlsName === undefined || tlsName === '' ? undefined : this.ctx.tls(tlsName)
+    const login = this.#login
+    this.#transport = createTransport({
+      host: m.server,
+      port: m.port,
+      // TLS from the first byte unless STARTTLS was asked for; no TLS without an SSLConfig.
+      secure: tls !== undefined && !starttls,
+      requireTLS: tls !== undefined && starttls,
+      ignoreTLS: tls === undefined,
+      ...(tls === undefined ? {} : { tls: { ...tls, servername: m.server } }),
+      ...(login === undefined ? {} : { auth: { user: login.username, pass: login.password } }),
+      connectionTimeout: SMTP_TIMEOUT_MS,
+      greetingTimeout: SMTP_TIMEOUT_MS,
+      socketTimeout: SMTP_TIMEOUT_MS,
+    })
+  }
+
+  protected override release(): Promise<void> {
+    this.#transport?.close()
+    this.#transport = undefined
+    return Promise.resolve()
   }
 
   protected override async deliver(env: Envelope): Promise<Delivery> {
@@ -36,18 +186,62 @@ export class AlertOperationHost extends OperationHost {
     } catch {
       alert = { SourceConfigName: env.source, AlertText: '(not an alert request)' }
     }
-    this.logger.warn(
-      { source: alert.SourceConfigName, alert: alert.AlertText, sessionId: env.sessionId },
-      'alert received',
-    )
-    if (this.#file === undefined) return { detail: 'logged' }
-    await appendFile(this.#file, JSON.stringify(alert) + '\n')
-    const fh = await open(this.#file, 'r')
+    if (!this.#recorded.has(env)) {
+      this.logger.warn(
+        { source: alert.SourceConfigName, alert: alert.AlertText, sessionId: env.sessionId },
+        'alert received',
+      )
+      if (this.#file !== undefined) await this.#append(alert, this.#file)
+      this.#recorded.add(env)
+    }
+    const m = this.#mail
+    if (m === undefined || this.#transport === undefined) return { detail: this.#file ?? 'logged' }
+    const { subject, text } = alertMail(alert, {
+      production: this.ctx.production.name,
+      subjectPrefix: m.subjectPrefix,
+      includeNode: m.includeNode,
+      includeDetails: m.includeDetails,
+    })
+    let info: SMTPTransport.SentMessageInfo
+    try {
+      info = await this.#transport.sendMail({
+        from: m.from,
+        to: m.to,
+        ...(m.cc.length > 0 ? { cc: m.cc } : {}),
+        ...(m.bcc.length > 0 ? { bcc: m.bcc } : {}),
+        subject,
+        text,
+      })
+    } catch (e) {
+      throw new EngineError(
+        'ENGINE_DELIVERY_FAILED',
+        `alert e-mail via ${m.server}:${m.port} failed: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      )
+    }
+    const rejected = info.rejected.map(addressText)
+    if (rejected.length > 0) {
+      if (!m.continueAfterBadSend) {
+        throw new EngineError(
+          'ENGINE_DELIVERY_FAILED',
+          `the SMTP server refused ${rejected.join(', ')} (ContinueAfterBadSend=0)`,
+        )
+      }
+      this.logger.warn({ refused: rejected }, 'alert e-mail: the SMTP server refused addresses')
+    }
+    const sent = info.accepted.map(addressText)
+    return {
+      detail: `e-mail to ${sent.join(', ')}${this.#file === undefined ? '' : `; ${this.#file}`}`,
+    }
+  }
+
+  async #append(alert: Record<string, unknown>, file: string): Promise<void> {
+    await appendFile(file, JSON.stringify(alert) + '\n')
+    const fh = await open(file, 'r')
     try {
       await fh.datasync()
     } finally {
       await fh.close()
     }
-    return { detail: this.#file }
   }
 }

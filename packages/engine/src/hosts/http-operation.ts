@@ -7,7 +7,8 @@
  * ConnectTimeout (s, default 5 as in IRIS: TCP connect plus, with SSLConfig, the TLS handshake;
  * 0 = no limit), ResponseTimeout (s, default 30, -1 = forever: from the connection being open
  * to the response, counted as inactivity), ReplyCodeActions, RetryInterval, FailureTimeout,
- * DefCharEncoding.
+ * DefCharEncoding, Credentials (HTTP Basic authentication with the user name and password of the
+ * engine's `credentials` entry of that name).
  * A JSON body (a DTL with a non-HL7 target, a routed alert) is posted as `application/json`; a
  * 2xx response to it completes the message unless its body is an HL7 ACK (a JSON API answers
  * JSON, not MSA).
@@ -25,10 +26,18 @@ import { outboundEncoding } from './charset.js'
 
 /** HTTP outbound operation. */
 export class HttpOperationHost extends OperationHost {
+  /** `user:password` for HTTP Basic authentication (Credentials), resolved when built. */
+  readonly #auth: string | undefined
+
   constructor(item: ProductionItem, ctx: HostContext) {
     super(item, ctx)
     if (this.settings.string('HTTPServer') === undefined) {
       throw new EngineError('ENGINE_INVALID_SETTING', `item "${item.name}": HTTPServer is not set`)
+    }
+    const credentials = this.settings.string('Credentials')
+    if (credentials !== undefined) {
+      const c = ctx.credentials(credentials)
+      this.#auth = `${c.username}:${c.password}`
     }
   }
 
@@ -58,6 +67,7 @@ export class HttpOperationHost extends OperationHost {
           'content-length': body.length,
         },
         signal,
+        ...(this.#auth === undefined ? {} : { auth: this.#auth }),
         ...(secure ? this.ctx.tls(ssl) : {}),
       }
       const req = (secure ? https : http).request(options, (res) => {

@@ -148,7 +148,7 @@ describe('checkProduction settings', () => {
       'Lab Files In:supported',
       'Lab Router:supported',
       'Lab Files Out:supported',
-      'Ens.Alert:differences',
+      'Ens.Alert:supported',
     ])
     expect(items[0]?.notes).toEqual([])
     expect(r.exitCode).toBe(0)

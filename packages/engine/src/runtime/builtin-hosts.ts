@@ -10,7 +10,7 @@
  * | EnsLib.HL7.Service.HTTPService | HTTP POST inbound |
  * | EnsLib.HL7.Operation.HTTPOperation | HTTP POST outbound |
  * | EnsLib.HL7.MsgRouter.RoutingEngine, EnsLib.MsgRouter.RoutingEngine | rule-based router |
- * | EnsLib.EMail.AlertOperation | records alerts routed to Ens.Alert (log, store, AlertFile); no e-mail |
+ * | EnsLib.EMail.AlertOperation | e-mails alerts routed to Ens.Alert over SMTP; log, store, AlertFile |
  */
 import { AlertOperationHost } from '../hosts/alert-operation.js'
 import { FileOperationHost } from '../hosts/file-operation.js'

@@ -110,6 +110,15 @@ export interface EngineTlsConfig {
   servername?: string
 }
 
+/**
+ * One entry of the engine's `credentials` config: what an item's Credentials setting names (IRIS
+ * keeps these in its credentials store, which an export does not carry).
+ */
+export interface EngineCredentials {
+  username: string
+  password: string
+}
+
 /** Configuration of an Engine. Durations in seconds unless the name says ms. */
 export interface EngineConfig {
   /** Data directory: WAL in `<dataDir>/wal`, store in `<dataDir>/messages.db`. */
@@ -132,6 +141,8 @@ export interface EngineConfig {
   logger?: Logger
   /** TLS material by SSLConfig name. */
   tls?: Record<string, EngineTlsConfig>
+  /** User names and passwords by Credentials name (the e-mail alert operation's SMTP login). */
+  credentials?: Record<string, EngineCredentials>
   /** Host classes; default the shared registry with the built-in EnsLib hosts. */
   registry?: HostRegistry
   /** Metrics; default a new LiMetrics on its own registry. */
@@ -1113,6 +1124,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       pollMs: this.config.pollMs ?? 250,
       queueVisibilityMs: this.#visibilityTimeout() * 1000,
       tls: (name) => this.#tls(name),
+      credentials: (name) => this.#credentials(name),
       compileRules: (className) => {
         let r = this.#rulesCache.get(className)
         if (r === undefined) {
@@ -1557,6 +1569,17 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (e) {
       this.#alert(name, `Schedule ${want.toLowerCase()} failed: ${errorText(e)}`)
     }
+  }
+
+  #credentials(name: string): EngineCredentials {
+    const c = this.config.credentials?.[name]
+    if (c === undefined || typeof c.username !== 'string' || c.username === '') {
+      throw new EngineError(
+        'ENGINE_CREDENTIALS',
+        `Credentials "${name}" is not defined in the engine's credentials config (a username and password for that name; li-engine run --credentials FILE)`,
+      )
+    }
+    return { username: c.username, password: typeof c.password === 'string' ? c.password : '' }
   }
 
   #tls(name: string): SecureContextOptions {

@@ -3,6 +3,7 @@
  * metrics, TLS material and the rule/transform compilers.
  */
 import type { SecureContextOptions } from 'node:tls'
+import type { EngineCredentials } from './engine.js'
 import type { Logger } from 'pino'
 import type { CompiledRules, CompiledTransform, Production } from '../production/types.js'
 import type { MessagePath } from './message-path.js'
@@ -26,6 +27,11 @@ export interface HostContext {
   metrics?: MetricsPort | undefined
   /** TLS options for an SSLConfig name (from the engine's `tls` config); throws when unknown. */
   tls(sslConfig: string): SecureContextOptions
+  /**
+   * The user name and password of a Credentials name (IRIS keeps them in its credentials store;
+   * LI reads them from the engine's `credentials` config); throws ENGINE_CREDENTIALS when unknown.
+   */
+  credentials(name: string): EngineCredentials
   /** Compile a rule class by name (BusinessRuleName). */
   compileRules(className: string): CompiledRules
   /** Compile a DTL transform class by name. */
