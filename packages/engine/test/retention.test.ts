@@ -145,12 +145,13 @@ describe('Engine retention', () => {
     )
     await engine.stop()
     const o = await outcome
-    // Either the purge finished before the store closed, or it stopped at a chunk boundary.
+    // Either the purge finished before the store closed, or it stopped at a chunk boundary, or
+    // (every row deleted) while it gave the freed pages back to the volume.
     if ('err' in o) {
       expect(o.err).toMatchObject({ code: 'STORE_CLOSED' })
       const last = (await engine.getStatus()).retention.lastRun
       expect(last?.error).toContain('purge stopped by stop()')
-      expect(last?.deleted).toBeLessThan(3000)
+      expect(last?.deleted).toBeLessThanOrEqual(3000)
     } else {
       expect(o.ok.deleted).toBe(3000)
     }

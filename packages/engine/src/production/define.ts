@@ -62,6 +62,13 @@ export const ADAPTER_SETTINGS: ReadonlySet<string> = new Set([
   'HTTPPort',
   'ProxyServer',
   'ProxyPort',
+  'SMTPServer',
+  'SMTPPort',
+  'Recipient',
+  'Cc',
+  'Bcc',
+  'From',
+  'ContinueAfterBadSend',
 ])
 
 /** A plain setting value. */

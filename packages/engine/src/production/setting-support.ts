@@ -80,6 +80,7 @@ export const HONOURED_SETTINGS: ReadonlySet<string> = new Set([
   'OrderingKey',
   'AppAckTimeout',
   'AlertFile',
+  'DuplicateWindow',
 ])
 
 const INBOUND_HL7 = [
@@ -99,6 +100,7 @@ const INBOUND_HL7 = [
   'LocalFacilityApplication',
   'UseAckCommitCodes',
   'IgnoreInboundAck',
+  'DuplicateWindow',
 ]
 const OPERATION = ['RetryInterval', 'FailureTimeout', 'ReplyCodeActions', 'AlertOnError']
 const ROUTER = [

@@ -1125,6 +1125,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       queueVisibilityMs: this.#visibilityTimeout() * 1000,
       tls: (name) => this.#tls(name),
       credentials: (name) => this.#credentials(name),
+      receivedSince: (host, since) => this.#receivedSince(host, since),
       compileRules: (className) => {
         let r = this.#rulesCache.get(className)
         if (r === undefined) {
@@ -1569,6 +1570,27 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (e) {
       this.#alert(name, `Schedule ${want.toLowerCase()} failed: ${errorText(e)}`)
     }
+  }
+
+  async *#receivedSince(
+    host: string,
+    since: Date,
+  ): AsyncIterable<{
+    payload: string
+    sessionId: string | undefined
+    state: string
+    createdAt: Date
+  }> {
+    const store = this.#need(this.#store, 'store')
+    let cursor: string | undefined
+    do {
+      const page = await store.query({ hostName: host, since, limit: 1000, cursor })
+      for (const r of page.records) {
+        if (r.direction === 'outbound') continue
+        yield { payload: r.payload, sessionId: r.sessionId, state: r.state, createdAt: r.createdAt }
+      }
+      cursor = page.nextCursor
+    } while (cursor !== undefined)
   }
 
   #credentials(name: string): EngineCredentials {

@@ -38,6 +38,19 @@ export interface HostContext {
   compileTransform(className: string): CompiledTransform
   /** Raise an alert (logged, emitted by the Engine as `alert`), about a session if given. */
   alert(host: string, text: string, sessionId?: string): void
+  /**
+   * The messages `host` stored (received) since `since`, newest first: what a service with
+   * DuplicateWindow reads back at its first message after a start. Optional.
+   */
+  receivedSince?(
+    host: string,
+    since: Date,
+  ): AsyncIterable<{
+    payload: string
+    sessionId: string | undefined
+    state: string
+    createdAt: Date
+  }>
   /** Milliseconds a consumer waits on an empty queue before checking for stop/pause. */
   pollMs: number
   /** The queue's visibility timeout, ms: operations holding a message longer extend it. */

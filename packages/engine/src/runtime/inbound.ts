@@ -17,6 +17,9 @@
  * with AE (CE).
  */
 import { parseMessage, validate } from '@li/hl7'
+import { EngineError } from '../errors.js'
+import { DuplicateFilter, MAX_DUPLICATE_WINDOW, contentKey } from './duplicates.js'
+import type { Remembered } from './duplicates.js'
 import type { Hl7ErrorConditionCode } from '@li/hl7'
 import type { ProductionItem } from '../production/types.js'
 import { peekHeader } from './hl7-peek.js'
@@ -55,6 +58,10 @@ export class InboundCore {
   readonly #bad: string | undefined
   readonly #appAckTimeout: number
   readonly #alertOnError: boolean
+  /** DuplicateWindow (see `duplicates.ts`); undefined when off. */
+  readonly #duplicates: DuplicateFilter | undefined
+  /** Reading back what the service stored within the window, once, at its first message. */
+  #warmed: Promise<void> | undefined
 
   constructor(item: ProductionItem, ctx: HostContext) {
     this.#name = item.name
@@ -67,6 +74,14 @@ export class InboundCore {
     this.#bad = this.#settings.string('BadMessageHandler')
     this.#appAckTimeout = this.#settings.number('AppAckTimeout', 25)
     this.#alertOnError = this.#settings.boolean('AlertOnError', false)
+    const window = this.#settings.number('DuplicateWindow', 0)
+    if (!(window >= 0 && window <= MAX_DUPLICATE_WINDOW)) {
+      throw new EngineError(
+        'ENGINE_INVALID_SETTING',
+        `item "${item.name}": DuplicateWindow=${window} must be 0 (off) to ${MAX_DUPLICATE_WINDOW} seconds`,
+      )
+    }
+    this.#duplicates = window > 0 ? new DuplicateFilter(window) : undefined
   }
 
   /**
@@ -81,6 +96,33 @@ export class InboundCore {
   async receive(raw: string, metadata: Record<string, unknown>): Promise<AckDecision> {
     const header = peekHeader(raw)
     const enhanced = header.acceptAckType !== '' || header.appAckType !== ''
+    const filter = this.#duplicates
+    let key: string | undefined
+    if (filter !== undefined && header.hasMsh) {
+      await (this.#warmed ??= this.#warmUp(filter))
+      key = contentKey(raw)
+      const prior = filter.find(key)
+      if (prior !== undefined) return this.#duplicate(prior, header, enhanced, metadata)
+    }
+    const decision = await this.#receive(raw, metadata, header, enhanced)
+    if (key !== undefined && decision.accepted !== undefined) {
+      if (filter?.remember(key, decision.accepted) === true) {
+        this.#ctx.logger.warn(
+          { host: this.#name, remembered: filter.size },
+          'DuplicateWindow: too many messages to remember; the oldest are forgotten early',
+        )
+      }
+    }
+    return decision.ack
+  }
+
+  /** `receive` without the duplicate filter; `accepted` is the session of a positive answer. */
+  async #receive(
+    raw: string,
+    metadata: Record<string, unknown>,
+    header: HeaderPeek,
+    enhanced: boolean,
+  ): Promise<{ ack: AckDecision; accepted?: string }> {
     const problem = this.#check(raw, header)
     if (problem !== undefined) {
       this.#ctx.metrics?.recordMessageFailed(this.#name, 'invalid')
@@ -100,11 +142,13 @@ export class InboundCore {
       const code = rejected ? (enhanced ? 'CR' : 'AR') : enhanced ? 'CE' : 'AE'
       this.alertError(`bad message NAKed: ${problem}`, admitted.sessionId)
       return {
-        kind: 'ack',
-        code,
-        text: problem,
-        errorCode: rejected ? 100 : 207,
-        reason: 'content',
+        ack: {
+          kind: 'ack',
+          code,
+          text: problem,
+          errorCode: rejected ? 100 : 207,
+          reason: 'content',
+        },
       }
     }
     const accepted = await this.#ctx.path.admit({
@@ -115,6 +159,17 @@ export class InboundCore {
       header,
       docCategory: this.#category,
     })
+    const ack = await this.#decide(header, enhanced, accepted)
+    const positive = ack.kind !== 'ack' || ack.code === 'AA' || ack.code === 'CA'
+    return positive ? { ack, accepted: accepted.sessionId } : { ack }
+  }
+
+  /** The answer per AckMode to an admitted message (to a duplicate: `admitted` undefined). */
+  async #decide(
+    header: HeaderPeek,
+    enhanced: boolean,
+    admitted: Admitted | undefined,
+  ): Promise<AckDecision> {
     const immediate: AckDecision = { kind: 'ack', code: enhanced ? 'CA' : 'AA' }
     switch (this.ackMode) {
       case 'Never':
@@ -124,15 +179,70 @@ export class InboundCore {
       case 'Immed':
         return immediate
       case 'App':
-        return this.#appAck(accepted)
+        return admitted === undefined ? immediate : this.#appAck(admitted)
       case 'Msh': {
         const at = header.acceptAckType
         if (at === 'NE' || at === 'ER') return { kind: 'none' }
         if (at === '' && header.appAckType !== '' && header.appAckType !== 'NE')
-          return this.#appAck(accepted)
+          return admitted === undefined ? immediate : this.#appAck(admitted)
         return immediate
       }
     }
+  }
+
+  /**
+   * A resend of a message accepted within DuplicateWindow: answered as it was (AA/CA per
+   * AckMode), not admitted again; the original session's trace gets a `discarded` hop.
+   */
+  async #duplicate(
+    prior: Remembered,
+    header: HeaderPeek,
+    enhanced: boolean,
+    metadata: Record<string, unknown>,
+  ): Promise<AckDecision> {
+    const ack = await this.#decide(header, enhanced, undefined)
+    const answer =
+      ack.kind === 'ack' ? ack.code : ack.kind === 'byte' ? 'the commit byte' : 'nothing'
+    const peer = typeof metadata.peer === 'string' ? ` from ${metadata.peer}` : ''
+    this.#ctx.path.hopLater(
+      prior.sessionId,
+      undefined,
+      this.#name,
+      this.#name,
+      'discarded',
+      `the same message again${peer} (DuplicateWindow): answered ${answer}, not processed again`,
+    )
+    this.#ctx.logger.info(
+      { host: this.#name, controlId: header.controlId, sessionId: prior.sessionId },
+      'duplicate of an accepted message: not processed again',
+    )
+    return ack
+  }
+
+  /** Remember what this service accepted within the window before this start (stored records). */
+  async #warmUp(filter: DuplicateFilter): Promise<void> {
+    const ctx = this.#ctx
+    if (ctx.receivedSince === undefined) return
+    const since = new Date(Date.now() - filter.windowMs)
+    const found: { key: string; sessionId: string; at: number }[] = []
+    try {
+      for await (const r of ctx.receivedSince(this.#name, since)) {
+        if (r.state === 'failed' || r.sessionId === undefined) continue
+        found.push({
+          key: contentKey(r.payload),
+          sessionId: r.sessionId,
+          at: r.createdAt.getTime(),
+        })
+      }
+    } catch (e) {
+      // Without the history the filter only knows what arrives from now on: say so, go on.
+      this.#ctx.logger.warn(
+        { host: this.#name, err: errorText(e) },
+        'DuplicateWindow: could not read the messages stored before this start',
+      )
+    }
+    found.sort((a, b) => a.at - b.at)
+    for (const f of found) filter.remember(f.key, f.sessionId, f.at)
   }
 
   /**

@@ -1,0 +1,133 @@
+// DuplicateWindow (LI setting of inbound HL7 services): a sender's resend of a message the
+// service already accepted is answered AA and not processed again, also after a restart; other
+// messages, NAKed ones and resends past the window are processed. Real MLLP sockets, files, WAL
+// and SQLite store.
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Engine } from '../src/index.js'
+import { DuplicateFilter, contentKey } from '../src/runtime/duplicates.js'
+import {
+  fileOperation,
+  filesIn,
+  finalState,
+  hl7,
+  msaCode,
+  portOf,
+  productionXml,
+  removeDir,
+  runEngine,
+  sendMllp,
+  setSetting,
+  tcpOperation,
+  tcpService,
+  tempDir,
+  waitFor,
+} from './helpers.js'
+import { loadProduction } from '../src/index.js'
+import type { ItemSpec } from './helpers.js'
+
+describe('DuplicateFilter', () => {
+  it('finds a key within the window only, and forgets the oldest past its limit', () => {
+    const f = new DuplicateFilter(60, 3)
+    f.remember('a', 's-a', 1_000)
+    expect(f.find('a', 1_000 + 60_000)).toEqual({ sessionId: 's-a', at: 1_000 })
+    expect(f.find('a', 1_000 + 60_001)).toBeUndefined()
+    expect(f.find('b', 2_000)).toBeUndefined()
+    // Past the window, remembering anything drops the expired ones.
+    f.remember('b', 's-b', 100_000)
+    expect(f.size).toBe(1)
+    expect(f.remember('c', 's-c', 100_001)).toBe(false)
+    expect(f.remember('d', 's-d', 100_002)).toBe(false)
+    // Full: the oldest goes, and the first time says so.
+    expect(f.remember('e', 's-e', 100_003)).toBe(true)
+    expect(f.find('b', 100_003)).toBeUndefined()
+    expect(f.find('e', 100_003)?.sessionId).toBe('s-e')
+    expect(f.remember('f', 's-f', 100_004)).toBe(false)
+    f.forget('f')
+    expect(f.find('f', 100_004)).toBeUndefined()
+  })
+
+  it('keys messages by their exact text', () => {
+    expect(contentKey(hl7('ADT^A01', 'K1'))).toBe(contentKey(hl7('ADT^A01', 'K1')))
+    expect(contentKey(hl7('ADT^A01', 'K1'))).not.toBe(contentKey(hl7('ADT^A01', 'K2')))
+  })
+})
+
+describe('DuplicateWindow on an MLLP service', () => {
+  let dir: string
+  let engine: Engine
+  const items = (): ItemSpec[] => [
+    tcpService('In', 'Out', 1, { DuplicateWindow: 600 }),
+    fileOperation('Out', path.join(dir, 'out')),
+    // AckMode App in front of a receiver that is down: the sender gets AE and may resend.
+    tcpService('AppIn', 'Down', 2, { DuplicateWindow: 600, AckMode: 'App' }),
+    tcpOperation('Down', 1, { ConnectTimeout: 1 }, { FailureTimeout: 0 }),
+  ]
+  const start = async (): Promise<Engine> => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?><Export generator="IRIS" version="26"><Class name="Test.Production"><Super>Ens.Production</Super><XData name="ProductionDefinition"><Data><![CDATA[${productionXml('Test.Production', items())}]]></Data></XData></Class></Export>`
+    const production = await loadProduction(xml)
+    for (const name of ['In', 'AppIn']) setSetting(production, name, 'Port', '0')
+    return runEngine(path.join(dir, 'data'), production)
+  }
+
+  beforeAll(async () => {
+    dir = await tempDir('duplicates')
+    engine = await start()
+  })
+
+  afterAll(async () => {
+    await engine?.stop()
+    await removeDir(dir)
+  })
+
+  it('answers a resend AA without processing it again, and says so in the trace', async () => {
+    const message = hl7('ORU^R01', 'DUP-1')
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), message))).toBe('AA')
+    const { sessionId } = await finalState(engine, 'In', 'DUP-1')
+    expect(await filesIn(path.join(dir, 'out'), 1)).toHaveLength(1)
+    // The sender did not see the ACK and sends the very same bytes again.
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), message))).toBe('AA')
+    const hop = await waitFor(async () => {
+      const hops = await engine.store.trace(sessionId)
+      return hops.find((h) => h.state === 'discarded')
+    }, 'the discarded hop')
+    expect(hop).toMatchObject({ source: 'In', target: 'In' })
+    expect(hop.detail).toMatch(
+      /the same message again from \S+ \(DuplicateWindow\): answered AA, not processed again/,
+    )
+    // A different message (same patient, new MSH-10) is processed.
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ORU^R01', 'DUP-2')))).toBe('AA')
+    expect(await filesIn(path.join(dir, 'out'), 2)).toHaveLength(2)
+    const stored = await engine.store.query({ correlationId: 'DUP-1', limit: 10 })
+    expect(stored.records.filter((r) => r.hostName === 'In')).toHaveLength(1)
+  })
+
+  it('processes the resend of a message that got AE (AckMode App, delivery failed)', async () => {
+    const message = hl7('ADT^A01', 'DUP-AE')
+    expect(msaCode(await sendMllp(portOf(engine, 'AppIn'), message))).toBe('AE')
+    expect(msaCode(await sendMllp(portOf(engine, 'AppIn'), message))).toBe('AE')
+    await waitFor(async () => {
+      const r = await engine.store.query({ correlationId: 'DUP-AE', limit: 10 })
+      return r.records.filter((x) => x.hostName === 'AppIn').length === 2
+    }, 'both attempts stored')
+  })
+
+  it('still knows the accepted messages after a restart', async () => {
+    await engine.stop()
+    engine = await start()
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ORU^R01', 'DUP-1')))).toBe('AA')
+    const { sessionId } = await finalState(engine, 'In', 'DUP-2')
+    // DUP-2 resent after the restart: not processed again either.
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ORU^R01', 'DUP-2')))).toBe('AA')
+    await waitFor(async () => {
+      const hops = await engine.store.trace(sessionId)
+      return hops.some((h) => h.state === 'discarded')
+    }, 'the discarded hop after the restart')
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ORU^R01', 'DUP-3')))).toBe('AA')
+    expect(await filesIn(path.join(dir, 'out'), 3)).toHaveLength(3)
+    for (const id of ['DUP-1', 'DUP-2']) {
+      const r = await engine.store.query({ correlationId: id, limit: 10 })
+      expect(r.records.filter((x) => x.hostName === 'In')).toHaveLength(1)
+    }
+  })
+})
