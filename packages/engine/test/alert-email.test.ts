@@ -259,6 +259,38 @@ describe('EnsLib.EMail.AlertOperation over SMTP', () => {
     expect(smtp.mails).toHaveLength(1)
   })
 
+  it('ThrottleSeconds: one e-mail, then one summary of the alerts held back, all still recorded', async () => {
+    const [smtp, port] = await sink()
+    const alertFile = path.join(certDir, 'throttled.jsonl')
+    const engine = await start([
+      ...failing,
+      alertItem(
+        { SMTPServer: '127.0.0.1', SMTPPort: port, Recipient: 'oncall@trust.nhs.uk' },
+        { ThrottleSeconds: 2, AlertFile: alertFile },
+      ),
+    ])
+    // Three failures in a row (a receiver down): three alerts within the interval.
+    for (const id of ['T-1', 'T-2', 'T-3'])
+      expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
+    await waitFor(
+      async () =>
+        (await readFile(alertFile, 'utf8').catch(() => '')).trim().split('\n').length === 3,
+      'three AlertFile lines',
+    )
+    const summary = await waitFor(() => smtp.mails[1], 'the summary e-mail')
+    expect(smtp.mails).toHaveLength(2)
+    expect(header(smtp.mails[0]!.data, 'Subject')).toBe('LI Engine alert from Test.Production:Down')
+    expect(header(summary.data, 'Subject')).toBe(
+      'LI Engine alert from Test.Production:Down (2 more)',
+    )
+    expect(body(summary.data)).toMatch(/2 more alert\(s\) from Down since .*ThrottleSeconds=2/)
+    // Past the interval with nothing more, the next alert is e-mailed on its own again.
+    await new Promise((r) => setTimeout(r, 2100))
+    await alertOnce(engine, 'T-4')
+    const next = await waitFor(() => smtp.mails[2], 'the next e-mail')
+    expect(header(next.data, 'Subject')).toBe('LI Engine alert from Test.Production:Down')
+  })
+
   it('refuses to build an alert operation without Recipient, or with unknown Credentials', async () => {
     const engine = await start([
       ...failing,

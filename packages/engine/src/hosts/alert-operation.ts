@@ -20,6 +20,13 @@
  * - A failed send (server down, refused login, TLS) fails the delivery, which is retried as any
  *   operation's (RetryInterval, FailureTimeout). The AlertFile line is written once per alert in
  *   this process, before the e-mail, so that retries of the e-mail do not repeat it.
+ * - LI setting `ThrottleSeconds` (default 0: one e-mail per alert, as IRIS): after an e-mail about
+ *   an item, further alerts from that item within that many seconds are not e-mailed one by one;
+ *   when the interval ends, one summary e-mail says how many there were, with the first texts, and
+ *   a new interval starts if any came. A receiver down for an hour then pages the on-call team a
+ *   few times, not once per failed message. Every alert is still logged, stored and written to
+ *   AlertFile. A summary is not durable: one still pending when the operation stops is logged
+ *   (how many alerts it would have covered), not sent; one the relay refuses is logged.
  *
  * What it does not do: managed alerts (IncludeManagedAlertHistory), OAuth 2.0 logins, HTML mail.
  */
@@ -39,6 +46,19 @@ import type { Delivery } from '../runtime/operation-host.js'
 /** How long the SMTP connection, greeting and each reply may take, ms. */
 const SMTP_TIMEOUT_MS = 30_000
 
+/** Alert texts quoted in a summary e-mail (the count covers the rest). */
+const SUMMARY_TEXTS = 10
+
+/** Alerts from one item held back during its ThrottleSeconds interval. */
+interface Throttled {
+  /** When the interval ends, ms since the epoch. */
+  until: number
+  count: number
+  first: number
+  texts: string[]
+  timer: NodeJS.Timeout | undefined
+}
+
 /** What an alert e-mail is made of, from the item's settings. */
 interface MailSettings {
   server: string
@@ -52,6 +72,8 @@ interface MailSettings {
   includeNode: boolean
   includeDetails: boolean
   continueAfterBadSend: boolean
+  /** ThrottleSeconds in ms; 0: an e-mail per alert. */
+  throttleMs: number
 }
 
 /** Addresses of a Recipient/Cc/Bcc setting: commas and/or semicolons between them. */
@@ -112,6 +134,8 @@ export class AlertOperationHost extends OperationHost {
   #transport: Transporter<SMTPTransport.SentMessageInfo> | undefined
   /** Alerts whose AlertFile line is written (retries of their e-mail must not write it again). */
   readonly #recorded = new WeakSet<Envelope>()
+  /** ThrottleSeconds: by source item, the interval after its last e-mail. */
+  readonly #throttled = new Map<string, Throttled>()
 
   constructor(item: ProductionItem, ctx: HostContext) {
     super(item, ctx)
@@ -146,7 +170,19 @@ export class AlertOperationHost extends OperationHost {
       includeNode: this.settings.boolean('IncludeNodeinSubject', false),
       includeDetails: this.settings.boolean('IncludeDetails', false),
       continueAfterBadSend: this.settings.boolean('ContinueAfterBadSend', true),
+      throttleMs: this.#throttleSetting(item.name) * 1000,
     }
+  }
+
+  #throttleSetting(name: string): number {
+    const v = this.settings.number('ThrottleSeconds', 0)
+    if (!(v >= 0 && v <= 86_400)) {
+      throw new EngineError(
+        'ENGINE_INVALID_SETTING',
+        `item "${name}": ThrottleSeconds=${v} must be 0 (an e-mail per alert) to 86400`,
+      )
+    }
+    return v
   }
 
   protected override async prepare(): Promise<void> {
@@ -174,6 +210,16 @@ export class AlertOperationHost extends OperationHost {
   }
 
   protected override release(): Promise<void> {
+    for (const [source, t] of this.#throttled) {
+      if (t.timer !== undefined) clearTimeout(t.timer)
+      if (t.count > 0) {
+        this.logger.warn(
+          { source, alerts: t.count },
+          'alert e-mail summary not sent (the operation stopped): those alerts are in the log, the message store and AlertFile',
+        )
+      }
+    }
+    this.#throttled.clear()
     this.#transport?.close()
     this.#transport = undefined
     return Promise.resolve()
@@ -196,28 +242,27 @@ export class AlertOperationHost extends OperationHost {
     }
     const m = this.#mail
     if (m === undefined || this.#transport === undefined) return { detail: this.#file ?? 'logged' }
+    const source = typeof alert.SourceConfigName === 'string' ? alert.SourceConfigName : env.source
+    if (m.throttleMs > 0) {
+      const held = this.#hold(source, alert, m.throttleMs)
+      if (held !== undefined) return { detail: held }
+    }
     const { subject, text } = alertMail(alert, {
       production: this.ctx.production.name,
       subjectPrefix: m.subjectPrefix,
       includeNode: m.includeNode,
       includeDetails: m.includeDetails,
     })
-    let info: SMTPTransport.SentMessageInfo
-    try {
-      info = await this.#transport.sendMail({
-        from: m.from,
-        to: m.to,
-        ...(m.cc.length > 0 ? { cc: m.cc } : {}),
-        ...(m.bcc.length > 0 ? { bcc: m.bcc } : {}),
-        subject,
-        text,
+    const info = await this.#send(m, subject, text)
+    if (m.throttleMs > 0) {
+      const now = Date.now()
+      this.#throttled.set(source, {
+        until: now + m.throttleMs,
+        count: 0,
+        first: now,
+        texts: [],
+        timer: undefined,
       })
-    } catch (e) {
-      throw new EngineError(
-        'ENGINE_DELIVERY_FAILED',
-        `alert e-mail via ${m.server}:${m.port} failed: ${e instanceof Error ? e.message : String(e)}`,
-        { cause: e },
-      )
     }
     const rejected = info.rejected.map(addressText)
     if (rejected.length > 0) {
@@ -232,6 +277,92 @@ export class AlertOperationHost extends OperationHost {
     const sent = info.accepted.map(addressText)
     return {
       detail: `e-mail to ${sent.join(', ')}${this.#file === undefined ? '' : `; ${this.#file}`}`,
+    }
+  }
+
+  async #send(
+    m: MailSettings,
+    subject: string,
+    text: string,
+  ): Promise<SMTPTransport.SentMessageInfo> {
+    const transport = this.#transport
+    if (transport === undefined) {
+      throw new EngineError('ENGINE_DELIVERY_FAILED', 'alert e-mail: the operation is stopped')
+    }
+    try {
+      return await transport.sendMail({
+        from: m.from,
+        to: m.to,
+        ...(m.cc.length > 0 ? { cc: m.cc } : {}),
+        ...(m.bcc.length > 0 ? { bcc: m.bcc } : {}),
+        subject,
+        text,
+      })
+    } catch (e) {
+      throw new EngineError(
+        'ENGINE_DELIVERY_FAILED',
+        `alert e-mail via ${m.server}:${m.port} failed: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      )
+    }
+  }
+
+  /**
+   * ThrottleSeconds: when `source` was e-mailed about less than the interval ago, count this alert
+   * for the summary (armed to go when the interval ends) and say so; undefined: e-mail it now.
+   */
+  #hold(source: string, alert: Record<string, unknown>, throttleMs: number): string | undefined {
+    const t = this.#throttled.get(source)
+    const now = Date.now()
+    if (t === undefined || now >= t.until) return undefined
+    t.count++
+    if (t.count === 1) t.first = now
+    if (t.texts.length < SUMMARY_TEXTS) {
+      const text = typeof alert.AlertText === 'string' ? alert.AlertText : ''
+      const time = typeof alert.AlertTime === 'string' ? alert.AlertTime : ''
+      t.texts.push(`${time} ${text.slice(0, 500)}`)
+    }
+    t.timer ??= setTimeout(() => void this.#summarise(source, throttleMs), t.until - now)
+    return `e-mail held (ThrottleSeconds): ${t.count} alert(s) from ${source} go in one summary at ${new Date(t.until).toISOString()}`
+  }
+
+  /** Send the summary of `source`'s held alerts; a new interval starts if there were any. */
+  async #summarise(source: string, throttleMs: number): Promise<void> {
+    const t = this.#throttled.get(source)
+    const m = this.#mail
+    if (t === undefined || m === undefined) return
+    t.timer = undefined
+    if (t.count === 0) {
+      this.#throttled.delete(source)
+      return
+    }
+    const production = this.ctx.production.name
+    const prefix = m.subjectPrefix === '' ? '' : `${m.subjectPrefix} `
+    const node = m.includeNode ? `[${os.hostname()}] ` : ''
+    const subject = `${prefix}${node}LI Engine alert from ${production}:${source} (${t.count} more)`
+    const lines = [
+      `${t.count} more alert(s) from ${source} since ${new Date(t.first).toISOString()}, held by ThrottleSeconds=${throttleMs / 1000}:`,
+      '',
+      ...t.texts.map((x) => `- ${x}`),
+    ]
+    if (t.count > t.texts.length) lines.push(`- ... and ${t.count - t.texts.length} more`)
+    lines.push('', 'Every alert is in the engine log, the message store and AlertFile (if set).')
+    const count = t.count
+    const now = Date.now()
+    this.#throttled.set(source, {
+      until: now + throttleMs,
+      count: 0,
+      first: now,
+      texts: [],
+      timer: undefined,
+    })
+    try {
+      await this.#send(m, subject, lines.join('\n') + '\n')
+    } catch (e) {
+      this.logger.error(
+        { source, alerts: count, err: e instanceof Error ? e.message : String(e) },
+        'alert e-mail summary could not be sent: those alerts are in the log, the message store and AlertFile',
+      )
     }
   }
 

@@ -81,6 +81,7 @@ export const HONOURED_SETTINGS: ReadonlySet<string> = new Set([
   'AppAckTimeout',
   'AlertFile',
   'DuplicateWindow',
+  'ThrottleSeconds',
 ])
 
 const INBOUND_HL7 = [
@@ -200,6 +201,7 @@ export const CLASS_SETTINGS: Readonly<Record<string, ReadonlySet<string>>> = {
     'SubjectPrefix',
     'IncludeDetails',
     'IncludeNodeinSubject',
+    'ThrottleSeconds',
   ]),
   'EnsLib.HL7.MsgRouter.RoutingEngine': new Set(ROUTER),
   'EnsLib.MsgRouter.RoutingEngine': new Set(ROUTER),
