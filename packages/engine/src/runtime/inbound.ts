@@ -18,7 +18,7 @@
  */
 import { parseMessage, validate } from '@li/hl7'
 import { EngineError } from '../errors.js'
-import { DuplicateFilter, MAX_DUPLICATE_WINDOW, contentKey } from './duplicates.js'
+import { DuplicateFilter, MAX_DUPLICATE_WINDOW, MAX_REMEMBERED, contentKey } from './duplicates.js'
 import type { Remembered } from './duplicates.js'
 import type { Hl7ErrorConditionCode } from '@li/hl7'
 import type { ProductionItem } from '../production/types.js'
@@ -227,6 +227,8 @@ export class InboundCore {
     const found: { key: string; sessionId: string; at: number }[] = []
     try {
       for await (const r of ctx.receivedSince(this.#name, since)) {
+        // Newest first: past what the filter can hold, the rest would be forgotten anyway.
+        if (found.length >= MAX_REMEMBERED) break
         if (r.state === 'failed' || r.sessionId === undefined) continue
         found.push({
           key: contentKey(r.payload),
