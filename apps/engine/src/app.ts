@@ -14,8 +14,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import os from 'node:os'
-import type { Engine, RetentionRun, RetentionStatus } from '@li/engine'
-import { LookupTables, decodeEnvelope, isEngineError } from '@li/engine'
+import type { Engine, HostStatus, RetentionRun, RetentionStatus } from '@li/engine'
+import { EngineError, LookupTables, decodeEnvelope, isEngineError } from '@li/engine'
 import { healthRoutes } from '@li/health'
 import { metricsHandler } from '@li/metrics'
 import { isQueueError } from '@li/queue'
@@ -67,6 +67,7 @@ export const SCOPES = ['local', 'cluster'] as const
 const RELOAD_TIMEOUT_MS = 60_000
 /** A peer's answer to `POST /api/production/reload`. */
 const peerReloadSchema = z.object({ reload: z.unknown() })
+const peerHostSchema = z.object({ host: z.unknown() })
 const scope = z.enum(SCOPES).default('local')
 
 const isoDate = z
@@ -619,30 +620,54 @@ export function createApp(deps: AppDeps): Hono {
     })
   })
 
+  // A host action on this engine; with scope=cluster on every engine (each pod runs the same
+  // items: stopping an outbound interface for a receiver's downtime must stop it on all of them).
   api.post('/hosts/:name/:action', async (c) => {
     const name = parseWith(nameSchema, c.req.param('name'), 'host name')
     const action = parseWith(z.enum(HOST_ACTIONS), c.req.param('action'), 'action')
-    const host = engine.getHost(name)
-    if (host === undefined) return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${name}"`)
-    switch (action) {
-      case 'start':
-        await engine.startHost(name)
-        break
-      case 'stop':
-        await engine.stopHost(name)
-        break
-      case 'enable':
-        await engine.enableHost(name)
-        break
-      case 'disable':
-        await engine.disableHost(name)
-        break
-      case 'restart':
-        await engine.restartHost(name)
-        break
+    const q = parseWith(z.object({ scope }).strict(), c.req.query(), 'query')
+    const act = async (): Promise<{ host: HostStatus }> => {
+      const host = engine.getHost(name)
+      if (host === undefined) {
+        throw new EngineError('ENGINE_UNKNOWN_HOST', `no item named "${name}"`)
+      }
+      switch (action) {
+        case 'start':
+          await engine.startHost(name)
+          break
+        case 'stop':
+          await engine.stopHost(name)
+          break
+        case 'enable':
+          await engine.enableHost(name)
+          break
+        case 'disable':
+          await engine.disableHost(name)
+          break
+        case 'restart':
+          await engine.restartHost(name)
+          break
+      }
+      logger?.info({ host: name, action, scope: q.scope }, 'host action')
+      return { host: (engine.getHost(name) ?? host).status() }
     }
-    logger?.info({ host: name, action }, 'host action')
-    return c.json({ host: host.status() })
+    if (engine.getHost(name) === undefined) {
+      return fail(c, 404, 'APP_UNKNOWN_HOST', `no item named "${name}"`)
+    }
+    if (q.scope === 'local') return c.json(await act())
+    const path = `/api/hosts/${encodeURIComponent(name)}/${action}`
+    const out = await fanOut(
+      path,
+      act,
+      // Stopping an operation waits for the message it is delivering: more time than a read.
+      async (url) => peerHostSchema.parse(await cluster.post(url, path, RELOAD_TIMEOUT_MS)),
+    )
+    const hosts = new Map(out.answers.map((a) => [a.engine, a.value.host]))
+    return c.json({
+      engines: out.engines.map((e) =>
+        e.ok && e.engine !== undefined ? { ...e, host: hosts.get(e.engine) } : e,
+      ),
+    })
   })
 
   // Who this engine is: what a peer asks to learn a URL's name (cheap; answers while starting).

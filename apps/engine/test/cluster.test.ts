@@ -465,6 +465,34 @@ describe('scope=cluster across three engines sharing Redis', { timeout: 90_000 }
     expect(bad.status).toBe(400)
   })
 
+  it('runs a host action on every engine with scope=cluster, listing each one’s state', async () => {
+    expect(C().engine.getHost('File.Out')?.state).toBe('RUNNING')
+    const post = (path: string): Promise<Response> =>
+      fetch(`${B().url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+    const r = await post('/api/hosts/File.Out/stop?scope=cluster')
+    expect(r.status).toBe(200)
+    const body = (await r.json()) as {
+      engines: (Outcome & { host?: { name: string; state: string } })[]
+    }
+    expect(body.engines.map((e) => [e.engine, e.ok, e.host?.name, e.host?.state])).toEqual([
+      ['engine-b', true, 'File.Out', 'STOPPED'],
+      ['engine-a', true, 'File.Out', 'STOPPED'],
+      ['engine-c', true, 'File.Out', 'STOPPED'],
+    ])
+    expect(C().engine.getHost('File.Out')?.state).toBe('STOPPED')
+    expect((await post('/api/hosts/Nope/stop?scope=cluster')).status).toBe(404)
+    // Back as the other tests expect it: only C delivers.
+    const started = await fetch(`${C().url}/api/hosts/File.Out/start`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    })
+    expect(started.status).toBe(200)
+    expect(C().engine.getHost('File.Out')?.state).toBe('RUNNING')
+  })
+
   it('li-engine run takes LI_INSTANCE and LI_PEERS', async () => {
     const procDir = await tempDir('cluster-run')
     const proc = await EngineProcess.start(
