@@ -259,6 +259,28 @@ describe('EnsLib.EMail.AlertOperation over SMTP', () => {
     expect(smtp.mails).toHaveLength(1)
   })
 
+  it('with ContinueAfterBadSend=0 a refused address fails the delivery, which is retried', async () => {
+    const [, port] = await sink({ refuse: /^nobody@/ })
+    const engine = await start([
+      ...failing,
+      alertItem({
+        SMTPServer: '127.0.0.1',
+        SMTPPort: port,
+        Recipient: 'nobody@trust.nhs.uk,oncall@trust.nhs.uk',
+        ContinueAfterBadSend: 0,
+      }),
+    ])
+    await alertOnce(engine, 'MAIL-5')
+    await waitFor(async () => {
+      const q = await engine.queueContents('Ens.Alert')
+      return q.messages.some((m) =>
+        (m.delivery?.lastError ?? '').includes(
+          'refused nobody@trust.nhs.uk (ContinueAfterBadSend=0)',
+        ),
+      )
+    }, 'the alert retried')
+  })
+
   it('ThrottleSeconds: one e-mail, then one summary of the alerts held back, all still recorded', async () => {
     const [smtp, port] = await sink()
     const alertFile = path.join(certDir, 'throttled.jsonl')

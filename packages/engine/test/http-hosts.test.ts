@@ -64,13 +64,19 @@ describe('HTTPService → HTTPOperation', () => {
           adapter: { Port: 2 },
         },
         {
+          name: 'HttpDup',
+          className: 'EnsLib.HL7.Service.HTTPService',
+          host: { TargetConfigNames: 'HttpOut', DuplicateWindow: 300 },
+          adapter: { Port: 3 },
+        },
+        {
           name: 'HttpOut',
           className: 'EnsLib.HL7.Operation.HTTPOperation',
           host: { RetryInterval: 0.1, FailureTimeout: 0.5 },
           adapter: { HTTPServer: '127.0.0.1', HTTPPort: port, URL: '/hl7/in' },
         },
       ],
-      { freePorts: ['HttpIn', 'HttpNever'] },
+      { freePorts: ['HttpIn', 'HttpNever', 'HttpDup'] },
     ))
   })
 
@@ -100,6 +106,19 @@ describe('HTTPService → HTTPOperation', () => {
     expect((await finalState(engine, 'HttpIn', 'HAE-1')).state).toBe('failed')
     expect((await finalState(engine, 'HttpIn', 'H500-1')).state).toBe('failed')
     expect(received.filter((r) => r.includes('|H500-1|')).length).toBeGreaterThan(1)
+  })
+
+  it('DuplicateWindow: a re-POST of an accepted message is answered AA and not delivered again', async () => {
+    const message = hl7('ORU^R01', 'HDUP-1')
+    const first = await post(portOf(engine, 'HttpDup'), message)
+    expect(msaCode(first.body)).toBe('AA')
+    expect((await finalState(engine, 'HttpDup', 'HDUP-1')).state).toBe('completed')
+    const again = await post(portOf(engine, 'HttpDup'), message)
+    expect(again.status).toBe(200)
+    expect(msaCode(again.body)).toBe('AA')
+    const stored = await engine.store.query({ correlationId: 'HDUP-1', limit: 10 })
+    expect(stored.records.filter((r) => r.hostName === 'HttpDup')).toHaveLength(1)
+    expect(received.filter((r) => r.includes('|HDUP-1|'))).toHaveLength(1)
   })
 
   it('refuses methods other than POST', async () => {
