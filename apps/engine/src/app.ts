@@ -35,6 +35,7 @@ import {
 } from './cluster.js'
 import type { ClusterCursor, EngineOutcome } from './cluster.js'
 import type { PeerSpec } from './config.js'
+import type { EventLog } from './event-log.js'
 import { appVersion } from './version.js'
 
 /** What `createApp` needs. */
@@ -53,6 +54,8 @@ export interface AppDeps {
   peers?: PeerSpec | undefined
   /** Milliseconds each peer call may take; default 5000. */
   peerTimeoutMs?: number | undefined
+  /** The engine's recent warnings and errors (`GET /api/events`); default: none kept. */
+  events?: EventLog | undefined
 }
 
 /** The actions of `POST /api/hosts/:name/:action`. */
@@ -68,6 +71,9 @@ const RELOAD_TIMEOUT_MS = 60_000
 /** A peer's answer to `POST /api/production/reload`. */
 const peerReloadSchema = z.object({ reload: z.unknown() })
 const peerHostSchema = z.object({ host: z.unknown() })
+const peerEventsSchema = z.object({
+  events: z.array(z.object({ time: z.string(), level: z.string(), msg: z.string() }).passthrough()),
+})
 const scope = z.enum(SCOPES).default('local')
 
 const isoDate = z
@@ -77,6 +83,16 @@ const isoDate = z
   })
   .transform((s) => new Date(s))
 
+const eventQuerySchema = z
+  .object({
+    level: z.enum(['warn', 'error', 'fatal']).default('warn'),
+    host: z.string().min(1).max(200).optional(),
+    since: isoDate.optional(),
+    before: isoDate.optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    scope,
+  })
+  .strict()
 const messageQuerySchema = z
   .object({
     host: z.string().min(1).optional(),
@@ -575,11 +591,15 @@ export function createApp(deps: AppDeps): Hono {
     await next()
   })
   // While the engine starts (resuming the previous run's WAL entries can take minutes), only the
-  // production status answers; everything else needs the data layer and the hosts running.
+  // production status and the event log answer (this engine's part of them: no peer is asked);
+  // everything else needs the data layer and the hosts running.
   api.use('*', async (c, next) => {
     const state = engine.state
     const starting = state === 'CREATED' || state === 'LOADED' || state === 'STARTING'
-    const always = c.req.path === '/api/production' || c.req.path === '/api/instance'
+    const always =
+      c.req.path === '/api/production' ||
+      c.req.path === '/api/instance' ||
+      (c.req.path === '/api/events' && c.req.query('scope') !== 'cluster')
     if (starting && !(c.req.method === 'GET' && always)) {
       c.header('Retry-After', '5')
       return c.json(
@@ -668,6 +688,39 @@ export function createApp(deps: AppDeps): Hono {
         e.ok && e.engine !== undefined ? { ...e, host: hosts.get(e.engine) } : e,
       ),
     })
+  })
+
+  // The event log (IRIS Event Log): this engine's recent warnings and errors, newest first; with
+  // scope=cluster every engine's, merged by time, each naming its engine.
+  api.get('/events', async (c) => {
+    const q = parseWith(eventQuerySchema, c.req.query(), 'query')
+    const local = (): { events: Record<string, unknown>[]; kept: number; capacity: number } => ({
+      events: (
+        deps.events?.entries({
+          level: q.level,
+          ...(q.host === undefined ? {} : { host: q.host }),
+          ...(q.since === undefined ? {} : { since: q.since.getTime() }),
+          ...(q.before === undefined ? {} : { before: q.before.getTime() }),
+          limit: q.limit,
+        }) ?? []
+      ).map((e) => ({ ...e, time: new Date(e.time).toISOString() })),
+      kept: deps.events?.size ?? 0,
+      capacity: deps.events?.capacity ?? 0,
+    })
+    if (q.scope === 'local') return c.json(local())
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries(c.req.query())) if (k !== 'scope') params.set(k, v)
+    const path = `/api/events?${params.toString()}`
+    const out = await fanOut(
+      '/api/events',
+      () => Promise.resolve(asJson<z.output<typeof peerEventsSchema>>(local())),
+      async (url) => peerEventsSchema.parse(await cluster.get(url, path)),
+    )
+    const events = out.answers
+      .flatMap((a) => a.value.events.map((e) => ({ ...e, engine: a.engine })))
+      .sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0))
+      .slice(0, q.limit)
+    return c.json({ events, engines: out.engines })
   })
 
   // Who this engine is: what a peer asks to learn a URL's name (cheap; answers while starting).

@@ -32,6 +32,8 @@ export type { AdminToken } from './admin-token.js'
 export { loadPlugins, PLUGIN_API } from './plugins.js'
 export { readTlsConfig } from './tls-config.js'
 export { readCredentialsConfig } from './credentials-config.js'
+export { EventLog } from './event-log.js'
+export type { EventEntry, EventFilter } from './event-log.js'
 export type { PluginApi } from './plugins.js'
 export { checkProductionFile, formatCheckReport, CheckInputError } from './check.js'
 export {

@@ -26,6 +26,7 @@ import { AppError } from './errors.js'
 import { loadPlugins } from './plugins.js'
 import { readTlsConfig } from './tls-config.js'
 import { readCredentialsConfig } from './credentials-config.js'
+import { EventLog } from './event-log.js'
 
 /** File under the data dir that keeps lookup tables edited through the API. */
 export const LOOKUP_TABLES_FILE = 'lookup-tables.xml'
@@ -45,6 +46,11 @@ export interface RunEngineOptions {
   logger?: Logger
   /** Install SIGTERM/SIGINT handlers that exit the process (default true). */
   signals?: boolean
+  /**
+   * The event log served by `GET /api/events`; default a new one fed by the default logger (with
+   * `logger` given, the caller feeds it).
+   */
+  events?: EventLog
 }
 
 interface WithAddress {
@@ -84,7 +90,17 @@ export async function runEngine(
   config: RunConfig,
   options: RunEngineOptions = {},
 ): Promise<RunningEngine> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'li-engine' } })
+  // stdout, and from warn up the in-memory event log that GET /api/events serves.
+  const events = options.events ?? new EventLog()
+  const logger =
+    options.logger ??
+    pino(
+      { level: config.logLevel, base: { app: 'li-engine' } },
+      pino.multistream([
+        { level: config.logLevel, stream: pino.destination(1) },
+        { level: 'warn', stream: events },
+      ]),
+    )
   // Plugins register functions and host classes the production may need: before loading it.
   if (config.plugins !== undefined && config.plugins.length > 0) {
     await loadPlugins(config.plugins)
@@ -165,6 +181,7 @@ export async function runEngine(
     onLookupTablesChanged: (tables) => saveTables(dataDir, tables),
     instance: config.instance ?? os.hostname(),
     peers: config.peers,
+    events,
   })
   // HTTP first: /health/live, /metrics and GET /api/production answer while the engine starts,
   // which can take minutes when many WAL entries of the previous run are resumed; readiness

@@ -208,6 +208,28 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
     expect(hops.some((h) => h.target === 'EPR.Out' && h.state === 'failed')).toBe(true)
   })
 
+  it('shows the warnings and errors of the failed deliveries in the event log', async () => {
+    const r = await engine.api('GET', '/api/events?host=EPR.Out&limit=50')
+    expect(r.status).toBe(200)
+    const body = r.json as {
+      events: { time: string; level: string; host?: string; msg: string }[]
+      kept: number
+      capacity: number
+    }
+    expect(body.events.length).toBeGreaterThan(0)
+    for (const e of body.events) {
+      expect(e.host).toBe('EPR.Out')
+      expect(['warn', 'error', 'fatal']).toContain(e.level)
+    }
+    // Newest first, and never a message body.
+    const times = body.events.map((e) => e.time)
+    expect([...times].sort().reverse()).toEqual(times)
+    expect(JSON.stringify(body)).not.toContain('MSH|')
+    expect(body.capacity).toBe(10_000)
+    const bad = await engine.api('GET', '/api/events?level=info')
+    expect(bad.status).toBe(400)
+  })
+
   it('lists the production with queue depths and controls hosts', async () => {
     const p = await engine.api('GET', '/api/production')
     const items = (

@@ -31,6 +31,7 @@
  * What it does not do: managed alerts (IncludeManagedAlertHistory), OAuth 2.0 logins, HTML mail.
  */
 import { appendFile, mkdir, open } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { createTransport } from 'nodemailer'
@@ -201,7 +202,10 @@ export class AlertOperationHost extends OperationHost {
       secure: tls !== undefined && !starttls,
       requireTLS: tls !== undefined && starttls,
       ignoreTLS: tls === undefined,
-      ...(tls === undefined ? {} : { tls: { ...tls, servername: m.server } }),
+      // SNI only for a name (RFC 6066 forbids an IP address there).
+      ...(tls === undefined
+        ? {}
+        : { tls: isIP(m.server) === 0 ? { ...tls, servername: m.server } : tls }),
       ...(login === undefined ? {} : { auth: { user: login.username, pass: login.password } }),
       connectionTimeout: SMTP_TIMEOUT_MS,
       greetingTimeout: SMTP_TIMEOUT_MS,
