@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isStoreError } from './errors.js'
 import { MessageStore } from './message-store.js'
+import type { Hop } from './types.js'
 import { SQLITE_SCHEMA_VERSION, migrateSqlite, sqliteSchemaVersion } from './sqlite-migrations.js'
 
 let dir: string
@@ -280,6 +281,71 @@ describe('SqliteBackend', () => {
     const store = await open({ path: join(dir, 'full.db'), synchronous: 'full' })
     const m = await store.store(base)
     expect((await store.get(m.id))?.state).toBe('received')
+  })
+})
+
+describe.each([
+  ['in-thread', false],
+  ['worker', true],
+])('hops and history rows of a batch (%s backend)', (_name, worker) => {
+  it('are inserted together at the end of the batch, with the ids and order of one INSERT each', async () => {
+    const store = await open({ path: join(dir, `rows-${String(worker)}.db`), worker })
+    const old = await store.store({ ...base, sessionId: 'S1', direction: 'inbound' })
+    const now = await store.store({ ...base, sessionId: 'S1', direction: 'inbound' })
+    const first = await store.recordHop({
+      sessionId: 'S1',
+      source: 'A',
+      target: 'A',
+      state: 'received',
+    })
+    const batches: number[] = []
+    store.on('batch', ({ size }) => batches.push(size))
+    // One batch: 20 hops (more than one INSERT statement's rows), a state change, a supersede
+    // (which writes a hop and a history row of its own) and a failing state change between them.
+    const hop = (i: number): Promise<Hop> =>
+      store.recordHop({
+        sessionId: 'S1',
+        source: 'A',
+        target: `T${i}`,
+        state: 'queued',
+        ...(i % 3 === 0 ? { detail: `d${i}` } : {}),
+      })
+    const hops: Promise<Hop>[] = []
+    for (let i = 0; i < 8; i++) hops.push(hop(i))
+    const processing = store.markProcessing(old.id)
+    for (let i = 8; i < 12; i++) hops.push(hop(i))
+    const closed = store.supersede({ sessionId: 'S1', hostName: 'PAS.In', by: now.id })
+    for (let i = 12; i < 20; i++) hops.push(hop(i))
+    const unknown = store.markCompleted('999999').then(
+      () => 'resolved',
+      (e: unknown) => (isStoreError(e) ? e.code : 'other'),
+    )
+    const got = await Promise.all(hops)
+    await processing
+    expect(await closed).toBe(1)
+    expect(await unknown).toBe('STORE_NOT_FOUND')
+    expect(batches).toEqual([23])
+    // Ids in call order, one after another: hops 0-11, the supersede's hop, hops 12-19.
+    const base0 = Number(first.id) + 1
+    expect(got.map((h) => Number(h.id))).toEqual(got.map((_, i) => base0 + i + (i < 12 ? 0 : 1)))
+    const trace = await store.trace('S1')
+    const byId = new Map(trace.map((h) => [h.id, h]))
+    for (const h of got) expect(byId.get(h.id)).toEqual(h)
+    expect(byId.get(String(base0 + 12))).toMatchObject({
+      messageId: old.id,
+      source: 'PAS.In',
+      target: 'PAS.In',
+      state: 'completed',
+      detail: `superseded by ${now.id}`,
+    })
+    expect(trace).toHaveLength(22)
+    // History in call order: received, processing (this batch), completed (the supersede).
+    expect((await store.history(old.id)).map((c) => c.state)).toEqual([
+      'received',
+      'processing',
+      'completed',
+    ])
+    expect((await store.history(now.id)).map((c) => c.state)).toEqual(['received'])
   })
 })
 
