@@ -102,6 +102,7 @@ const messageQuerySchema = z
     sessionId: z.string().min(1).optional(),
     property: z.string().min(1).max(64).optional(),
     value: z.string().min(1).max(256).optional(),
+    contains: z.string().min(1).max(200).optional(),
     since: isoDate.optional(),
     until: isoDate.optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(50),
@@ -388,6 +389,7 @@ export function createApp(deps: AppDeps): Hono {
     if (q.since !== undefined) query.since = q.since
     if (q.until !== undefined) query.until = q.until
     if (cursor !== undefined) query.cursor = cursor
+    if (q.contains !== undefined) query.contains = q.contains
     if (q.property !== undefined && q.value !== undefined) {
       const known = engine.searchProperties().map((p) => p.name)
       if (!known.includes(q.property)) {

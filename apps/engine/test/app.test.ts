@@ -163,6 +163,16 @@ describe('createApp', { timeout: 30_000 }, () => {
         'no search property "Ward"; the production indexes MSHTypeName, MSHControlID, PatientID, PatientName, PatientAcct',
     })
     expect((await call('GET', '/api/messages?property=PatientID')).status).toBe(400)
+    // By text in the body, with no search table: the message that holds it, and not others.
+    const text = (await (
+      await call('GET', '/api/messages?contains=UNIT-1&host=MLLP.In&limit=10')
+    ).json()) as { messages: { id: string }[]; nextCursor: string | null }
+    expect(text.messages.map((m) => m.id)).toEqual([page.messages[0]!.id])
+    const nothing = (await (
+      await call('GET', '/api/messages?contains=NO-SUCH-TEXT&limit=10')
+    ).json()) as { messages: unknown[] }
+    expect(nothing.messages).toEqual([])
+    expect((await call('GET', `/api/messages?contains=${'x'.repeat(201)}`)).status).toBe(400)
   })
 
   it('answers bad input with 400 and a JSON error, never a stack trace', async () => {

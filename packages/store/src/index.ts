@@ -19,7 +19,7 @@ export type {
   PurgeChunkRequest,
   PurgeChunkResult,
 } from './backend.js'
-export { MESSAGE_STATES, HOP_STATES } from './types.js'
+export { MESSAGE_STATES, HOP_STATES, CONTAINS_SCAN_LIMIT } from './types.js'
 export type {
   MessageState,
   HopState,

@@ -15,6 +15,7 @@ import type {
 } from './backend.js'
 import { timeOrdered } from './backend.js'
 import { StoreError } from './errors.js'
+import { CONTAINS_SCAN_LIMIT } from './types.js'
 import type {
   Hop,
   MessageDetail,
@@ -120,7 +121,7 @@ export class MemoryBackend implements StoreBackend {
       const t = e.record.createdAt.getTime()
       return t < beforeTime || (t === beforeTime && e.seq < before)
     }
-    const matches: Entry[] = []
+    const candidates: Entry[] = []
     for (const entry of this.#messages.values()) {
       const r = entry.record
       if (!older(entry)) continue
@@ -132,21 +133,36 @@ export class MemoryBackend implements StoreBackend {
       if (query.search !== undefined && !searchMatches(entry, query.search)) continue
       if (query.since !== undefined && r.createdAt.getTime() < query.since.getTime()) continue
       if (query.until !== undefined && r.createdAt.getTime() >= query.until.getTime()) continue
-      matches.push(entry)
+      candidates.push(entry)
     }
-    matches.sort((a, b) =>
+    candidates.sort((a, b) =>
       byTime
         ? b.record.createdAt.getTime() - a.record.createdAt.getTime() || b.seq - a.seq
         : b.seq - a.seq,
     )
-    const page = matches.slice(0, query.limit)
+    const cursorOf = (e: Entry): string =>
+      byTime ? `t1.${e.record.createdAt.getTime()}.${e.seq}` : `${CURSOR_PREFIX}${e.seq}`
+    const text = query.contains
+    if (text !== undefined) {
+      // As the SQLite backend: examine at most CONTAINS_SCAN_LIMIT of the other filters' matches.
+      const scanned = candidates.slice(0, CONTAINS_SCAN_LIMIT)
+      const hits: Entry[] = []
+      let lastExamined: Entry | undefined
+      for (const e of scanned) {
+        if (hits.length === query.limit) break
+        lastExamined = e
+        if (e.record.payload.includes(text)) hits.push(e)
+      }
+      const result: QueryResult = { records: hits.map((e) => copyRecord(e.record)) }
+      const examinedAll = lastExamined === scanned[scanned.length - 1]
+      const more = !examinedAll || candidates.length > scanned.length
+      if (more && lastExamined !== undefined) result.nextCursor = cursorOf(lastExamined)
+      return Promise.resolve(result)
+    }
+    const page = candidates.slice(0, query.limit)
     const result: QueryResult = { records: page.map((e) => copyRecord(e.record)) }
     const last = page[page.length - 1]
-    if (matches.length > query.limit && last !== undefined) {
-      result.nextCursor = byTime
-        ? `t1.${last.record.createdAt.getTime()}.${last.seq}`
-        : `${CURSOR_PREFIX}${last.seq}`
-    }
+    if (candidates.length > query.limit && last !== undefined) result.nextCursor = cursorOf(last)
     return Promise.resolve(result)
   }
 

@@ -8,6 +8,7 @@ import { StoreError, isStoreError } from './errors.js'
 import { MemoryBackend } from './memory-backend.js'
 import { MessageStore, type MessageStoreOptions } from './message-store.js'
 import type { MessageRecord, StoreMessageInput, SupersedeInput } from './types.js'
+import { CONTAINS_SCAN_LIMIT } from './types.js'
 
 const ADT =
   'MSH|^~\\&|PAS|RXH|EPR|RXH|20260101120000||ADT^A01|MSG1|P|2.4\rPID|1||123456^^^NHS||DOE^JANE'
@@ -213,6 +214,60 @@ describe.each(backends)('MessageStore on the %s backend', (_name, makeBackend) =
     const failedEpr = await store.getFailed({ hostName: 'EPR.Out', limit: 1 })
     expect(failedEpr.records.map((r) => r.id)).toEqual([ids[21]])
     expect(failedEpr.nextCursor).toBeDefined()
+  })
+
+  it('finds messages whose payload contains a text, with the other filters, in pages', async () => {
+    const store = await open()
+    const adt = (nhs: string): string => ADT.replace('123456^^^NHS', `${nhs}^^^NHS`)
+    const a = await store.store(message({ payload: adt('9434765919') }))
+    const b = await store.store(message({ hostName: 'LAB.In', payload: adt('9434765919') }))
+    await store.store(message({ payload: adt('4010232137') }))
+    const c = await store.store(message({ payload: adt('9434765919') + '\rNTE|1||check' }))
+    const ids = async (q: Parameters<MessageStore['query']>[0]): Promise<string[]> =>
+      (await store.query(q)).records.map((r) => r.id)
+    expect(await ids({ contains: '9434765919', limit: 10 })).toEqual([c.id, b.id, a.id])
+    expect(await ids({ contains: '9434765919', hostName: 'PAS.In', limit: 10 })).toEqual([
+      c.id,
+      a.id,
+    ])
+    expect(await ids({ contains: 'NTE|1||check', limit: 10 })).toEqual([c.id])
+    // Case-sensitive, and a text nobody holds.
+    expect(await ids({ contains: 'nte|1', limit: 10 })).toEqual([])
+    expect(await ids({ contains: 'ZZZ', limit: 10 })).toEqual([])
+    // Pages: the cursor goes on after the last message examined.
+    const first = await store.query({ contains: '9434765919', limit: 2 })
+    expect(first.records.map((r) => r.id)).toEqual([c.id, b.id])
+    const second = await store.query({ contains: '9434765919', limit: 2, cursor: first.nextCursor })
+    expect(second.records.map((r) => r.id)).toEqual([a.id])
+    expect(second.nextCursor).toBeUndefined()
+    // With a time window too (time-ordered cursors).
+    const windowed = await store.query({ contains: '9434765919', since: new Date(0), limit: 1 })
+    expect(windowed.records.map((r) => r.id)).toEqual([c.id])
+    const next = await store.query({
+      contains: '9434765919',
+      since: new Date(0),
+      limit: 5,
+      cursor: windowed.nextCursor,
+    })
+    expect(next.records.map((r) => r.id)).toEqual([b.id, a.id])
+    for (const bad of ['', 'x'.repeat(201), 42]) {
+      const e = await rejection(store.query({ contains: bad as string, limit: 1 }))
+      expect((e as StoreError).code).toBe('STORE_INVALID_ARGUMENT')
+    }
+  })
+
+  it('examines at most CONTAINS_SCAN_LIMIT messages a page, and says where to go on', async () => {
+    const store = await open()
+    const hit = await store.store(message({ payload: `${ADT}\rNTE|1||needle` }))
+    const others = Array.from({ length: CONTAINS_SCAN_LIMIT }, () => store.store(message()))
+    await Promise.all(others)
+    // The newest CONTAINS_SCAN_LIMIT messages hold no match: an empty page, with a cursor.
+    const first = await store.query({ contains: 'needle', limit: 10 })
+    expect(first.records).toEqual([])
+    expect(first.nextCursor).toBeDefined()
+    const second = await store.query({ contains: 'needle', limit: 10, cursor: first.nextCursor })
+    expect(second.records.map((r) => r.id)).toEqual([hit.id])
+    expect(second.nextCursor).toBeUndefined()
   })
 
   it('finds messages by their search values, exactly or by prefix, newest first, in pages', async () => {

@@ -172,6 +172,14 @@ function searchQuery(q: unknown): SearchQuery | undefined {
   return out
 }
 
+function containsText(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
+    throw invalid(`contains must be 1 to 200 characters of text, got ${describe(value)}`)
+  }
+  return value
+}
+
 function requireString(value: unknown, name: string, nonEmpty: boolean): string {
   if (typeof value !== 'string' || (nonEmpty && value === '')) {
     throw invalid(`${name} must be a ${nonEmpty ? 'non-empty ' : ''}string, got ${describe(value)}`)
@@ -508,6 +516,7 @@ export class MessageStore extends EventEmitter<MessageStoreEvents> {
       correlationId: optionalString(query.correlationId, 'correlationId'),
       sessionId: optionalString(query.sessionId, 'sessionId'),
       search: searchQuery(query.search),
+      contains: containsText(query.contains),
       since: query.since === undefined ? undefined : requireDate(query.since, 'since'),
       until: query.until === undefined ? undefined : requireDate(query.until, 'until'),
       limit:

@@ -55,6 +55,7 @@ import type {
   QueryResult,
   StateChange,
 } from './types.js'
+import { CONTAINS_SCAN_LIMIT } from './types.js'
 
 /** Options of the SQLite backend. */
 export interface SqliteBackendOptions {
@@ -497,24 +498,59 @@ export class SqliteBackend implements StoreBackend {
           params.cursor = after
         }
       }
-      const sql =
-        `SELECT ${MESSAGE_COLUMNS} FROM messages` +
+      const from =
+        ' FROM messages' +
         (byTime && !selectiveState ? ' INDEXED BY messages_created' : '') +
         (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
-        (byTime ? ' ORDER BY created_at DESC, id DESC' : ' ORDER BY id DESC') +
-        ' LIMIT @limit'
-      const rows = this.#stmt(sql).all(params) as MessageRow[]
+        (byTime ? ' ORDER BY created_at DESC, id DESC' : ' ORDER BY id DESC')
+      const cursorOf = (r: { id: number; created_at: number }): string =>
+        byTime ? `${TIME_CURSOR_PREFIX}${r.created_at}.${r.id}` : `${CURSOR_PREFIX}${r.id}`
+      if (query.contains !== undefined) return this.#queryContains(query, from, params, cursorOf)
+      const rows = this.#stmt(`SELECT ${MESSAGE_COLUMNS}${from} LIMIT @limit`).all(
+        params,
+      ) as MessageRow[]
       const more = rows.length > query.limit
       if (more) rows.pop()
       const result: QueryResult = { records: rows.map(rowToRecord) }
       const last = rows[rows.length - 1]
-      if (more && last !== undefined) {
-        result.nextCursor = byTime
-          ? `${TIME_CURSOR_PREFIX}${last.created_at}.${last.id}`
-          : `${CURSOR_PREFIX}${last.id}`
-      }
+      if (more && last !== undefined) result.nextCursor = cursorOf(last)
       return result
     })
+  }
+
+  /**
+   * `query` with `contains`: walks at most CONTAINS_SCAN_LIMIT messages of the other filters in
+   * page order, testing each payload with `instr` (not indexed: the payloads are read), then
+   * reads the matching rows. The cursor is the last message examined, so a page that hit the scan
+   * limit goes on from there even when it found nothing.
+   */
+  #queryContains(
+    query: MessageQuery,
+    from: string,
+    params: Record<string, string | number>,
+    cursorOf: (r: { id: number; created_at: number }) => string,
+  ): QueryResult {
+    const scanned = this.#stmt(
+      `SELECT id, created_at, instr(payload, @contains) > 0 AS hit${from} LIMIT @scan`,
+    ).all({ ...params, contains: query.contains ?? '', scan: CONTAINS_SCAN_LIMIT }) as {
+      id: number
+      created_at: number
+      hit: number
+    }[]
+    const hits: number[] = []
+    let last: { id: number; created_at: number } | undefined
+    for (const r of scanned) {
+      if (hits.length === query.limit) break
+      last = r
+      if (r.hit === 1) hits.push(r.id)
+    }
+    const byId = this.#stmt(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`)
+    const records = hits.map((id) => rowToRecord(byId.get(id) as MessageRow))
+    const result: QueryResult = { records }
+    // More to look at: the page stopped before the end of what was scanned, or the scan was cut.
+    const more = last !== scanned[scanned.length - 1] || scanned.length === CONTAINS_SCAN_LIMIT
+    if (more && last !== undefined) result.nextCursor = cursorOf(last)
+    return result
   }
 
   trace(sessionId: string): Promise<Hop[]> {

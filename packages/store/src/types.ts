@@ -175,6 +175,13 @@ export interface MessageQuery {
   sessionId?: string | undefined
   /** Only messages stored with this search value (`StoreMessageInput.search`). */
   search?: SearchQuery | undefined
+  /**
+   * Only messages whose payload contains this text (case-sensitive; 1 to 200 characters). The
+   * payloads are read, not indexed, so each page examines at most `CONTAINS_SCAN_LIMIT` messages
+   * of the other filters: a page can hold fewer than `limit` records, none even, and still have
+   * a `nextCursor`. Narrow it with `since`/`until` or a host.
+   */
+  contains?: string | undefined
   /** Only messages created at or after this time. */
   since?: Date | undefined
   /** Only messages created before this time. */
@@ -184,6 +191,9 @@ export interface MessageQuery {
   /** The `nextCursor` of the previous page. */
   cursor?: string | undefined
 }
+
+/** Most messages one page of a `contains` query examines. */
+export const CONTAINS_SCAN_LIMIT = 20_000
 
 /** One page of messages, newest first. */
 export interface QueryResult {
