@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { EngineCredentials } from '@li/engine'
 import { AppError } from './errors.js'
+import { readJsonObject } from './json-config.js'
 
 function bad(file: string, message: string, cause?: unknown): AppError {
   return new AppError(
@@ -32,25 +33,13 @@ function bad(file: string, message: string, cause?: unknown): AppError {
 export async function readCredentialsConfig(
   file: string,
 ): Promise<Record<string, EngineCredentials>> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (e) {
-    throw bad(file, `cannot read it: ${e instanceof Error ? e.message : String(e)}`, e)
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    // The parser's message may quote the text around the error: a password. Say where only.
-    throw bad(file, 'not valid JSON')
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw bad(
-      file,
-      'must be an object of Credentials names, e.g. { "TrustSMTP": { "username": … } }',
-    )
-  }
+  // The parser's message may quote the text around the error: a password. Say where only.
+  const parsed = await readJsonObject(
+    file,
+    'credentials file',
+    'Credentials names, e.g. { "TrustSMTP": { "username": … } }',
+    false,
+  )
   const dir = path.dirname(path.resolve(file))
   const out: Record<string, EngineCredentials> = {}
   for (const [name, raw] of Object.entries(parsed)) {

@@ -9,10 +9,10 @@
  * Relative file paths are read from the JSON file's folder. Files are read when a host first
  * uses its SSLConfig.
  */
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { EngineTlsConfig } from '@li/engine'
 import { AppError } from './errors.js'
+import { readJsonObject } from './json-config.js'
 
 const STRING_KEYS = ['key', 'cert', 'passphrase', 'servername'] as const
 const BOOLEAN_KEYS = ['requestCert', 'rejectUnauthorized'] as const
@@ -33,21 +33,12 @@ function bad(file: string, message: string, cause?: unknown): AppError {
  * the entry on anything else.
  */
 export async function readTlsConfig(file: string): Promise<Record<string, EngineTlsConfig>> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (e) {
-    throw bad(file, `cannot read it: ${e instanceof Error ? e.message : String(e)}`, e)
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (e) {
-    throw bad(file, `not valid JSON: ${e instanceof Error ? e.message : String(e)}`, e)
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw bad(file, 'must be an object of SSLConfig names, e.g. { "TrustTLS": { "cert": … } }')
-  }
+  const parsed = await readJsonObject(
+    file,
+    'TLS config',
+    'SSLConfig names, e.g. { "TrustTLS": { "cert": … } }',
+    true,
+  )
   const dir = path.dirname(path.resolve(file))
   const resolve = (p: string): string => path.resolve(dir, p)
   const out: Record<string, EngineTlsConfig> = {}

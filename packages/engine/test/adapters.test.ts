@@ -1,6 +1,5 @@
 // Adapter settings over real sockets and files: SSLConfig (TLS both ways), StayConnected,
 // DefCharEncoding/Charset, AckMode App with a failed branch, startDisabledItems, waitForShutdown.
-import { execFileSync } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
@@ -16,6 +15,7 @@ import {
   msaCode,
   portOf,
   removeDir,
+  selfSignedCert,
   sendMllp,
   setSetting,
   startEngine,
@@ -33,28 +33,7 @@ describe('adapter settings', () => {
 
   beforeAll(async () => {
     files = await tempDir('adapters')
-    // A self-signed certificate for 127.0.0.1, made here so no key material lives in the repo.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        path.join(files, 'key.pem'),
-        '-out',
-        path.join(files, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    )
+    selfSignedCert(files)
     peer = new MllpPeer((m) => ({
       ack: ackFor(controlIdOf(m), controlIdOf(m).startsWith('APPAE') ? 'AE' : 'AA'),
     }))

@@ -1,7 +1,6 @@
 // EnsLib.EMail.AlertOperation e-mails alerts over SMTP (real loopback SMTP sessions: plain with
 // AUTH, STARTTLS, a server that refuses a while, a refused recipient), and Credentials are read
 // from the engine's credentials config (SMTP AUTH, HTTP Basic on an HTTP operation).
-import { execFileSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -15,6 +14,7 @@ import {
   msaCode,
   portOf,
   removeDir,
+  selfSignedCert,
   sendMllp,
   startEngine,
   tcpOperation,
@@ -112,28 +112,7 @@ describe('EnsLib.EMail.AlertOperation over SMTP', () => {
 
   beforeAll(async () => {
     certDir = await tempDir('smtp-tls')
-    // A self-signed certificate for 127.0.0.1, made here so no key material lives in the repo.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        path.join(certDir, 'key.pem'),
-        '-out',
-        path.join(certDir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    )
+    selfSignedCert(certDir)
   })
 
   afterAll(async () => {

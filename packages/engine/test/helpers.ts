@@ -1,5 +1,6 @@
 // Shared test helpers: a plain `net` MLLP peer with scripted ACK behaviour, HL7 builders, IRIS
 // production XML, temp dirs, a capturing logger and a bounded wait. Not a test file.
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import net from 'node:net'
@@ -497,4 +498,35 @@ export async function finalState(
       ? { state: rec.state, sessionId: rec.sessionId ?? '', id: rec.id }
       : undefined
   }, `final state of ${controlId}`)
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 (a day long) written as `key.pem` and `cert.pem` into
+ * `dir`, made with openssl so that no key material lives in the repository. Returns the paths.
+ */
+export function selfSignedCert(dir: string): { key: string; cert: string } {
+  const key = path.join(dir, 'key.pem')
+  const cert = path.join(dir, 'cert.pem')
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  )
+  return { key, cert }
 }

@@ -15,6 +15,7 @@ import type {
   SettingTarget,
   TransformDefinition,
 } from './types.js'
+import { EMAIL_ADAPTER_SETTINGS } from './setting-support.js'
 import { validateProduction } from './validate.js'
 
 /** Short item types and the IRIS classes they stand for. */
@@ -62,13 +63,7 @@ export const ADAPTER_SETTINGS: ReadonlySet<string> = new Set([
   'HTTPPort',
   'ProxyServer',
   'ProxyPort',
-  'SMTPServer',
-  'SMTPPort',
-  'Recipient',
-  'Cc',
-  'Bcc',
-  'From',
-  'ContinueAfterBadSend',
+  ...EMAIL_ADAPTER_SETTINGS,
 ])
 
 /** A plain setting value. */

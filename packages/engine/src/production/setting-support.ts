@@ -20,6 +20,24 @@ export type SettingSupport =
   | { status: 'differences'; note: string }
   | { status: 'unsupported'; note: string }
 
+/** The settings of IRIS's EnsLib.EMail.OutboundAdapter that LI reads (besides SSLConfig and Credentials). */
+export const EMAIL_ADAPTER_SETTINGS: readonly string[] = [
+  'SMTPServer',
+  'SMTPPort',
+  'Recipient',
+  'Cc',
+  'Bcc',
+  'From',
+  'ContinueAfterBadSend',
+]
+
+/** The host settings of IRIS's EnsLib.EMail.AlertOperation that LI reads. */
+const EMAIL_ALERT_SETTINGS: readonly string[] = [
+  'SubjectPrefix',
+  'IncludeDetails',
+  'IncludeNodeinSubject',
+]
+
 /** Settings the runtime acts on as IRIS does (see docs/configuration.md for each). */
 export const HONOURED_SETTINGS: ReadonlySet<string> = new Set([
   // Connections and addressing
@@ -65,16 +83,8 @@ export const HONOURED_SETTINGS: ReadonlySet<string> = new Set([
   'AutoBatchParentSegs',
   // Credentials (from the engine's credentials config) and e-mail alerts
   'Credentials',
-  'SMTPServer',
-  'SMTPPort',
-  'Recipient',
-  'Cc',
-  'Bcc',
-  'From',
-  'ContinueAfterBadSend',
-  'SubjectPrefix',
-  'IncludeDetails',
-  'IncludeNodeinSubject',
+  ...EMAIL_ADAPTER_SETTINGS,
+  ...EMAIL_ALERT_SETTINGS,
   // LI settings (not IRIS)
   'PipelineWindow',
   'OrderingKey',
@@ -188,19 +198,11 @@ export const CLASS_SETTINGS: Readonly<Record<string, ReadonlySet<string>>> = {
   ]),
   'EnsLib.EMail.AlertOperation': new Set([
     ...OPERATION,
-    'AlertFile',
-    'SMTPServer',
-    'SMTPPort',
+    ...EMAIL_ADAPTER_SETTINGS,
+    ...EMAIL_ALERT_SETTINGS,
     'SSLConfig',
     'Credentials',
-    'Recipient',
-    'Cc',
-    'Bcc',
-    'From',
-    'ContinueAfterBadSend',
-    'SubjectPrefix',
-    'IncludeDetails',
-    'IncludeNodeinSubject',
+    'AlertFile',
     'ThrottleSeconds',
   ]),
   'EnsLib.HL7.MsgRouter.RoutingEngine': new Set(ROUTER),

@@ -40,7 +40,7 @@ import { hostKindOf } from '../production/model.js'
 import { registerBuiltinHosts } from './builtin-hosts.js'
 import { Host, errorText } from './host.js'
 import type { HostState, HostStatus } from './host.js'
-import type { EngineAlert, HostContext } from './host-context.js'
+import type { EngineAlert, HostContext, ReceivedMessage } from './host-context.js'
 import { defaultHostRegistry } from './host-registry.js'
 import type { HostRegistry } from './host-registry.js'
 import { MessagePath, newSessionId } from './message-path.js'
@@ -1572,15 +1572,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
-  async *#receivedSince(
-    host: string,
-    since: Date,
-  ): AsyncIterable<{
-    payload: string
-    sessionId: string | undefined
-    state: string
-    createdAt: Date
-  }> {
+  async *#receivedSince(host: string, since: Date): AsyncIterable<ReceivedMessage> {
     const store = this.#need(this.#store, 'store')
     let cursor: string | undefined
     do {

@@ -18,6 +18,14 @@ export interface EngineAlert {
   sessionId?: string
 }
 
+/** A message a service stored, as `HostContext.receivedSince` gives it back. */
+export interface ReceivedMessage {
+  payload: string
+  sessionId: string | undefined
+  state: string
+  createdAt: Date
+}
+
 /** Services the Engine gives a host. */
 export interface HostContext {
   production: Production
@@ -42,15 +50,7 @@ export interface HostContext {
    * The messages `host` stored (received) since `since`, newest first: what a service with
    * DuplicateWindow reads back at its first message after a start. Optional.
    */
-  receivedSince?(
-    host: string,
-    since: Date,
-  ): AsyncIterable<{
-    payload: string
-    sessionId: string | undefined
-    state: string
-    createdAt: Date
-  }>
+  receivedSince?(host: string, since: Date): AsyncIterable<ReceivedMessage>
   /** Milliseconds a consumer waits on an empty queue before checking for stop/pause. */
   pollMs: number
   /** The queue's visibility timeout, ms: operations holding a message longer extend it. */
