@@ -50,7 +50,11 @@ async function check(args: string[]): Promise<number> {
   }
   const { CheckInputError, checkProductionFile, formatCheckReport } = await import('./check.js')
   try {
-    const report = await checkProductionFile(positionals[0] as string, plugins)
+    const env = process.env
+    const report = await checkProductionFile(positionals[0] as string, plugins, {
+      tlsConfig: values['tls-config'] ?? (env.LI_TLS_CONFIG || undefined),
+      credentials: values.credentials ?? (env.LI_CREDENTIALS || undefined),
+    })
     process.stdout.write(formatCheckReport(report))
     return report.exitCode
   } catch (e) {

@@ -231,6 +231,8 @@ export const RUN_OPTIONS = {
 /** Options of `li-engine check`. */
 export const CHECK_OPTIONS = {
   plugin: { type: 'string', multiple: true },
+  'tls-config': { type: 'string' },
+  credentials: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 

@@ -62,6 +62,9 @@ Options:
   --plugin MODULE       load a plugin first: its functions and host classes count as supported
                         (repeatable; a path from the working directory or a package name;
                         also LI_PLUGINS=a,b)
+  --tls-config FILE     the --tls-config of run: an item whose SSLConfig it does not define is
+                        not supported (also LI_TLS_CONFIG)
+  --credentials FILE    the --credentials of run: likewise for Credentials (also LI_CREDENTIALS)
   -h, --help            this help
 
 Exit status: 0 everything is supported (differences included), 1 something is not supported,

@@ -133,6 +133,32 @@ describe('li-engine check', { timeout: 60_000 }, () => {
     expect(r.stdout).toMatch(/setting FrobnicateMode .*not supported/)
   })
 
+  it('checks the SSLConfig and Credentials names against --tls-config and --credentials', async () => {
+    const file = path.join(dir, 'secured.xml')
+    const xml = (await readFile(DEMO, 'utf8')).replace(
+      '<Setting Target="Adapter" Name="FilePath">',
+      '<Setting Target="Adapter" Name="SSLConfig">TrustTLS</Setting><Setting Target="Adapter" Name="FilePath">',
+    )
+    await writeFile(file, xml)
+    const tls = path.join(dir, 'tls.json')
+    const creds = path.join(dir, 'credentials.json')
+    await writeFile(tls, JSON.stringify({ OtherTLS: { ca: 'ca.pem' } }))
+    await writeFile(creds, JSON.stringify({ Mail: { username: 'u', password: 'p' } }))
+    // Without the files, as before: check cannot know them.
+    const plain = await runCli(['check', file])
+    expect(plain.stdout).not.toMatch(/is not defined in/)
+    const r = await runCli(['check', file, '--tls-config', tls, '--credentials', creds])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/item\s+Archive\.Out: NOT SUPPORTED/)
+    expect(r.stdout).toContain(`SSLConfig "TrustTLS" is not defined in ${tls}`)
+    await writeFile(tls, JSON.stringify({ TrustTLS: { ca: 'ca.pem' } }))
+    const ok = await runCli(['check', file, '--tls-config', tls])
+    expect(ok.stdout).not.toMatch(/is not defined in/)
+    const unreadable = await runCli(['check', file, '--credentials', path.join(dir, 'none.json')])
+    expect(unreadable.code).toBe(2)
+    expect(unreadable.stderr).toMatch(/credentials file .*none\.json: cannot read it/)
+  })
+
   it('exits 2 on unreadable input, saying where', async () => {
     const missing = await runCli(['check', path.join(dir, 'nope.xml')])
     expect(missing.code).toBe(2)
