@@ -221,6 +221,8 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
       expect(e.host).toBe('EPR.Out')
       expect(['warn', 'error', 'fatal']).toContain(e.level)
     }
+    // The receiver that did not answer NONE-1: its first failed attempt is a warning.
+    expect(body.events.map((e) => e.msg)).toContain('delivery will be retried')
     // Newest first, and never a message body.
     const times = body.events.map((e) => e.time)
     expect([...times].sort().reverse()).toEqual(times)

@@ -312,7 +312,9 @@ export abstract class OperationHost extends QueueHost {
         !this.stopping &&
         (failureTimeout < 0 || elapsed + retryInterval <= failureTimeout)
       ) {
-        this.logger.info(
+        // The first failed attempt is a warning (the event log shows a receiver that is down);
+        // the attempts after it, every RetryInterval, are information.
+        this.logger[attempt === 1 ? 'warn' : 'info'](
           {
             sessionId: env.sessionId,
             attempt,
