@@ -420,10 +420,27 @@ export class Engine extends EventEmitter<EngineEvents> {
         syncMode: c.syncMode ?? 'fsync',
         entryTtl: c.walEntryTtl ?? 0,
       })
+      // A corrupt record found by recovery (the entries after it are still recovered) and a
+      // fault of the writer (a sync or checkpoint that failed, a bug) are never silent.
+      wal.on('corrupt', (e) => {
+        this.logger.error(
+          { code: e.code, err: e.message },
+          'WAL: a corrupt record was found during recovery; the entries after it were recovered',
+        )
+      })
+      wal.on('fault', (e) => {
+        this.logger.error({ code: e.code, err: e.message }, 'WAL fault')
+      })
       const recovery = await wal.start()
       this.#wal = wal
-      this.logger.info(
-        { pending: recovery.pending, durationMs: recovery.durationMs },
+      const damaged = recovery.corruptRecords > 0 || recovery.truncatedBytes > 0
+      this.logger[damaged ? 'warn' : 'info'](
+        {
+          pending: recovery.pending,
+          durationMs: recovery.durationMs,
+          corruptRecords: recovery.corruptRecords,
+          truncatedBytes: recovery.truncatedBytes,
+        },
         'wal recovered',
       )
       const store = new MessageStore({ dataDir: c.dataDir, worker: c.storeWorker ?? true })
