@@ -2,7 +2,9 @@
 // service already accepted is answered AA and not processed again, also after a restart; other
 // messages, NAKed ones and resends past the window are processed. Real MLLP sockets, files, WAL
 // and SQLite store.
+import { randomUUID } from 'node:crypto'
 import path from 'node:path'
+import { redisUrl } from '@li/vitest-config/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Engine } from '../src/index.js'
 import { DuplicateFilter, contentKey } from '../src/runtime/duplicates.js'
@@ -18,6 +20,7 @@ import {
   runEngine,
   sendMllp,
   setSetting,
+  startEngine,
   tcpOperation,
   tcpService,
   tempDir,
@@ -129,5 +132,46 @@ describe('DuplicateWindow on an MLLP service', () => {
       const r = await engine.store.query({ correlationId: id, limit: 10 })
       expect(r.records.filter((x) => x.hostName === 'In')).toHaveLength(1)
     }
+  })
+})
+
+describe('DuplicateWindow with engines sharing Redis', () => {
+  const engines: Engine[] = []
+  const dirs: string[] = []
+
+  afterAll(async () => {
+    for (const e of engines) await e.stop()
+    for (const d of dirs) await removeDir(d)
+  })
+
+  it('recognises a resend that reaches another engine than the first send', async () => {
+    const out = await tempDir('dup-redis-out')
+    dirs.push(out)
+    const cfg = { redisUrl: redisUrl(), queuePrefix: `li:test:${randomUUID()}` }
+    for (const name of ['a', 'b']) {
+      const { engine, dir } = await startEngine(
+        [
+          tcpService('In', 'Out', 1, { DuplicateWindow: 600 }),
+          fileOperation('Out', path.join(out, name)),
+        ],
+        { freePorts: ['In'], config: cfg },
+      )
+      engines.push(engine)
+      dirs.push(dir)
+    }
+    const [a, b] = engines as [Engine, Engine]
+    const message = hl7('ORU^R01', 'DUP-R1')
+    expect(msaCode(await sendMllp(portOf(a, 'In'), message))).toBe('AA')
+    const { sessionId } = await finalState(a, 'In', 'DUP-R1')
+    // The sender reconnects through the Service and reaches B with the same bytes.
+    expect(msaCode(await sendMllp(portOf(b, 'In'), message))).toBe('AA')
+    await waitFor(async () => {
+      const hops = await b.store.trace(sessionId)
+      return hops.some((h) => h.state === 'discarded')
+    }, 'the resend discarded on B')
+    expect((await b.store.query({ correlationId: 'DUP-R1', limit: 5 })).records).toEqual([])
+    // A different message sent to B is processed there.
+    expect(msaCode(await sendMllp(portOf(b, 'In'), hl7('ORU^R01', 'DUP-R2')))).toBe('AA')
+    expect((await finalState(b, 'In', 'DUP-R2')).state).toBe('completed')
   })
 })

@@ -86,6 +86,10 @@ export interface QueueBackend {
   getCancel(queue: string, id: string): Promise<string | null>
   /** Deletes a cancel request; true if there was one. */
   clearCancel(queue: string, id: string): Promise<boolean>
+  /** Records `value` under marker `name` of `queue` for `ttlMs` (see MessageQueue.setMarker). */
+  setMarker(queue: string, name: string, value: string, ttlMs: number): Promise<void>
+  /** The value of marker `name` of `queue` still in force, or null. */
+  getMarker(queue: string, name: string): Promise<string | null>
   /**
    * Calls `wake` when another client may have made a message of `queue` ready (best effort; a
    * backend shared by nobody else needs none). Long polls still poll, so a missed call only adds latency.

@@ -174,6 +174,8 @@ export class MemoryBackend implements QueueBackend {
   #deliveries = 0
   /** Cancel requests by `queue \0 id`: reason and expiry (ms since epoch). */
   readonly #cancels = new Map<string, { reason: string; expiresAt: number }>()
+  /** Markers (setMarker) by queue and name, with their expiry. */
+  readonly #markers = new Map<string, { value: string; expiresAt: number }>()
 
   constructor(opts: BackendOptions, memory: MemoryBackendOptions = {}) {
     this.#opts = opts
@@ -764,6 +766,26 @@ export class MemoryBackend implements QueueBackend {
       return null
     }
     return c.reason
+  }
+
+  async setMarker(queue: string, name: string, value: string, ttlMs: number): Promise<void> {
+    const now = Date.now()
+    // Expired markers are dropped here, so the map holds about those in force.
+    if (this.#markers.size >= 100_000) {
+      for (const [k, v] of this.#markers) if (v.expiresAt <= now) this.#markers.delete(k)
+    }
+    this.#markers.set(`${queue}\0${name}`, { value, expiresAt: now + ttlMs })
+  }
+
+  async getMarker(queue: string, name: string): Promise<string | null> {
+    const key = `${queue}\0${name}`
+    const m = this.#markers.get(key)
+    if (m === undefined) return null
+    if (m.expiresAt <= Date.now()) {
+      this.#markers.delete(key)
+      return null
+    }
+    return m.value
   }
 
   async clearCancel(queue: string, id: string): Promise<boolean> {

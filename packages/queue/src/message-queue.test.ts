@@ -585,6 +585,24 @@ describe.each(backends)('MessageQueue contract (%s)', (backend) => {
     await rejectsWith(operator.requestCancel('q', id, 'x', { ttlMs: 0 }), 'QUEUE_INVALID_ARGUMENT')
   })
 
+  it('markers: set by one client, read by another, per queue, and expiring', async () => {
+    const a = await make()
+    const b = backend === 'redis' ? await make({ queuePrefix: a.config.queuePrefix }) : a
+    expect(await b.getMarker('PAS.In', 'h1')).toBeNull()
+    await a.setMarker('PAS.In', 'h1', 'session-1', { ttlMs: 60_000 })
+    expect(await b.getMarker('PAS.In', 'h1')).toBe('session-1')
+    expect(await b.getMarker('LAB.In', 'h1')).toBeNull()
+    // Set again: the newer value wins.
+    await b.setMarker('PAS.In', 'h1', 'session-2', { ttlMs: 60_000 })
+    expect(await a.getMarker('PAS.In', 'h1')).toBe('session-2')
+    await a.setMarker('PAS.In', 'short', 'x', { ttlMs: 30 })
+    await new Promise((r) => setTimeout(r, 120))
+    expect(await b.getMarker('PAS.In', 'short')).toBeNull()
+    await rejectsWith(a.setMarker('PAS.In', '', 'x', { ttlMs: 1 }), 'QUEUE_INVALID_ARGUMENT')
+    await rejectsWith(a.setMarker('PAS.In', 'n', '', { ttlMs: 1 }), 'QUEUE_INVALID_ARGUMENT')
+    await rejectsWith(a.setMarker('PAS.In', 'n', 'x', { ttlMs: 0 }), 'QUEUE_INVALID_ARGUMENT')
+  })
+
   it('rejects bad arguments and calls before start or after stop', async () => {
     const mq = await make()
     await rejectsWith(mq.send('q', 'x', { priority: 1.5 }), 'QUEUE_INVALID_ARGUMENT')

@@ -500,6 +500,39 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
     return this.#backend.clearCancel(queue, id)
   }
 
+  /**
+   * Records `value` under marker `name` of `queue` for `ttlMs`: a small shared fact with an
+   * expiry, seen by every process on the same Redis (in-process queues: this process only). The
+   * engine marks the messages a service accepted (DuplicateWindow), so that a sender's resend is
+   * recognised by whichever engine it reaches. Throws QUEUE_INVALID_ARGUMENT for an empty or
+   * over-long name or value, or a ttl not > 0.
+   * @example await mq.setMarker('PAS.In', contentHash, sessionId, { ttlMs: 600_000 })
+   */
+  async setMarker(
+    queue: string,
+    name: string,
+    value: string,
+    options: { ttlMs: number },
+  ): Promise<void> {
+    this.#open()
+    checkQueue(queue)
+    checkMarker('setMarker', name)
+    if (typeof value !== 'string' || value === '' || value.length > 1000)
+      invalid(`setMarker: value must be 1..1000 characters, got ${JSON.stringify(value)}`)
+    const ttlMs = options.ttlMs
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0)
+      invalid(`setMarker: ttlMs must be a number > 0, got ${String(ttlMs)}`)
+    await this.#backend.setMarker(queue, name, value, Math.ceil(ttlMs))
+  }
+
+  /** The value of marker `name` of `queue` still in force, or null (see `setMarker`). */
+  async getMarker(queue: string, name: string): Promise<string | null> {
+    this.#open()
+    checkQueue(queue)
+    checkMarker('getMarker', name)
+    return this.#backend.getMarker(queue, name)
+  }
+
   async #stats(queue: string): ReturnType<QueueBackend['stats']> {
     this.#open()
     checkQueue(queue)
@@ -539,6 +572,11 @@ function checkQueue(queue: string): void {
 function checkId(what: string, id: string): void {
   if (typeof id !== 'string' || id === '' || id.length > 200)
     invalid(`${what}: id must be a message id (1..200 characters), got ${JSON.stringify(id)}`)
+}
+
+function checkMarker(what: string, name: string): void {
+  if (typeof name !== 'string' || name === '' || name.length > 200)
+    invalid(`${what}: name must be 1..200 characters, got ${JSON.stringify(name)}`)
 }
 
 function toSendItem(it: SendBatchItem, where: string): BackendSendItem {

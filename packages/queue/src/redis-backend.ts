@@ -333,6 +333,16 @@ export class RedisBackend implements QueueBackend {
     return this.#call('getCancel', () => this.#client.get(`${this.#base(queue)}:cancel:${id}`))
   }
 
+  async setMarker(queue: string, name: string, value: string, ttlMs: number): Promise<void> {
+    await this.#call('setMarker', () =>
+      this.#client.set(`${this.#base(queue)}:marker:${name}`, value, 'PX', ttlMs),
+    )
+  }
+
+  async getMarker(queue: string, name: string): Promise<string | null> {
+    return this.#call('getMarker', () => this.#client.get(`${this.#base(queue)}:marker:${name}`))
+  }
+
   async clearCancel(queue: string, id: string): Promise<boolean> {
     const n = await this.#call('clearCancel', () =>
       this.#client.del(`${this.#base(queue)}:cancel:${id}`),

@@ -16,7 +16,9 @@
  *
  * Across a restart: at its first message after a start the service reads back what it stored in
  * the window (messages it accepted and the WAL resumed included), so a resend after a crash is
- * caught. With several engines on one Redis each engine knows only what it received itself.
+ * caught. With several engines on one Redis, each accepted message is also recorded there (a
+ * queue marker with the window as its expiry), so a resend that reaches another engine is caught
+ * too; when Redis cannot be asked the message is processed (never dropped on doubt).
  *
  * Memory: 80-100 bytes per remembered message; at most `MAX_REMEMBERED` are kept (the oldest go
  * first, a warning is logged once), i.e. about 50 MB.

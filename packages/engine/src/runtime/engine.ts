@@ -40,7 +40,7 @@ import { hostKindOf } from '../production/model.js'
 import { registerBuiltinHosts } from './builtin-hosts.js'
 import { Host, errorText } from './host.js'
 import type { HostState, HostStatus } from './host.js'
-import type { EngineAlert, HostContext, ReceivedMessage } from './host-context.js'
+import type { EngineAlert, HostContext, ReceivedMessage, SharedAccepted } from './host-context.js'
 import { defaultHostRegistry } from './host-registry.js'
 import type { HostRegistry } from './host-registry.js'
 import { MessagePath, newSessionId } from './message-path.js'
@@ -1143,6 +1143,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       tls: (name) => this.#tls(name),
       credentials: (name) => this.#credentials(name),
       receivedSince: (host, since) => this.#receivedSince(host, since),
+      ...(this.config.redisUrl !== undefined && this.config.redisUrl !== ''
+        ? { sharedAccepted: this.#sharedAccepted() }
+        : {}),
       compileRules: (className) => {
         let r = this.#rulesCache.get(className)
         if (r === undefined) {
@@ -1600,6 +1603,16 @@ export class Engine extends EventEmitter<EngineEvents> {
       }
       cursor = page.nextCursor
     } while (cursor !== undefined)
+  }
+
+  /** DuplicateWindow's accepted messages as Redis markers of the service's queue namespace. */
+  #sharedAccepted(): SharedAccepted {
+    const queue = this.#need(this.#queue, 'queue')
+    return {
+      get: (service, key) => queue.getMarker(service, `accepted:${key}`),
+      set: (service, key, sessionId, ttlMs) =>
+        queue.setMarker(service, `accepted:${key}`, sessionId, { ttlMs }),
+    }
   }
 
   #credentials(name: string): EngineCredentials {

@@ -26,6 +26,14 @@ export interface ReceivedMessage {
   createdAt: Date
 }
 
+/** The accepted messages of services shared through Redis (see `HostContext.sharedAccepted`). */
+export interface SharedAccepted {
+  /** The session of the message `service` accepted with this content key, or null. */
+  get(service: string, key: string): Promise<string | null>
+  /** Remember that `service` accepted the message with this key, for `ttlMs`. */
+  set(service: string, key: string, sessionId: string, ttlMs: number): Promise<void>
+}
+
 /** Services the Engine gives a host. */
 export interface HostContext {
   production: Production
@@ -51,6 +59,12 @@ export interface HostContext {
    * DuplicateWindow reads back at its first message after a start. Optional.
    */
   receivedSince?(host: string, since: Date): AsyncIterable<ReceivedMessage>
+  /**
+   * With a shared (Redis) queue: the messages each service accepted, shared by every engine on
+   * that Redis, so that DuplicateWindow recognises a resend whichever engine it reaches. Absent
+   * with in-process queues (the service's own memory and store are the whole picture there).
+   */
+  sharedAccepted?: SharedAccepted
   /** Milliseconds a consumer waits on an empty queue before checking for stop/pause. */
   pollMs: number
   /** The queue's visibility timeout, ms: operations holding a message longer extend it. */

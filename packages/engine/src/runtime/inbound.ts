@@ -101,19 +101,48 @@ export class InboundCore {
     if (filter !== undefined && header.hasMsh) {
       await (this.#warmed ??= this.#warmUp(filter))
       key = contentKey(raw)
-      const prior = filter.find(key)
+      const prior = filter.find(key) ?? (await this.#sharedPrior(key))
       if (prior !== undefined) return this.#duplicate(prior, header, enhanced, metadata)
     }
     const decision = await this.#receive(raw, metadata, header, enhanced)
-    if (key !== undefined && decision.accepted !== undefined) {
-      if (filter?.remember(key, decision.accepted) === true) {
+    if (filter !== undefined && key !== undefined && decision.accepted !== undefined) {
+      if (filter.remember(key, decision.accepted)) {
         this.#ctx.logger.warn(
           { host: this.#name, remembered: filter.size },
           'DuplicateWindow: too many messages to remember; the oldest are forgotten early',
         )
       }
+      // Shared with the other engines on the same Redis, without holding the ACK: a resend that
+      // reaches another engine within the next moments is processed (at least once, never lost).
+      this.#ctx.sharedAccepted
+        ?.set(this.#name, key, decision.accepted, filter.windowMs)
+        .catch((e: unknown) => {
+          this.#ctx.logger.warn(
+            { host: this.#name, err: errorText(e) },
+            'DuplicateWindow: could not share an accepted message with the other engines',
+          )
+        })
     }
     return decision.ack
+  }
+
+  /**
+   * An accepted message with this key that another engine on the same Redis recorded, or
+   * undefined. Redis unreachable: undefined (the message is processed: never dropped on doubt).
+   */
+  async #sharedPrior(key: string): Promise<Remembered | undefined> {
+    const shared = this.#ctx.sharedAccepted
+    if (shared === undefined) return undefined
+    try {
+      const sessionId = await shared.get(this.#name, key)
+      return sessionId === null ? undefined : { sessionId, at: Date.now() }
+    } catch (e) {
+      this.#ctx.logger.warn(
+        { host: this.#name, err: errorText(e) },
+        'DuplicateWindow: could not ask the other engines (Redis); the message is processed',
+      )
+      return undefined
+    }
   }
 
   /** `receive` without the duplicate filter; `accepted` is the session of a positive answer. */
