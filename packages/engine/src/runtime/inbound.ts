@@ -30,6 +30,9 @@ import type { Admitted } from './message-path.js'
 import type { AckMode } from './settings.js'
 import { ItemSettings, parseAckMode } from './settings.js'
 
+/** Longest wait for Redis's answer on whether a message was accepted by another engine, ms. */
+const SHARED_LOOKUP_MS = 1000
+
 /** HL7 table 0008 acknowledgment codes. */
 export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR'
 
@@ -133,8 +136,16 @@ export class InboundCore {
   async #sharedPrior(key: string): Promise<Remembered | undefined> {
     const shared = this.#ctx.sharedAccepted
     if (shared === undefined) return undefined
+    let timer: NodeJS.Timeout | undefined
     try {
-      const sessionId = await shared.get(this.#name, key)
+      // A slow Redis must not hold the ACK for long: past the limit the message is processed.
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${SHARED_LOOKUP_MS} ms`)),
+          SHARED_LOOKUP_MS,
+        )
+      })
+      const sessionId = await Promise.race([shared.get(this.#name, key), late])
       return sessionId === null ? undefined : { sessionId, at: Date.now() }
     } catch (e) {
       this.#ctx.logger.warn(
@@ -142,6 +153,8 @@ export class InboundCore {
         'DuplicateWindow: could not ask the other engines (Redis); the message is processed',
       )
       return undefined
+    } finally {
+      if (timer !== undefined) clearTimeout(timer)
     }
   }
 
