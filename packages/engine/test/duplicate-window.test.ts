@@ -4,11 +4,13 @@
 // and SQLite store.
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
-import { redisUrl } from '@li/vitest-config/redis'
+import { redisUrl, startRedisServer } from '@li/vitest-config/redis'
+import type { RedisServerHandle } from '@li/vitest-config/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Engine } from '../src/index.js'
 import { DuplicateFilter, contentKey } from '../src/runtime/duplicates.js'
 import {
+  captureLogger,
   fileOperation,
   filesIn,
   finalState,
@@ -173,5 +175,50 @@ describe('DuplicateWindow with engines sharing Redis', () => {
     // A different message sent to B is processed there.
     expect(msaCode(await sendMllp(portOf(b, 'In'), hl7('ORU^R01', 'DUP-R2')))).toBe('AA')
     expect((await finalState(b, 'In', 'DUP-R2')).state).toBe('completed')
+  })
+})
+
+describe('DuplicateWindow while Redis is down', () => {
+  let engine: Engine | undefined
+  let dir: string | undefined
+  let redis: RedisServerHandle | undefined
+  let redisDir: string | undefined
+  let out: string | undefined
+
+  afterAll(async () => {
+    await engine?.stop()
+    await redis?.stop()
+    for (const d of [dir, redisDir, out]) if (d !== undefined) await removeDir(d)
+  })
+
+  it('processes a message it cannot check with the other engines, and says so', async () => {
+    redisDir = await tempDir('dup-redis-down')
+    redis = await startRedisServer({ dir: redisDir, args: ['--appendonly', 'yes'] })
+    const port = redis.port
+    const { logger, lines } = captureLogger('warn')
+    out = await tempDir('dup-redis-down-out')
+    ;({ engine, dir } = await startEngine(
+      [tcpService('In', 'Out', 1, { DuplicateWindow: 600 }), fileOperation('Out', out)],
+      {
+        freePorts: ['In'],
+        config: { redisUrl: redis.url, queuePrefix: 'li:test:dup-down', logger },
+      },
+    ))
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'DOWN-1')))).toBe('AA')
+    await redis.stop()
+    // Never seen by this engine, and Redis cannot say whether another engine took it: it is
+    // accepted (WAL first) and processed, not dropped on doubt.
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'DOWN-2')))).toBe('AA')
+    expect(
+      lines.some((l) =>
+        String(l.msg).startsWith('DuplicateWindow: could not ask the other engines'),
+      ),
+    ).toBe(true)
+    // Seen by this engine a moment ago: its own memory still answers, without Redis.
+    expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'DOWN-1')))).toBe('AA')
+    redis = await startRedisServer({ port, dir: redisDir, args: ['--appendonly', 'yes'] })
+    expect((await finalState(engine, 'In', 'DOWN-2')).state).toBe('completed')
+    const stored = await engine.store.query({ correlationId: 'DOWN-1', limit: 5 })
+    expect(stored.records).toHaveLength(1)
   })
 })
