@@ -447,6 +447,7 @@ describe('scope=cluster across three engines sharing Redis', { timeout: 90_000 }
     const none = {
       rules: [],
       transforms: [],
+      processes: [],
       items: [],
       added: [],
       removed: [],

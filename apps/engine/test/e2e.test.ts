@@ -261,6 +261,7 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
         reload: {
           rules: ['Test.Rules'],
           transforms: [],
+          processes: [],
           items: [],
           added: [],
           removed: [],
@@ -281,6 +282,7 @@ describe('li-engine run: routing, traces, resend, ReplyCodeActions', { timeout: 
         reload: {
           rules: [],
           transforms: [],
+          processes: [],
           items: ['EPR.Out'],
           added: [],
           removed: [],

@@ -29,6 +29,9 @@ export type EngineErrorCode =
   | 'ENGINE_TLS_CONFIG'
   | 'ENGINE_CREDENTIALS'
   | 'ENGINE_VALIDATION_FAILED'
+  | 'ENGINE_PROCESS_INVALID'
+  | 'ENGINE_PROCESS_UNSUPPORTED'
+  | 'ENGINE_PROCESS_FAILED'
 
 /** The one error class of @li/engine: `code` is stable, `message` says what was wrong and what to do. */
 export class EngineError extends Error {

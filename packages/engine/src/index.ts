@@ -85,6 +85,15 @@ export type {
 } from './iris/rules.js'
 export { customSchemaDefinition } from './iris/custom-schema.js'
 export type { CompileOptions } from './iris/schemas.js'
+export { compileProcess, BPL_MAX_ITERATIONS } from './iris/bpl.js'
+export type {
+  ProcessDefinition,
+  CompiledProcess,
+  ProcessResolver,
+  BplCall,
+  BplRunInput,
+  BplRunResult,
+} from './iris/bpl.js'
 export { compileTransform } from './iris/dtl.js'
 export type { CompiledDtl, DtlHeader, TransformOutput } from './iris/dtl.js'
 export { intersects, registerIrisFunction, setInFileRecheckInterval } from './iris/expression.js'
@@ -222,6 +231,7 @@ export { encodingForCharset, inboundEncoding, msh18Of, outboundEncoding } from '
 export { HttpServiceHost } from './hosts/http-service.js'
 export { HttpOperationHost } from './hosts/http-operation.js'
 export { RoutingEngineHost } from './hosts/routing-engine.js'
+export { BplProcessHost } from './hosts/bpl-process.js'
 export { counterValue, formatFilename } from './hosts/filename-pattern.js'
 export type { FilenameCandidates, FilenameContext } from './hosts/filename-pattern.js'
 // (end runtime)

@@ -3,6 +3,7 @@
 // messages, NAKed ones and resends past the window are processed. Real MLLP sockets, files, WAL
 // and SQLite store.
 import { randomUUID } from 'node:crypto'
+import net from 'node:net'
 import path from 'node:path'
 import { redisUrl, startRedisServer } from '@li/vitest-config/redis'
 import type { RedisServerHandle } from '@li/vitest-config/redis'
@@ -217,8 +218,158 @@ describe('DuplicateWindow while Redis is down', () => {
     // Seen by this engine a moment ago: its own memory still answers, without Redis.
     expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', 'DOWN-1')))).toBe('AA')
     redis = await startRedisServer({ port, dir: redisDir, args: ['--appendonly', 'yes'] })
-    expect((await finalState(engine, 'In', 'DOWN-2')).state).toBe('completed')
+    // While Redis was down the hand-off failed and the record says so (`failed`); the message
+    // stays in the WAL and its retry completes it once Redis is back: wait for that, not for
+    // the first final-looking state.
+    const running = engine
+    await waitFor(async () => {
+      const r = await running.store.query({ correlationId: 'DOWN-2', limit: 5 })
+      return r.records.some((x) => x.hostName === 'In' && x.state === 'completed')
+    }, 'DOWN-2 completed after Redis came back')
     const stored = await engine.store.query({ correlationId: 'DOWN-1', limit: 5 })
     expect(stored.records).toHaveLength(1)
+  })
+})
+
+/**
+ * A connection of its own to the Redis on 127.0.0.1:`port` (RESP, no client library), connected
+ * when this resolves. `command` resolves with the one-line reply (+OK, +PONG, :n), rejects on an
+ * error reply; replies come back in the order the commands were sent.
+ */
+async function redisConnection(
+  port: number,
+): Promise<{ command(...args: string[]): Promise<string>; close(): void }> {
+  const socket = net.connect({ host: '127.0.0.1', port })
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  const waiting: { args: string[]; resolve(line: string): void; reject(e: Error): void }[] = []
+  let buf = ''
+  socket.on('data', (c: Buffer) => {
+    buf += c.toString('latin1')
+    for (let end = buf.indexOf('\r\n'); end >= 0; end = buf.indexOf('\r\n')) {
+      const line = buf.slice(0, end)
+      buf = buf.slice(end + 2)
+      const w = waiting.shift()
+      if (w === undefined) continue
+      if (line.startsWith('-')) w.reject(new Error(`Redis ${w.args.join(' ')}: ${line.slice(1)}`))
+      else w.resolve(line)
+    }
+  })
+  socket.on('error', (e) => {
+    for (const w of waiting.splice(0)) w.reject(e)
+  })
+  return {
+    command: (...args) =>
+      new Promise((resolve, reject) => {
+        waiting.push({ args, resolve, reject })
+        const parts = args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`)
+        socket.write(`*${args.length}\r\n${parts.join('')}`)
+      }),
+    close: () => socket.end(),
+  }
+}
+
+describe('DuplicateWindow while Redis is slow', () => {
+  const engines: Engine[] = []
+  const dirs: string[] = []
+  let redis: RedisServerHandle | undefined
+
+  afterAll(async () => {
+    for (const e of engines) await e.stop()
+    await redis?.stop()
+    for (const d of dirs) await removeDir(d)
+  })
+
+  it('does not hold the ACK for a Redis that does not answer, and still shares afterwards', async () => {
+    const redisDir = await tempDir('dup-redis-slow')
+    dirs.push(redisDir)
+    // DEBUG is off by default since Redis 7; `local` allows it from loopback connections only.
+    redis = await startRedisServer({ dir: redisDir, args: ['--enable-debug-command', 'local'] })
+    const cfg = { redisUrl: redis.url, queuePrefix: `li:test:${randomUUID()}` }
+    const { logger, lines } = captureLogger('warn')
+    const out = await tempDir('dup-redis-slow-out')
+    dirs.push(out)
+    for (const name of ['a', 'b']) {
+      const { engine, dir } = await startEngine(
+        [
+          tcpService('In', 'Out', 1, { DuplicateWindow: 600 }),
+          fileOperation('Out', path.join(out, name)),
+        ],
+        { freePorts: ['In'], config: name === 'a' ? { ...cfg, logger } : cfg },
+      )
+      engines.push(engine)
+      dirs.push(dir)
+    }
+    const [a, b] = engines as [Engine, Engine]
+    const first = hl7('ORU^R01', 'SLOW-1')
+    expect(msaCode(await sendMllp(portOf(a, 'In'), first))).toBe('AA')
+    const { sessionId } = await finalState(a, 'In', 'SLOW-1')
+
+    // Redis is slow, not down: the connections stay up, nothing answers for 3 s.
+    // The DEBUG connection is up (and answers) before the message is sent, so that the DEBUG
+    // command is already in Redis's hands when the engine's lookup arrives behind it.
+    const debug = await redisConnection(redis.port)
+    expect(await debug.command('PING')).toBe('+PONG')
+    const events: string[] = []
+    const sleeping = debug.command('DEBUG', 'SLEEP', '3').then((reply) => {
+      events.push('Redis awake')
+      return reply
+    })
+    // Never seen by A, and Redis cannot say in time whether another engine took it: it is
+    // answered and processed (not dropped on doubt) while Redis still sleeps.
+    const ack = await sendMllp(portOf(a, 'In'), hl7('ORU^R01', 'SLOW-2'))
+    events.push('SLOW-2 answered')
+    expect(msaCode(ack)).toBe('AA')
+    expect(await sleeping).toBe('+OK')
+    debug.close()
+    expect(events).toEqual(['SLOW-2 answered', 'Redis awake'])
+    const abandoned = lines.filter((l) =>
+      String(l.msg).startsWith('DuplicateWindow: could not ask the other engines (Redis)'),
+    )
+    expect(abandoned).toHaveLength(1)
+    expect(abandoned[0]).toMatchObject({
+      host: 'In',
+      err: 'no answer within 1000 ms',
+      msg: 'DuplicateWindow: could not ask the other engines (Redis); the message is processed',
+    })
+    expect((await finalState(a, 'In', 'SLOW-2')).state).toBe('completed')
+    // The Out queue is shared too: either engine's Out may have written a message.
+    const written = async (): Promise<string[]> => [
+      ...(await filesIn(path.join(out, 'a'), 0)),
+      ...(await filesIn(path.join(out, 'b'), 0)),
+    ]
+    await waitFor(async () => (await written()).length >= 2, 'SLOW-1 and SLOW-2 written')
+
+    // Redis is awake: the same bytes as SLOW-1 reach B, which never saw them; Redis tells B that
+    // A accepted them, so B answers AA without processing them.
+    expect(msaCode(await sendMllp(portOf(b, 'In'), first))).toBe('AA')
+    await waitFor(async () => {
+      const hops = await b.store.trace(sessionId)
+      return hops.some((h) => h.state === 'discarded')
+    }, 'the resend discarded on B')
+    // SLOW-2's marker, written while Redis slept, arrived too: its resend to B is not processed.
+    const second = await finalState(a, 'In', 'SLOW-2')
+    expect(msaCode(await sendMllp(portOf(b, 'In'), hl7('ORU^R01', 'SLOW-2')))).toBe('AA')
+    await waitFor(async () => {
+      const hops = await b.store.trace(second.sessionId)
+      return hops.some((h) => h.state === 'discarded')
+    }, 'the resend of SLOW-2 discarded on B')
+    for (const id of ['SLOW-1', 'SLOW-2']) {
+      expect((await b.store.query({ correlationId: id, limit: 5 })).records).toEqual([])
+      const onA = await a.store.query({ correlationId: id, limit: 5 })
+      expect(onA.records.filter((r) => r.hostName === 'In')).toHaveLength(1)
+    }
+    const files = await written()
+    expect(files).toHaveLength(2)
+    for (const id of ['SLOW-1', 'SLOW-2']) {
+      expect(files.filter((f) => f.includes(`|${id}|`))).toHaveLength(1)
+    }
+    // Nothing else gave up on Redis: no other lookup, and sharing SLOW-2 (sent while Redis slept)
+    // succeeded once it woke.
+    expect(lines.filter((l) => String(l.msg).startsWith('DuplicateWindow: could not'))).toEqual(
+      abandoned,
+    )
   })
 })

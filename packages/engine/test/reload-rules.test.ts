@@ -95,6 +95,7 @@ describe('Engine.reloadRules', () => {
     expect(await engine.reloadRules()).toEqual({
       rules: [],
       transforms: [],
+      processes: [],
       items: [],
       added: [],
       removed: [],
@@ -106,6 +107,7 @@ describe('Engine.reloadRules', () => {
     expect(await engine.reloadRules()).toEqual({
       rules: ['Test.Rules'],
       transforms: [],
+      processes: [],
       items: [],
       added: [],
       removed: [],
@@ -158,6 +160,7 @@ describe('Engine.reloadRules', () => {
     expect(await engine.reloadRules()).toEqual({
       rules: [],
       transforms: [],
+      processes: [],
       items: ['OutB'],
       added: [],
       removed: [],
@@ -191,6 +194,7 @@ describe('Engine.reloadRules', () => {
     expect(await engine.reloadRules()).toEqual({
       rules: ['Test.Rules'],
       transforms: [],
+      processes: [],
       items: [],
       added: ['OutC'],
       removed: [],
@@ -256,6 +260,7 @@ describe('Engine.reloadRules', () => {
     expect(await engine.reloadRules()).toEqual({
       rules: ['Test.Rules'],
       transforms: [],
+      processes: [],
       items: [],
       added: [],
       removed: ['OutC'],

@@ -20,7 +20,7 @@ describe('checkProduction', () => {
     expect(by['item:EPR Out']!.status).toBe('supported')
     expect(by['item:Order Process']!.status).toBe('unsupported')
     expect(by['item:Order Process']!.notes[0]).toContain(
-      'RGH.Check.OrderBPL is ObjectScript in the export (extends Ens.BusinessProcessBPL)',
+      'business process RGH.Check.OrderBPL: <code> block is not supported (ObjectScript: "do ##class(RGH.Util).Audit(request)")',
     )
     expect(by['rule:RGH.Check.Rules']!.status).toBe('supported')
     expect(by['rule:RGH.Check.OldRules']!.status).toBe('unsupported')

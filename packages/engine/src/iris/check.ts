@@ -18,6 +18,7 @@ import { validateProduction } from '../production/validate.js'
 import { BUILTIN_HOST_CLASSES } from '../runtime/builtin-hosts.js'
 import { compileSearchTable, searchTableItems } from './search-table.js'
 import { compileTransform, type CompiledDtl } from './dtl.js'
+import { compileProcess } from './bpl.js'
 import {
   createIrisBundle,
   holdsIrisDefinitions,
@@ -192,7 +193,20 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
     for (const item of p.items) {
       const unsupported: string[] = []
       const differences: string[] = []
-      if (!hostClasses.has(item.className)) {
+      const bpl = hostClasses.has(item.className) ? undefined : bundle.processes.get(item.className)
+      if (bpl !== undefined) {
+        try {
+          const compiled = compileProcess(bpl, p, undefined, options)
+          differences.push(
+            `business process ${bpl.className} (BPL): runs each message without waiting; its calls are queued together once it ends without an error`,
+            ...compiled.notes,
+          )
+        } catch (e) {
+          const what = `business process ${bpl.className}: ${isEngineError(e) ? e.message : String(e)}`
+          if (item.enabled) unsupported.push(what)
+          else differences.push(`disabled; enabling it will fail: ${what}`)
+        }
+      } else if (!hostClasses.has(item.className)) {
         const other = bundle.otherClasses.find((c) => c.className === item.className)
         const what = other
           ? `class ${item.className} is ObjectScript in the export (extends ${other.superClass ?? '?'}); LI Engine cannot run it: register a host class for it`
@@ -220,6 +234,8 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
       for (const s of item.settings) {
         if (seen.has(s.name)) continue
         seen.add(s.name)
+        // A BPL class's own property (process.Name): the process reads it.
+        if (bpl?.properties?.[s.name] !== undefined && s.target === 'Host') continue
         const v = settingSupport(item, s, hostKindOf(item))
         if (v.status === 'unsupported') unsupported.push(v.note)
         else if (v.status === 'differences') differences.push(`setting ${s.name}: ${v.note}`)
@@ -270,6 +286,19 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
     lookupTables: bundle.lookupTables,
   }
   const cache = new Map<string, CompiledDtl>()
+  for (const def of bundle.processes.values()) {
+    if (p?.items.some((i) => i.className === def.className) === true) continue
+    const notes: string[] = []
+    let status: SupportStatus = 'differences'
+    try {
+      notes.push(...compileProcess(def, prod, undefined, options).notes)
+      if (p) notes.push('business process (BPL) not used by any item of the production')
+    } catch (e) {
+      status = 'unsupported'
+      notes.push(isEngineError(e) ? e.message : String(e))
+    }
+    entries.push({ kind: 'class', name: def.className, status, notes, ...where(def.origin) })
+  }
   for (const def of bundle.rules.values()) {
     const notes: string[] = []
     let status: SupportStatus = 'supported'
@@ -281,8 +310,14 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
       if (general !== undefined && !used) {
         // Not routable, but it runs where a value is wanted (compileGeneralRule).
         compileGeneralRule(def, prod, options)
+        const quoted = def.className.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+        const callers = [...bundle.processes.values()]
+          .filter((d) => new RegExp(`\\brule\\s*=\\s*["']${quoted}["']`).test(d.xml))
+          .map((d) => d.className)
         notes.push(
-          `general business rule (${general}): returns a value; LI Engine evaluates it through compileGeneralRule (a BPL <rule> has no equivalent host)`,
+          callers.length > 0
+            ? `general business rule (${general}): returns a value to the <rule> of business process ${callers.join(', ')}`
+            : `general business rule (${general}): returns a value; a BPL <rule> or compileGeneralRule evaluates it (no business process of the export uses it)`,
         )
       } else {
         const compiled = compileRules(def, prod, options)

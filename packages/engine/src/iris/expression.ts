@@ -169,6 +169,19 @@ function tokenize(src: string): Tok[] {
       i += num[0].length
       continue
     }
+    if (c === '#' && src.startsWith('##class(', i)) {
+      // `##class(Ens.Util.FunctionSet).Lookup(...)`: the function set DTLs call as `..Lookup`.
+      const m = /^##class\(\s*([%\w.]+)\s*\)\.([A-Za-z%][A-Za-z0-9%]*)/i.exec(src.slice(i))
+      if (m && /^Ens\.(Util|Rule)\.FunctionSet$/i.test(m[1] as string)) {
+        out.push({ t: 'dcall', name: m[2] as string })
+        i += m[0].length
+        continue
+      }
+      throw new ExpressionError(
+        `${m ? `##class(${m[1] ?? ''}).${m[2] ?? ''}` : '##class(...)'} calls an ObjectScript class method, which is not supported; use the built-in functions (##class(Ens.Util.FunctionSet) ones are) or register a function`,
+        true,
+      )
+    }
     if (c === '.' && src.charAt(i + 1) === '.') {
       const m = /^\.\.([A-Za-z%][A-Za-z0-9%]*)/.exec(src.slice(i))
       if (!m?.[1]) throw new ExpressionError(`cannot read ".." at "${src.slice(i, i + 20)}"`, false)
@@ -517,12 +530,36 @@ export function parseExpression(src: string, options: ParseOptions): Expr {
         return { k: 'call', name: t.name.toLowerCase(), args: isOp('(') ? parseArgs() : [] }
       }
       case 'ref': {
+        // `X.GetValueAt("PID:3.1")`: the method form of a virtual property path (BPL, DTL).
+        const str = toks[pos + 1]
+        if (
+          isOp('(') &&
+          t.parts.length >= 2 &&
+          (t.parts[t.parts.length - 1] as string).toLowerCase() === 'getvalueat' &&
+          str?.t === 'str' &&
+          toks[pos + 2]?.t === 'op' &&
+          (toks[pos + 2] as { v: string }).v === ')'
+        ) {
+          pos += 3
+          let path: VirtualPath
+          try {
+            path = parseVirtualPath(str.v)
+          } catch (e) {
+            throw new ExpressionError((e as Error).message, true)
+          }
+          return { k: 'vpath', base: t.parts.slice(0, -1).join('.'), path, form: 'round' }
+        }
         if (isOp('(')) {
           const name = t.parts.join('.')
           checkFn(name)
           return { k: 'call', name: name.toLowerCase(), args: parseArgs() }
         }
         const [base, ...props] = t.parts
+        // `$H`, `$HOROLOG`: ObjectScript special variables, read as functions without arguments.
+        if (props.length === 0 && (base as string).startsWith('$')) {
+          checkFn(base as string)
+          return { k: 'call', name: (base as string).toLowerCase(), args: [] }
+        }
         return { k: 'ref', base: base as string, props }
       }
       case 'op':
@@ -1007,6 +1044,52 @@ function lookup(env: EvalEnv, table: string, key: string): string | undefined {
 }
 
 /** The built-in functions (names lower-case); `$` names are the ObjectScript functions DTLs use. */
+/** Days from 1840-12-31 (ObjectScript's day 0) to 1970-01-01. */
+const HOROLOG_EPOCH_DAYS = 47117
+
+/** ObjectScript `$HOROLOG` of a local time: `days,seconds` (days since 1840-12-31). */
+export function horolog(now: Date): string {
+  const local = Date.UTC(now.getFullYear(), now.getMonth(), now.getDate())
+  const days = Math.floor(local / 86_400_000) + HOROLOG_EPOCH_DAYS
+  const seconds = now.getHours() * 3600 + now.getMinutes() * 60 + now.getSeconds()
+  return `${days},${seconds}`
+}
+
+/**
+ * ObjectScript `$ZDATETIME` (`withTime`) and `$ZDATE` of a `$HOROLOG` value, in the formats
+ * interfaces use: 1 `MM/DD/YYYY` (the default), 3 `YYYY-MM-DD` (ODBC), 4 `DD/MM/YYYY`, 8
+ * `YYYYMMDD`; the time, when asked, as ` HH:MM:SS`. Another format throws.
+ */
+export function zdatetime(h: string, format: number, withTime: boolean): string {
+  const [d = '', t = ''] = h.split(',')
+  const days = Math.trunc(toNum(d))
+  const at = new Date((days - HOROLOG_EPOCH_DAYS) * 86_400_000)
+  const p2 = (n: number): string => String(n).padStart(2, '0')
+  const y = String(at.getUTCFullYear()).padStart(4, '0')
+  const m = p2(at.getUTCMonth() + 1)
+  const day = p2(at.getUTCDate())
+  let date: string
+  switch (format) {
+    case 1:
+      date = `${m}/${day}/${y}`
+      break
+    case 3:
+      date = `${y}-${m}-${day}`
+      break
+    case 4:
+      date = `${day}/${m}/${y}`
+      break
+    case 8:
+      date = `${y}${m}${day}`
+      break
+    default:
+      throw new Error(`$ZDATETIME/$ZDATE format ${format} is not supported (1, 3, 4 or 8)`)
+  }
+  if (!withTime || t === '') return date
+  const secs = Math.trunc(toNum(t))
+  return `${date} ${p2(Math.floor(secs / 3600))}:${p2(Math.floor(secs / 60) % 60)}:${p2(secs % 60)}`
+}
+
 export function builtinFunctions(): FunctionRegistry {
   const s = (v: Value | undefined): string => (v === undefined ? '' : toStr(v))
   const fns: [string, IrisFunction][] = [
@@ -1054,6 +1137,14 @@ export function builtinFunctions(): FunctionRegistry {
       'length',
       (a) => (a.length > 1 && s(a[1]) !== '' ? s(a[0]).split(s(a[1])).length : s(a[0]).length),
     ],
+    ['$char', (a) => a.map((c) => String.fromCharCode(toNum(c))).join('')],
+    ['$c', (a) => a.map((c) => String.fromCharCode(toNum(c))).join('')],
+    ['$horolog', (_a, env) => horolog(env.now)],
+    ['$h', (_a, env) => horolog(env.now)],
+    ['$zdatetime', (a) => zdatetime(s(a[0]), toNum(arg(a, 1, 1)), true)],
+    ['$zdt', (a) => zdatetime(s(a[0]), toNum(arg(a, 1, 1)), true)],
+    ['$zdate', (a) => zdatetime(s(a[0]), toNum(arg(a, 1, 1)), false)],
+    ['$zd', (a) => zdatetime(s(a[0]), toNum(arg(a, 1, 1)), false)],
     ['$length', (a) => (a.length > 1 ? s(a[0]).split(s(a[1])).length : s(a[0]).length)],
     ['$l', (a) => (a.length > 1 ? s(a[0]).split(s(a[1])).length : s(a[0]).length)],
     [

@@ -606,7 +606,7 @@ ${cls(
     const by = Object.fromEntries(r.entries.map((e) => [`${e.kind}:${e.name}`, e]))
     expect(by['rule:T.Rules.Lab']).toMatchObject({ status: 'differences' })
     expect(by['rule:T.Rules.Lab']!.notes[0]).toMatch(
-      /general business rule \(context "T\.BP\.LabContext"\): returns a value; LI Engine evaluates it through compileGeneralRule/,
+      /general business rule \(context "T\.BP\.LabContext"\): returns a value; a BPL <rule> or compileGeneralRule evaluates it/,
     )
     expect(by['rule:T.Rules.LabUsed']).toMatchObject({ status: 'unsupported' })
     expect(by['rule:T.Rules.LabUsed']!.notes[0]).toContain('cannot use it as BusinessRuleName')

@@ -28,6 +28,7 @@ import { validateProduction } from '../production/validate.js'
 import { childNamed, childrenNamed, localName, parseXml, type XmlElement } from './xml.js'
 import { compileRules, type CompileOptions } from './rules.js'
 import { compileTransform, type CompiledDtl } from './dtl.js'
+import { compileProcess, type ClassProperty, type ProcessDefinition } from './bpl.js'
 import {
   customSchemaDefinition,
   resolveCustomSchemas,
@@ -52,6 +53,8 @@ export interface IrisBundle {
   lookupTables: Map<string, Map<string, string>>
   /** HL7 search table classes (`XData SearchSpec`), by class name. */
   searchTables: Map<string, SearchTableDefinition>
+  /** BPL business process classes (`XData BPL`), by class name. */
+  processes: Map<string, ProcessDefinition>
   otherClasses: OtherClass[]
   /** Custom schema categories (`X.HL7` documents), by category name, base chains resolved. */
   schemas: Map<string, Hl7Schema>
@@ -80,6 +83,7 @@ export function createIrisBundle(): IrisBundle {
     transforms: new Map(),
     lookupTables: new Map(),
     searchTables: new Map(),
+    processes: new Map(),
     otherClasses: [],
     schemas: new Map(),
     schemaSources: new Map(),
@@ -187,6 +191,16 @@ function readExportClass(el: XmlElement, file: string | undefined, bundle: IrisB
     const pname = p.attrs.name
     if (pname !== undefined) parameters[pname] = unquote(childNamed(p, 'Default')?.text ?? '')
   }
+  const properties: Record<string, ClassProperty> = {}
+  for (const p of childrenNamed(el, 'Property')) {
+    const pname = p.attrs.name
+    if (pname === undefined) continue
+    const init = childNamed(p, 'InitialExpression')?.text.trim()
+    properties[pname] = {
+      type: childNamed(p, 'Type')?.text.trim() ?? '%String',
+      ...(init !== undefined && init !== '' ? { initial: init } : {}),
+    }
+  }
   let used = false
   for (const x of childrenNamed(el, 'XData')) {
     const data = childNamed(x, 'Data')
@@ -212,6 +226,29 @@ function readExportClass(el: XmlElement, file: string | undefined, bundle: IrisB
       file,
       line: el.line,
     })
+  attachClassMembers(bundle, className, parameters, properties)
+}
+
+/**
+ * A BPL class's own properties and SETTINGS parameter (IRIS: `Property Target As %String [
+ * InitialExpression = "..." ]` listed in `Parameter SETTINGS`), which its expressions read as
+ * `process.Target` and items set as host settings.
+ */
+function attachClassMembers(
+  bundle: IrisBundle,
+  className: string,
+  parameters: Record<string, string>,
+  properties: Record<string, ClassProperty>,
+): void {
+  const def = bundle.processes.get(className)
+  if (def === undefined) return
+  if (Object.keys(properties).length > 0) def.properties = properties
+  const settings = parameters.SETTINGS
+  if (settings !== undefined && settings.trim() !== '')
+    def.settings = settings
+      .split(',')
+      .map((x) => (x.split(':')[0] ?? '').trim().replace(/^-/, ''))
+      .filter((x) => x !== '')
 }
 
 function readExportDocument(el: XmlElement, file: string | undefined, bundle: IrisBundle): void {
@@ -361,6 +398,16 @@ function handleXData(
     })
     return true
   }
+  if (xdataName === 'BPL') {
+    const sup = superClass?.split(',')[0]?.trim()
+    bundle.processes.set(className, {
+      className,
+      xml: body,
+      origin: { file, line: lineOffset + 1 },
+      ...(sup !== undefined && sup !== '' ? { superClass: sup } : {}),
+    })
+    return true
+  }
   if (xdataName === 'DTL') {
     bundle.transforms.set(className, {
       className,
@@ -395,6 +442,7 @@ function readUdl(text: string, file: string | undefined, bundle: IrisBundle): vo
   let className: string | undefined
   let superClass: string | undefined
   const parameters: Record<string, string> = {}
+  const properties: Record<string, ClassProperty> = {}
   let used = false
   let headerLine = 0
   for (let i = 0; i < lines.length; i++) {
@@ -412,6 +460,16 @@ function readUdl(text: string, file: string | undefined, bundle: IrisBundle): vo
       )
     if (par?.[1] !== undefined) {
       parameters[par[1]] = unquote(par[2] ?? '')
+      continue
+    }
+    const prop =
+      /^\s*Property\s+(%?\w+)\s+As\s+([\w.%]+)(?:\s*\([^)]*\))?\s*(?:\[(.*)\])?\s*;\s*$/.exec(line)
+    if (prop?.[1] !== undefined) {
+      const init = /InitialExpression\s*=\s*("(?:[^"]|"")*"|[^,\]]+)/i.exec(prop[3] ?? '')?.[1]
+      properties[prop[1]] = {
+        type: prop[2] ?? '%String',
+        ...(init !== undefined ? { initial: init.trim() } : {}),
+      }
       continue
     }
     const xd = /^\s*XData\s+(\w+)(\s*\[.*\])?\s*(\{)?\s*$/.exec(line)
@@ -463,6 +521,7 @@ function readUdl(text: string, file: string | undefined, bundle: IrisBundle): vo
       file,
       line: headerLine,
     })
+  attachClassMembers(bundle, className, parameters, properties)
 }
 
 function settingsOf(el: XmlElement, file: string | undefined, where: string): ProductionSetting[] {
@@ -600,7 +659,9 @@ export async function loadProductionFile(
 
 /** Whether a file next to a production holds a rule class, a DTL, a lookup table or a schema category. */
 export function holdsIrisDefinitions(text: string): boolean {
-  return /RuleDefinition|XData\s+DTL|name="DTL"|<lookupTable|<transform\b|<Category\b/.test(text)
+  return /RuleDefinition|XData\s+(DTL|BPL)|name="(DTL|BPL)"|<lookupTable|<transform\b|<Category\b/.test(
+    text,
+  )
 }
 
 /**
@@ -628,6 +689,7 @@ function readCheckedSource(
   const before = bundle.productions.length
   const rules = new Map(bundle.rules)
   const transforms = new Map(bundle.transforms)
+  const processes = new Map(bundle.processes)
   // This text's lookup tables are read apart, checked against those read before, and only then
   // merged: a refused file leaves nothing to roll back, and no table is copied.
   const tables = bundle.lookupTables
@@ -637,11 +699,13 @@ function readCheckedSource(
     readIrisSource(text, file, bundle)
     keepOneDefinition('rule class', rules, bundle.rules)
     keepOneDefinition('transform', transforms, bundle.transforms)
+    keepOneDefinition('business process', processes, bundle.processes)
     mergeLookupTables(bundle, tables, bundle.lookupTables, file)
     read = true
   } catch (e) {
     bundle.rules = rules
     bundle.transforms = transforms
+    bundle.processes = processes
     throw e
   } finally {
     bundle.lookupTables = tables
@@ -754,6 +818,7 @@ export function productionFromBundle(
   p.transforms = new Map(bundle.transforms)
   p.lookupTables = new Map(bundle.lookupTables)
   if (bundle.searchTables.size > 0) p.searchTables = new Map(bundle.searchTables)
+  if (bundle.processes.size > 0) p.processes = new Map(bundle.processes)
   if (bundle.schemas.size > 0) p.customSchemas = new Map(bundle.schemas)
   if (options.validate !== false) {
     const errors = validateProduction(p).filter((i) => i.severity === 'error')
@@ -794,6 +859,8 @@ export function compileReferenced(p: Production, options: CompileOptions = {}): 
         )
       }
     }
+    const bpl = p.processes?.get(item.className)
+    if (bpl) compileProcess(bpl, p, undefined, options)
     const ruleName = itemSetting(item, 'BusinessRuleName')?.trim()
     const def = ruleName !== undefined && ruleName !== '' ? p.rules.get(ruleName) : undefined
     if (!def) continue

@@ -7,6 +7,7 @@
  * `src/runtime/**` (hosts and Engine). Extend it; do not rename what is here.
  */
 import type { SearchTableDefinition } from '../iris/search-table.js'
+import type { ProcessDefinition } from '../iris/bpl.js'
 import type { Hl7Schema, Message } from '@li/hl7'
 
 /** Where a setting applies, as IRIS writes it in `<Setting Target="...">`. */
@@ -61,6 +62,11 @@ export interface Production {
   customSchemas?: Map<string, Hl7Schema>
   /** HL7 search table classes read from the export (`XData SearchSpec`), by class name. */
   searchTables?: Map<string, SearchTableDefinition>
+  /**
+   * BPL business process classes read from the export (`XData BPL`), by class name: an item
+   * whose ClassName is one of them runs it (`compileProcess`).
+   */
+  processes?: Map<string, ProcessDefinition>
 }
 
 /** A routing rule class (`XData RuleDefinition`) as loaded, before compilation. */

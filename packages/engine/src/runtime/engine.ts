@@ -55,6 +55,11 @@ import type { HeldMessage } from './operation-host.js'
 import { QueueView } from './queue-view.js'
 import type { AbortAllResult, AbortResult, QueueContents } from './queue-view.js'
 import { RoutingEngineHost } from '../hosts/routing-engine.js'
+import { BplProcessHost } from '../hosts/bpl-process.js'
+import { compileGeneralRule, generalRuleKind } from '../iris/rules.js'
+import type { CompiledGeneralRule } from '../iris/rules.js'
+import { compileProcess } from '../iris/bpl.js'
+import type { ProcessDefinition } from '../iris/bpl.js'
 import { nextScheduleEvent, parseSchedule, scheduleStateAt, systemClock } from './schedule.js'
 import type { Schedule, ScheduleClock } from './schedule.js'
 import { ItemSettings } from './settings.js'
@@ -314,6 +319,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Where the production was loaded from (for `reloadRules`); undefined for an object. */
   #source: ProductionSource | undefined
   readonly #rulesCache = new Map<string, CompiledRules>()
+  readonly #generalRuleCache = new Map<string, CompiledGeneralRule>()
   readonly #transformCache = new Map<string, CompiledTransform>()
   #shutdown: GracefulShutdown | undefined
   /** Loggers of items with trace events on (debug level), by item name. */
@@ -393,6 +399,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#source = isProduction(source) ? undefined : source
     this.#production = p
     this.#rulesCache.clear()
+    this.#generalRuleCache.clear()
     this.#transformCache.clear()
     this.#state = 'LOADED'
     return p
@@ -891,16 +898,31 @@ export class Engine extends EventEmitter<EngineEvents> {
     const transforms = changedKeys(current.transforms, next.transforms, (d) =>
       JSON.stringify({ ...d, origin: undefined }),
     )
+    const processes = changedKeys(
+      current.processes ?? new Map<string, ProcessDefinition>(),
+      next.processes ?? new Map<string, ProcessDefinition>(),
+      (d) => d.xml,
+    )
     const order = (p: Production): string => p.items.map((i) => i.name).join('\u0000')
     if (
       rules.length === 0 &&
       transforms.length === 0 &&
+      processes.length === 0 &&
       changed.length === 0 &&
       added.length === 0 &&
       removed.length === 0 &&
       order(current) === order(next)
     ) {
-      return { rules, transforms, items: [], added, removed, kept: [], restarted: [] }
+      return {
+        rules,
+        transforms,
+        processes,
+        items: [],
+        added,
+        removed,
+        kept: [],
+        restarted: [],
+      }
     }
     // Compile and build everything first, against the production as it will be (its items too:
     // a rule that still sends to a removed item does not compile): a rule or DTL that does not
@@ -911,11 +933,23 @@ export class Engine extends EventEmitter<EngineEvents> {
       items: next.items,
       rules: next.rules,
       transforms: next.transforms,
+      ...(next.processes !== undefined ? { processes: next.processes } : {}),
     }
     const problems: string[] = []
+    // The BPL classes items run (with the transforms and general rules they use).
+    for (const [name, def] of next.processes ?? []) {
+      if (!next.items.some((i) => i.className === name)) continue
+      try {
+        compileProcess(def, trial)
+      } catch (e) {
+        problems.push(`business process ${name}: ${errorText(e)}`)
+      }
+    }
     for (const def of next.rules.values()) {
       try {
-        this.#tools.compileRules(def, trial)
+        // A general business rule (a BPL <rule>) returns a value; it is not a routing rule.
+        if (generalRuleKind(def) !== undefined) compileGeneralRule(def, trial)
+        else this.#tools.compileRules(def, trial)
       } catch (e) {
         problems.push(`rule class ${def.className}: ${errorText(e)}`)
       }
@@ -967,7 +1001,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const [k, v] of next.rules) current.rules.set(k, v)
     current.transforms.clear()
     for (const [k, v] of next.transforms) current.transforms.set(k, v)
+    if (next.processes !== undefined) current.processes = new Map(next.processes)
+    else delete current.processes
     this.#rulesCache.clear()
+    this.#generalRuleCache.clear()
     this.#transformCache.clear()
     current.items.splice(0, current.items.length, ...next.items)
     for (const name of added) {
@@ -999,6 +1036,18 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     for (const host of this.#hosts.values()) {
       if (fresh.has(host.name) || removed.includes(host.name)) continue
+      if (host instanceof BplProcessHost && host.state === 'RUNNING') {
+        // A process compiles its BPL, DTLs and general rules at start.
+        if (
+          processes.includes(host.item.className) ||
+          transforms.length > 0 ||
+          rules.some((r) => host.process?.rules.includes(r) === true)
+        ) {
+          await host.restart()
+          restarted.push(host.name)
+        }
+        continue
+      }
       if (!(host instanceof RoutingEngineHost) || host.state !== 'RUNNING') continue
       const ruleName = new ItemSettings(host.item).string('BusinessRuleName')
       if (transforms.length === 0 && (ruleName === undefined || !rules.includes(ruleName))) continue
@@ -1026,7 +1075,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       gone.push(host.name)
     }
     const items = changed
-    const result = { rules, transforms, items, added, removed: gone, kept, restarted }
+    const result = { rules, transforms, processes, items, added, removed: gone, kept, restarted }
     this.logger.info(result, 'production reloaded')
     return result
   }
@@ -1176,6 +1225,21 @@ export class Engine extends EventEmitter<EngineEvents> {
         }
         return t
       },
+      compileGeneralRule: (className) => {
+        let r = this.#generalRuleCache.get(className)
+        if (r === undefined) {
+          const def = production.rules.get(className)
+          if (def === undefined) {
+            throw new EngineError(
+              'ENGINE_INVALID_SETTING',
+              `rule class ${className} was not found beside the production`,
+            )
+          }
+          r = compileGeneralRule(def, production)
+          this.#generalRuleCache.set(className, r)
+        }
+        return r
+      },
       alert: (host, text, sessionId) => this.#alert(host, text, sessionId),
     }
   }
@@ -1233,6 +1297,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     const item = this.config.startDisabledItems === true ? { ...item0, enabled: true } : item0
     const traced = this.#hostLoggers.get(item.name)
     const ctx = traced === undefined ? ctx0 : { ...ctx0, logger: traced }
+    // An IRIS BPL class of the export runs as a business process, unless a host class of that
+    // name was registered (a TypeScript port of it).
+    if (!this.registry.has(item.className) && ctx.production.processes?.has(item.className))
+      return new BplProcessHost(item, ctx)
     return this.registry.create(item, ctx)
   }
 
@@ -1738,6 +1806,8 @@ export interface RulesReload {
   rules: string[]
   /** DTL classes added, changed or removed. */
   transforms: string[]
+  /** BPL business process classes added, changed or removed. */
+  processes: string[]
   /** Items whose settings changed, restarted with them. */
   items: string[]
   /** Items added to the production, started (when enabled) without restarting the others. */
@@ -1749,7 +1819,10 @@ export interface RulesReload {
    * routers were being restarted. Reload again once their queues are empty.
    */
   kept: string[]
-  /** The hosts restarted: those items, and the routers that use a changed rule or DTL. */
+  /**
+   * The hosts restarted: those items, the routers that use a changed rule or DTL, and the
+   * business processes whose BPL changed (or that use a changed DTL or rule).
+   */
   restarted: string[]
 }
 

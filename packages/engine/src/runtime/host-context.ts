@@ -3,6 +3,7 @@
  * metrics, TLS material and the rule/transform compilers.
  */
 import type { SecureContextOptions } from 'node:tls'
+import type { CompiledGeneralRule } from '../iris/rules.js'
 import type { EngineCredentials } from './engine.js'
 import type { Logger } from 'pino'
 import type { CompiledRules, CompiledTransform, Production } from '../production/types.js'
@@ -52,6 +53,11 @@ export interface HostContext {
   compileRules(className: string): CompiledRules
   /** Compile a DTL transform class by name. */
   compileTransform(className: string): CompiledTransform
+  /**
+   * Compile a general business rule class by name (a BPL `<rule>`). Optional: hosts other than
+   * BPL processes do not need it.
+   */
+  compileGeneralRule?(className: string): CompiledGeneralRule
   /** Raise an alert (logged, emitted by the Engine as `alert`), about a session if given. */
   alert(host: string, text: string, sessionId?: string): void
   /**

@@ -1,0 +1,517 @@
+import { parseMessage } from '@li/hl7'
+import { describe, expect, it } from 'vitest'
+import { irisFixture, thrown } from '../../test/helpers.js'
+import { isEngineError } from '../errors.js'
+import { defineProduction } from '../production/define.js'
+import type { Production } from '../production/types.js'
+import { BPL_MAX_ITERATIONS, compileProcess, type BplRunInput } from './bpl.js'
+import { checkBundle } from './check.js'
+import { evaluate, functionRegistry, parseExpression, type EvalEnv } from './expression.js'
+import { createIrisBundle, readIrisSource } from './loader.js'
+
+const ORU = irisFixture('messages/oru-r01.hl7')
+const ADT = irisFixture('messages/adt-a01.hl7')
+const OUTS = ['EPR Out', 'Pager Out', 'Archive Out', 'Errors Out']
+
+/** A production with the four operations and a `Results` item running `bplClass`. */
+function production(extra: { text: string; file: string }[] = [], bplClass = 'RGH.BPL.Results') {
+  const bundle = createIrisBundle()
+  for (const f of [
+    'RGH.BPL.Results.cls',
+    'RGH.DTL.ResultToEPR.cls',
+    'RGH.Rules.ResultPriority.cls',
+  ])
+    readIrisSource(irisFixture(`bpl/${f}`), f, bundle)
+  for (const e of extra) readIrisSource(e.text, e.file, bundle)
+  const p = defineProduction({
+    name: 'P',
+    items: [
+      ...OUTS.map((name) => ({ name, type: 'file-out' as const, settings: { FilePath: '/tmp' } })),
+      { name: 'Results', className: bplClass },
+    ],
+  })
+  for (const [k, v] of bundle.rules) p.rules.set(k, v)
+  for (const [k, v] of bundle.transforms) p.transforms.set(k, v)
+  p.processes = new Map(bundle.processes)
+  return { p, bundle }
+}
+
+function run(p: Production, request: string, className = 'RGH.BPL.Results') {
+  const bp = compileProcess(p.processes!.get(className)!, p)
+  const traces: string[] = []
+  const alerts: string[] = []
+  const input: BplRunInput = {
+    request,
+    trace: (t) => traces.push(t),
+    alert: (t) => alerts.push(t),
+    now: new Date(2026, 10, 28, 3, 0, 0),
+  }
+  const r = bp.run(input)
+  return { ...r, traces, alerts, bp }
+}
+
+/** A BPL class around `body` (activities of the main sequence), with a context. */
+function bplClass(name: string, body: string, context = ''): { text: string; file: string } {
+  return {
+    file: `${name}.cls`,
+    text: `Class ${name} Extends Ens.BusinessProcessBPL
+{
+
+XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
+{
+<process language='objectscript' request='EnsLib.HL7.Message' response='Ens.Response'>
+<context>
+<property name='N' type='%Integer' initialexpression='0' />
+<property name='Msg' type='EnsLib.HL7.Message' />
+${context}
+</context>
+<sequence>
+${body}
+</sequence>
+</process>
+}
+
+}
+`,
+  }
+}
+
+const call = (target: string, extra = '', name = target): string =>
+  `<call name='${name}' target='${target}' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" action="set" />${extra}</request></call>`
+
+describe('BPL: the loader reads XData BPL classes', () => {
+  it('keeps the process with its superclass and origin, not as an ObjectScript class', () => {
+    const { bundle } = production()
+    const def = bundle.processes.get('RGH.BPL.Results')
+    expect(def?.superClass).toBe('Ens.BusinessProcessBPL')
+    expect(def?.origin?.file).toBe('RGH.BPL.Results.cls')
+    expect(bundle.otherClasses.map((c) => c.className)).not.toContain('RGH.BPL.Results')
+  })
+
+  it('reads `X.GetValueAt("path")` as the path `X.{path}`', () => {
+    const e = parseExpression('request.GetValueAt("PID:3.1")', {
+      functions: functionRegistry(),
+    })
+    expect(e).toMatchObject({ k: 'vpath', base: 'request', path: { raw: 'PID:3.1' } })
+  })
+})
+
+describe('BPL: a results process (rule, transform, calls, switch, while, scope)', () => {
+  const { p } = production()
+
+  it('an urgent ORU: the EPR copy through the DTL, a page, two archive copies, in call order', () => {
+    const r = run(p, ORU)
+    expect(r.calls.map((c) => [c.name, c.target])).toEqual([
+      ['To EPR', 'EPR Out'],
+      ['Page', 'Pager Out'],
+      ['Archive', 'Archive Out'],
+      ['Archive', 'Archive Out'],
+    ])
+    const [epr, page, a1, a2] = r.calls.map((c) => parseMessage(c.raw))
+    expect(epr?.get('MSH-5')).toBe('EPR')
+    expect(epr?.get('MSH-6')).toBe('RGHEPR')
+    expect(epr?.get('OBR-27')).toBe('urgent')
+    expect(epr?.get('PID-3.1')).toBe('RGH123456')
+    expect(page?.get('MSH-5')).toBe('PAGER')
+    expect([a1?.get('MSH-10'), a2?.get('MSH-10')]).toEqual(['LAB0001-1', 'LAB0001-2'])
+    // The request itself is never changed: the archive copies start from it, not from the page.
+    expect(a1?.get('MSH-5')).toBe('EPR')
+    expect(r.traces).toEqual(['result LAB0001'])
+    expect(r.alerts).toEqual([])
+    expect(r.bp.targets).toEqual(['EPR Out', 'Pager Out', 'Archive Out', 'Errors Out'])
+    expect(r.bp.transforms).toEqual(['RGH.DTL.ResultToEPR'])
+    expect(r.bp.rules).toEqual(['RGH.Rules.ResultPriority'])
+  })
+
+  it('a routine ORU without an MRN: no page, the default branch traces, the fault handler alerts and calls', () => {
+    const routine = ORU.replace('||11.2|10*9/L|4.0-11.0|H|', '||11.2|10*9/L|4.0-11.0|N|').replace(
+      'RGH123456^^^RGH^MR',
+      '',
+    )
+    const r = run(p, routine)
+    expect(r.calls.map((c) => c.target)).toEqual([
+      'EPR Out',
+      'Archive Out',
+      'Archive Out',
+      'Errors Out',
+    ])
+    expect(parseMessage(r.calls[0]!.raw).get('OBR-27')).toBe('routine')
+    expect(r.traces).toEqual(['result LAB0001', 'routine result'])
+    expect(r.alerts).toEqual(['result LAB0001 has no MRN'])
+  })
+
+  it('not an ORU: the false branch alerts with the message name; the archive copies still go', () => {
+    const r = run(p, ADT)
+    expect(r.calls.map((c) => c.target)).toEqual(['Archive Out', 'Archive Out'])
+    expect(r.alerts).toEqual(['unexpected message type ADT_A01'])
+  })
+})
+
+describe('BPL: activities', () => {
+  it('context values, append, remove, indirect targets, milestones and break/continue', () => {
+    const cls = bplClass(
+      'T.BPL.A',
+      `<assign property='context.Where' value='"Archive"' />
+<assign property='context.Where' value='" Out"' action='append' />
+<while condition='1'>
+<assign property='context.N' value='context.N+1' />
+<if condition='context.N=2'><true><continue /></true></if>
+<if condition='context.N&gt;3'><true><break /></true></if>
+<milestone value='"pass "_context.N' />
+</while>
+<assign property='context.Msg' value='request' />
+<assign property='context.Msg.{PID:5}' value='"DOE^JANE"' />
+<assign property='context.Msg.{NK1}' value='' action='remove' />
+<call name='Indirect' target='@context.Where' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="context.Msg" /></request></call>`,
+      `<property name='Where' type='%String' />`,
+    )
+    const { p } = production([cls])
+    const r = run(p, ADT, 'T.BPL.A')
+    expect(r.milestones).toEqual(['pass 1', 'pass 3'])
+    expect(r.calls.map((c) => [c.name, c.target])).toEqual([['Indirect', 'Archive Out']])
+    const sent = parseMessage(r.calls[0]!.raw)
+    expect(sent.get('PID-5')).toBe('DOE^JANE')
+    // `{NK1}` names the first NK1: the daughter stays.
+    expect(sent.segments().filter((s) => s.name === 'NK1')).toHaveLength(1)
+    expect(sent.get('NK1-2')).toBe('SMITH^ANNE')
+  })
+
+  it('a call with a non-HL7 request sends its properties as JSON', () => {
+    const cls = bplClass(
+      'T.BPL.Json',
+      `<call name='Notify' target='Archive Out' async='1'><request type='Ens.StringRequest'><assign property='callrequest.StringValue' value='"MRN "_request.{PID:3.1}' /></request></call>`,
+    )
+    const { p } = production([cls])
+    const r = run(p, ADT, 'T.BPL.Json')
+    expect(r.calls).toEqual([
+      {
+        name: 'Notify',
+        target: 'Archive Out',
+        raw: '{"StringValue":"MRN 9434765919"}',
+        format: 'json',
+      },
+    ])
+  })
+
+  it('a catchall takes any error of its scope; an uncaught fault fails the run and sends nothing', () => {
+    const caught = bplClass(
+      'T.BPL.Catch',
+      `<scope><transform class='RGH.DTL.ResultToEPR' source='context.Msg' target='context.Msg' />
+<faulthandlers><catchall><trace value='"recovered"' /></catchall></faulthandlers></scope>
+${call('Archive Out')}`,
+    )
+    const uncaught = bplClass(
+      'T.BPL.Throw',
+      `${call('Archive Out')}<scope><throw fault='"Other"' /><faulthandlers><catch fault='"NoMRN"'><trace value='"no"' /></catch></faulthandlers></scope>`,
+    )
+    const { p } = production([caught, uncaught])
+    const ok = run(p, ADT, 'T.BPL.Catch')
+    expect(ok.traces).toEqual(['recovered'])
+    expect(ok.calls.map((c) => c.target)).toEqual(['Archive Out'])
+    const err = thrown(() => run(p, ADT, 'T.BPL.Throw'))
+    expect(isEngineError(err) && err.code).toBe('ENGINE_PROCESS_FAILED')
+    expect((err as Error).message).toMatch(
+      /T\.BPL\.Throw .*failed: .*fault "Other" thrown at line \d+ was not caught/,
+    )
+  })
+
+  it('a loop whose condition never ends it fails the run, naming the bound', () => {
+    const cls = bplClass(
+      'T.BPL.Loop',
+      `<while condition='1'><assign property='context.N' value='1' /></while>`,
+    )
+    const { p } = production([cls])
+    expect(() => run(p, ADT, 'T.BPL.Loop')).toThrow(
+      new RegExp(`line \\d+: <while> ran ${BPL_MAX_ITERATIONS} times`),
+    )
+  })
+
+  it('a call whose callrequest was never given a message fails, naming the call', () => {
+    const cls = bplClass(
+      'T.BPL.Empty',
+      `<call name='Nothing' target='Archive Out' async='1'><request type='EnsLib.HL7.Message' /></call>`,
+    )
+    const { p } = production([cls])
+    expect(() => run(p, ADT, 'T.BPL.Empty')).toThrow(
+      /call "Nothing": callrequest was never assigned a message/,
+    )
+  })
+})
+
+describe('BPL: process properties (item settings), the FunctionSet, $CHAR and $ZDATETIME', () => {
+  // The shape of a trust's dose-check process: class properties listed in SETTINGS, set per item.
+  const udl = `/// Dose check.
+Class T.BPL.Dose Extends Ens.BusinessProcessBPL
+{
+
+Parameter SETTINGS = "AlertTarget:Basic:selector,LookupTableName";
+
+Property AlertTarget As %String(MAXLEN = 200) [ InitialExpression = "Archive Out" ];
+
+Property LookupTableName As %String(MAXLEN = 100) [ InitialExpression = "DoseLimits" ];
+
+XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
+{
+<process language='objectscript' request='EnsLib.HL7.Message' response='Ens.Response'>
+<context>
+<property name='Max' type='%String' />
+<property name='Line' type='%String' />
+</context>
+<sequence>
+<assign property="context.Max" value="##class(Ens.Util.FunctionSet).Lookup(process.LookupTableName,request.GetValueAt(&quot;PV1:2&quot;),&quot;&quot;)" />
+<if condition="(context.Max &apos;= &quot;&quot;) &amp;&amp; (+request.GetValueAt(&quot;PID:3(1).1&quot;) &gt; +context.Max)">
+<true>
+<assign property="context.Line" value="$zdatetime($horolog,3)_&quot;|&quot;_context.Max_$c(13,10)" />
+<call name="Alert" target="@process.AlertTarget" async="1">
+<request type="Ens.StringContainer"><assign property="callrequest.StringValue" value="context.Line" /></request>
+</call>
+</true>
+</if>
+</sequence>
+</process>
+}
+
+}
+`
+  const bundle = createIrisBundle()
+  readIrisSource(udl, 'T.BPL.Dose.cls', bundle)
+  const p = defineProduction({
+    name: 'P',
+    items: OUTS.map((name) => ({
+      name,
+      type: 'file-out' as const,
+      settings: { FilePath: '/tmp' },
+    })),
+    lookupTables: { DoseLimits: { I: '100' }, OtherLimits: { I: '1' } },
+  })
+  p.processes = new Map(bundle.processes)
+  const bp = compileProcess(p.processes.get('T.BPL.Dose')!, p)
+  const now = new Date(2026, 10, 28, 3, 4, 5)
+  const input = (settings?: Record<string, string>): BplRunInput => ({
+    request: ADT,
+    now,
+    lookupTables: p.lookupTables,
+    ...(settings ? { settings } : {}),
+  })
+
+  it('reads the class properties and the SETTINGS names', () => {
+    const def = p.processes!.get('T.BPL.Dose')!
+    expect(def.settings).toEqual(['AlertTarget', 'LookupTableName'])
+    expect(def.properties?.AlertTarget).toEqual({ type: '%String', initial: '"Archive Out"' })
+  })
+
+  it('a property reads its InitialExpression, or the item setting of that name', () => {
+    // ADT: PV1-2 is I; PID-3(1).1 9434765919 > 100.
+    expect(bp.run(input()).calls).toEqual([
+      {
+        name: 'Alert',
+        target: 'Archive Out',
+        raw: JSON.stringify({ StringValue: '2026-11-28 03:04:05|100\r\n' }),
+        format: 'json',
+      },
+    ])
+    const set = bp.run(input({ AlertTarget: 'Errors Out', LookupTableName: 'OtherLimits' }))
+    expect(set.calls.map((c) => [c.target, JSON.parse(c.raw).StringValue])).toEqual([
+      ['Errors Out', '2026-11-28 03:04:05|1\r\n'],
+    ])
+    expect(bp.run(input({ LookupTableName: 'NoSuchTable' })).calls).toEqual([])
+  })
+
+  it('a property the class does not declare, and another class method, are refused', () => {
+    const bad = udl.replace('process.AlertTarget', 'process.Nope')
+    const b2 = createIrisBundle()
+    readIrisSource(bad, 'T.BPL.Dose.cls', b2)
+    expect(() => compileProcess(b2.processes.get('T.BPL.Dose')!, p)).toThrow(
+      /"process\.Nope": Nope is not a property of the process class/,
+    )
+    const b3 = createIrisBundle()
+    readIrisSource(udl.replace('Ens.Util.FunctionSet', 'RGH.Util'), 'T.BPL.Dose.cls', b3)
+    expect(() => compileProcess(b3.processes.get('T.BPL.Dose')!, p)).toThrow(
+      /##class\(RGH\.Util\)\.Lookup calls an ObjectScript class method, which is not supported/,
+    )
+  })
+
+  it('check takes the item settings the class declares as the process own, not as unsupported', () => {
+    const b = createIrisBundle()
+    readIrisSource(udl, 'T.BPL.Dose.cls', b)
+    b.productions.push(
+      defineProduction({
+        name: 'P',
+        items: [
+          ...OUTS.map((name) => ({
+            name,
+            type: 'file-out' as const,
+            settings: { FilePath: '/tmp' },
+          })),
+          {
+            name: 'Dose',
+            className: 'T.BPL.Dose',
+            host: { AlertTarget: 'Errors Out', Unknown: 'x' },
+          },
+        ],
+      }),
+    )
+    const item = checkBundle(b).entries.find((e) => e.kind === 'item' && e.name === 'Dose')
+    expect(item?.status).toBe('unsupported')
+    expect(item?.notes.filter((n) => n.includes('AlertTarget'))).toEqual([])
+    expect(item?.notes.some((n) => n.includes('Unknown'))).toBe(true)
+  })
+
+  it('an XML export carries the properties too', () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<Export generator="IRIS" version="26">
+<Class name="T.BPL.X">
+<Super>Ens.BusinessProcessBPL</Super>
+<Parameter name="SETTINGS"><Default>Target</Default></Parameter>
+<Property name="Target"><Type>%String</Type><InitialExpression>"Pager Out"</InitialExpression></Property>
+<XData name="BPL"><Data><![CDATA[
+<process language='objectscript' request='EnsLib.HL7.Message' response='Ens.Response'>
+<sequence><call name='C' target='@process.Target' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request></call></sequence>
+</process>
+]]></Data></XData>
+</Class>
+</Export>`
+    const b = createIrisBundle()
+    readIrisSource(xml, 'x.xml', b)
+    const def = b.processes.get('T.BPL.X')!
+    expect(def.settings).toEqual(['Target'])
+    expect(
+      compileProcess(def, p)
+        .run({ request: ADT })
+        .calls.map((c) => c.target),
+    ).toEqual(['Pager Out'])
+  })
+
+  it('$HOROLOG, $ZDATETIME, $ZDATE and $CHAR as ObjectScript has them', () => {
+    const env: EvalEnv = {
+      vpath: () => '',
+      ref: () => '',
+      lookupTables: new Map(),
+      now: new Date(2026, 10, 28, 3, 4, 5),
+      functions: functionRegistry(),
+    }
+    const ev = (src: string) =>
+      evaluate(parseExpression(src, { functions: env.functions, leftToRight: true }), env)
+    expect(ev('$H')).toBe('67902,11045')
+    expect(ev('$zdatetime($horolog,3)')).toBe('2026-11-28 03:04:05')
+    expect(ev('$ZDT("47117,0")')).toBe('01/01/1970 00:00:00')
+    expect(ev('$zdate($h,8)')).toBe('20261128')
+    expect(ev('$zd($h,4)')).toBe('28/11/2026')
+    expect(ev('$c(72,76,55)')).toBe('HL7')
+    expect(ev('##class(Ens.Util.FunctionSet).ToUpper("abc")')).toBe('ABC')
+    expect(() => ev('$zdatetime($h,9)')).toThrow(/format 9 is not supported/)
+  })
+})
+
+describe('BPL: what is not supported fails the compile, naming class, line and construct', () => {
+  const cases: [string, string, string, RegExp][] = [
+    [
+      'a synchronous call',
+      `<call name='Q' target='Archive Out' async='0'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request></call>`,
+      'ENGINE_PROCESS_UNSUPPORTED',
+      /line 13: business process T\.BPL\.Bad: call "Q" is synchronous \(async="0"\)/,
+    ],
+    [
+      'response handling',
+      `<call name='Q' target='Archive Out' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request><response type='EnsLib.HL7.Message'><assign property="context.Msg" value="callresponse" /></response></call>`,
+      'ENGINE_PROCESS_UNSUPPORTED',
+      /<response> handling \(callresponse\) is not supported/,
+    ],
+    [
+      '<sync>',
+      `<sync calls='Q' type='all' />`,
+      'ENGINE_PROCESS_UNSUPPORTED',
+      /line 13: .*<sync> is not supported/,
+    ],
+    [
+      '<delay>',
+      `<delay duration='"PT10S"' />`,
+      'ENGINE_PROCESS_UNSUPPORTED',
+      /<delay> is not supported/,
+    ],
+    [
+      'ObjectScript code',
+      `<code><![CDATA[ set context.N = 5 ]]></code>`,
+      'ENGINE_PROCESS_UNSUPPORTED',
+      /<code> block is not supported \(ObjectScript: "set context\.N = 5"\)/,
+    ],
+    [
+      'an undeclared context property',
+      `<assign property='context.Nope' value='1' />`,
+      'ENGINE_PROCESS_INVALID',
+      /context property "Nope" is not declared in <context>/,
+    ],
+    [
+      'a call to an item the production lacks',
+      call('Nowhere'),
+      'ENGINE_PROCESS_INVALID',
+      /target "Nowhere" is not an item of the production/,
+    ],
+    [
+      'a change to the request',
+      `<assign property='request.{PID:5}' value='"X"' />`,
+      'ENGINE_PROCESS_INVALID',
+      /the request cannot be changed/,
+    ],
+    [
+      'an unknown transform',
+      `<transform class='No.Such.DTL' source='request' target='context.Msg' />`,
+      'ENGINE_PROCESS_INVALID',
+      /transform class "No\.Such\.DTL" was not found/,
+    ],
+    [
+      'a method of the process class',
+      `<assign property='context.N' value='process.Score(request)' />`,
+      'ENGINE_PROCESS_UNSUPPORTED',
+      /function "process\.Score" is not supported/,
+    ],
+  ]
+  for (const [what, body, code, message] of cases) {
+    it(what, () => {
+      const { p } = production([bplClass('T.BPL.Bad', body)])
+      const err = thrown(() => compileProcess(p.processes!.get('T.BPL.Bad')!, p))
+      expect(isEngineError(err) && err.code).toBe(code)
+      expect((err as Error).message).toMatch(message)
+      expect((err as Error).message).toContain('T.BPL.Bad.cls')
+    })
+  }
+})
+
+describe('BPL: the compatibility report', () => {
+  it('an item running a supported process: differences, naming how it runs; a bad one: NOT SUPPORTED', () => {
+    const { bundle } = production([
+      bplClass('T.BPL.Bad', `<sync calls='Q' type='all' />`),
+      bplClass('T.BPL.Unused', call('Archive Out')),
+    ])
+    bundle.productions.push(
+      defineProduction({
+        name: 'P',
+        items: [
+          ...OUTS.map((name) => ({
+            name,
+            type: 'file-out' as const,
+            settings: { FilePath: '/tmp' },
+          })),
+          { name: 'Results', className: 'RGH.BPL.Results' },
+          { name: 'Bad', className: 'T.BPL.Bad' },
+        ],
+      }),
+    )
+    const report = checkBundle(bundle)
+    const by = Object.fromEntries(report.entries.map((e) => [`${e.kind}:${e.name}`, e]))
+    expect(by['item:Results']?.status).toBe('differences')
+    expect(by['item:Results']?.notes.join('\n')).toMatch(
+      /business process RGH\.BPL\.Results \(BPL\): runs each message without waiting/,
+    )
+    expect(by['item:Bad']?.status).toBe('unsupported')
+    expect(by['item:Bad']?.notes.join('\n')).toMatch(/<sync> is not supported/)
+    expect(by['class:T.BPL.Unused']?.notes).toContain(
+      'business process (BPL) not used by any item of the production',
+    )
+    expect(by['class:RGH.BPL.Results']).toBeUndefined()
+    expect(by['rule:RGH.Rules.ResultPriority']?.notes).toEqual([
+      'general business rule (context "RGH.BPL.Results.Context"): returns a value to the <rule> of business process RGH.BPL.Results',
+    ])
+    expect(report.exitCode).toBe(1)
+  })
+})

@@ -1,0 +1,1114 @@
+/**
+ * IRIS BPL business processes (`XData BPL`, classes extending `Ens.BusinessProcessBPL`) that
+ * work on HL7 messages, compiled to a synchronous function from the request to the calls it
+ * makes. The process host (`hosts/bpl-process.ts`) runs it for each message of its queue and
+ * hands every call to its target in one step, as a router does with its sends.
+ *
+ * Supported: `<process request response>` with an HL7 request (`EnsLib.HL7.Message`), `<context>`
+ * properties (HL7 messages, data types such as `%String` with `initialexpression`, other classes
+ * as plain objects); activities `sequence`, `assign` (set, clear, remove, append, insert; on
+ * `context.X`, `context.X.{path}`, `callrequest`, `callrequest.{path}` and `response`), `if`,
+ * `switch`, `while`, `until`, `break`, `continue`, `call` with `async="1"` (its `<request>`
+ * assigns build `callrequest`; `target="@expression"` names the target at run time),
+ * `transform`, `rule` (a general business rule, with resultLocation, reasonLocation and
+ * ruleContext), `trace`, `alert`, `scope` with `faulthandlers` (`catch`, `catchall`), `throw`,
+ * `reply`, `empty`, `milestone`, `label`-free flows; `<code>` holding only comments. Expressions are
+ * ObjectScript (binary operators strictly left to right, as in DTL) over `request`, `context`,
+ * `callrequest` and `response`, with virtual property paths (`request.{PID:3.1}`) and
+ * `X.GetValueAt("PID:3.1")`.
+ *
+ * Not supported (the compile fails naming class, file line and construct): synchronous calls
+ * (`async="0"`), `<response>` handling of a call (`callresponse`), `sync`, `delay`, `receive`,
+ * `flow`, `foreach` (collections), `code` with statements, `sql`, `xslt`, `xpath`, `label` and
+ * `branch`, compensation, languages other than ObjectScript, `##class()` calls and methods of the
+ * process class. LI Engine does not wait for a call's response: the calls of one run are queued
+ * to their targets together, after the process finished without an error, so a process that fails
+ * sends nothing (a resend runs it again from the start).
+ */
+import { parseMessage, type Message } from '@li/hl7'
+import { EngineError, type EngineErrorCode } from '../errors.js'
+import type {
+  CompiledTransform,
+  Production,
+  RuleClassDefinition,
+  RuleContext,
+} from '../production/types.js'
+import {
+  collectRefs,
+  evaluate,
+  ExpressionError,
+  functionRegistry,
+  parseExpression,
+  toNum,
+  toStr,
+  truthy,
+  type EvalEnv,
+  type Expr,
+  type Value,
+} from './expression.js'
+import { Hl7Doc } from './hl7-doc.js'
+import { compileGeneralRule, generalRuleKind, type CompiledGeneralRule } from './rules.js'
+import { schemaProviderFor, type CompileOptions } from './schemas.js'
+import {
+  parseVirtualPath,
+  pathDocFor,
+  readPath,
+  writePath,
+  type PathDoc,
+  type VirtualPath,
+  type WriteAction,
+} from './virtual-path.js'
+import { compileTransform, type CompiledDtl } from './dtl.js'
+import { localName, parseXml, type XmlElement } from './xml.js'
+
+/** A BPL class (`XData BPL`) as loaded, before compilation. */
+export interface ProcessDefinition {
+  className: string
+  /** The raw XML of the `<process>`, kept for the compatibility report and round trip. */
+  xml: string
+  origin?: { file?: string | undefined; line?: number }
+  /** The class's superclass as written (`Ens.BusinessProcessBPL`). */
+  superClass?: string
+  /** Properties of the class (`process.Name` in expressions), by name. */
+  properties?: Record<string, ClassProperty>
+  /** Names its `Parameter SETTINGS` lists: items set them as host settings. */
+  settings?: string[]
+}
+
+/** A property of an IRIS class: its type and `InitialExpression` (ObjectScript), as written. */
+export interface ClassProperty {
+  type: string
+  initial?: string
+}
+
+/** One call a run made: what the host queues to `target`. */
+export interface BplCall {
+  /** The `<call name>` (for the trace), or its target when unnamed. */
+  name: string
+  target: string
+  /** ER7 text, or JSON text when `format` is `json` (a `callrequest` that is not HL7). */
+  raw: string
+  format?: 'json'
+}
+
+/** What a run needs besides the request. */
+export interface BplRunInput {
+  /** The request, as ER7 text. */
+  request: string
+  /** Schema category for paths (the service's MessageSchemaCategory); default MSH-12. */
+  docCategory?: string
+  /** Config name of the host that sent the request. */
+  source?: string
+  now?: Date
+  lookupTables?: Map<string, Map<string, string>>
+  /** `<trace>` texts (and the traces of the transforms and rules it runs). */
+  trace?: (text: string) => void
+  /** `<alert>` texts. */
+  alert?: (text: string) => void
+  /**
+   * The item's host settings: `process.Name` reads the setting of that name, else the
+   * property's InitialExpression.
+   */
+  settings?: Record<string, string>
+}
+
+/** The outcome of a run. */
+export interface BplRunResult {
+  /** The calls, in the order the process made them. */
+  calls: BplCall[]
+  /** `<milestone>` values, in order. */
+  milestones: string[]
+}
+
+/** A compiled BPL process: pure and synchronous. */
+export interface CompiledProcess {
+  readonly className: string
+  readonly requestClass: string
+  readonly responseClass: string
+  /** Targets named by `<call target>` (indirect `@` targets are not listed). */
+  readonly targets: readonly string[]
+  /** DTL classes its `<transform>` activities run. */
+  readonly transforms: readonly string[]
+  /** General business rules its `<rule>` activities evaluate. */
+  readonly rules: readonly string[]
+  /** Differences from IRIS worth a line in the compatibility report. */
+  readonly notes: readonly string[]
+  /** Runs the process on one request. Throws `ENGINE_PROCESS_FAILED` when it fails. */
+  run(input: BplRunInput): BplRunResult
+}
+
+/** Where a process finds the transforms and general rules it names (the engine's caches). */
+export interface ProcessResolver {
+  transform(className: string): CompiledTransform
+  generalRule(className: string): CompiledGeneralRule
+}
+
+/** A context property, a call request or a response: a message, an object or a plain value. */
+type Slot = Hl7Doc | Record<string, unknown> | Value | undefined
+
+type Lhs =
+  | { k: 'context'; prop: string; path?: VirtualPath }
+  | { k: 'callrequest'; path?: VirtualPath; props?: string[] }
+  | { k: 'response'; path?: VirtualPath; props?: string[] }
+  | { k: 'contextProp'; prop: string; props: string[] }
+
+type Act =
+  | { a: 'assign'; line: number; target: Lhs; value: Expr; whole?: string; action: WriteAction }
+  | { a: 'if'; line: number; cond: Expr; then: Act[]; else: Act[] }
+  | { a: 'switch'; line: number; cases: { cond: Expr; body: Act[] }[]; dflt: Act[] }
+  | { a: 'while'; line: number; cond: Expr; body: Act[]; until: boolean }
+  | { a: 'break'; line: number }
+  | { a: 'continue'; line: number }
+  | {
+      a: 'call'
+      line: number
+      name: string
+      target: string | Expr
+      hl7: boolean
+      request: Act[]
+    }
+  | { a: 'transform'; line: number; className: string; source: string; target: Lhs }
+  | {
+      a: 'rule'
+      line: number
+      className: string
+      result?: Lhs
+      reason?: Lhs
+      withContext: boolean
+    }
+  | { a: 'trace'; line: number; value: Expr }
+  | { a: 'alert'; line: number; value: Expr }
+  | { a: 'milestone'; line: number; value: Expr }
+  | {
+      a: 'scope'
+      line: number
+      body: Act[]
+      catches: { fault: Expr; body: Act[] }[]
+      catchAll?: Act[]
+    }
+  | { a: 'throw'; line: number; fault: Expr }
+  | { a: 'seq'; line: number; body: Act[] }
+
+/** `break` and `continue` leave loops through these. */
+const BREAK = Symbol('break')
+const CONTINUE = Symbol('continue')
+
+/** A loop that runs more often than this fails the run (a condition that never changes). */
+export const BPL_MAX_ITERATIONS = 100_000
+
+/** A `<throw>`: caught by a `<catch>` whose fault expression has the same value. */
+class BplFault extends Error {
+  constructor(
+    readonly fault: string,
+    readonly line: number,
+  ) {
+    super(`fault ${JSON.stringify(fault)} thrown at line ${line} was not caught`)
+  }
+}
+
+/** An error of one activity, said with its line (once, however deep the activity). */
+class BplStepError extends Error {}
+
+/** Data types of context properties that hold a plain value. */
+function isDataType(type: string): boolean {
+  return type === '' || type.startsWith('%')
+}
+
+function isHl7(type: string): boolean {
+  return type === 'EnsLib.HL7.Message'
+}
+
+/** Activities that do not act at all (annotations, layout). */
+const IGNORED = new Set(['annotation', 'empty'])
+
+/** Activities IRIS has that LI Engine does not run, with what to do instead. */
+const UNSUPPORTED: Record<string, string> = {
+  sync: 'LI Engine does not wait for call responses: remove the <sync> (calls are queued together at the end) or keep this process in IRIS',
+  delay:
+    'a process cannot wait here: use a Schedule on the target operation, or keep this process in IRIS',
+  receive: 'a process cannot wait for a deferred response here',
+  flow: 'parallel flows are not run: write the branches one after the other in a <sequence>',
+  foreach:
+    'collections are not supported: loop with <while> over a counter, or move the loop into a DTL <foreach>',
+  sql: 'embedded SQL is not run',
+  xslt: 'XSLT is not run',
+  xpath: 'XPath over XML documents is not run',
+  label: '<label>/<branch> jumps are not run: use <if>/<while>',
+  branch: '<label>/<branch> jumps are not run: use <if>/<while>',
+  compensate: 'compensation is not run',
+  compensationhandlers: 'compensation is not run',
+}
+
+/**
+ * Compiles a BPL class against a production: its transforms, general rules and call targets must
+ * be there. Throws `ENGINE_PROCESS_INVALID` / `ENGINE_PROCESS_UNSUPPORTED` naming class, line and
+ * construct.
+ * @example const bp = compileProcess(p.processes.get('Trust.BPL.Orders')!, p); bp.run({ request: er7 }).calls
+ */
+export function compileProcess(
+  def: ProcessDefinition,
+  p: Production,
+  resolver?: Partial<ProcessResolver>,
+  options: CompileOptions = {},
+): CompiledProcess {
+  const functions = functionRegistry(options.functions)
+  const schemas = schemaProviderFor(options, p)
+  const file = def.origin?.file
+  const where = (line: number): string =>
+    `${file !== undefined ? `${file} ` : ''}line ${line}: business process ${def.className}`
+  const fail = (code: EngineErrorCode, line: number, what: string): never => {
+    throw new EngineError(code, `${where(line)}: ${what}`)
+  }
+  const invalid = (line: number, what: string): never => fail('ENGINE_PROCESS_INVALID', line, what)
+  const unsupported = (line: number, what: string): never =>
+    fail('ENGINE_PROCESS_UNSUPPORTED', line, what)
+  const offset = (def.origin?.line ?? 1) - 1 + (/^\s*/.exec(def.xml)?.[0].match(/\n/g) ?? []).length
+  let root: XmlElement
+  try {
+    root = parseXml(def.xml.replace(/^\s+/, ''), `business process ${def.className}`, offset)
+  } catch (e) {
+    throw new EngineError(
+      'ENGINE_PROCESS_INVALID',
+      `${file ?? ''} ${(e as Error).message}`.trim(),
+      {
+        cause: e,
+      },
+    )
+  }
+  if (localName(root.name) !== 'process')
+    invalid(root.line, `expected <process>, found <${root.name}>`)
+  const language = (root.attrs.language ?? 'objectscript').toLowerCase()
+  if (language !== 'objectscript')
+    unsupported(
+      root.line,
+      `language="${root.attrs.language ?? ''}" is not supported (only objectscript)`,
+    )
+  const requestClass = root.attrs.request ?? 'Ens.Request'
+  const responseClass = root.attrs.response ?? 'Ens.Response'
+  if (!isHl7(requestClass))
+    unsupported(
+      root.line,
+      `request="${requestClass}": LI Engine runs processes whose request is an HL7 message (EnsLib.HL7.Message)`,
+    )
+  const notes: string[] = []
+  const targets = new Set<string>()
+  const transformNames = new Set<string>()
+  const ruleNames = new Set<string>()
+
+  // Properties of the process class: process.Name (item settings, else InitialExpression).
+  const processProps = new Map<string, { init?: Expr }>()
+  // Context properties: name -> type.
+  const props = new Map<string, { type: string; init?: Expr; line: number }>()
+  const contextEl = root.children.find((c) => localName(c.name) === 'context')
+  const expr = (src: string, line: number, what: string, allowCallrequest = false): Expr => {
+    const text = src.trim() === '' ? '""' : src
+    let e: Expr
+    try {
+      e = parseExpression(text, { functions, leftToRight: true })
+    } catch (err) {
+      const uns = err instanceof ExpressionError && err.unsupported
+      return fail(
+        uns ? 'ENGINE_PROCESS_UNSUPPORTED' : 'ENGINE_PROCESS_INVALID',
+        line,
+        `${what} ${src}: ${(err as Error).message}`,
+      )
+    }
+    const { refs, vpaths } = collectRefs(e)
+    const okBase = (b: string): boolean =>
+      b === 'request' ||
+      b === 'response' ||
+      (allowCallrequest && b === 'callrequest') ||
+      (b.startsWith('context.') && props.has(b.slice(8)))
+    for (const v of vpaths) {
+      if (!okBase(v))
+        unsupported(
+          line,
+          `${what} ${src}: "${v}.{...}" is not supported (paths read request, response${allowCallrequest ? ', callrequest' : ''} or an HL7 context property)`,
+        )
+    }
+    for (const r of refs) {
+      const [base, ...rest] = r.split('.')
+      if (base === 'context' && rest.length >= 1 && props.has(rest[0] as string)) continue
+      if ((base === 'request' || base === 'response') && rest.length <= 1) continue
+      if (allowCallrequest && base === 'callrequest' && rest.length <= 1) continue
+      if (base === 'process' && rest.length === 1 && processProps.has(rest[0] as string)) continue
+      if (base === 'process' && rest.length >= 1)
+        unsupported(
+          line,
+          `${what} ${src}: "${r}": ${rest[0] ?? ''} is not a property of the process class (declare it with Property ${rest[0] ?? ''} As %String and list it in Parameter SETTINGS to set it per item)`,
+        )
+      if (base === 'context' && rest.length >= 1)
+        invalid(
+          line,
+          `${what} ${src}: context property "${rest[0] ?? ''}" is not declared in <context>`,
+        )
+      if (base === 'callresponse' || base === 'syncresponses' || base === 'synctimedout')
+        unsupported(
+          line,
+          `${what} ${src}: "${base}" is not supported: LI Engine does not wait for call responses`,
+        )
+      unsupported(
+        line,
+        `${what} ${src}: "${r}" is not supported (expected request, response, context properties${allowCallrequest ? ', callrequest' : ''}, paths and functions)`,
+      )
+    }
+    return e
+  }
+  const path = (inner: string, line: number): VirtualPath => {
+    try {
+      return parseVirtualPath(inner)
+    } catch (e) {
+      return unsupported(line, (e as Error).message)
+    }
+  }
+  if (contextEl) {
+    for (const c of contextEl.children) {
+      if (localName(c.name) !== 'property') continue
+      const name = c.attrs.name ?? ''
+      if (!/^[A-Za-z%][\w%]*$/.test(name)) invalid(c.line, `context property name "${name}"`)
+      if ((c.attrs.collection ?? '') !== '')
+        unsupported(
+          c.line,
+          `context property ${name}: collection="${c.attrs.collection ?? ''}" is not supported`,
+        )
+      props.set(name, { type: c.attrs.type ?? '%String', line: c.line })
+    }
+    // Initial expressions may read properties declared before or after them (IRIS sets them in
+    // order): compiled once every name is known.
+    for (const c of contextEl.children) {
+      if (localName(c.name) !== 'property') continue
+      const init = c.attrs.initialexpression
+      const prop = props.get(c.attrs.name ?? '')
+      if (init !== undefined && init.trim() !== '' && prop) {
+        if (!isDataType(prop.type))
+          unsupported(
+            c.line,
+            `context property ${c.attrs.name ?? ''}: initialexpression on a ${prop.type}`,
+          )
+        prop.init = expr(init, c.line, 'initialexpression')
+      }
+    }
+  }
+
+  for (const name of Object.keys(def.properties ?? {})) processProps.set(name, {})
+  for (const [name, prop] of Object.entries(def.properties ?? {})) {
+    if (prop.initial === undefined) continue
+    ;(processProps.get(name) as { init?: Expr }).init = expr(
+      prop.initial,
+      root.line,
+      `InitialExpression of property ${name}`,
+    )
+  }
+
+  const lhs = (src: string, line: number, inCall: boolean): Lhs => {
+    const t = src.trim()
+    let m = /^context\.([A-Za-z%][\w%]*)(?:\.\{(.*)\})?$/.exec(t)
+    if (m) {
+      const prop = m[1] as string
+      const p0 = props.get(prop)
+      if (!p0)
+        invalid(line, `property ${src}: context property "${prop}" is not declared in <context>`)
+      if (m[2] !== undefined) {
+        if (!isHl7(p0?.type ?? ''))
+          invalid(
+            line,
+            `property ${src}: context.${prop} is a ${p0?.type ?? ''}, not an HL7 message`,
+          )
+        return { k: 'context', prop, path: path(m[2], line) }
+      }
+      return { k: 'context', prop }
+    }
+    m = /^context\.([A-Za-z%][\w%]*)\.([A-Za-z%][\w%]*(?:\.[A-Za-z%][\w%]*)*)$/.exec(t)
+    if (m) {
+      const prop = m[1] as string
+      const p0 = props.get(prop)
+      if (!p0)
+        invalid(line, `property ${src}: context property "${prop}" is not declared in <context>`)
+      if (isHl7(p0?.type ?? '') || isDataType(p0?.type ?? ''))
+        unsupported(
+          line,
+          `property ${src}: context.${prop} (${p0?.type ?? ''}) has no properties to set here`,
+        )
+      return { k: 'contextProp', prop, props: (m[2] as string).split('.') }
+    }
+    m = /^(callrequest|response)(?:\.\{(.*)\}|\.([A-Za-z%][\w%]*(?:\.[A-Za-z%][\w%]*)*))?$/.exec(t)
+    if (m) {
+      if (m[1] === 'callrequest' && !inCall)
+        invalid(line, `property ${src}: callrequest exists only inside a <call>'s <request>`)
+      const k = m[1] as 'callrequest' | 'response'
+      if (m[2] !== undefined) return { k, path: path(m[2], line) }
+      if (m[3] !== undefined) return { k, props: m[3].split('.') }
+      return { k }
+    }
+    if (t === 'request' || t.startsWith('request.'))
+      return invalid(
+        line,
+        `property ${src}: the request cannot be changed (IRIS messages are immutable): copy it into a context property or callrequest first`,
+      )
+    return unsupported(
+      line,
+      `property "${src}" is not supported (expected context.Property, context.Property.{path}, callrequest, callrequest.{path} or response)`,
+    )
+  }
+
+  /** The name a value expression moves whole (`request`, `context.X`, `callrequest`), if it is one. */
+  const wholeRef = (src: string, inCall: boolean): string | undefined => {
+    const t = src.trim()
+    if (t === 'request' || t === 'response' || (inCall && t === 'callrequest')) return t
+    const m = /^context\.([A-Za-z%][\w%]*)$/.exec(t)
+    if (m && props.has(m[1] as string) && !isDataType(props.get(m[1] as string)?.type ?? ''))
+      return t
+    return undefined
+  }
+
+  const body = (parent: XmlElement, inCall: boolean, inLoop: boolean): Act[] => {
+    const out: Act[] = []
+    for (const c of parent.children) {
+      const n = localName(c.name)
+      const line = c.line
+      if (IGNORED.has(n)) continue
+      const why = UNSUPPORTED[n]
+      if (why !== undefined) unsupported(line, `<${n}> is not supported: ${why}`)
+      switch (n) {
+        case 'sequence':
+          out.push({ a: 'seq', line, body: body(c, inCall, inLoop) })
+          break
+        case 'assign': {
+          const action = (c.attrs.action ?? 'set').toLowerCase()
+          if (!['set', 'append', 'clear', 'remove', 'insert'].includes(action))
+            unsupported(
+              line,
+              `assign action="${c.attrs.action ?? ''}" is not supported (set, append, clear, remove, insert)`,
+            )
+          if ((c.attrs.key ?? '') !== '')
+            unsupported(line, `assign key="${c.attrs.key ?? ''}": collections are not supported`)
+          const value = c.attrs.value ?? '""'
+          const target = lhs(c.attrs.property ?? '', line, inCall)
+          const whole =
+            action === 'set' && pathOf(target) === undefined && propsOf(target) === undefined
+              ? wholeRef(value, inCall)
+              : undefined
+          out.push({
+            a: 'assign',
+            line,
+            target,
+            value: expr(value, line, 'value', inCall),
+            ...(whole !== undefined ? { whole } : {}),
+            action: action as WriteAction,
+          })
+          break
+        }
+        case 'if': {
+          const t = c.children.find((x) => localName(x.name) === 'true')
+          const f = c.children.find((x) => localName(x.name) === 'false')
+          out.push({
+            a: 'if',
+            line,
+            cond: expr(c.attrs.condition ?? '0', line, 'condition', inCall),
+            then: t ? body(t, inCall, inLoop) : [],
+            else: f ? body(f, inCall, inLoop) : [],
+          })
+          break
+        }
+        case 'switch': {
+          const cases: { cond: Expr; body: Act[] }[] = []
+          let dflt: Act[] = []
+          for (const k of c.children) {
+            const kn = localName(k.name)
+            if (kn === 'case')
+              cases.push({
+                cond: expr(k.attrs.condition ?? '0', k.line, 'condition', inCall),
+                body: body(k, inCall, inLoop),
+              })
+            else if (kn === 'default') dflt = body(k, inCall, inLoop)
+            else if (kn !== 'annotation') unsupported(k.line, `<${kn}> inside <switch>`)
+          }
+          out.push({ a: 'switch', line, cases, dflt })
+          break
+        }
+        case 'while':
+        case 'until':
+          out.push({
+            a: 'while',
+            line,
+            cond: expr(c.attrs.condition ?? '0', line, 'condition', inCall),
+            body: body(c, inCall, true),
+            until: n === 'until',
+          })
+          break
+        case 'break':
+        case 'continue':
+          if (!inLoop) invalid(line, `<${n}> outside a <while> or <until>`)
+          out.push({ a: n, line })
+          break
+        case 'call': {
+          if (inCall) invalid(line, '<call> inside a <call>')
+          const async = (c.attrs.async ?? '1').trim().toLowerCase()
+          const name = c.attrs.name ?? ''
+          if (async !== '1' && async !== 'true')
+            unsupported(
+              line,
+              `call "${name}" is synchronous (async="0"): LI Engine does not wait for a call's response; set async="1" when the process does not use the response, or keep this process in IRIS`,
+            )
+          const rawTarget = (c.attrs.target ?? '').trim()
+          if (rawTarget === '') invalid(line, `call "${name}" has no target`)
+          let target: string | Expr
+          if (rawTarget.startsWith('@')) target = expr(rawTarget.slice(1), line, 'call target')
+          else {
+            target = rawTarget
+            targets.add(rawTarget)
+            if (!p.items.some((i) => i.name === rawTarget))
+              invalid(
+                line,
+                `call "${name}": target "${rawTarget}" is not an item of the production`,
+              )
+          }
+          const reqEl = c.children.find((x) => localName(x.name) === 'request')
+          const resEl = c.children.find((x) => localName(x.name) === 'response')
+          if (resEl && resEl.children.some((x) => !IGNORED.has(localName(x.name))))
+            unsupported(
+              resEl.line,
+              `call "${name}": <response> handling (callresponse) is not supported: LI Engine does not wait for a call's response`,
+            )
+          const type = reqEl?.attrs.type ?? 'EnsLib.HL7.Message'
+          out.push({
+            a: 'call',
+            line,
+            name: name === '' ? rawTarget : name,
+            target,
+            hl7: isHl7(type),
+            request: reqEl ? body(reqEl, true, false) : [],
+          })
+          break
+        }
+        case 'transform': {
+          const cls = (c.attrs.class ?? '').trim()
+          if (cls === '') invalid(line, '<transform> has no class')
+          if (!p.transforms.has(cls) && resolver?.transform === undefined)
+            invalid(line, `transform class "${cls}" was not found in the export or next to it`)
+          transformNames.add(cls)
+          const source = (c.attrs.source ?? '').trim()
+          if (wholeRef(source, inCall) === undefined)
+            unsupported(
+              line,
+              `transform source "${source}": expected request, response, callrequest or an HL7 context property`,
+            )
+          const target = lhs(c.attrs.target ?? '', line, inCall)
+          if (pathOf(target) !== undefined || propsOf(target) !== undefined)
+            unsupported(
+              line,
+              `transform target "${c.attrs.target ?? ''}": expected a whole message (context.X, callrequest or response)`,
+            )
+          out.push({ a: 'transform', line, className: cls, source, target })
+          break
+        }
+        case 'rule': {
+          const cls = (c.attrs.rule ?? '').trim()
+          const def0 = p.rules.get(cls)
+          if (!def0 && resolver?.generalRule === undefined)
+            invalid(line, `rule class "${cls}" was not found in the export or next to it`)
+          if (def0 && generalRuleKind(def0) === undefined)
+            invalid(line, `rule class "${cls}" is a routing rule, not a general business rule`)
+          ruleNames.add(cls)
+          const rc = (c.attrs.ruleContext ?? 'context').trim()
+          if (rc !== 'context' && rc !== '')
+            unsupported(line, `ruleContext="${rc}": only the process context is supported`)
+          const result = (c.attrs.resultLocation ?? '').trim()
+          const reason = (c.attrs.reasonLocation ?? '').trim()
+          out.push({
+            a: 'rule',
+            line,
+            className: cls,
+            withContext: rc !== '',
+            ...(result !== '' ? { result: lhs(result, line, inCall) } : {}),
+            ...(reason !== '' ? { reason: lhs(reason, line, inCall) } : {}),
+          })
+          break
+        }
+        case 'trace':
+        case 'alert':
+        case 'milestone':
+          out.push({ a: n, line, value: expr(c.attrs.value ?? '""', line, `${n} value`, inCall) })
+          break
+        case 'throw':
+          out.push({ a: 'throw', line, fault: expr(c.attrs.fault ?? '""', line, 'fault', inCall) })
+          break
+        case 'reply':
+          if (!notes.some((x) => x.startsWith('<reply>')))
+            notes.push(
+              '<reply> does nothing: LI Engine services acknowledge on their own (AckMode), not with the process response',
+            )
+          break
+        case 'scope': {
+          const handlers = c.children.find((x) => localName(x.name) === 'faulthandlers')
+          const inner: XmlElement = {
+            ...c,
+            children: c.children.filter((x) => {
+              const xn = localName(x.name)
+              return xn !== 'faulthandlers' && xn !== 'compensationhandlers'
+            }),
+          }
+          if (c.children.some((x) => localName(x.name) === 'compensationhandlers'))
+            unsupported(
+              line,
+              `<compensationhandlers> is not supported: ${UNSUPPORTED.compensate ?? ''}`,
+            )
+          const catches: { fault: Expr; body: Act[] }[] = []
+          let catchAll: Act[] | undefined
+          for (const h of handlers?.children ?? []) {
+            const hn = localName(h.name)
+            if (hn === 'catch')
+              catches.push({
+                fault: expr(h.attrs.fault ?? '""', h.line, 'fault', inCall),
+                body: body(h, inCall, inLoop),
+              })
+            else if (hn === 'catchall') catchAll = body(h, inCall, inLoop)
+            else if (hn !== 'annotation') unsupported(h.line, `<${hn}> inside <faulthandlers>`)
+          }
+          out.push({
+            a: 'scope',
+            line,
+            body: body(inner, inCall, inLoop),
+            catches,
+            ...(catchAll ? { catchAll } : {}),
+          })
+          break
+        }
+        case 'code': {
+          const code = c.text
+            .split(/\r?\n/)
+            .map((l) => l.trim())
+            .filter(
+              (l) => l !== '' && !l.startsWith('//') && !l.startsWith(';') && !l.startsWith('#;'),
+            )
+          if (code.length > 0)
+            unsupported(
+              line,
+              `<code> block is not supported (ObjectScript: "${code[0]?.slice(0, 60) ?? ''}"); rewrite it with BPL activities or a DTL, or register a function`,
+            )
+          break
+        }
+        case 'context':
+        case 'request':
+        case 'response':
+          if (parent === root && n === 'context') break
+          return invalid(line, `<${n}> is not valid here`)
+        default:
+          unsupported(line, `<${n}> is not supported in BPL`)
+      }
+    }
+    return out
+  }
+
+  const seqEl = root.children.filter((c) => localName(c.name) !== 'context')
+  const main = body({ ...root, children: seqEl }, false, false)
+
+  // Transforms and rules: resolved once (the engine's caches, else compiled here).
+  const dtlCache = new Map<string, CompiledDtl>()
+  const transformOf = (cls: string): CompiledTransform => {
+    if (resolver?.transform) return resolver.transform(cls)
+    const d = p.transforms.get(cls)
+    if (!d)
+      throw new EngineError('ENGINE_PROCESS_INVALID', `transform class "${cls}" was not found`)
+    return compileTransform(d, p, options, dtlCache)
+  }
+  const ruleOf = (cls: string): CompiledGeneralRule => {
+    if (resolver?.generalRule) return resolver.generalRule(cls)
+    return compileGeneralRule(p.rules.get(cls) as RuleClassDefinition, p, options)
+  }
+  const transforms = new Map<string, CompiledTransform>()
+  const rules = new Map<string, CompiledGeneralRule>()
+  // Compiled now when there is no resolver, so that a DTL or rule that does not compile fails the
+  // process at load; with the engine's resolver, at first use (the engine compiled them already).
+  if (resolver?.transform === undefined)
+    for (const t of transformNames) transforms.set(t, transformOf(t))
+  if (resolver?.generalRule === undefined) for (const r of ruleNames) rules.set(r, ruleOf(r))
+
+  const run = (input: BplRunInput): BplRunResult => {
+    const calls: BplCall[] = []
+    const milestones: string[] = []
+    const now = input.now ?? new Date()
+    const lookupTables = input.lookupTables ?? new Map<string, Map<string, string>>()
+    const request = Hl7Doc.parse(input.request)
+    const context = new Map<string, Slot>()
+    let response: Slot
+    let callrequest: Slot
+    const pds = new WeakMap<Hl7Doc, PathDoc>()
+    const pdOf = (doc: Hl7Doc): PathDoc => {
+      let pd = pds.get(doc)
+      if (pd === undefined) {
+        pd = pathDocFor(doc, schemas, input.docCategory)
+        pds.set(doc, pd)
+      }
+      return pd
+    }
+    const varIndex = (name: string): number => {
+      const v = context.get(name.startsWith('context.') ? name.slice(8) : name)
+      if (typeof v !== 'string' && typeof v !== 'number')
+        throw new Error(`index "${name}" is not a context property holding a number`)
+      return toNum(v)
+    }
+    const slotOf = (base: string): Slot => {
+      if (base === 'request') return request
+      if (base === 'response') return response
+      if (base === 'callrequest') return callrequest
+      if (base.startsWith('context.')) return context.get(base.slice(8))
+      return undefined
+    }
+    const docProp = (doc: Hl7Doc, prop: string): Value => {
+      const pd = pdOf(doc)
+      const cat = pd.schema?.version ?? ''
+      const st = pd.structure?.id ?? ''
+      const at = (p0: string): string => toStr(readPath(pd, parseVirtualPath(p0), varIndex))
+      switch (prop) {
+        case 'DocType':
+          return `${cat}:${st}`
+        case 'DocTypeName':
+          return st
+        case 'DocTypeCategory':
+        case 'TypeVersion':
+          return cat
+        case 'Name': {
+          const e = at('MSH:9.2')
+          return e === '' ? at('MSH:9.1') : `${at('MSH:9.1')}_${e}`
+        }
+        case 'Identifier':
+          return at('MSH:10')
+        case 'Source':
+          return input.source ?? ''
+        default:
+          return ''
+      }
+    }
+    const env: EvalEnv = {
+      lookupTables,
+      now,
+      functions,
+      vpath: (base, p0) => {
+        const s = slotOf(base)
+        return s instanceof Hl7Doc ? readPath(pdOf(s), p0, varIndex) : ''
+      },
+      ref: (base, refProps) => {
+        if (base === 'process') {
+          const name = refProps[0] as string
+          const set = input.settings?.[name]
+          if (set !== undefined) return set
+          const init = processProps.get(name)?.init
+          return init === undefined ? '' : evaluate(init, env)
+        }
+        if (base === 'context') {
+          const v = context.get(refProps[0] as string)
+          if (refProps.length === 1)
+            return v instanceof Hl7Doc || (typeof v === 'object' && v !== null) ? '' : (v ?? '')
+          if (v instanceof Hl7Doc)
+            return refProps.length === 2 ? docProp(v, refProps[1] as string) : ''
+          return getProp(v, refProps.slice(1))
+        }
+        const s = slotOf(base)
+        if (refProps.length === 0)
+          return s instanceof Hl7Doc || (typeof s === 'object' && s !== null) ? '' : (s ?? '')
+        if (s instanceof Hl7Doc) return docProp(s, refProps[0] as string)
+        return getProp(s, refProps)
+      },
+    }
+    const ruleCtx = (): Omit<RuleContext, 'message'> => ({
+      source: input.source ?? '',
+      now,
+      lookupTables,
+      ...(input.docCategory !== undefined ? { docCategory: input.docCategory } : {}),
+      ...(input.trace ? { trace: input.trace } : {}),
+    })
+    for (const [name, prop] of props) {
+      if (isDataType(prop.type)) context.set(name, prop.init ? evaluate(prop.init, env) : '')
+      else if (!isHl7(prop.type)) context.set(name, {})
+    }
+
+    const copy = (v: Slot): Slot =>
+      v instanceof Hl7Doc ? v.clone() : typeof v === 'object' && v !== null ? structuredClone(v) : v
+    const write = (l: Lhs, raw: Value, whole: Slot | undefined, action: WriteAction): void => {
+      const value = toStr(raw)
+      const lpath = pathOf(l)
+      const set = (cur: Slot, put: (s: Slot) => void): void => {
+        if (whole !== undefined || lpath === undefined) {
+          if (action === 'clear' || action === 'remove')
+            put(cur instanceof Hl7Doc ? new Hl7Doc() : '')
+          else if (whole !== undefined) put(copy(whole))
+          else if (action === 'append')
+            put(
+              toStr(cur instanceof Hl7Doc ? '' : typeof cur === 'object' ? '' : (cur ?? '')) +
+                value,
+            )
+          else put(raw)
+          return
+        }
+        let doc = cur
+        if (!(doc instanceof Hl7Doc)) {
+          doc = new Hl7Doc()
+          if (request.sep) doc.sep = { ...request.sep }
+          put(doc)
+        }
+        const pd = pdOf(doc)
+        writePath(pd, lpath, varIndex, value, action, { createIfMissing: value !== '' })
+        pd.invalidate()
+      }
+      switch (l.k) {
+        case 'context': {
+          const type = props.get(l.prop)?.type ?? ''
+          if (
+            lpath === undefined &&
+            whole === undefined &&
+            isHl7(type) &&
+            action === 'set' &&
+            value !== ''
+          )
+            throw new Error(
+              `context.${l.prop} is an HL7 message: assign it a message (request, context.X), or set its paths`,
+            )
+          set(context.get(l.prop), (s) => context.set(l.prop, s))
+          break
+        }
+        case 'contextProp': {
+          const cur = context.get(l.prop)
+          const obj = typeof cur === 'object' && cur !== null && !(cur instanceof Hl7Doc) ? cur : {}
+          setProp(obj, l.props, value, action)
+          context.set(l.prop, obj)
+          break
+        }
+        case 'callrequest':
+        case 'response': {
+          const get = (): Slot => (l.k === 'callrequest' ? callrequest : response)
+          const put = (s: Slot): void => {
+            if (l.k === 'callrequest') callrequest = s
+            else response = s
+          }
+          if (l.props !== undefined) {
+            const cur = get()
+            if (cur instanceof Hl7Doc)
+              throw new Error(
+                `${l.k}.${l.props.join('.')}: ${l.k} is an HL7 message; set its paths with ${l.k}.{...}`,
+              )
+            const obj = typeof cur === 'object' && cur !== null ? cur : {}
+            setProp(obj, l.props, value, action)
+            put(obj)
+          } else set(get(), put)
+          break
+        }
+      }
+    }
+    const exec = (
+      acts: readonly Act[],
+      depth: number,
+    ): typeof BREAK | typeof CONTINUE | undefined => {
+      for (const act of acts) {
+        try {
+          switch (act.a) {
+            case 'seq': {
+              const r = exec(act.body, depth)
+              if (r !== undefined) return r
+              break
+            }
+            case 'assign':
+              write(
+                act.target,
+                act.whole === undefined ? evaluate(act.value, env) : '',
+                act.whole === undefined ? undefined : (slotOf(act.whole) ?? new Hl7Doc()),
+                act.action,
+              )
+              break
+            case 'if': {
+              const r = exec(truthy(evaluate(act.cond, env)) ? act.then : act.else, depth)
+              if (r !== undefined) return r
+              break
+            }
+            case 'switch': {
+              const c = act.cases.find((x) => truthy(evaluate(x.cond, env)))
+              const r = exec(c ? c.body : act.dflt, depth)
+              if (r !== undefined) return r
+              break
+            }
+            case 'while': {
+              let n = 0
+              for (;;) {
+                if (!act.until && !truthy(evaluate(act.cond, env))) break
+                if (++n > BPL_MAX_ITERATIONS)
+                  throw new Error(
+                    `<${act.until ? 'until' : 'while'}> ran ${BPL_MAX_ITERATIONS} times; its condition never ends the loop`,
+                  )
+                const r = exec(act.body, depth)
+                if (r === BREAK) break
+                if (act.until && truthy(evaluate(act.cond, env))) break
+              }
+              break
+            }
+            case 'break':
+              return BREAK
+            case 'continue':
+              return CONTINUE
+            case 'call': {
+              const target =
+                typeof act.target === 'string' ? act.target : toStr(evaluate(act.target, env))
+              if (typeof act.target !== 'string' && !p.items.some((i) => i.name === target))
+                throw new Error(
+                  `call "${act.name}": target "${target}" is not an item of the production`,
+                )
+              callrequest = act.hl7 ? undefined : {}
+              exec(act.request, depth)
+              const req = callrequest as Slot
+              callrequest = undefined
+              if (req instanceof Hl7Doc) {
+                if (req.segments.length === 0)
+                  throw new Error(
+                    `call "${act.name}": callrequest is an empty message (assign it request, a context message or paths)`,
+                  )
+                calls.push({ name: act.name, target, raw: req.toString() })
+              } else if (typeof req === 'object' && req !== null)
+                calls.push({ name: act.name, target, raw: JSON.stringify(req), format: 'json' })
+              else throw new Error(`call "${act.name}": callrequest was never assigned a message`)
+              break
+            }
+            case 'transform': {
+              const src = slotOf(act.source)
+              if (!(src instanceof Hl7Doc) || src.segments.length === 0)
+                throw new Error(`transform ${act.className}: source ${act.source} holds no message`)
+              let t = transforms.get(act.className)
+              if (t === undefined) {
+                t = transformOf(act.className)
+                transforms.set(act.className, t)
+              }
+              const text = src.toString()
+              let out: Slot
+              if (hasApplyText(t)) {
+                const r = t.applyText(text, ruleCtx())
+                out = r.object ?? Hl7Doc.parse(r.text ?? '')
+              } else {
+                const r = t.apply(parseMessage(text), ruleCtx())
+                out = isRecord(r) ? r : Hl7Doc.parse(r.toString())
+              }
+              write(act.target, '', out, 'set')
+              break
+            }
+            case 'rule': {
+              let r = rules.get(act.className)
+              if (r === undefined) {
+                r = ruleOf(act.className)
+                rules.set(act.className, r)
+              }
+              const ctxObj: Record<string, unknown> = {}
+              if (act.withContext)
+                for (const [k, v] of context) if (!(v instanceof Hl7Doc)) ctxObj[k] = v
+              const res = r.evaluate({
+                context: ctxObj,
+                message: request.toString(),
+                now,
+                lookupTables,
+                ...(input.docCategory !== undefined ? { docCategory: input.docCategory } : {}),
+                ...(input.trace ? { trace: input.trace } : {}),
+              })
+              if (act.result) write(act.result, res.value, undefined, 'set')
+              if (act.reason) write(act.reason, res.reason, undefined, 'set')
+              break
+            }
+            case 'trace':
+              input.trace?.(toStr(evaluate(act.value, env)))
+              break
+            case 'alert':
+              input.alert?.(toStr(evaluate(act.value, env)))
+              break
+            case 'milestone':
+              milestones.push(toStr(evaluate(act.value, env)))
+              break
+            case 'throw':
+              throw new BplFault(toStr(evaluate(act.fault, env)), act.line)
+            case 'scope': {
+              try {
+                const r = exec(act.body, depth + 1)
+                if (r !== undefined) return r
+              } catch (e) {
+                const fault = e instanceof BplFault ? e.fault : undefined
+                const handler =
+                  fault === undefined
+                    ? undefined
+                    : act.catches.find((c) => toStr(evaluate(c.fault, env)) === fault)
+                const chosen = handler?.body ?? act.catchAll
+                if (chosen === undefined) throw e
+                const r = exec(chosen, depth + 1)
+                if (r !== undefined) return r
+              }
+              break
+            }
+          }
+        } catch (e) {
+          if (e instanceof BplFault || e instanceof BplStepError) throw e
+          throw new BplStepError(`line ${act.line}: ${(e as Error).message}`, { cause: e })
+        }
+      }
+      return undefined
+    }
+    try {
+      exec(main, 0)
+    } catch (e) {
+      throw new EngineError(
+        'ENGINE_PROCESS_FAILED',
+        `business process ${def.className}${file !== undefined ? ` (${file})` : ''} failed: ${(e as Error).message}`,
+        { cause: e },
+      )
+    }
+    return { calls, milestones }
+  }
+
+  return {
+    className: def.className,
+    requestClass,
+    responseClass,
+    targets: [...targets],
+    transforms: [...transformNames],
+    rules: [...ruleNames],
+    notes,
+    run,
+  }
+}
+
+function hasApplyText(
+  t: CompiledTransform,
+): t is CompiledTransform & Pick<CompiledDtl, 'applyText'> {
+  return typeof (t as { applyText?: unknown }).applyText === 'function'
+}
+
+function pathOf(l: Lhs): VirtualPath | undefined {
+  return l.k === 'contextProp' ? undefined : l.path
+}
+
+function propsOf(l: Lhs): string[] | undefined {
+  return l.k === 'contextProp' ? l.props : l.k === 'context' ? undefined : l.props
+}
+
+function isRecord(v: Message | Record<string, unknown>): v is Record<string, unknown> {
+  return typeof (v as { segments?: unknown }).segments === 'undefined'
+}
+
+function getProp(obj: unknown, props: string[]): Value {
+  let cur: unknown = obj
+  for (const p of props) {
+    if (cur === null || typeof cur !== 'object') return ''
+    cur = (cur as Record<string, unknown>)[p]
+  }
+  return typeof cur === 'string' || typeof cur === 'number' ? cur : ''
+}
+
+function setProp(
+  obj: Record<string, unknown>,
+  props: string[],
+  value: string,
+  action: WriteAction,
+): void {
+  let cur = obj
+  for (const p of props.slice(0, -1)) {
+    const next = cur[p]
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[p] = {}
+    cur = cur[p] as Record<string, unknown>
+  }
+  const last = props[props.length - 1] as string
+  if (action === 'remove' || action === 'clear') delete cur[last]
+  else if (action === 'append') cur[last] = toStr(getProp(cur, [last])) + value
+  else cur[last] = value
+}

@@ -1,0 +1,172 @@
+// A BPL business process in a running Engine: an IRIS production file with the BPL, DTL and
+// general rule classes beside it (as a trust exports them), real MLLP, real files, the real store.
+// The process's calls reach their operations; its hop names them; a process that fails sends
+// nothing and fails the session; an edited BPL applies on reload.
+import { copyFile, readFile, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import path from 'node:path'
+import { parseMessage } from '@li/hl7'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Engine, checkProduction } from '../src/index.js'
+import {
+  IRIS_FIXTURES,
+  controlIdOf,
+  fileOperation,
+  filesIn,
+  finalState,
+  irisFixture,
+  msaCode,
+  productionXml,
+  removeDir,
+  sendMllp,
+  tcpService,
+  tempDir,
+  waitFor,
+} from './helpers.js'
+
+const ORU = irisFixture('messages/oru-r01.hl7')
+const OUTS = ['EPR Out', 'Pager Out', 'Archive Out', 'Errors Out']
+const dirOf = (out: string): string => out.toLowerCase().replace(' ', '-')
+
+const freePort = (): Promise<number> =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+
+describe('Engine: an IRIS BPL business process', () => {
+  let dir: string
+  let engine: Engine
+  let port: number
+  const bplFile = (): string => path.join(dir, 'RGH.BPL.Results.cls')
+
+  beforeAll(async () => {
+    dir = await tempDir('bpl')
+    port = await freePort()
+    const prod = productionXml('RGH.Production', [
+      tcpService('Lab In', 'Results', port),
+      { name: 'Results', className: 'RGH.BPL.Results', host: { AlertOnError: 1 } },
+      ...OUTS.map((o) => fileOperation(o, path.join(dir, dirOf(o)))),
+    ])
+    await writeFile(path.join(dir, 'RGH.Production.xml'), prod)
+    for (const f of [
+      'RGH.BPL.Results.cls',
+      'RGH.DTL.ResultToEPR.cls',
+      'RGH.Rules.ResultPriority.cls',
+    ])
+      await copyFile(path.join(IRIS_FIXTURES, 'bpl', f), path.join(dir, f))
+    engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50 })
+    await engine.load({ path: path.join(dir, 'RGH.Production.xml') })
+    await engine.start()
+  })
+
+  afterAll(async () => {
+    await engine?.stop()
+    await removeDir(dir)
+  })
+
+  it('check reports the item as running with differences, not as ObjectScript it cannot run', async () => {
+    const report = await checkProduction({ path: path.join(dir, 'RGH.Production.xml') })
+    const item = report.entries.find((e) => e.kind === 'item' && e.name === 'Results')
+    expect(item?.status).toBe('differences')
+    expect(report.exitCode).toBe(0)
+  })
+
+  it('routes an urgent result: EPR copy, page and two archive copies delivered; the hop lists the calls', async () => {
+    expect(msaCode(await sendMllp(port, ORU))).toBe('AA')
+    const { state, sessionId } = await finalState(engine, 'Lab In', 'LAB0001')
+    expect(state).toBe('completed')
+    const [epr] = await filesIn(path.join(dir, 'epr-out'), 1)
+    expect(parseMessage(epr!).get('OBR-27')).toBe('urgent')
+    expect(parseMessage(epr!).get('MSH-5')).toBe('EPR')
+    const [page] = await filesIn(path.join(dir, 'pager-out'), 1)
+    expect(parseMessage(page!).get('MSH-5')).toBe('PAGER')
+    const archive = await filesIn(path.join(dir, 'archive-out'), 2)
+    expect(archive.map(controlIdOf).sort()).toEqual(['LAB0001-1', 'LAB0001-2'])
+    const hops = await waitFor(async () => {
+      const h = await engine.store.trace(sessionId)
+      return h.filter((x) => x.state === 'completed').length >= 5 ? h : undefined
+    }, 'the session trace')
+    const processHop = hops.find((h) => h.target === 'Results' && h.state === 'completed')
+    expect(processHop?.detail).toBe(
+      'calls To EPR -> EPR Out, Page -> Pager Out, Archive -> Archive Out, Archive -> Archive Out; trace: result LAB0001',
+    )
+  })
+
+  it('a process that fails sends nothing, fails the session, alerts, and names the line', async () => {
+    const alerts: string[] = []
+    engine.on('alert', (a: { text: string }) => alerts.push(a.text))
+    // A fault nothing catches: the first call of the process must not go out either.
+    const failing = (await readFile(bplFile(), 'utf8')).replace(
+      `<trace name='Received'`,
+      `<if condition='request.{MSH:10}="LAB-FAIL"'><true><throw fault='"Rejected"' /></true></if>\n<trace name='Received'`,
+    )
+    await writeFile(bplFile(), failing)
+    const reload = await engine.reloadRules()
+    expect(reload.processes).toEqual(['RGH.BPL.Results'])
+    expect(reload.restarted).toEqual(['Results'])
+    const before = (await filesIn(path.join(dir, 'archive-out'), 2)).length
+    expect(msaCode(await sendMllp(port, ORU.replace('|LAB0001|', '|LAB-FAIL|')))).toBe('AA')
+    const { state, sessionId } = await finalState(engine, 'Lab In', 'LAB-FAIL')
+    expect(state).toBe('failed')
+    const hops = await engine.store.trace(sessionId)
+    const failed = hops.find((h) => h.target === 'Results' && h.state === 'failed')
+    expect(failed?.detail).toMatch(
+      /RGH\.BPL\.Results .*failed: .*fault "Rejected" thrown at line \d+ was not caught/,
+    )
+    expect(hops.filter((h) => OUTS.includes(h.target))).toEqual([])
+    await waitFor(() => alerts.some((a) => a.includes('business process failed')), 'the alert')
+    // The next message goes through the edited process as before.
+    expect(msaCode(await sendMllp(port, ORU.replace('|LAB0001|', '|LAB0002|')))).toBe('AA')
+    expect((await finalState(engine, 'Lab In', 'LAB0002')).state).toBe('completed')
+    const archive = await filesIn(path.join(dir, 'archive-out'), before + 2)
+    expect(archive.map(controlIdOf)).not.toContain('LAB-FAIL-1')
+    expect(archive.map(controlIdOf)).toContain('LAB0002-2')
+  })
+
+  it('a reload with a BPL that does not compile is refused and the running process goes on', async () => {
+    const good = await readFile(bplFile(), 'utf8')
+    await writeFile(
+      bplFile(),
+      good.replace(`<while name=`, `<sync calls='To EPR' type='all' />\n<while name=`),
+    )
+    await expect(engine.reloadRules()).rejects.toThrow(
+      /RGH\.BPL\.Results: <sync> is not supported.*the running one is unchanged/,
+    )
+    await writeFile(bplFile(), good)
+    expect(msaCode(await sendMllp(port, ORU.replace('|LAB0001|', '|LAB0003|')))).toBe('AA')
+    expect((await finalState(engine, 'Lab In', 'LAB0003')).state).toBe('completed')
+  })
+})
+
+describe('Engine: a BPL that does not compile fails the load, naming it', () => {
+  it('refuses to load the production', async () => {
+    const dir = await tempDir('bpl-bad')
+    try {
+      const prod = productionXml('RGH.Production', [
+        tcpService('Lab In', 'Results', 12575),
+        { name: 'Results', className: 'RGH.BPL.Results' },
+        ...OUTS.map((o) => fileOperation(o, path.join(dir, dirOf(o)))),
+      ])
+      await writeFile(path.join(dir, 'RGH.Production.xml'), prod)
+      for (const f of ['RGH.DTL.ResultToEPR.cls', 'RGH.Rules.ResultPriority.cls'])
+        await copyFile(path.join(IRIS_FIXTURES, 'bpl', f), path.join(dir, f))
+      await writeFile(
+        path.join(dir, 'RGH.BPL.Results.cls'),
+        irisFixture('bpl/RGH.BPL.Results.cls').replace(
+          `async='1' xpos='335'`,
+          `async='0' xpos='335'`,
+        ),
+      )
+      const engine = new Engine({ dataDir: path.join(dir, 'data') })
+      await expect(engine.load({ path: path.join(dir, 'RGH.Production.xml') })).rejects.toThrow(
+        /RGH\.BPL\.Results\.cls line \d+: business process RGH\.BPL\.Results: call "To EPR" is synchronous/,
+      )
+    } finally {
+      await removeDir(dir)
+    }
+  })
+})
