@@ -170,3 +170,45 @@ describe('Engine: a BPL that does not compile fails the load, naming it', () => 
     }
   })
 })
+
+describe('Engine: Ens.Alert as a BPL process (request Ens.AlertRequest)', () => {
+  it('gets the alerts as objects and sends them on as JSON', async () => {
+    const dir = await tempDir('bpl-alert')
+    const engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50 })
+    try {
+      const port = await freePort()
+      const prod = productionXml('RGH.Production', [
+        tcpService('Lab In', 'Results', port),
+        { name: 'Results', className: 'RGH.BPL.Results' },
+        { name: 'Ens.Alert', className: 'RGH.BPL.AlertHandler' },
+        ...OUTS.map((o) =>
+          fileOperation(o, path.join(dir, dirOf(o)), o === 'Errors Out' ? '.json' : '.hl7'),
+        ),
+      ])
+      await writeFile(path.join(dir, 'RGH.Production.xml'), prod)
+      for (const f of [
+        'RGH.BPL.Results.cls',
+        'RGH.BPL.AlertHandler.cls',
+        'RGH.DTL.ResultToEPR.cls',
+        'RGH.Rules.ResultPriority.cls',
+      ])
+        await copyFile(path.join(IRIS_FIXTURES, 'bpl', f), path.join(dir, f))
+      await engine.load({ path: path.join(dir, 'RGH.Production.xml') })
+      await engine.start()
+      // An ADT is not what the results process expects: its <alert> fires, and Ens.Alert files it.
+      // (The fixture asks for enhanced acknowledgement, MSH-15 AL: a commit accept.)
+      expect(msaCode(await sendMllp(port, irisFixture('messages/adt-a01.hl7')))).toBe('CA')
+      const [filed] = await filesIn(path.join(dir, 'errors-out'), 1)
+      const alert = JSON.parse(filed!) as Record<string, unknown>
+      expect(alert).toMatchObject({
+        SourceConfigName: 'Results',
+        AlertText: 'unexpected message type ADT_A01',
+      })
+      // Both archive copies of the ADT still went out (the alert does not stop the process).
+      expect(await filesIn(path.join(dir, 'archive-out'), 2)).toHaveLength(2)
+    } finally {
+      await engine.stop()
+      await removeDir(dir)
+    }
+  })
+})

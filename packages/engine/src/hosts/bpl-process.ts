@@ -76,10 +76,11 @@ export class BplProcessHost extends QueueHost {
       const process = this.#process
       if (process === undefined)
         throw new EngineError('ENGINE_INVALID_STATE', `process "${this.name}" is not compiled`)
-      if (env.format === 'json' || env.batch?.role === 'parent')
+      const wantsHl7 = process.requestClass === 'EnsLib.HL7.Message'
+      if (env.batch?.role === 'parent' || (wantsHl7 && env.format === 'json'))
         throw new EngineError(
           'ENGINE_PROCESS_FAILED',
-          `process "${this.name}" got ${env.format === 'json' ? 'a JSON document' : 'a whole batch'} from ${env.source}; a BPL process here takes one HL7 message (request EnsLib.HL7.Message)`,
+          `process "${this.name}" got ${env.format === 'json' ? `a JSON document${env.msgClass !== undefined ? ` (${env.msgClass})` : ''}` : 'a whole batch'} from ${env.source}; its request class is ${process.requestClass}, so it takes one HL7 message`,
         )
       const category = env.docCategory ?? this.#settings.string('MessageSchemaCategory')
       const result = process.run({

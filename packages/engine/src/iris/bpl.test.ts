@@ -403,6 +403,52 @@ XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
   })
 })
 
+describe('BPL: a request class that is not HL7 (Ens.AlertRequest)', () => {
+  const cls = (body: string) => ({
+    file: 'T.BPL.Obj.cls',
+    text: `Class T.BPL.Obj Extends Ens.BusinessProcessBPL
+{
+
+XData BPL
+{
+<process language='objectscript' request='Ens.AlertRequest' response='Ens.Response'>
+<sequence>
+${body}
+</sequence>
+</process>
+}
+
+}
+`,
+  })
+
+  it('reads its properties, and sends it on whole as JSON', () => {
+    const { p } = production([
+      cls(
+        `<if condition='request.SourceConfigName="EPR Out"'><true>${call('Errors Out').replace("type='EnsLib.HL7.Message'", "type='Ens.AlertRequest'")}</true></if>`,
+      ),
+    ])
+    const bp = compileProcess(p.processes!.get('T.BPL.Obj')!, p)
+    const alert = { SourceConfigName: 'EPR Out', AlertText: 'down' }
+    expect(bp.run({ request: JSON.stringify(alert) }).calls).toEqual([
+      { name: 'Errors Out', target: 'Errors Out', raw: JSON.stringify(alert), format: 'json' },
+    ])
+    expect(bp.run({ request: JSON.stringify({ SourceConfigName: 'X' }) }).calls).toEqual([])
+    const err = thrown(() => bp.run({ request: ADT }))
+    expect(isEngineError(err) && err.code).toBe('ENGINE_PROCESS_FAILED')
+    expect((err as Error).message).toMatch(
+      /must be a Ens\.AlertRequest object \(JSON\), not an HL7 message/,
+    )
+  })
+
+  it('refuses HL7 paths on it', () => {
+    const { p } = production([cls(`<trace value='request.{PID:3}' />`)])
+    expect(() => compileProcess(p.processes!.get('T.BPL.Obj')!, p)).toThrow(
+      /the request is a Ens\.AlertRequest object, not an HL7 message: read it with request\.Property/,
+    )
+  })
+})
+
 describe('BPL: what is not supported fails the compile, naming class, line and construct', () => {
   const cases: [string, string, string, RegExp][] = [
     [

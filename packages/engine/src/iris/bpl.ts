@@ -285,10 +285,13 @@ export function compileProcess(
     )
   const requestClass = root.attrs.request ?? 'Ens.Request'
   const responseClass = root.attrs.response ?? 'Ens.Response'
-  if (!isHl7(requestClass))
+  // A request class that is not HL7 (Ens.AlertRequest, a message class of the export) is a plain
+  // object, as routers see object documents: `request.Prop` reads it, paths do not apply.
+  const hl7Request = isHl7(requestClass)
+  if (!hl7Request && requestClass.startsWith('EnsLib.HL7.'))
     unsupported(
       root.line,
-      `request="${requestClass}": LI Engine runs processes whose request is an HL7 message (EnsLib.HL7.Message)`,
+      `request="${requestClass}": expected EnsLib.HL7.Message or an object class`,
     )
   const notes: string[] = []
   const targets = new Set<string>()
@@ -320,6 +323,11 @@ export function compileProcess(
       (allowCallrequest && b === 'callrequest') ||
       (b.startsWith('context.') && props.has(b.slice(8)))
     for (const v of vpaths) {
+      if (v === 'request' && !hl7Request)
+        invalid(
+          line,
+          `${what} ${src}: the request is a ${requestClass} object, not an HL7 message: read it with request.Property`,
+        )
       if (!okBase(v))
         unsupported(
           line,
@@ -330,6 +338,7 @@ export function compileProcess(
       const [base, ...rest] = r.split('.')
       if (base === 'context' && rest.length >= 1 && props.has(rest[0] as string)) continue
       if ((base === 'request' || base === 'response') && rest.length <= 1) continue
+      if (base === 'request' && !hl7Request) continue
       if (allowCallrequest && base === 'callrequest' && rest.length <= 1) continue
       if (base === 'process' && rest.length === 1 && processProps.has(rest[0] as string)) continue
       if (base === 'process' && rest.length >= 1)
@@ -729,7 +738,19 @@ export function compileProcess(
     const milestones: string[] = []
     const now = input.now ?? new Date()
     const lookupTables = input.lookupTables ?? new Map<string, Map<string, string>>()
-    const request = Hl7Doc.parse(input.request)
+    let request: Hl7Doc | Record<string, unknown>
+    try {
+      request = hl7Request
+        ? Hl7Doc.parse(input.request)
+        : objectRequest(input.request, requestClass)
+    } catch (e) {
+      throw new EngineError(
+        'ENGINE_PROCESS_FAILED',
+        `business process ${def.className}: ${(e as Error).message}`,
+        { cause: e },
+      )
+    }
+    const sep = request instanceof Hl7Doc ? request.sep : undefined
     const context = new Map<string, Slot>()
     let response: Slot
     let callrequest: Slot
@@ -844,7 +865,7 @@ export function compileProcess(
         let doc = cur
         if (!(doc instanceof Hl7Doc)) {
           doc = new Hl7Doc()
-          if (request.sep) doc.sep = { ...request.sep }
+          if (sep) doc.sep = { ...sep }
           put(doc)
         }
         const pd = pdOf(doc)
@@ -968,15 +989,23 @@ export function compileProcess(
             }
             case 'transform': {
               const src = slotOf(act.source)
-              if (!(src instanceof Hl7Doc) || src.segments.length === 0)
-                throw new Error(`transform ${act.className}: source ${act.source} holds no message`)
               let t = transforms.get(act.className)
               if (t === undefined) {
                 t = transformOf(act.className)
                 transforms.set(act.className, t)
               }
-              const text = src.toString()
               let out: Slot
+              if (isObjectSlot(src)) {
+                if (!hasApplyText(t))
+                  throw new Error(`transform ${act.className} cannot read an object`)
+                const r = t.applyObject(structuredClone(src), ruleCtx())
+                out = r.object ?? Hl7Doc.parse(r.text ?? '')
+                write(act.target, '', out, 'set')
+                break
+              }
+              if (!(src instanceof Hl7Doc) || src.segments.length === 0)
+                throw new Error(`transform ${act.className}: source ${act.source} holds no message`)
+              const text = src.toString()
               if (hasApplyText(t)) {
                 const r = t.applyText(text, ruleCtx())
                 out = r.object ?? Hl7Doc.parse(r.text ?? '')
@@ -998,7 +1027,7 @@ export function compileProcess(
                 for (const [k, v] of context) if (!(v instanceof Hl7Doc)) ctxObj[k] = v
               const res = r.evaluate({
                 context: ctxObj,
-                message: request.toString(),
+                ...(request instanceof Hl7Doc ? { message: request.toString() } : {}),
                 now,
                 lookupTables,
                 ...(input.docCategory !== undefined ? { docCategory: input.docCategory } : {}),
@@ -1070,8 +1099,28 @@ export function compileProcess(
 
 function hasApplyText(
   t: CompiledTransform,
-): t is CompiledTransform & Pick<CompiledDtl, 'applyText'> {
+): t is CompiledTransform & Pick<CompiledDtl, 'applyText' | 'applyObject'> {
   return typeof (t as { applyText?: unknown }).applyText === 'function'
+}
+
+/** A slot holding a plain object (not a message, not a value). */
+function isObjectSlot(v: Slot): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !(v instanceof Hl7Doc)
+}
+
+/** The request of a process whose request class is not HL7: the JSON object the envelope carries. */
+function objectRequest(text: string, requestClass: string): Record<string, unknown> {
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch {
+    v = undefined
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new Error(
+      `the request must be a ${requestClass} object (JSON), not ${/^\s*(MSH|FHS|BHS)/.test(text) ? 'an HL7 message' : 'this text'}`,
+    )
+  return v as Record<string, unknown>
 }
 
 function pathOf(l: Lhs): VirtualPath | undefined {

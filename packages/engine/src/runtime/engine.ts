@@ -1552,12 +1552,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     const target = this.#hosts.get(ALERT_ITEM)
     const path = this.#path
     if (target === undefined || path === undefined || alert.host === ALERT_ITEM) return
-    if (target.kind !== 'operation' && !(target instanceof RoutingEngineHost)) {
+    if (
+      target.kind !== 'operation' &&
+      !(target instanceof RoutingEngineHost) &&
+      !(target instanceof BplProcessHost)
+    ) {
       if (!this.#alertRouteWarned) {
         this.#alertRouteWarned = true
         this.logger.warn(
           { host: ALERT_ITEM, className: target.className },
-          'Ens.Alert is neither an operation nor a routing engine: alerts are logged and emitted, not routed to it',
+          'Ens.Alert is neither an operation, a routing engine nor a BPL process: alerts are logged and emitted, not routed to it',
         )
       }
       return
