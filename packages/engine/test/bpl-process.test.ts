@@ -2,23 +2,29 @@
 // general rule classes beside it (as a trust exports them), real MLLP, real files, the real store.
 // The process's calls reach their operations; its hop names them; a process that fails sends
 // nothing and fails the session; an edited BPL applies on reload.
-import { copyFile, readFile, writeFile } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { parseMessage } from '@li/hl7'
+import { redisUrl } from '@li/vitest-config/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine, checkProduction } from '../src/index.js'
 import {
   IRIS_FIXTURES,
+  MllpPeer,
+  ackFor,
   controlIdOf,
   fileOperation,
   filesIn,
   finalState,
+  hl7,
   irisFixture,
   msaCode,
   productionXml,
   removeDir,
   sendMllp,
+  tcpOperation,
   tcpService,
   tempDir,
   waitFor,
@@ -157,13 +163,13 @@ describe('Engine: a BPL that does not compile fails the load, naming it', () => 
       await writeFile(
         path.join(dir, 'RGH.BPL.Results.cls'),
         irisFixture('bpl/RGH.BPL.Results.cls').replace(
-          `async='1' xpos='335'`,
-          `async='0' xpos='335'`,
+          `<while name=`,
+          `<delay duration='"PT1S"' />\n<while name=`,
         ),
       )
       const engine = new Engine({ dataDir: path.join(dir, 'data') })
       await expect(engine.load({ path: path.join(dir, 'RGH.Production.xml') })).rejects.toThrow(
-        /RGH\.BPL\.Results\.cls line \d+: business process RGH\.BPL\.Results: call "To EPR" is synchronous/,
+        /RGH\.BPL\.Results\.cls line \d+: business process RGH\.BPL\.Results: <delay> is not supported/,
       )
     } finally {
       await removeDir(dir)
@@ -212,3 +218,157 @@ describe('Engine: Ens.Alert as a BPL process (request Ens.AlertRequest)', () => 
     }
   })
 })
+
+describe.each([
+  ['embedded', () => ({})],
+  ['redis', () => ({ redisUrl: redisUrl(), queuePrefix: `li:test:${randomUUID()}` })],
+] as const)('Engine: a synchronous BPL call to an MLLP operation (%s)', (_mode, config) => {
+  let dir: string
+  let engine: Engine
+  let peer: MllpPeer
+  let port: number
+
+  beforeAll(async () => {
+    dir = await tempDir('bpl-sync')
+    // The PAS knows the patient unless the control id says otherwise.
+    peer = new MllpPeer((m) => {
+      const id = controlIdOf(m)
+      return {
+        ack: ackFor(id, id.endsWith('-AR') ? 'AR' : 'AA').replace(/\r$/, '|known patient\r'),
+      }
+    })
+    const pas = await peer.listen()
+    port = await freePort()
+    await writeAdmitProduction(dir, port, pas)
+    engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50, ...config() })
+    await engine.load({ path: path.join(dir, 'RGH.Production.xml') })
+    await engine.start()
+  })
+
+  afterAll(async () => {
+    await engine?.stop()
+    await peer?.close()
+    await removeDir(dir)
+  })
+
+  it('waits for the PAS ACK, then sends the EPR copy carrying its note', async () => {
+    expect(msaCode(await sendMllp(port, hl7('ADT^A01', 'SYNC-1')))).toBe('AA')
+    const { state, sessionId } = await finalState(engine, 'PAS In', 'SYNC-1')
+    expect(state).toBe('completed')
+    const [epr] = await filesIn(path.join(dir, 'epr-out'), 1)
+    expect(parseMessage(epr!).get('NTE-3')).toBe('known patient')
+    expect(peer.count('SYNC-1')).toBe(1)
+    const hops = await waitFor(async () => {
+      const h = await engine.store.trace(sessionId)
+      return h.some((x) => x.target === 'Admit' && x.state === 'completed') ? h : undefined
+    }, 'the process hop')
+    expect(hops.find((h) => h.target === 'Admit' && h.state === 'completed')?.detail).toBe(
+      'calls Ask PAS -> PAS Query (waited), To EPR -> EPR Out',
+    )
+  })
+
+  it('a PAS that refuses (AR) fails the call: the fault handler files the message', async () => {
+    expect(msaCode(await sendMllp(port, hl7('ADT^A01', 'SYNC-AR')))).toBe('AA')
+    const [filed] = await filesIn(path.join(dir, 'errors-out'), 1)
+    expect(controlIdOf(filed!)).toBe('SYNC-AR')
+    expect(await filesIn(path.join(dir, 'epr-out'), 1)).toHaveLength(1)
+  })
+})
+
+describe('Engine: stopped while a synchronous BPL call waits', () => {
+  it('the message runs again after the restart and nothing acknowledged is lost', async () => {
+    const dir = await tempDir('bpl-sync-stop')
+    let answer = false
+    const peer = new MllpPeer((m) =>
+      answer
+        ? { ack: ackFor(controlIdOf(m), 'AA').replace(/\r$/, '|after restart\r') }
+        : { ack: null },
+    )
+    let engine: Engine | undefined
+    try {
+      const pas = await peer.listen()
+      const port = await freePort()
+      await writeAdmitProduction(dir, port, pas)
+      const start = async (): Promise<Engine> => {
+        const e = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50 })
+        await e.load({ path: path.join(dir, 'RGH.Production.xml') })
+        await e.start()
+        return e
+      }
+      engine = await start()
+      expect(msaCode(await sendMllp(port, hl7('ADT^A01', 'SYNC-STOP')))).toBe('AA')
+      // The PAS got the question and never answers: the process waits.
+      await waitFor(() => peer.count('SYNC-STOP') >= 1, 'the PAS question')
+      await engine.stop()
+      engine = undefined
+      answer = true
+      engine = await start()
+      const [epr] = await filesIn(path.join(dir, 'epr-out'), 1)
+      expect(controlIdOf(epr!)).toBe('SYNC-STOP')
+      expect(parseMessage(epr!).get('NTE-3')).toBe('after restart')
+    } finally {
+      await engine?.stop()
+      await peer.close()
+      await removeDir(dir)
+    }
+  })
+})
+
+describe('Engine: a synchronous BPL call answered by another engine (shared Redis)', () => {
+  it('the process in engine A gets the reply of the operation in engine B', async () => {
+    const dir = await tempDir('bpl-sync-2')
+    const peer = new MllpPeer((m) => ({
+      ack: ackFor(controlIdOf(m), 'AA').replace(/\r$/, '|from B\r'),
+    }))
+    const engines: Engine[] = []
+    try {
+      const pas = await peer.listen()
+      const cfg = { redisUrl: redisUrl(), queuePrefix: `li:test:${randomUUID()}`, pollMs: 50 }
+      const ports: number[] = []
+      for (const name of ['a', 'b']) {
+        const d = path.join(dir, name)
+        const p = await freePort()
+        ports.push(p)
+        await writeAdmitProduction(d, p, pas, path.join(dir, 'out'))
+        const e = new Engine({ dataDir: path.join(d, 'data'), ...cfg })
+        await e.load({ path: path.join(d, 'RGH.Production.xml') })
+        await e.start()
+        engines.push(e)
+      }
+      const [a, b] = engines as [Engine, Engine]
+      // A runs the process only, B the PAS operation only.
+      await a.stopHost('PAS Query')
+      await b.stopHost('Admit')
+      expect(msaCode(await sendMllp(ports[0]!, hl7('ADT^A01', 'SYNC-X')))).toBe('AA')
+      const [epr] = await filesIn(path.join(dir, 'out', 'epr-out'), 1)
+      expect(parseMessage(epr!).get('NTE-3')).toBe('from B')
+      expect(peer.count('SYNC-X')).toBe(1)
+    } finally {
+      for (const e of engines) await e.stop()
+      await peer.close()
+      await removeDir(dir)
+    }
+  })
+})
+
+/** The admissions production (service, BPL, PAS Query over MLLP, EPR and errors folders). */
+async function writeAdmitProduction(
+  dir: string,
+  port: number,
+  pasPort: number,
+  out = dir,
+): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  const prod = productionXml('RGH.Production', [
+    tcpService('PAS In', 'Admit', port),
+    { name: 'Admit', className: 'RGH.BPL.Admit' },
+    tcpOperation('PAS Query', pasPort, {}, { ReplyCodeActions: ':?R=F,:?E=S' }),
+    fileOperation('EPR Out', path.join(out, 'epr-out')),
+    fileOperation('Errors Out', path.join(out, 'errors-out')),
+  ])
+  await writeFile(path.join(dir, 'RGH.Production.xml'), prod)
+  await copyFile(
+    path.join(IRIS_FIXTURES, 'bpl', 'RGH.BPL.Admit.cls'),
+    path.join(dir, 'RGH.BPL.Admit.cls'),
+  )
+}

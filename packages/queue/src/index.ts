@@ -1,6 +1,11 @@
 export { QueueError, isQueueError } from './errors.js'
 export type { QueueErrorCode } from './errors.js'
-export { MessageQueue, QUEUE_DEFAULTS, resolveQueueConfig } from './message-queue.js'
+export {
+  MessageQueue,
+  QUEUE_DEFAULTS,
+  resolveQueueConfig,
+  MAX_MARKER_VALUE,
+} from './message-queue.js'
 export type {
   AckManyResult,
   BrowseOptions,

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { redisUrl } from '@li/vitest-config/redis'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MessageQueue, isQueueError } from './index.js'
+import { MAX_MARKER_VALUE, MessageQueue, isQueueError } from './index.js'
 import type { BrowseResult, MessageQueueConfig, QueueMessage, QueuedMessageInfo } from './index.js'
 
 // 'memory-spill': the memory backend with a budget of 0 bytes, so every body goes through a spill
@@ -601,6 +601,11 @@ describe.each(backends)('MessageQueue contract (%s)', (backend) => {
     await rejectsWith(a.setMarker('PAS.In', '', 'x', { ttlMs: 1 }), 'QUEUE_INVALID_ARGUMENT')
     await rejectsWith(a.setMarker('PAS.In', 'n', '', { ttlMs: 1 }), 'QUEUE_INVALID_ARGUMENT')
     await rejectsWith(a.setMarker('PAS.In', 'n', 'x', { ttlMs: 0 }), 'QUEUE_INVALID_ARGUMENT')
+    // Up to MAX_MARKER_VALUE characters (an ACK carried back to a synchronous call), not more.
+    const big = 'A'.repeat(MAX_MARKER_VALUE)
+    await a.setMarker('PAS.In', 'big', big, { ttlMs: 60_000 })
+    expect(await b.getMarker('PAS.In', 'big')).toBe(big)
+    await rejectsWith(a.setMarker('PAS.In', 'n', big + 'A', { ttlMs: 1 }), 'QUEUE_INVALID_ARGUMENT')
   })
 
   it('rejects bad arguments and calls before start or after stop', async () => {

@@ -504,8 +504,9 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
    * Records `value` under marker `name` of `queue` for `ttlMs`: a small shared fact with an
    * expiry, seen by every process on the same Redis (in-process queues: this process only). The
    * engine marks the messages a service accepted (DuplicateWindow), so that a sender's resend is
-   * recognised by whichever engine it reaches. Throws QUEUE_INVALID_ARGUMENT for an empty or
-   * over-long name or value, or a ttl not > 0.
+   * recognised by whichever engine it reaches, and the replies of synchronous calls. Throws
+   * QUEUE_INVALID_ARGUMENT for an empty or over-long name or value (`MAX_MARKER_VALUE`
+   * characters), or a ttl not > 0.
    * @example await mq.setMarker('PAS.In', contentHash, sessionId, { ttlMs: 600_000 })
    */
   async setMarker(
@@ -517,8 +518,10 @@ export class MessageQueue extends EventEmitter<MessageQueueEvents> {
     this.#open()
     checkQueue(queue)
     checkMarker('setMarker', name)
-    if (typeof value !== 'string' || value === '' || value.length > 1000)
-      invalid(`setMarker: value must be 1..1000 characters, got ${JSON.stringify(value)}`)
+    if (typeof value !== 'string' || value === '' || value.length > MAX_MARKER_VALUE)
+      invalid(
+        `setMarker: value must be 1..${MAX_MARKER_VALUE} characters, got ${value.length === 0 ? '""' : `${value.length} characters`}`,
+      )
     const ttlMs = options.ttlMs
     if (!Number.isFinite(ttlMs) || ttlMs <= 0)
       invalid(`setMarker: ttlMs must be a number > 0, got ${String(ttlMs)}`)
@@ -562,6 +565,9 @@ function positive(name: string, v: unknown, allowZero: boolean): void {
     )
   }
 }
+
+/** The longest marker value `setMarker` takes, in characters. */
+export const MAX_MARKER_VALUE = 65_536
 
 function checkQueue(queue: string): void {
   if (typeof queue !== 'string' || queue === '' || queue.length > 200 || /[{}]/.test(queue)) {

@@ -2,21 +2,26 @@
  * An IRIS BPL business process (an item whose ClassName is a class of the export with an
  * `XData BPL`, extending `Ens.BusinessProcessBPL`), run by `compileProcess` (`iris/bpl.ts`).
  *
- * For each message of its queue the process runs from the start to the end without waiting;
- * the calls it made are then handed to their targets in one step (as a router's sends are), the
+ * For each message of its queue the process runs from the start to the end; the asynchronous
+ * calls it made are handed to their targets in one step at the end (as a router's sends are), the
  * process hop is recorded (`completed`, or `discarded` when it made no call; the detail lists the
- * calls and the `<trace>` texts) and the message leaves the queue. A process that fails (an
- * uncaught `<throw>`, a transform error, a call without a message) sends nothing: its hop is
- * `failed` with the reason, the session fails, and the message can be resent once the cause is
- * fixed. `<alert>` raises an engine alert (to Ens.Alert when the production has one); AlertOnError
+ * calls and the `<trace>` texts) and the message leaves the queue. A synchronous call
+ * (`async="0"`, to an operation) hands over the calls made before it and its own message, whose
+ * envelope carries a reply token; the worker waits (keeping the queue message invisible) until
+ * the operation ends that message (`CallReplies`), then goes on with its response. A process
+ * that fails (an uncaught `<throw>` or failed call, a transform error, a call without a message)
+ * sends nothing more: its hop is `failed` with the reason (and the calls already made), the
+ * session fails, and the message can be resent once the cause is fixed. Stopped while waiting,
+ * the message goes back to its queue and runs again from the start. `<alert>` raises an engine alert (to Ens.Alert when the production has one); AlertOnError
  * alerts on each failure.
  *
  * Settings: PoolSize (as every queue host; 1 keeps FIFO), AlertOnError, MessageSchemaCategory
  * (paths' schema when the sending service set none), and the class's own properties
  * (`Parameter SETTINGS`), which the process reads as `process.Name`.
  */
+import { randomUUID } from 'node:crypto'
 import { EngineError } from '../errors.js'
-import type { CompiledProcess } from '../iris/bpl.js'
+import type { BplCall, BplCallReply, BplSyncCall, CompiledProcess } from '../iris/bpl.js'
 import { compileProcess } from '../iris/bpl.js'
 import type { ProductionItem } from '../production/types.js'
 import type { Envelope } from '../runtime/envelope.js'
@@ -26,6 +31,9 @@ import type { ForwardOutput } from '../runtime/message-path.js'
 import { QueueHost } from '../runtime/queue-host.js'
 import type { Disposition } from '../runtime/queue-host.js'
 import { ItemSettings } from '../runtime/settings.js'
+import { CallWaitEnded } from '../runtime/call-replies.js'
+import type { QueueMessageLike } from '../runtime/ports.js'
+import { VisibilityKeeper } from '../runtime/visibility.js'
 
 /** The host of a BPL business process item. */
 export class BplProcessHost extends QueueHost {
@@ -66,12 +74,54 @@ export class BplProcessHost extends QueueHost {
     return Promise.resolve()
   }
 
-  protected override async handle(env: Envelope): Promise<Disposition> {
+  protected override async handle(env: Envelope, m?: QueueMessageLike): Promise<Disposition> {
     const started = performance.now()
     const traces: string[] = []
     const { path } = this.ctx
     let outputs: ForwardOutput[]
+    /** Calls already handed over (before and with each synchronous call), for the hop. */
+    const handed: string[] = []
     let callNames: string[]
+    // While a synchronous call waits, the queue message stays invisible to other consumers.
+    const hold = new VisibilityKeeper(this.ctx.queue, m, this.ctx.queueVisibilityMs, this.logger)
+    const label = (c: BplCall): string =>
+      c.name === c.target ? c.target : `${c.name} -> ${c.target}`
+    const output = (c: BplCall): ForwardOutput => ({
+      target: c.target,
+      raw: c.raw,
+      ...(c.format !== undefined ? { format: c.format } : {}),
+    })
+    const callSync = async (s: BplSyncCall): Promise<BplCallReply> => {
+      const replies = this.ctx.callReplies
+      if (replies === undefined)
+        throw new EngineError(
+          'ENGINE_PROCESS_FAILED',
+          `call "${s.call.name}" is synchronous, and this engine cannot wait for call replies`,
+        )
+      if (s.pending.length > 0) {
+        await path.forward(env, this.name, s.pending.map(output))
+        handed.push(...s.pending.map(label))
+      }
+      const token = randomUUID()
+      // Registered before the message goes: a fast reply is not missed.
+      const reply = replies.wait(token, {
+        signal: this.signal,
+        ...(s.timeoutMs !== undefined ? { timeoutMs: s.timeoutMs } : {}),
+      })
+      try {
+        await path.forward(env, this.name, [{ ...output(s.call), replyTo: token }])
+      } catch (e) {
+        reply.catch(() => undefined)
+        throw e
+      }
+      handed.push(`${label(s.call)} (waited)`)
+      hold.start()
+      try {
+        return await reply
+      } finally {
+        hold.stop()
+      }
+    }
     try {
       const process = this.#process
       if (process === undefined)
@@ -83,7 +133,8 @@ export class BplProcessHost extends QueueHost {
           `process "${this.name}" got ${env.format === 'json' ? `a JSON document${env.msgClass !== undefined ? ` (${env.msgClass})` : ''}` : 'a whole batch'} from ${env.source}; its request class is ${process.requestClass}, so it takes one HL7 message`,
         )
       const category = env.docCategory ?? this.#settings.string('MessageSchemaCategory')
-      const result = process.run({
+      const result = await process.run({
+        callSync,
         request: env.raw,
         source: env.source,
         now: new Date(),
@@ -101,10 +152,13 @@ export class BplProcessHost extends QueueHost {
         raw: c.raw,
         ...(c.format !== undefined ? { format: c.format } : {}),
       }))
-      callNames = result.calls.map((c) =>
-        c.name === c.target ? c.target : `${c.name} -> ${c.target}`,
-      )
+      callNames = [...handed, ...result.calls.map(label)]
     } catch (e) {
+      // Stopped while a synchronous call waited: the message goes back to the queue and runs
+      // again from the start after the restart (the calls already handed over go again).
+      if (e instanceof CallWaitEnded && e.stopped)
+        return { ack: false, requeue: true, delayMs: 0, error: e.message }
+      if (handed.length > 0) traces.push(`calls made before the failure: ${handed.join(', ')}`)
       return this.#failed(env, e, traces)
     }
     await path.forward(env, this.name, outputs)
@@ -115,7 +169,7 @@ export class BplProcessHost extends QueueHost {
       env.storeId,
       env.source,
       this.name,
-      outputs.length > 0 ? 'completed' : 'discarded',
+      callNames.length > 0 ? 'completed' : 'discarded',
       detail,
     )
     this.ctx.metrics?.recordProcessingTime(this.name, (performance.now() - started) / 1000)

@@ -4,7 +4,13 @@ import { irisFixture, thrown } from '../../test/helpers.js'
 import { isEngineError } from '../errors.js'
 import { defineProduction } from '../production/define.js'
 import type { Production } from '../production/types.js'
-import { BPL_MAX_ITERATIONS, compileProcess, type BplRunInput } from './bpl.js'
+import {
+  BPL_MAX_ITERATIONS,
+  compileProcess,
+  type BplCallReply,
+  type BplRunInput,
+  type BplSyncCall,
+} from './bpl.js'
 import { checkBundle } from './check.js'
 import { evaluate, functionRegistry, parseExpression, type EvalEnv } from './expression.js'
 import { createIrisBundle, readIrisSource } from './loader.js'
@@ -36,7 +42,7 @@ function production(extra: { text: string; file: string }[] = [], bplClass = 'RG
   return { p, bundle }
 }
 
-function run(p: Production, request: string, className = 'RGH.BPL.Results') {
+async function run(p: Production, request: string, className = 'RGH.BPL.Results') {
   const bp = compileProcess(p.processes!.get(className)!, p)
   const traces: string[] = []
   const alerts: string[] = []
@@ -46,8 +52,18 @@ function run(p: Production, request: string, className = 'RGH.BPL.Results') {
     alert: (t) => alerts.push(t),
     now: new Date(2026, 10, 28, 3, 0, 0),
   }
-  const r = bp.run(input)
+  const r = await bp.run(input)
   return { ...r, traces, alerts, bp }
+}
+
+/** What `promise` rejects with (undefined when it resolves). */
+async function rejected(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (e) {
+    return e
+  }
+  return undefined
 }
 
 /** A BPL class around `body` (activities of the main sequence), with a context. */
@@ -80,7 +96,7 @@ const call = (target: string, extra = '', name = target): string =>
   `<call name='${name}' target='${target}' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" action="set" />${extra}</request></call>`
 
 describe('BPL: the loader reads XData BPL classes', () => {
-  it('keeps the process with its superclass and origin, not as an ObjectScript class', () => {
+  it('keeps the process with its superclass and origin, not as an ObjectScript class', async () => {
     const { bundle } = production()
     const def = bundle.processes.get('RGH.BPL.Results')
     expect(def?.superClass).toBe('Ens.BusinessProcessBPL')
@@ -88,7 +104,7 @@ describe('BPL: the loader reads XData BPL classes', () => {
     expect(bundle.otherClasses.map((c) => c.className)).not.toContain('RGH.BPL.Results')
   })
 
-  it('reads `X.GetValueAt("path")` as the path `X.{path}`', () => {
+  it('reads `X.GetValueAt("path")` as the path `X.{path}`', async () => {
     const e = parseExpression('request.GetValueAt("PID:3.1")', {
       functions: functionRegistry(),
     })
@@ -99,8 +115,8 @@ describe('BPL: the loader reads XData BPL classes', () => {
 describe('BPL: a results process (rule, transform, calls, switch, while, scope)', () => {
   const { p } = production()
 
-  it('an urgent ORU: the EPR copy through the DTL, a page, two archive copies, in call order', () => {
-    const r = run(p, ORU)
+  it('an urgent ORU: the EPR copy through the DTL, a page, two archive copies, in call order', async () => {
+    const r = await run(p, ORU)
     expect(r.calls.map((c) => [c.name, c.target])).toEqual([
       ['To EPR', 'EPR Out'],
       ['Page', 'Pager Out'],
@@ -123,12 +139,12 @@ describe('BPL: a results process (rule, transform, calls, switch, while, scope)'
     expect(r.bp.rules).toEqual(['RGH.Rules.ResultPriority'])
   })
 
-  it('a routine ORU without an MRN: no page, the default branch traces, the fault handler alerts and calls', () => {
+  it('a routine ORU without an MRN: no page, the default branch traces, the fault handler alerts and calls', async () => {
     const routine = ORU.replace('||11.2|10*9/L|4.0-11.0|H|', '||11.2|10*9/L|4.0-11.0|N|').replace(
       'RGH123456^^^RGH^MR',
       '',
     )
-    const r = run(p, routine)
+    const r = await run(p, routine)
     expect(r.calls.map((c) => c.target)).toEqual([
       'EPR Out',
       'Archive Out',
@@ -140,15 +156,15 @@ describe('BPL: a results process (rule, transform, calls, switch, while, scope)'
     expect(r.alerts).toEqual(['result LAB0001 has no MRN'])
   })
 
-  it('not an ORU: the false branch alerts with the message name; the archive copies still go', () => {
-    const r = run(p, ADT)
+  it('not an ORU: the false branch alerts with the message name; the archive copies still go', async () => {
+    const r = await run(p, ADT)
     expect(r.calls.map((c) => c.target)).toEqual(['Archive Out', 'Archive Out'])
     expect(r.alerts).toEqual(['unexpected message type ADT_A01'])
   })
 })
 
 describe('BPL: activities', () => {
-  it('context values, append, remove, indirect targets, milestones and break/continue', () => {
+  it('context values, append, remove, indirect targets, milestones and break/continue', async () => {
     const cls = bplClass(
       'T.BPL.A',
       `<assign property='context.Where' value='"Archive"' />
@@ -166,7 +182,7 @@ describe('BPL: activities', () => {
       `<property name='Where' type='%String' />`,
     )
     const { p } = production([cls])
-    const r = run(p, ADT, 'T.BPL.A')
+    const r = await run(p, ADT, 'T.BPL.A')
     expect(r.milestones).toEqual(['pass 1', 'pass 3'])
     expect(r.calls.map((c) => [c.name, c.target])).toEqual([['Indirect', 'Archive Out']])
     const sent = parseMessage(r.calls[0]!.raw)
@@ -176,13 +192,13 @@ describe('BPL: activities', () => {
     expect(sent.get('NK1-2')).toBe('SMITH^ANNE')
   })
 
-  it('a call with a non-HL7 request sends its properties as JSON', () => {
+  it('a call with a non-HL7 request sends its properties as JSON', async () => {
     const cls = bplClass(
       'T.BPL.Json',
       `<call name='Notify' target='Archive Out' async='1'><request type='Ens.StringRequest'><assign property='callrequest.StringValue' value='"MRN "_request.{PID:3.1}' /></request></call>`,
     )
     const { p } = production([cls])
-    const r = run(p, ADT, 'T.BPL.Json')
+    const r = await run(p, ADT, 'T.BPL.Json')
     expect(r.calls).toEqual([
       {
         name: 'Notify',
@@ -193,7 +209,7 @@ describe('BPL: activities', () => {
     ])
   })
 
-  it('a catchall takes any error of its scope; an uncaught fault fails the run and sends nothing', () => {
+  it('a catchall takes any error of its scope; an uncaught fault fails the run and sends nothing', async () => {
     const caught = bplClass(
       'T.BPL.Catch',
       `<scope><transform class='RGH.DTL.ResultToEPR' source='context.Msg' target='context.Msg' />
@@ -205,34 +221,34 @@ ${call('Archive Out')}`,
       `${call('Archive Out')}<scope><throw fault='"Other"' /><faulthandlers><catch fault='"NoMRN"'><trace value='"no"' /></catch></faulthandlers></scope>`,
     )
     const { p } = production([caught, uncaught])
-    const ok = run(p, ADT, 'T.BPL.Catch')
+    const ok = await run(p, ADT, 'T.BPL.Catch')
     expect(ok.traces).toEqual(['recovered'])
     expect(ok.calls.map((c) => c.target)).toEqual(['Archive Out'])
-    const err = thrown(() => run(p, ADT, 'T.BPL.Throw'))
+    const err = await rejected(run(p, ADT, 'T.BPL.Throw'))
     expect(isEngineError(err) && err.code).toBe('ENGINE_PROCESS_FAILED')
     expect((err as Error).message).toMatch(
       /T\.BPL\.Throw .*failed: .*fault "Other" thrown at line \d+ was not caught/,
     )
   })
 
-  it('a loop whose condition never ends it fails the run, naming the bound', () => {
+  it('a loop whose condition never ends it fails the run, naming the bound', async () => {
     const cls = bplClass(
       'T.BPL.Loop',
       `<while condition='1'><assign property='context.N' value='1' /></while>`,
     )
     const { p } = production([cls])
-    expect(() => run(p, ADT, 'T.BPL.Loop')).toThrow(
+    await expect(run(p, ADT, 'T.BPL.Loop')).rejects.toThrow(
       new RegExp(`line \\d+: <while> ran ${BPL_MAX_ITERATIONS} times`),
     )
   })
 
-  it('a call whose callrequest was never given a message fails, naming the call', () => {
+  it('a call whose callrequest was never given a message fails, naming the call', async () => {
     const cls = bplClass(
       'T.BPL.Empty',
       `<call name='Nothing' target='Archive Out' async='1'><request type='EnsLib.HL7.Message' /></call>`,
     )
     const { p } = production([cls])
-    expect(() => run(p, ADT, 'T.BPL.Empty')).toThrow(
+    await expect(run(p, ADT, 'T.BPL.Empty')).rejects.toThrow(
       /call "Nothing": callrequest was never assigned a message/,
     )
   })
@@ -294,15 +310,15 @@ XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
     ...(settings ? { settings } : {}),
   })
 
-  it('reads the class properties and the SETTINGS names', () => {
+  it('reads the class properties and the SETTINGS names', async () => {
     const def = p.processes!.get('T.BPL.Dose')!
     expect(def.settings).toEqual(['AlertTarget', 'LookupTableName'])
     expect(def.properties?.AlertTarget).toEqual({ type: '%String', initial: '"Archive Out"' })
   })
 
-  it('a property reads its InitialExpression, or the item setting of that name', () => {
+  it('a property reads its InitialExpression, or the item setting of that name', async () => {
     // ADT: PV1-2 is I; PID-3(1).1 9434765919 > 100.
-    expect(bp.run(input()).calls).toEqual([
+    expect((await bp.run(input())).calls).toEqual([
       {
         name: 'Alert',
         target: 'Archive Out',
@@ -310,14 +326,14 @@ XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
         format: 'json',
       },
     ])
-    const set = bp.run(input({ AlertTarget: 'Errors Out', LookupTableName: 'OtherLimits' }))
+    const set = await bp.run(input({ AlertTarget: 'Errors Out', LookupTableName: 'OtherLimits' }))
     expect(set.calls.map((c) => [c.target, JSON.parse(c.raw).StringValue])).toEqual([
       ['Errors Out', '2026-11-28 03:04:05|1\r\n'],
     ])
-    expect(bp.run(input({ LookupTableName: 'NoSuchTable' })).calls).toEqual([])
+    expect((await bp.run(input({ LookupTableName: 'NoSuchTable' }))).calls).toEqual([])
   })
 
-  it('a property the class does not declare, and another class method, are refused', () => {
+  it('a property the class does not declare, and another class method, are refused', async () => {
     const bad = udl.replace('process.AlertTarget', 'process.Nope')
     const b2 = createIrisBundle()
     readIrisSource(bad, 'T.BPL.Dose.cls', b2)
@@ -331,7 +347,7 @@ XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
     )
   })
 
-  it('check takes the item settings the class declares as the process own, not as unsupported', () => {
+  it('check takes the item settings the class declares as the process own, not as unsupported', async () => {
     const b = createIrisBundle()
     readIrisSource(udl, 'T.BPL.Dose.cls', b)
     b.productions.push(
@@ -357,7 +373,7 @@ XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
     expect(item?.notes.some((n) => n.includes('Unknown'))).toBe(true)
   })
 
-  it('an XML export carries the properties too', () => {
+  it('an XML export carries the properties too', async () => {
     const xml = `<?xml version="1.0" encoding="UTF-8"?>
 <Export generator="IRIS" version="26">
 <Class name="T.BPL.X">
@@ -375,14 +391,12 @@ XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
     readIrisSource(xml, 'x.xml', b)
     const def = b.processes.get('T.BPL.X')!
     expect(def.settings).toEqual(['Target'])
-    expect(
-      compileProcess(def, p)
-        .run({ request: ADT })
-        .calls.map((c) => c.target),
-    ).toEqual(['Pager Out'])
+    expect((await compileProcess(def, p).run({ request: ADT })).calls.map((c) => c.target)).toEqual(
+      ['Pager Out'],
+    )
   })
 
-  it('$HOROLOG, $ZDATETIME, $ZDATE and $CHAR as ObjectScript has them', () => {
+  it('$HOROLOG, $ZDATETIME, $ZDATE and $CHAR as ObjectScript has them', async () => {
     const env: EvalEnv = {
       vpath: () => '',
       ref: () => '',
@@ -422,7 +436,7 @@ ${body}
 `,
   })
 
-  it('reads its properties, and sends it on whole as JSON', () => {
+  it('reads its properties, and sends it on whole as JSON', async () => {
     const { p } = production([
       cls(
         `<if condition='request.SourceConfigName="EPR Out"'><true>${call('Errors Out').replace("type='EnsLib.HL7.Message'", "type='Ens.AlertRequest'")}</true></if>`,
@@ -430,18 +444,18 @@ ${body}
     ])
     const bp = compileProcess(p.processes!.get('T.BPL.Obj')!, p)
     const alert = { SourceConfigName: 'EPR Out', AlertText: 'down' }
-    expect(bp.run({ request: JSON.stringify(alert) }).calls).toEqual([
+    expect((await bp.run({ request: JSON.stringify(alert) })).calls).toEqual([
       { name: 'Errors Out', target: 'Errors Out', raw: JSON.stringify(alert), format: 'json' },
     ])
-    expect(bp.run({ request: JSON.stringify({ SourceConfigName: 'X' }) }).calls).toEqual([])
-    const err = thrown(() => bp.run({ request: ADT }))
+    expect((await bp.run({ request: JSON.stringify({ SourceConfigName: 'X' }) })).calls).toEqual([])
+    const err = await rejected(bp.run({ request: ADT }))
     expect(isEngineError(err) && err.code).toBe('ENGINE_PROCESS_FAILED')
     expect((err as Error).message).toMatch(
       /must be a Ens\.AlertRequest object \(JSON\), not an HL7 message/,
     )
   })
 
-  it('refuses HL7 paths on it', () => {
+  it('refuses HL7 paths on it', async () => {
     const { p } = production([cls(`<trace value='request.{PID:3}' />`)])
     expect(() => compileProcess(p.processes!.get('T.BPL.Obj')!, p)).toThrow(
       /the request is a Ens\.AlertRequest object, not an HL7 message: read it with request\.Property/,
@@ -449,19 +463,109 @@ ${body}
   })
 })
 
+describe('BPL: synchronous calls (async="0")', () => {
+  // Ask the PAS (an MLLP operation) first; only an AA lets the EPR copy go, with the PAS's
+  // answer in it. The archive copy made before the question goes first.
+  const cls = bplClass(
+    'T.BPL.Sync',
+    `${call('Archive Out', '', 'Archive')}
+<scope>
+<call name='Ask PAS' target='EPR Out' async='0' timeout='5'>
+<request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request>
+<response type='EnsLib.HL7.Message'>
+<assign property="context.Ack" value="callresponse.{MSA:1}" />
+<assign property="context.Msg" value="callresponse" />
+</response>
+</call>
+<if condition='context.Ack="AA"'><true>
+<call name='EPR' target='Pager Out' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /><assign property="callrequest.{NTE:3}" value="context.Msg.{MSA:3}" /></request></call>
+</true></if>
+<faulthandlers><catchall><trace value='"PAS query failed"' />${call('Errors Out')}</catchall></faulthandlers>
+</scope>`,
+    `<property name='Ack' type='%String' />`,
+  )
+  const { p } = production([cls])
+  const bp = compileProcess(p.processes!.get('T.BPL.Sync')!, p)
+  const asked: BplSyncCall[] = []
+  const runWith = (reply: BplCallReply) => {
+    const traces: string[] = []
+    return bp
+      .run({
+        request: ADT,
+        trace: (t) => traces.push(t),
+        callSync: (c) => {
+          asked.push(c)
+          return Promise.resolve(reply)
+        },
+      })
+      .then((r) => ({ ...r, traces }))
+  }
+
+  it('hands over the calls before it, waits, and reads the response', async () => {
+    asked.length = 0
+    expect(bp.synchronous).toBe(true)
+    const r = await runWith({
+      outcome: 'completed',
+      response: 'MSH|^~\\&|PAS|RGH|LI|RGH|20261128||ACK|A1|P|2.5\rMSA|AA|MSG00001|known patient\r',
+    })
+    expect(asked).toHaveLength(1)
+    expect(asked[0]!.pending.map((c) => c.name)).toEqual(['Archive'])
+    expect(asked[0]!.call).toMatchObject({ name: 'Ask PAS', target: 'EPR Out' })
+    expect(asked[0]!.timeoutMs).toBe(5000)
+    // Only the calls after the synchronous one are left for the end of the run.
+    expect(r.calls.map((c) => c.target)).toEqual(['Pager Out'])
+    expect(parseMessage(r.calls[0]!.raw).get('NTE-3')).toBe('known patient')
+  })
+
+  it('an AE answer: no EPR copy', async () => {
+    const r = await runWith({
+      outcome: 'completed',
+      response: 'MSH|^~\\&|PAS|RGH|LI|RGH|20261128||ACK|A1|P|2.5\rMSA|AE|MSG00001\r',
+    })
+    expect(r.calls).toEqual([])
+  })
+
+  it('a call that failed is a fault: the scope catches it', async () => {
+    const r = await runWith({ outcome: 'failed', error: 'suspended: AR: unknown patient' })
+    expect(r.traces).toEqual(['PAS query failed'])
+    expect(r.calls.map((c) => c.target)).toEqual(['Errors Out'])
+  })
+
+  it('uncaught, a failed call fails the run with the target and reason', async () => {
+    const bare = bplClass(
+      'T.BPL.Bare',
+      `<call name='Ask' target='EPR Out' async='0'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request></call>`,
+    )
+    const q = production([bare]).p
+    const err = await rejected(
+      compileProcess(q.processes!.get('T.BPL.Bare')!, q).run({
+        request: ADT,
+        callSync: () => Promise.resolve({ outcome: 'aborted', error: 'aborted by operator: x' }),
+      }),
+    )
+    expect(isEngineError(err) && err.code).toBe('ENGINE_PROCESS_FAILED')
+    expect((err as Error).message).toMatch(
+      /line \d+: call "Ask" to EPR Out was aborted: aborted by operator: x/,
+    )
+    await expect(
+      compileProcess(q.processes!.get('T.BPL.Bare')!, q).run({ request: ADT }),
+    ).rejects.toThrow(/call "Ask" is synchronous, and nothing here can wait for its reply/)
+  })
+})
+
 describe('BPL: what is not supported fails the compile, naming class, line and construct', () => {
   const cases: [string, string, string, RegExp][] = [
     [
-      'a synchronous call',
-      `<call name='Q' target='Archive Out' async='0'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request></call>`,
+      'a synchronous call to a process',
+      `<call name='Q' target='Results' async='0'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request></call>`,
       'ENGINE_PROCESS_UNSUPPORTED',
-      /line 13: business process T\.BPL\.Bad: call "Q" is synchronous \(async="0"\)/,
+      /line 13: business process T\.BPL\.Bad: call "Q" is synchronous \(async="0"\) to "Results", which is not an operation/,
     ],
     [
       'response handling',
       `<call name='Q' target='Archive Out' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request><response type='EnsLib.HL7.Message'><assign property="context.Msg" value="callresponse" /></response></call>`,
       'ENGINE_PROCESS_UNSUPPORTED',
-      /<response> handling \(callresponse\) is not supported/,
+      /<response> handling \(callresponse\) of an asynchronous call is not supported/,
     ],
     [
       '<sync>',
@@ -524,7 +628,7 @@ describe('BPL: what is not supported fails the compile, naming class, line and c
 })
 
 describe('BPL: the compatibility report', () => {
-  it('an item running a supported process: differences, naming how it runs; a bad one: NOT SUPPORTED', () => {
+  it('an item running a supported process: differences, naming how it runs; a bad one: NOT SUPPORTED', async () => {
     const { bundle } = production([
       bplClass('T.BPL.Bad', `<sync calls='Q' type='all' />`),
       bplClass('T.BPL.Unused', call('Archive Out')),

@@ -1,32 +1,37 @@
 /**
- * IRIS BPL business processes (`XData BPL`, classes extending `Ens.BusinessProcessBPL`) that
- * work on HL7 messages, compiled to a synchronous function from the request to the calls it
- * makes. The process host (`hosts/bpl-process.ts`) runs it for each message of its queue and
- * hands every call to its target in one step, as a router does with its sends.
+ * IRIS BPL business processes (`XData BPL`, classes extending `Ens.BusinessProcessBPL`),
+ * compiled to an asynchronous function from the request to the calls it makes. The process host
+ * (`hosts/bpl-process.ts`) runs it for each message of its queue and hands the asynchronous calls
+ * to their targets in one step at the end, as a router does with its sends; a synchronous call
+ * goes through `BplRunInput.callSync`, which hands it (and the calls before it) over and waits for
+ * the target's reply.
  *
- * Supported: `<process request response>` with an HL7 request (`EnsLib.HL7.Message`), `<context>`
- * properties (HL7 messages, data types such as `%String` with `initialexpression`, other classes
- * as plain objects); activities `sequence`, `assign` (set, clear, remove, append, insert; on
- * `context.X`, `context.X.{path}`, `callrequest`, `callrequest.{path}` and `response`), `if`,
- * `switch`, `while`, `until`, `break`, `continue`, `call` with `async="1"` (its `<request>`
- * assigns build `callrequest`; `target="@expression"` names the target at run time),
- * `transform`, `rule` (a general business rule, with resultLocation, reasonLocation and
- * ruleContext), `trace`, `alert`, `scope` with `faulthandlers` (`catch`, `catchall`), `throw`,
- * `reply`, `empty`, `milestone`, `label`-free flows; `<code>` holding only comments. Expressions are
- * ObjectScript (binary operators strictly left to right, as in DTL) over `request`, `context`,
- * `callrequest` and `response`, with virtual property paths (`request.{PID:3.1}`) and
- * `X.GetValueAt("PID:3.1")`.
+ * Supported: `<process request response>` with an HL7 request (`EnsLib.HL7.Message`) or an object
+ * request (any other class: a plain object, e.g. `Ens.AlertRequest`); `<context>` properties (HL7
+ * messages, data types such as `%String` with `initialexpression`, other classes as plain
+ * objects); properties of the class (`process.Name`: the item's host setting, else the
+ * InitialExpression); activities `sequence`, `assign` (set, clear, remove, append, insert; on
+ * `context.X`, `context.X.{path}`, `context.X.Prop`, `callrequest`, `callrequest.{path}` and
+ * `response`), `if`, `switch`, `while`, `until`, `break`, `continue`, `call` (its `<request>`
+ * assigns build `callrequest`; `target="@expression"` names the target at run time; with
+ * `async="0"` to an operation it waits for the reply and runs its `<response>` assigns with
+ * `callresponse`, the operation's ACK; `timeout` in seconds), `transform`, `rule` (a general
+ * business rule, with resultLocation, reasonLocation and ruleContext), `trace`, `alert`, `scope`
+ * with `faulthandlers` (`catch`, `catchall`), `throw`, `reply`, `empty`, `milestone`; `<code>`
+ * holding only comments. Expressions are ObjectScript (binary operators strictly left to right,
+ * as in DTL) over `request`, `context`, `callrequest`, `callresponse` and `response`, with virtual
+ * property paths (`request.{PID:3.1}`) and `X.GetValueAt("PID:3.1")`.
  *
- * Not supported (the compile fails naming class, file line and construct): synchronous calls
- * (`async="0"`), `<response>` handling of a call (`callresponse`), `sync`, `delay`, `receive`,
- * `flow`, `foreach` (collections), `code` with statements, `sql`, `xslt`, `xpath`, `label` and
- * `branch`, compensation, languages other than ObjectScript, `##class()` calls and methods of the
- * process class. LI Engine does not wait for a call's response: the calls of one run are queued
- * to their targets together, after the process finished without an error, so a process that fails
- * sends nothing (a resend runs it again from the start).
+ * Not supported (the compile fails naming class, file line and construct): `<response>` handling
+ * of an asynchronous call and `sync` (waiting for asynchronous calls), a synchronous call to a
+ * router or process, `delay`, `receive`, `flow`, `foreach` (collections), `code` with statements,
+ * `sql`, `xslt`, `xpath`, `label` and `branch`, compensation, languages other than ObjectScript,
+ * `##class()` calls other than `Ens.Util.FunctionSet` and methods of the process class. A
+ * process that fails sends nothing more; a resend runs it again from the start.
  */
 import { parseMessage, type Message } from '@li/hl7'
 import { EngineError, type EngineErrorCode } from '../errors.js'
+import { hostKindOf } from '../production/model.js'
 import type {
   CompiledTransform,
   Production,
@@ -109,7 +114,29 @@ export interface BplRunInput {
    * The item's host settings: `process.Name` reads the setting of that name, else the
    * property's InitialExpression.
    */
-  settings?: Record<string, string>
+  settings?: Record<string, string> /**
+   * Hands a synchronous call (and the calls before it) to the engine and waits for the target's
+   * reply. Without it, a synchronous call fails the run.
+   */
+  callSync?: (call: BplSyncCall) => Promise<BplCallReply>
+}
+
+/** A synchronous call (`async="0"`), with the asynchronous calls made before it. */
+export interface BplSyncCall {
+  /** Calls made before this one and not yet handed over: they go first. */
+  pending: BplCall[]
+  call: BplCall
+  /** The call's `timeout` in milliseconds; undefined waits as long as the target works on it. */
+  timeoutMs?: number
+}
+
+/** How the target of a synchronous call ended with it. */
+export interface BplCallReply {
+  outcome: 'completed' | 'failed' | 'aborted'
+  /** The target's response (an operation's ACK), when it had one. */
+  response?: string
+  /** Why it failed. */
+  error?: string
 }
 
 /** The outcome of a run. */
@@ -133,8 +160,13 @@ export interface CompiledProcess {
   readonly rules: readonly string[]
   /** Differences from IRIS worth a line in the compatibility report. */
   readonly notes: readonly string[]
-  /** Runs the process on one request. Throws `ENGINE_PROCESS_FAILED` when it fails. */
-  run(input: BplRunInput): BplRunResult
+  /**
+   * Runs the process on one request; `calls` are the calls not handed over to `callSync`.
+   * Rejects with `ENGINE_PROCESS_FAILED` when it fails.
+   */
+  run(input: BplRunInput): Promise<BplRunResult>
+  /** Whether it makes synchronous calls (it then needs `BplRunInput.callSync`). */
+  readonly synchronous: boolean
 }
 
 /** Where a process finds the transforms and general rules it names (the engine's caches). */
@@ -166,6 +198,10 @@ type Act =
       target: string | Expr
       hl7: boolean
       request: Act[]
+      /** `async="0"`: wait for the target's response, then run `response`. */
+      sync: boolean
+      response: Act[]
+      timeout?: Expr
     }
   | { a: 'transform'; line: number; className: string; source: string; target: Lhs }
   | {
@@ -223,7 +259,7 @@ const IGNORED = new Set(['annotation', 'empty'])
 
 /** Activities IRIS has that LI Engine does not run, with what to do instead. */
 const UNSUPPORTED: Record<string, string> = {
-  sync: 'LI Engine does not wait for call responses: remove the <sync> (calls are queued together at the end) or keep this process in IRIS',
+  sync: 'LI Engine does not wait for asynchronous calls: make the calls whose responses you need synchronous (async="0"), or remove the <sync>',
   delay:
     'a process cannot wait here: use a Schedule on the target operation, or keep this process in IRIS',
   receive: 'a process cannot wait for a deferred response here',
@@ -318,6 +354,7 @@ export function compileProcess(
     }
     const { refs, vpaths } = collectRefs(e)
     const okBase = (b: string): boolean =>
+      (inResponse && b === 'callresponse') ||
       b === 'request' ||
       b === 'response' ||
       (allowCallrequest && b === 'callrequest') ||
@@ -351,10 +388,11 @@ export function compileProcess(
           line,
           `${what} ${src}: context property "${rest[0] ?? ''}" is not declared in <context>`,
         )
+      if (base === 'callresponse' && inResponse && rest.length <= 1) continue
       if (base === 'callresponse' || base === 'syncresponses' || base === 'synctimedout')
         unsupported(
           line,
-          `${what} ${src}: "${base}" is not supported: LI Engine does not wait for call responses`,
+          `${what} ${src}: "${base}" is read only in the <response> of a synchronous call (async="0")`,
         )
       unsupported(
         line,
@@ -464,12 +502,23 @@ export function compileProcess(
   const wholeRef = (src: string, inCall: boolean): string | undefined => {
     const t = src.trim()
     if (t === 'request' || t === 'response' || (inCall && t === 'callrequest')) return t
+    if (inResponse && t === 'callresponse') return t
     const m = /^context\.([A-Za-z%][\w%]*)$/.exec(t)
     if (m && props.has(m[1] as string) && !isDataType(props.get(m[1] as string)?.type ?? ''))
       return t
     return undefined
   }
 
+  /** Whether the activities being compiled are a synchronous call's `<response>`. */
+  let inResponse = false
+  const responseBody = (el: XmlElement): Act[] => {
+    inResponse = true
+    try {
+      return body(el, false, false)
+    } finally {
+      inResponse = false
+    }
+  }
   const body = (parent: XmlElement, inCall: boolean, inLoop: boolean): Act[] => {
     const out: Act[] = []
     for (const c of parent.children) {
@@ -554,11 +603,7 @@ export function compileProcess(
           if (inCall) invalid(line, '<call> inside a <call>')
           const async = (c.attrs.async ?? '1').trim().toLowerCase()
           const name = c.attrs.name ?? ''
-          if (async !== '1' && async !== 'true')
-            unsupported(
-              line,
-              `call "${name}" is synchronous (async="0"): LI Engine does not wait for a call's response; set async="1" when the process does not use the response, or keep this process in IRIS`,
-            )
+          const sync = async !== '1' && async !== 'true'
           const rawTarget = (c.attrs.target ?? '').trim()
           if (rawTarget === '') invalid(line, `call "${name}" has no target`)
           let target: string | Expr
@@ -566,20 +611,27 @@ export function compileProcess(
           else {
             target = rawTarget
             targets.add(rawTarget)
-            if (!p.items.some((i) => i.name === rawTarget))
+            const item = p.items.find((i) => i.name === rawTarget)
+            if (item === undefined)
               invalid(
                 line,
                 `call "${name}": target "${rawTarget}" is not an item of the production`,
               )
+            else if (sync && hostKindOf(item) !== 'operation')
+              unsupported(
+                line,
+                `call "${name}" is synchronous (async="0") to "${rawTarget}", which is not an operation: LI Engine waits only for an operation's response; set async="1"`,
+              )
           }
           const reqEl = c.children.find((x) => localName(x.name) === 'request')
           const resEl = c.children.find((x) => localName(x.name) === 'response')
-          if (resEl && resEl.children.some((x) => !IGNORED.has(localName(x.name))))
+          if (!sync && resEl && resEl.children.some((x) => !IGNORED.has(localName(x.name))))
             unsupported(
               resEl.line,
-              `call "${name}": <response> handling (callresponse) is not supported: LI Engine does not wait for a call's response`,
+              `call "${name}": <response> handling (callresponse) of an asynchronous call is not supported (it needs <sync>): make the call synchronous (async="0") or drop the <response> actions`,
             )
           const type = reqEl?.attrs.type ?? 'EnsLib.HL7.Message'
+          const timeout = (c.attrs.timeout ?? '').trim()
           out.push({
             a: 'call',
             line,
@@ -587,6 +639,9 @@ export function compileProcess(
             target,
             hl7: isHl7(type),
             request: reqEl ? body(reqEl, true, false) : [],
+            sync,
+            response: sync && resEl ? responseBody(resEl) : [],
+            ...(sync && timeout !== '' ? { timeout: expr(timeout, line, 'call timeout') } : {}),
           })
           break
         }
@@ -733,7 +788,7 @@ export function compileProcess(
     for (const t of transformNames) transforms.set(t, transformOf(t))
   if (resolver?.generalRule === undefined) for (const r of ruleNames) rules.set(r, ruleOf(r))
 
-  const run = (input: BplRunInput): BplRunResult => {
+  const run = async (input: BplRunInput): Promise<BplRunResult> => {
     const calls: BplCall[] = []
     const milestones: string[] = []
     const now = input.now ?? new Date()
@@ -754,6 +809,7 @@ export function compileProcess(
     const context = new Map<string, Slot>()
     let response: Slot
     let callrequest: Slot
+    let callresponse: Slot
     const pds = new WeakMap<Hl7Doc, PathDoc>()
     const pdOf = (doc: Hl7Doc): PathDoc => {
       let pd = pds.get(doc)
@@ -773,6 +829,7 @@ export function compileProcess(
       if (base === 'request') return request
       if (base === 'response') return response
       if (base === 'callrequest') return callrequest
+      if (base === 'callresponse') return callresponse
       if (base.startsWith('context.')) return context.get(base.slice(8))
       return undefined
     }
@@ -916,15 +973,15 @@ export function compileProcess(
         }
       }
     }
-    const exec = (
+    const exec = async (
       acts: readonly Act[],
       depth: number,
-    ): typeof BREAK | typeof CONTINUE | undefined => {
+    ): Promise<typeof BREAK | typeof CONTINUE | undefined> => {
       for (const act of acts) {
         try {
           switch (act.a) {
             case 'seq': {
-              const r = exec(act.body, depth)
+              const r = await exec(act.body, depth)
               if (r !== undefined) return r
               break
             }
@@ -937,13 +994,13 @@ export function compileProcess(
               )
               break
             case 'if': {
-              const r = exec(truthy(evaluate(act.cond, env)) ? act.then : act.else, depth)
+              const r = await exec(truthy(evaluate(act.cond, env)) ? act.then : act.else, depth)
               if (r !== undefined) return r
               break
             }
             case 'switch': {
               const c = act.cases.find((x) => truthy(evaluate(x.cond, env)))
-              const r = exec(c ? c.body : act.dflt, depth)
+              const r = await exec(c ? c.body : act.dflt, depth)
               if (r !== undefined) return r
               break
             }
@@ -955,7 +1012,7 @@ export function compileProcess(
                   throw new Error(
                     `<${act.until ? 'until' : 'while'}> ran ${BPL_MAX_ITERATIONS} times; its condition never ends the loop`,
                   )
-                const r = exec(act.body, depth)
+                const r = await exec(act.body, depth)
                 if (r === BREAK) break
                 if (act.until && truthy(evaluate(act.cond, env))) break
               }
@@ -973,18 +1030,57 @@ export function compileProcess(
                   `call "${act.name}": target "${target}" is not an item of the production`,
                 )
               callrequest = act.hl7 ? undefined : {}
-              exec(act.request, depth)
+              await exec(act.request, depth)
               const req = callrequest as Slot
               callrequest = undefined
+              let made: BplCall
               if (req instanceof Hl7Doc) {
                 if (req.segments.length === 0)
                   throw new Error(
                     `call "${act.name}": callrequest is an empty message (assign it request, a context message or paths)`,
                   )
-                calls.push({ name: act.name, target, raw: req.toString() })
+                made = { name: act.name, target, raw: req.toString() }
               } else if (typeof req === 'object' && req !== null)
-                calls.push({ name: act.name, target, raw: JSON.stringify(req), format: 'json' })
+                made = { name: act.name, target, raw: JSON.stringify(req), format: 'json' }
               else throw new Error(`call "${act.name}": callrequest was never assigned a message`)
+              if (!act.sync) {
+                calls.push(made)
+                break
+              }
+              if (input.callSync === undefined)
+                throw new Error(
+                  `call "${act.name}" is synchronous, and nothing here can wait for its reply`,
+                )
+              if (typeof act.target !== 'string') {
+                const item = p.items.find((i) => i.name === target)
+                if (item !== undefined && hostKindOf(item) !== 'operation')
+                  throw new Error(
+                    `call "${act.name}" is synchronous to "${target}", which is not an operation`,
+                  )
+              }
+              const seconds =
+                act.timeout === undefined ? undefined : toNum(evaluate(act.timeout, env))
+              const reply = await input.callSync({
+                pending: calls.splice(0),
+                call: made,
+                ...(seconds !== undefined && seconds > 0 ? { timeoutMs: seconds * 1000 } : {}),
+              })
+              if (reply.outcome !== 'completed')
+                throw new Error(
+                  `call "${act.name}" to ${target} ${reply.outcome === 'aborted' ? 'was aborted' : 'failed'}: ${reply.error ?? 'no reason given'}`,
+                )
+              const text = reply.response ?? ''
+              callresponse =
+                text === ''
+                  ? new Hl7Doc()
+                  : /^\s*[{[]/.test(text)
+                    ? jsonOrText(text)
+                    : Hl7Doc.parse(text)
+              try {
+                await exec(act.response, depth)
+              } finally {
+                callresponse = undefined
+              }
               break
             }
             case 'transform': {
@@ -1050,7 +1146,7 @@ export function compileProcess(
               throw new BplFault(toStr(evaluate(act.fault, env)), act.line)
             case 'scope': {
               try {
-                const r = exec(act.body, depth + 1)
+                const r = await exec(act.body, depth + 1)
                 if (r !== undefined) return r
               } catch (e) {
                 const fault = e instanceof BplFault ? e.fault : undefined
@@ -1060,7 +1156,7 @@ export function compileProcess(
                     : act.catches.find((c) => toStr(evaluate(c.fault, env)) === fault)
                 const chosen = handler?.body ?? act.catchAll
                 if (chosen === undefined) throw e
-                const r = exec(chosen, depth + 1)
+                const r = await exec(chosen, depth + 1)
                 if (r !== undefined) return r
               }
               break
@@ -1074,7 +1170,7 @@ export function compileProcess(
       return undefined
     }
     try {
-      exec(main, 0)
+      await exec(main, 0)
     } catch (e) {
       throw new EngineError(
         'ENGINE_PROCESS_FAILED',
@@ -1094,6 +1190,7 @@ export function compileProcess(
     rules: [...ruleNames],
     notes,
     run,
+    synchronous: hasSyncCall(main),
   }
 }
 
@@ -1101,6 +1198,35 @@ function hasApplyText(
   t: CompiledTransform,
 ): t is CompiledTransform & Pick<CompiledDtl, 'applyText' | 'applyObject'> {
   return typeof (t as { applyText?: unknown }).applyText === 'function'
+}
+
+/** Whether any activity (at any depth) is a synchronous call. */
+function hasSyncCall(acts: readonly Act[]): boolean {
+  return acts.some((a) => {
+    if (a.a === 'call') return a.sync
+    if (a.a === 'seq' || a.a === 'while') return hasSyncCall(a.body)
+    if (a.a === 'if') return hasSyncCall(a.then) || hasSyncCall(a.else)
+    if (a.a === 'switch') return a.cases.some((c) => hasSyncCall(c.body)) || hasSyncCall(a.dflt)
+    if (a.a === 'scope')
+      return (
+        hasSyncCall(a.body) ||
+        a.catches.some((c) => hasSyncCall(c.body)) ||
+        hasSyncCall(a.catchAll ?? [])
+      )
+    return false
+  })
+}
+
+/** A reply body that looks like JSON: the object, else the text as a value. */
+function jsonOrText(text: string): Slot {
+  try {
+    const v: unknown = JSON.parse(text)
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      return v as Record<string, unknown>
+  } catch {
+    // not JSON after all: kept as text
+  }
+  return text
 }
 
 /** A slot holding a plain object (not a message, not a value). */

@@ -56,6 +56,7 @@ import { QueueView } from './queue-view.js'
 import type { AbortAllResult, AbortResult, QueueContents } from './queue-view.js'
 import { RoutingEngineHost } from '../hosts/routing-engine.js'
 import { BplProcessHost } from '../hosts/bpl-process.js'
+import { CallReplies, SHARED_REPLY_TTL_MS } from './call-replies.js'
 import { compileGeneralRule, generalRuleKind } from '../iris/rules.js'
 import type { CompiledGeneralRule } from '../iris/rules.js'
 import { compileProcess } from '../iris/bpl.js'
@@ -79,6 +80,9 @@ import type { PurgeRequest, RetentionRun, RetentionStatus } from './retention.js
 
 /** The config name IRIS routes alerts to when a production has an item of that name. */
 export const ALERT_ITEM = 'Ens.Alert'
+
+/** The queue namespace whose Redis markers carry synchronous call replies between engines. */
+const CALL_REPLIES = '_call-replies'
 
 /** The IRIS message class alerts travel as. */
 export const ALERT_REQUEST_CLASS = 'Ens.AlertRequest'
@@ -320,6 +324,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   #source: ProductionSource | undefined
   readonly #rulesCache = new Map<string, CompiledRules>()
   readonly #generalRuleCache = new Map<string, CompiledGeneralRule>()
+  /** Replies to synchronous calls of BPL processes (while running). */
+  #callReplies: CallReplies | undefined
   readonly #transformCache = new Map<string, CompiledTransform>()
   #shutdown: GracefulShutdown | undefined
   /** Loggers of items with trace events on (debug level), by item name. */
@@ -478,6 +484,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       })
       await queue.start()
       this.#queue = queue
+      this.#callReplies = new CallReplies(
+        this.logger,
+        this.config.redisUrl !== undefined && this.config.redisUrl !== ''
+          ? {
+              get: (token) => queue.getMarker(CALL_REPLIES, `reply:${token}`),
+              set: (token, value) =>
+                queue.setMarker(CALL_REPLIES, `reply:${token}`, value, {
+                  ttlMs: SHARED_REPLY_TTL_MS,
+                }),
+            }
+          : undefined,
+      )
       const orderingPaths = this.#orderingPaths
       orderingPaths.clear()
       for (const item of production.items) {
@@ -1192,6 +1210,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       tls: (name) => this.#tls(name),
       credentials: (name) => this.#credentials(name),
       receivedSince: (host, since) => this.#receivedSince(host, since),
+      ...(this.#callReplies !== undefined ? { callReplies: this.#callReplies } : {}),
       ...(this.config.redisUrl !== undefined && this.config.redisUrl !== ''
         ? { sharedAccepted: this.#sharedAccepted() }
         : {}),
@@ -1749,6 +1768,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#store = undefined
     this.#wal = undefined
     this.#path = undefined
+    this.#callReplies = undefined
     this.#tlsCache.clear()
     await queue
       ?.stop()

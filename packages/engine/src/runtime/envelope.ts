@@ -49,6 +49,11 @@ export interface Envelope {
   msgClass?: string
   /** Set when the message belongs to an HL7 batch file (BatchHandling other than Indiv). */
   batch?: BatchRef
+  /**
+   * A synchronous call waits for this message (BPL `<call async="0">`): the operation that ends
+   * it sends its outcome and response on this token (`CallReplies`).
+   */
+  replyTo?: string
 }
 
 /**
@@ -89,6 +94,7 @@ export function encodeEnvelope(env: Envelope): string {
   if (env.format !== undefined) header.format = env.format
   if (env.msgClass !== undefined) header.msgClass = env.msgClass
   if (env.batch !== undefined) header.batch = env.batch
+  if (env.replyTo !== undefined) header.replyTo = env.replyTo
   return JSON.stringify(header) + '\n' + env.raw
 }
 

@@ -3,6 +3,7 @@
  * metrics, TLS material and the rule/transform compilers.
  */
 import type { SecureContextOptions } from 'node:tls'
+import type { CallReplies } from './call-replies.js'
 import type { CompiledGeneralRule } from '../iris/rules.js'
 import type { EngineCredentials } from './engine.js'
 import type { Logger } from 'pino'
@@ -53,6 +54,11 @@ export interface HostContext {
   compileRules(className: string): CompiledRules
   /** Compile a DTL transform class by name. */
   compileTransform(className: string): CompiledTransform
+  /**
+   * Replies to synchronous calls (BPL `async="0"`): processes wait on them, operations send
+   * them. Optional: without it a synchronous call fails.
+   */
+  callReplies?: CallReplies
   /**
    * Compile a general business rule class by name (a BPL `<rule>`). Optional: hosts other than
    * BPL processes do not need it.

@@ -215,6 +215,8 @@ export interface ForwardOutput {
   /** The body: HL7 v2 text, or JSON text with `format: 'json'`. */
   raw: string
   format?: 'json' | undefined
+  /** A synchronous call's reply token (`Envelope.replyTo`). */
+  replyTo?: string | undefined
 }
 
 /** A hand-off that failed after the message was durable, waiting in the retry backlog. */
@@ -841,6 +843,7 @@ export class MessagePath {
       if (env.docCategory !== undefined) next.docCategory = env.docCategory
       if (out.format !== undefined) next.format = out.format
       if (env.batch !== undefined) next.batch = env.batch
+      if (out.replyTo !== undefined) next.replyTo = out.replyTo
       await this.#enqueue(out.target, next)
     }
   }

@@ -237,10 +237,19 @@ export abstract class OperationHost extends QueueHost {
       }
     }
     let outcome: AbortOutcome = 'requeued'
+    const got: { reply?: string } = {}
     try {
-      const d = await this.#handle(env, hold, held)
+      const d = await this.#handle(env, hold, held, got)
       outcome =
         held?.aborted === true ? 'aborted' : d.ack ? 'completed' : d.requeue ? 'requeued' : 'failed'
+      // A synchronous call (BPL async="0") waits for this message: tell it how it ended. A
+      // requeued message is not ended: its reply comes when it is.
+      if (env.replyTo !== undefined && outcome !== 'requeued')
+        this.ctx.callReplies?.send(env.replyTo, {
+          outcome: outcome === 'completed' ? 'completed' : outcome,
+          ...(got.reply !== undefined ? { response: got.reply } : {}),
+          ...(!d.ack && d.error !== '' ? { error: d.error } : {}),
+        })
       return d
     } finally {
       hold.stop()
@@ -255,6 +264,7 @@ export abstract class OperationHost extends QueueHost {
     env: Envelope,
     hold: VisibilityKeeper,
     held: Held | undefined,
+    got: { reply?: string },
   ): Promise<Disposition> {
     const { path } = this.ctx
     // MSA-2 must equal this body's MSH-10, which the envelope already carries (the hand-off and
@@ -284,6 +294,8 @@ export abstract class OperationHost extends QueueHost {
       try {
         const d = await this.deliver(env, this.signal)
         detail = d.detail
+        if (d.reply !== undefined) got.reply = d.reply
+        else delete got.reply
         if (d.reply === undefined) {
           decision = {
             retry: false,
