@@ -4,7 +4,6 @@
 // nothing and fails the session; an edited BPL applies on reload.
 import { randomUUID } from 'node:crypto'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import { parseMessage } from '@li/hl7'
 import { redisUrl } from '@li/vitest-config/redis'
@@ -16,6 +15,7 @@ import {
   ackFor,
   controlIdOf,
   fileOperation,
+  freePort,
   filesIn,
   finalState,
   hl7,
@@ -33,15 +33,6 @@ import {
 const ORU = irisFixture('messages/oru-r01.hl7')
 const OUTS = ['EPR Out', 'Pager Out', 'Archive Out', 'Errors Out']
 const dirOf = (out: string): string => out.toLowerCase().replace(' ', '-')
-
-const freePort = (): Promise<number> =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
 
 describe('Engine: an IRIS BPL business process', () => {
   let dir: string

@@ -121,6 +121,18 @@ export class MllpPeer {
   }
 }
 
+/** A loopback TCP port free right now (for a production file that must name its port). */
+export function freePort(): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const s = net.createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+}
+
 /** Send one framed message on a fresh connection and return the ACK text (or null on timeout). */
 export function sendMllp(port: number, text: string, timeoutMs = 10_000): Promise<string | null> {
   return new Promise((resolve, reject) => {

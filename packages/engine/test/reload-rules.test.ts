@@ -2,12 +2,12 @@
 // message without a restart, as in IRIS; a rule that does not compile, or a change to anything
 // else, is refused and the running rules go on. Real files, real MLLP sockets.
 import { writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Engine } from '../src/index.js'
 import {
   fileOperation,
+  freePort,
   filesIn,
   finalState,
   hl7,
@@ -64,15 +64,6 @@ describe('Engine.reloadRules', () => {
     expect(msaCode(await sendMllp(portOf(engine, 'In'), hl7('ADT^A01', id)))).toBe('AA')
     expect((await finalState(engine, 'In', id)).state).toBe('completed')
   }
-
-  const freePort = (): Promise<number> =>
-    new Promise<number>((resolve) => {
-      const s = net.createServer()
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port
-        s.close(() => resolve(p))
-      })
-    })
 
   beforeAll(async () => {
     dir = await tempDir('reload')

@@ -37,7 +37,7 @@ import type {
   RuleContext,
 } from '../production/types.js'
 import { EngineError } from '../errors.js'
-import type { CompiledDtl } from '../iris/dtl.js'
+import { isCompiledDtl } from '../iris/dtl.js'
 import type { Envelope } from '../runtime/envelope.js'
 import { parseBatchText } from './batch.js'
 import type { BatchText } from './batch.js'
@@ -283,7 +283,7 @@ export class RoutingEngineHost extends QueueHost {
     let current = object
     for (const [i, cls] of classes.entries()) {
       const t = this.#transform(cls)
-      if (!hasApplyText(t) || t.header.hl7Source) {
+      if (!isCompiledDtl(t) || t.header.hl7Source) {
         throw new EngineError(
           'ENGINE_TRANSFORM_FAILED',
           `transform ${cls} reads HL7 messages, but the routed document is a ${msgClass || 'non-HL7'} object: its sourceClass must be ${msgClass || 'that class'}`,
@@ -326,10 +326,10 @@ export class RoutingEngineHost extends QueueHost {
     for (const [i, cls] of classes.entries()) {
       const t = this.#transform(cls)
       let r: Message | Record<string, unknown> | string
-      if (object !== undefined && hasApplyText(t)) {
+      if (object !== undefined && isCompiledDtl(t)) {
         const out = t.applyObject(object, ctx)
         r = out.object ?? out.text ?? ''
-      } else if (hasApplyText(t)) {
+      } else if (isCompiledDtl(t)) {
         const out = t.applyText(text, ctx)
         r = out.object ?? out.text ?? ''
         if (i === 0 && t.header.create === 'existing' && out.text !== undefined) inPlace(out.text)
@@ -346,7 +346,7 @@ export class RoutingEngineHost extends QueueHost {
         model = r
         text = r.toString()
       } else if (next === undefined) return r
-      else if (hasApplyText(next) && !next.header.hl7Source) object = r
+      else if (isCompiledDtl(next) && !next.header.hl7Source) object = r
       else {
         throw new EngineError(
           'ENGINE_TRANSFORM_FAILED',
@@ -469,12 +469,6 @@ export class RoutingEngineHost extends QueueHost {
     await path.settle(env, 'failed', { host: this.name, error: text })
     return { ack: false, requeue: false, error: text }
   }
-}
-
-function hasApplyText(
-  t: CompiledTransform,
-): t is CompiledTransform & Pick<CompiledDtl, 'applyText' | 'applyObject' | 'header'> {
-  return typeof (t as { applyText?: unknown }).applyText === 'function'
 }
 
 function isMessage(v: Message | Record<string, unknown>): v is Message {

@@ -63,7 +63,14 @@ import {
   type VirtualPath,
   type WriteAction,
 } from './virtual-path.js'
-import { compileTransform, type CompiledDtl } from './dtl.js'
+import {
+  codeStatements,
+  compileTransform,
+  getProp,
+  isCompiledDtl,
+  setProp,
+  type CompiledDtl,
+} from './dtl.js'
 import { localName, parseXml, type XmlElement } from './xml.js'
 
 /** A BPL class (`XData BPL`) as loaded, before compilation. */
@@ -739,12 +746,7 @@ export function compileProcess(
           break
         }
         case 'code': {
-          const code = c.text
-            .split(/\r?\n/)
-            .map((l) => l.trim())
-            .filter(
-              (l) => l !== '' && !l.startsWith('//') && !l.startsWith(';') && !l.startsWith('#;'),
-            )
+          const code = codeStatements(c.text)
           if (code.length > 0)
             unsupported(
               line,
@@ -880,13 +882,13 @@ export function compileProcess(
             return v instanceof Hl7Doc || (typeof v === 'object' && v !== null) ? '' : (v ?? '')
           if (v instanceof Hl7Doc)
             return refProps.length === 2 ? docProp(v, refProps[1] as string) : ''
-          return getProp(v, refProps.slice(1))
+          return isObjectSlot(v) ? getProp(v, refProps.slice(1)) : ''
         }
         const s = slotOf(base)
         if (refProps.length === 0)
           return s instanceof Hl7Doc || (typeof s === 'object' && s !== null) ? '' : (s ?? '')
         if (s instanceof Hl7Doc) return docProp(s, refProps[0] as string)
-        return getProp(s, refProps)
+        return isObjectSlot(s) ? getProp(s, refProps) : ''
       },
     }
     const ruleCtx = (): Omit<RuleContext, 'message'> => ({
@@ -1092,7 +1094,7 @@ export function compileProcess(
               }
               let out: Slot
               if (isObjectSlot(src)) {
-                if (!hasApplyText(t))
+                if (!isCompiledDtl(t))
                   throw new Error(`transform ${act.className} cannot read an object`)
                 const r = t.applyObject(structuredClone(src), ruleCtx())
                 out = r.object ?? Hl7Doc.parse(r.text ?? '')
@@ -1102,7 +1104,7 @@ export function compileProcess(
               if (!(src instanceof Hl7Doc) || src.segments.length === 0)
                 throw new Error(`transform ${act.className}: source ${act.source} holds no message`)
               const text = src.toString()
-              if (hasApplyText(t)) {
+              if (isCompiledDtl(t)) {
                 const r = t.applyText(text, ruleCtx())
                 out = r.object ?? Hl7Doc.parse(r.text ?? '')
               } else {
@@ -1194,12 +1196,6 @@ export function compileProcess(
   }
 }
 
-function hasApplyText(
-  t: CompiledTransform,
-): t is CompiledTransform & Pick<CompiledDtl, 'applyText' | 'applyObject'> {
-  return typeof (t as { applyText?: unknown }).applyText === 'function'
-}
-
 /** Whether any activity (at any depth) is a synchronous call. */
 function hasSyncCall(acts: readonly Act[]): boolean {
   return acts.some((a) => {
@@ -1259,31 +1255,4 @@ function propsOf(l: Lhs): string[] | undefined {
 
 function isRecord(v: Message | Record<string, unknown>): v is Record<string, unknown> {
   return typeof (v as { segments?: unknown }).segments === 'undefined'
-}
-
-function getProp(obj: unknown, props: string[]): Value {
-  let cur: unknown = obj
-  for (const p of props) {
-    if (cur === null || typeof cur !== 'object') return ''
-    cur = (cur as Record<string, unknown>)[p]
-  }
-  return typeof cur === 'string' || typeof cur === 'number' ? cur : ''
-}
-
-function setProp(
-  obj: Record<string, unknown>,
-  props: string[],
-  value: string,
-  action: WriteAction,
-): void {
-  let cur = obj
-  for (const p of props.slice(0, -1)) {
-    const next = cur[p]
-    if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[p] = {}
-    cur = cur[p] as Record<string, unknown>
-  }
-  const last = props[props.length - 1] as string
-  if (action === 'remove' || action === 'clear') delete cur[last]
-  else if (action === 'append') cur[last] = toStr(getProp(cur, [last])) + value
-  else cur[last] = value
 }

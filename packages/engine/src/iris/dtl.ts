@@ -478,12 +478,7 @@ export function compileTransform(
         case 'false':
           break
         case 'code': {
-          const code = c.text
-            .split(/\r?\n/)
-            .map((l) => l.trim())
-            .filter(
-              (l) => l !== '' && !l.startsWith('//') && !l.startsWith(';') && !l.startsWith('#;'),
-            )
+          const code = codeStatements(c.text)
           if (code.length > 0) {
             throw new EngineError(
               'ENGINE_TRANSFORM_UNSUPPORTED',
@@ -852,7 +847,23 @@ function runSub(
   throw new Error(`subtransform ${sub.className}: targetObj must be target or target.{segment}`)
 }
 
-function getProp(obj: Record<string, unknown>, props: string[]): Value {
+/** The ObjectScript statements of a `<code>` block: its lines that are neither blank nor comments. */
+export function codeStatements(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('//') && !l.startsWith(';') && !l.startsWith('#;'))
+}
+
+/** Whether a compiled transform is a DTL (it also runs on ER7 text and on objects). */
+export function isCompiledDtl(
+  t: CompiledTransform,
+): t is CompiledTransform & Pick<CompiledDtl, 'applyText' | 'applyObject' | 'header'> {
+  return typeof (t as { applyText?: unknown }).applyText === 'function'
+}
+
+/** The value at `props` of a plain object ('' when absent or not a string or number). */
+export function getProp(obj: Record<string, unknown>, props: string[]): Value {
   let cur: unknown = obj
   for (const p of props) {
     if (cur === null || typeof cur !== 'object') return ''
@@ -861,7 +872,8 @@ function getProp(obj: Record<string, unknown>, props: string[]): Value {
   return typeof cur === 'string' || typeof cur === 'number' ? cur : ''
 }
 
-function setProp(
+/** Writes `value` at `props` of a plain object, as a DTL or BPL assign does (append: a list). */
+export function setProp(
   obj: Record<string, unknown>,
   props: string[],
   value: string,

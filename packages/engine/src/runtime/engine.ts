@@ -1214,51 +1214,18 @@ export class Engine extends EventEmitter<EngineEvents> {
       ...(this.config.redisUrl !== undefined && this.config.redisUrl !== ''
         ? { sharedAccepted: this.#sharedAccepted() }
         : {}),
-      compileRules: (className) => {
-        let r = this.#rulesCache.get(className)
-        if (r === undefined) {
-          const def = production.rules.get(className)
-          if (def === undefined) {
-            throw new EngineError(
-              'ENGINE_INVALID_SETTING',
-              `rule class ${className} was not found beside the production`,
-            )
-          }
-          r = this.#tools.compileRules(def, production)
-          this.#rulesCache.set(className, r)
-        }
-        return r
-      },
-      compileTransform: (className) => {
-        let t = this.#transformCache.get(className)
-        if (t === undefined) {
-          const def = production.transforms.get(className)
-          if (def === undefined) {
-            throw new EngineError(
-              'ENGINE_INVALID_SETTING',
-              `transform class ${className} was not found beside the production`,
-            )
-          }
-          t = this.#tools.compileTransform(def, production)
-          this.#transformCache.set(className, t)
-        }
-        return t
-      },
-      compileGeneralRule: (className) => {
-        let r = this.#generalRuleCache.get(className)
-        if (r === undefined) {
-          const def = production.rules.get(className)
-          if (def === undefined) {
-            throw new EngineError(
-              'ENGINE_INVALID_SETTING',
-              `rule class ${className} was not found beside the production`,
-            )
-          }
-          r = compileGeneralRule(def, production)
-          this.#generalRuleCache.set(className, r)
-        }
-        return r
-      },
+      compileRules: (className) =>
+        compiled(this.#rulesCache, production.rules, className, 'rule class', (def) =>
+          this.#tools.compileRules(def, production),
+        ),
+      compileTransform: (className) =>
+        compiled(this.#transformCache, production.transforms, className, 'transform class', (def) =>
+          this.#tools.compileTransform(def, production),
+        ),
+      compileGeneralRule: (className) =>
+        compiled(this.#generalRuleCache, production.rules, className, 'rule class', (def) =>
+          compileGeneralRule(def, production),
+        ),
       alert: (host, text, sessionId) => this.#alert(host, text, sessionId),
     }
   }
@@ -1822,6 +1789,32 @@ export function orderingKey(raw: string, hl7Path: string): string | undefined {
   const value = parts[fieldIndex] ?? ''
   const first = value.split('~')[0] ?? ''
   return comp === undefined ? first : first.split('^')[Number(comp) - 1]
+}
+
+/**
+ * The compiled form of class `className` from `cache`, else compiled from its definition in
+ * `defs` and kept; throws ENGINE_INVALID_SETTING when the production has no such class.
+ */
+function compiled<D, C>(
+  cache: Map<string, C>,
+  defs: ReadonlyMap<string, D>,
+  className: string,
+  what: string,
+  compile: (def: D) => C,
+): C {
+  let c = cache.get(className)
+  if (c === undefined) {
+    const def = defs.get(className)
+    if (def === undefined) {
+      throw new EngineError(
+        'ENGINE_INVALID_SETTING',
+        `${what} ${className} was not found beside the production`,
+      )
+    }
+    c = compile(def)
+    cache.set(className, c)
+  }
+  return c
 }
 
 /** What `reloadRules` changed. */
