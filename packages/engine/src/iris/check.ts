@@ -198,7 +198,9 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
         try {
           const compiled = compileProcess(bpl, p, undefined, options)
           differences.push(
-            `business process ${bpl.className} (BPL): runs each message without waiting; its calls are queued together once it ends without an error`,
+            compiled.synchronous
+              ? `business process ${bpl.className} (BPL): its asynchronous calls are queued together before each synchronous call and at its end; a synchronous call holds a worker until the operation replies`
+              : `business process ${bpl.className} (BPL): runs each message without waiting; its calls are queued together once it ends without an error`,
             ...compiled.notes,
           )
         } catch (e) {
