@@ -155,12 +155,12 @@ describe('Engine: a BPL that does not compile fails the load, naming it', () => 
         path.join(dir, 'RGH.BPL.Results.cls'),
         irisFixture('bpl/RGH.BPL.Results.cls').replace(
           `<while name=`,
-          `<delay duration='"PT1S"' />\n<while name=`,
+          `<receive request='Ens.Request' />\n<while name=`,
         ),
       )
       const engine = new Engine({ dataDir: path.join(dir, 'data') })
       await expect(engine.load({ path: path.join(dir, 'RGH.Production.xml') })).rejects.toThrow(
-        /RGH\.BPL\.Results\.cls line \d+: business process RGH\.BPL\.Results: <delay> is not supported/,
+        /RGH\.BPL\.Results\.cls line \d+: business process RGH\.BPL\.Results: <receive> is not supported/,
       )
     } finally {
       await removeDir(dir)
@@ -297,6 +297,11 @@ describe('Engine: stopped while a synchronous BPL call waits', () => {
       const [epr] = await filesIn(path.join(dir, 'epr-out'), 1)
       expect(controlIdOf(epr!)).toBe('SYNC-STOP')
       expect(parseMessage(epr!).get('NTE-3')).toBe('after restart')
+      // The stop was not a failure of the process: no failed hop, and the session completes.
+      const { state, sessionId } = await finalState(engine, 'PAS In', 'SYNC-STOP')
+      expect(state).toBe('completed')
+      const hops = await engine.store.trace(sessionId)
+      expect(hops.filter((h) => h.target === 'Admit' && h.state === 'failed')).toEqual([])
     } finally {
       await engine?.stop()
       await peer.close()

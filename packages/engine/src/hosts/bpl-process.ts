@@ -28,7 +28,7 @@ import type { Envelope } from '../runtime/envelope.js'
 import { errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
 import type { ForwardOutput } from '../runtime/message-path.js'
-import { QueueHost } from '../runtime/queue-host.js'
+import { QueueHost, sleep } from '../runtime/queue-host.js'
 import type { Disposition } from '../runtime/queue-host.js'
 import { ItemSettings } from '../runtime/settings.js'
 import { CallWaitEnded } from '../runtime/call-replies.js'
@@ -122,6 +122,16 @@ export class BplProcessHost extends QueueHost {
         hold.stop()
       }
     }
+    // `<delay>`: waits here, the queue message kept invisible; a stop ends it (and requeues).
+    const delay = async (ms: number): Promise<void> => {
+      hold.start()
+      try {
+        await sleep(ms, this.signal)
+      } finally {
+        hold.stop()
+      }
+      if (this.stopping) throw new CallWaitEnded('the host stopped during a <delay>', true)
+    }
     try {
       const process = this.#process
       if (process === undefined)
@@ -135,6 +145,7 @@ export class BplProcessHost extends QueueHost {
       const category = env.docCategory ?? this.#settings.string('MessageSchemaCategory')
       const result = await process.run({
         callSync,
+        delay,
         request: env.raw,
         source: env.source,
         now: new Date(),

@@ -7,6 +7,7 @@ import type { Production } from '../production/types.js'
 import {
   BPL_MAX_ITERATIONS,
   compileProcess,
+  durationMs,
   type BplCallReply,
   type BplRunInput,
   type BplSyncCall,
@@ -553,6 +554,53 @@ describe('BPL: synchronous calls (async="0")', () => {
   })
 })
 
+describe('BPL: <delay> and <flow>', () => {
+  it('a delay waits through the host (duration or until); flow branches run in document order', async () => {
+    const cls = bplClass(
+      'T.BPL.Wait',
+      `<delay duration='"PT1H30M"' />
+<delay until='"2026-11-28 03:10:00"' />
+<delay duration='context.N+2' />
+<flow>
+<sequence>${call('Archive Out', '', 'A')}</sequence>
+<sequence>${call('Errors Out', '', 'B')}</sequence>
+</flow>`,
+    )
+    const { p } = production([cls])
+    const bp = compileProcess(p.processes!.get('T.BPL.Wait')!, p)
+    expect(bp.synchronous).toBe(true)
+    expect(bp.notes).toContain(
+      '<flow> runs its branches one after the other, in document order, not in parallel',
+    )
+    const waited: number[] = []
+    const r = await bp.run({
+      request: ADT,
+      now: new Date(2026, 10, 28, 3, 0, 0),
+      delay: (ms) => {
+        waited.push(ms)
+        return Promise.resolve()
+      },
+    })
+    expect(waited).toEqual([5_400_000, 600_000, 2000])
+    expect(r.calls.map((c) => c.name)).toEqual(['A', 'B'])
+  })
+
+  it('reads BPL durations, and refuses what it cannot time', async () => {
+    expect(durationMs('PT30S')).toBe(30_000)
+    expect(durationMs('P1DT2H')).toBe(93_600_000)
+    expect(durationMs('PT0.5S')).toBe(500)
+    expect(() => durationMs('P1M')).toThrow(/years and months are not supported/)
+    const bad = bplClass('T.BPL.Bad', `<delay duration='"soon"' />`)
+    const { p } = production([bad, bplClass('T.BPL.None', `<delay />`)])
+    await expect(
+      compileProcess(p.processes!.get('T.BPL.Bad')!, p).run({ request: ADT }),
+    ).rejects.toThrow(/<delay> duration "soon" is not a duration/)
+    expect(() => compileProcess(p.processes!.get('T.BPL.None')!, p)).toThrow(
+      /<delay> needs either duration or until/,
+    )
+  })
+})
+
 describe('BPL: what is not supported fails the compile, naming class, line and construct', () => {
   const cases: [string, string, string, RegExp][] = [
     [
@@ -574,10 +622,10 @@ describe('BPL: what is not supported fails the compile, naming class, line and c
       /line 13: .*<sync> is not supported/,
     ],
     [
-      '<delay>',
-      `<delay duration='"PT10S"' />`,
+      '<receive>',
+      `<receive request='Ens.Request' />`,
       'ENGINE_PROCESS_UNSUPPORTED',
-      /<delay> is not supported/,
+      /<receive> is not supported/,
     ],
     [
       'ObjectScript code',

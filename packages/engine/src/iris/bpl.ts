@@ -17,14 +17,15 @@
  * `async="0"` to an operation it waits for the reply and runs its `<response>` assigns with
  * `callresponse`, the operation's ACK; `timeout` in seconds), `transform`, `rule` (a general
  * business rule, with resultLocation, reasonLocation and ruleContext), `trace`, `alert`, `scope`
- * with `faulthandlers` (`catch`, `catchall`), `throw`, `reply`, `empty`, `milestone`; `<code>`
+ * with `faulthandlers` (`catch`, `catchall`), `throw`, `delay` (through `BplRunInput.delay`),
+ * `flow` (branches one after the other), `reply`, `empty`, `milestone`; `<code>`
  * holding only comments. Expressions are ObjectScript (binary operators strictly left to right,
  * as in DTL) over `request`, `context`, `callrequest`, `callresponse` and `response`, with virtual
  * property paths (`request.{PID:3.1}`) and `X.GetValueAt("PID:3.1")`.
  *
  * Not supported (the compile fails naming class, file line and construct): `<response>` handling
  * of an asynchronous call and `sync` (waiting for asynchronous calls), a synchronous call to a
- * router or process, `delay`, `receive`, `flow`, `foreach` (collections), `code` with statements,
+ * router or process, `receive`, `foreach` (collections), `code` with statements,
  * `sql`, `xslt`, `xpath`, `label` and `branch`, compensation, languages other than ObjectScript,
  * `##class()` calls other than `Ens.Util.FunctionSet` and methods of the process class. A
  * process that fails sends nothing more; a resend runs it again from the start.
@@ -126,6 +127,8 @@ export interface BplRunInput {
    * reply. Without it, a synchronous call fails the run.
    */
   callSync?: (call: BplSyncCall) => Promise<BplCallReply>
+  /** Waits `ms` for a `<delay>` (the host's own wait ends when it stops); default a plain timer. */
+  delay?: (ms: number) => Promise<void>
 }
 
 /** A synchronous call (`async="0"`), with the asynchronous calls made before it. */
@@ -172,7 +175,9 @@ export interface CompiledProcess {
    * Rejects with `ENGINE_PROCESS_FAILED` when it fails.
    */
   run(input: BplRunInput): Promise<BplRunResult>
-  /** Whether it makes synchronous calls (it then needs `BplRunInput.callSync`). */
+  /**
+   * Whether it waits: synchronous calls (which need `BplRunInput.callSync`) or `<delay>`s.
+   */
   readonly synchronous: boolean
 }
 
@@ -231,6 +236,7 @@ type Act =
     }
   | { a: 'throw'; line: number; fault: Expr }
   | { a: 'seq'; line: number; body: Act[] }
+  | { a: 'delay'; line: number; duration?: Expr; until?: Expr }
 
 /** `break` and `continue` leave loops through these. */
 const BREAK = Symbol('break')
@@ -246,6 +252,20 @@ class BplFault extends Error {
     readonly line: number,
   ) {
     super(`fault ${JSON.stringify(fault)} thrown at line ${line} was not caught`)
+  }
+}
+
+/**
+ * A wait of the process (a synchronous call, a `<delay>`) ended without its outcome: `stopped`
+ * when the host stopped (the message goes back to its queue; never caught by the process), else
+ * the call's timeout passed (a fault the process may catch).
+ */
+export class BplWaitEnded extends EngineError {
+  constructor(
+    message: string,
+    readonly stopped: boolean,
+  ) {
+    super('ENGINE_PROCESS_FAILED', message)
   }
 }
 
@@ -267,10 +287,7 @@ const IGNORED = new Set(['annotation', 'empty'])
 /** Activities IRIS has that LI Engine does not run, with what to do instead. */
 const UNSUPPORTED: Record<string, string> = {
   sync: 'LI Engine does not wait for asynchronous calls: make the calls whose responses you need synchronous (async="0"), or remove the <sync>',
-  delay:
-    'a process cannot wait here: use a Schedule on the target operation, or keep this process in IRIS',
   receive: 'a process cannot wait for a deferred response here',
-  flow: 'parallel flows are not run: write the branches one after the other in a <sequence>',
   foreach:
     'collections are not supported: loop with <while> over a counter, or move the loop into a DTL <foreach>',
   sql: 'embedded SQL is not run',
@@ -704,6 +721,34 @@ export function compileProcess(
         case 'throw':
           out.push({ a: 'throw', line, fault: expr(c.attrs.fault ?? '""', line, 'fault', inCall) })
           break
+        case 'delay': {
+          const duration = (c.attrs.duration ?? '').trim()
+          const until = (c.attrs.until ?? '').trim()
+          if ((duration === '') === (until === ''))
+            invalid(line, '<delay> needs either duration or until')
+          out.push({
+            a: 'delay',
+            line,
+            ...(duration !== ''
+              ? { duration: expr(duration, line, 'delay duration', inCall) }
+              : {}),
+            ...(until !== '' ? { until: expr(until, line, 'delay until', inCall) } : {}),
+          })
+          break
+        }
+        case 'flow': {
+          // Its branches (sequences) run one after the other, in document order.
+          const branches = c.children.filter((x) => !IGNORED.has(localName(x.name)))
+          for (const b of branches)
+            if (localName(b.name) !== 'sequence')
+              invalid(b.line, `<${localName(b.name)}> inside <flow> (expected <sequence> branches)`)
+          if (!notes.some((x) => x.startsWith('<flow>')))
+            notes.push(
+              '<flow> runs its branches one after the other, in document order, not in parallel',
+            )
+          out.push({ a: 'seq', line, body: body({ ...c, children: branches }, inCall, inLoop) })
+          break
+        }
         case 'reply':
           if (!notes.some((x) => x.startsWith('<reply>')))
             notes.push(
@@ -1144,6 +1189,14 @@ export function compileProcess(
             case 'milestone':
               milestones.push(toStr(evaluate(act.value, env)))
               break
+            case 'delay': {
+              const ms =
+                act.duration !== undefined
+                  ? durationMs(toStr(evaluate(act.duration, env)))
+                  : untilMs(toStr(evaluate(act.until as Expr, env)), now)
+              if (ms > 0) await (input.delay ?? plainDelay)(ms)
+              break
+            }
             case 'throw':
               throw new BplFault(toStr(evaluate(act.fault, env)), act.line)
             case 'scope': {
@@ -1151,6 +1204,8 @@ export function compileProcess(
                 const r = await exec(act.body, depth + 1)
                 if (r !== undefined) return r
               } catch (e) {
+                // A stop is not a fault: the message goes back to its queue.
+                if (e instanceof BplWaitEnded && e.stopped) throw e
                 const fault = e instanceof BplFault ? e.fault : undefined
                 const handler =
                   fault === undefined
@@ -1165,7 +1220,12 @@ export function compileProcess(
             }
           }
         } catch (e) {
-          if (e instanceof BplFault || e instanceof BplStepError) throw e
+          if (
+            e instanceof BplFault ||
+            e instanceof BplStepError ||
+            (e instanceof BplWaitEnded && e.stopped)
+          )
+            throw e
           throw new BplStepError(`line ${act.line}: ${(e as Error).message}`, { cause: e })
         }
       }
@@ -1174,6 +1234,7 @@ export function compileProcess(
     try {
       await exec(main, 0)
     } catch (e) {
+      if (e instanceof BplWaitEnded && e.stopped) throw e
       throw new EngineError(
         'ENGINE_PROCESS_FAILED',
         `business process ${def.className}${file !== undefined ? ` (${file})` : ''} failed: ${(e as Error).message}`,
@@ -1196,10 +1257,41 @@ export function compileProcess(
   }
 }
 
+/** A plain timer, for `<delay>` outside a host. */
+function plainDelay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * Milliseconds of an XML Schema duration as BPL writes them (`PT10S`, `PT1H30M`, `P1DT2H`); a
+ * plain number is seconds. Years and months are refused (their length varies).
+ */
+export function durationMs(text: string): number {
+  const t = text.trim()
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(t)
+  if (!m || t === 'P' || t.endsWith('T'))
+    throw new Error(
+      `<delay> duration "${text}" is not a duration such as PT30S, PT5M or P1DT2H (years and months are not supported)`,
+    )
+  const [, d = '0', h = '0', min = '0', sec = '0'] = m
+  return ((Number(d) * 24 + Number(h)) * 60 + Number(min)) * 60_000 + Number(sec) * 1000
+}
+
+/** Milliseconds from `now` until an ODBC time (`2026-11-28 05:00:00`, local); 0 when past. */
+function untilMs(text: string, now: Date): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?/.exec(text.trim())
+  if (!m) throw new Error(`<delay> until "${text}" is not a time such as 2026-11-28 05:00:00`)
+  const [, y, mo, d, h, mi, se = '0'] = m
+  const at = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se))
+  return Math.max(0, at.getTime() - now.getTime())
+}
+
 /** Whether any activity (at any depth) is a synchronous call. */
 function hasSyncCall(acts: readonly Act[]): boolean {
   return acts.some((a) => {
     if (a.a === 'call') return a.sync
+    if (a.a === 'delay') return true
     if (a.a === 'seq' || a.a === 'while') return hasSyncCall(a.body)
     if (a.a === 'if') return hasSyncCall(a.then) || hasSyncCall(a.else)
     if (a.a === 'switch') return a.cases.some((c) => hasSyncCall(c.body)) || hasSyncCall(a.dflt)

@@ -199,7 +199,7 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
           const compiled = compileProcess(bpl, p, undefined, options)
           differences.push(
             compiled.synchronous
-              ? `business process ${bpl.className} (BPL): its asynchronous calls are queued together before each synchronous call and at its end; a synchronous call holds a worker until the operation replies`
+              ? `business process ${bpl.className} (BPL): its asynchronous calls are queued together before each synchronous call and at its end; a synchronous call or <delay> holds a worker while it waits`
               : `business process ${bpl.className} (BPL): runs each message without waiting; its calls are queued together once it ends without an error`,
             ...compiled.notes,
           )

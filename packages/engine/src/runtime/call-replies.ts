@@ -11,7 +11,7 @@
  */
 import { MAX_MARKER_VALUE } from '@li/queue'
 import type { Logger } from 'pino'
-import { EngineError } from '../errors.js'
+import { BplWaitEnded } from '../iris/bpl.js'
 import type { BplCallReply } from '../iris/bpl.js'
 import { errorText } from './host.js'
 
@@ -25,14 +25,7 @@ export interface SharedReplies {
 export const SHARED_REPLY_TTL_MS = 24 * 3600 * 1000
 
 /** Thrown to a waiter when its wait ends without a reply: the host stopped, or the timeout passed. */
-export class CallWaitEnded extends EngineError {
-  constructor(
-    message: string,
-    readonly stopped: boolean,
-  ) {
-    super('ENGINE_PROCESS_FAILED', message)
-  }
-}
+export { BplWaitEnded as CallWaitEnded } from '../iris/bpl.js'
 
 /** Waiters and replies of synchronous calls. */
 export class CallReplies {
@@ -70,7 +63,7 @@ export class CallReplies {
       const onAbort = (): void => {
         end()
         reject(
-          new CallWaitEnded('the host stopped while a synchronous call waited for its reply', true),
+          new BplWaitEnded('the host stopped while a synchronous call waited for its reply', true),
         )
       }
       if (o.signal?.aborted === true) {
@@ -86,7 +79,7 @@ export class CallReplies {
         timer = setTimeout(() => {
           end()
           reject(
-            new CallWaitEnded(
+            new BplWaitEnded(
               `no reply within the call's timeout of ${(o.timeoutMs ?? 0) / 1000} s`,
               false,
             ),
