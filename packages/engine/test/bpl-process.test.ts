@@ -128,10 +128,10 @@ describe('Engine: an IRIS BPL business process', () => {
     const good = await readFile(bplFile(), 'utf8')
     await writeFile(
       bplFile(),
-      good.replace(`<while name=`, `<sync calls='To EPR' type='all' />\n<while name=`),
+      good.replace(`<while name=`, `<receive request='Ens.Request' />\n<while name=`),
     )
     await expect(engine.reloadRules()).rejects.toThrow(
-      /RGH\.BPL\.Results: <sync> is not supported.*the running one is unchanged/,
+      /RGH\.BPL\.Results: <receive> is not supported.*the running one is unchanged/,
     )
     await writeFile(bplFile(), good)
     expect(msaCode(await sendMllp(port, ORU.replace('|LAB0001|', '|LAB0003|')))).toBe('AA')
@@ -263,6 +263,54 @@ describe.each([
     const [filed] = await filesIn(path.join(dir, 'errors-out'), 1)
     expect(controlIdOf(filed!)).toBe('SYNC-AR')
     expect(await filesIn(path.join(dir, 'epr-out'), 1)).toHaveLength(1)
+  })
+})
+
+describe('Engine: a BPL <sync> waits for two asynchronous calls', () => {
+  it('both questions go at once; the EPR copy carries both answers', async () => {
+    const dir = await tempDir('bpl-sync-all')
+    const peer = new MllpPeer((m) => ({
+      ack: ackFor(controlIdOf(m), 'AA').replace(
+        /\r$/,
+        m.split('|')[4] === 'GP' ? '|registered with GP\r' : '|known to PAS\r',
+      ),
+    }))
+    let engine: Engine | undefined
+    try {
+      const pas = await peer.listen()
+      const port = await freePort()
+      const prod = productionXml('RGH.Production', [
+        tcpService('PAS In', 'Lookup', port),
+        { name: 'Lookup', className: 'RGH.BPL.Lookup' },
+        tcpOperation('PAS Query', pas),
+        tcpOperation('GP Query', pas),
+        fileOperation('EPR Out', path.join(dir, 'epr-out')),
+      ])
+      await writeFile(path.join(dir, 'RGH.Production.xml'), prod)
+      await copyFile(
+        path.join(IRIS_FIXTURES, 'bpl', 'RGH.BPL.Lookup.cls'),
+        path.join(dir, 'RGH.BPL.Lookup.cls'),
+      )
+      engine = new Engine({ dataDir: path.join(dir, 'data'), pollMs: 50 })
+      await engine.load({ path: path.join(dir, 'RGH.Production.xml') })
+      await engine.start()
+      expect(msaCode(await sendMllp(port, hl7('ADT^A01', 'SYNC-BOTH')))).toBe('AA')
+      const [epr] = await filesIn(path.join(dir, 'epr-out'), 1)
+      expect(parseMessage(epr!).get('NTE-3')).toBe('known to PAS / registered with GP')
+      expect(peer.count('SYNC-BOTH')).toBe(2)
+      const { sessionId } = await finalState(engine, 'PAS In', 'SYNC-BOTH')
+      const hops = await waitFor(async () => {
+        const h = await engine!.store.trace(sessionId)
+        return h.some((x) => x.target === 'Lookup' && x.state === 'completed') ? h : undefined
+      }, 'the process hop')
+      expect(hops.find((h) => h.target === 'Lookup' && h.state === 'completed')?.detail).toBe(
+        'calls Ask PAS -> PAS Query (waited), Ask GP -> GP Query (waited), To EPR -> EPR Out',
+      )
+    } finally {
+      await engine?.stop()
+      await peer.close()
+      await removeDir(dir)
+    }
   })
 })
 

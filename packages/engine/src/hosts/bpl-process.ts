@@ -91,12 +91,14 @@ export class BplProcessHost extends QueueHost {
       raw: c.raw,
       ...(c.format !== undefined ? { format: c.format } : {}),
     })
-    const callSync = async (s: BplSyncCall): Promise<BplCallReply> => {
+    let holding = false
+    /** Hands over the calls before `s.call`, then `s.call` with a reply token; its reply. */
+    const startCall = async (s: BplSyncCall): Promise<{ reply: Promise<BplCallReply> }> => {
       const replies = this.ctx.callReplies
       if (replies === undefined)
         throw new EngineError(
           'ENGINE_PROCESS_FAILED',
-          `call "${s.call.name}" is synchronous, and this engine cannot wait for call replies`,
+          `call "${s.call.name}" waits for a reply, and this engine cannot wait for call replies`,
         )
       if (s.pending.length > 0) {
         await path.forward(env, this.name, s.pending.map(output))
@@ -115,21 +117,24 @@ export class BplProcessHost extends QueueHost {
         throw e
       }
       handed.push(`${label(s.call)} (waited)`)
-      hold.start()
-      try {
-        return await reply
-      } finally {
-        hold.stop()
+      // From the first wait on, the queue message stays invisible until the process ends.
+      if (!holding) {
+        holding = true
+        hold.start()
       }
+      return { reply }
+    }
+    const callSync = async (s: BplSyncCall): Promise<BplCallReply> => {
+      const { reply } = await startCall(s)
+      return reply
     }
     // `<delay>`: waits here, the queue message kept invisible; a stop ends it (and requeues).
     const delay = async (ms: number): Promise<void> => {
-      hold.start()
-      try {
-        await sleep(ms, this.signal)
-      } finally {
-        hold.stop()
+      if (!holding) {
+        holding = true
+        hold.start()
       }
+      await sleep(ms, this.signal)
       if (this.stopping) throw new CallWaitEnded('the host stopped during a <delay>', true)
     }
     try {
@@ -145,6 +150,7 @@ export class BplProcessHost extends QueueHost {
       const category = env.docCategory ?? this.#settings.string('MessageSchemaCategory')
       const result = await process.run({
         callSync,
+        startCall,
         delay,
         request: env.raw,
         source: env.source,
@@ -171,6 +177,8 @@ export class BplProcessHost extends QueueHost {
         return { ack: false, requeue: true, delayMs: 0, error: e.message }
       if (handed.length > 0) traces.push(`calls made before the failure: ${handed.join(', ')}`)
       return this.#failed(env, e, traces)
+    } finally {
+      hold.stop()
     }
     await path.forward(env, this.name, outputs)
     let detail = callNames.length > 0 ? `calls ${callNames.join(', ')}` : 'no call made'

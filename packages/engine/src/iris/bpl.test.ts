@@ -554,6 +554,84 @@ describe('BPL: synchronous calls (async="0")', () => {
   })
 })
 
+describe('BPL: <sync> waits for asynchronous calls', () => {
+  const ack = (code: string, text: string): string =>
+    `MSH|^~\\&|X|RGH|LI|RGH|20261128||ACK|A1|P|2.5\rMSA|${code}|MSG00001|${text}\r`
+  const callWith = (name: string, target: string, response: string): string =>
+    `<call name='${name}' target='${target}' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request><response type='EnsLib.HL7.Message'>${response}</response></call>`
+  const cls = (name: string, type: string, timeout = '') =>
+    bplClass(
+      name,
+      `${call('Archive Out', '', 'First')}
+${callWith('PAS', 'EPR Out', `<assign property="context.Ack" value="callresponse.{MSA:1}" />`)}
+${callWith('GP', 'Errors Out', `<assign property="context.Note" value="callresponse.{MSA:3}" />`)}
+<sync calls='PAS,GP' type='${type}' ${timeout} />
+<if condition='synctimedout=1'><true><trace value='"timed out"' /></true></if>
+<trace value='"ack "_context.Ack_" note "_context.Note' />
+${call('Pager Out', '', 'After')}`,
+      `<property name='Ack' type='%String' /><property name='Note' type='%String' />`,
+    )
+  const started: BplSyncCall[] = []
+  const runWith = async (
+    className: string,
+    replies: Record<string, Promise<BplCallReply>>,
+  ): Promise<{ calls: string[]; traces: string[] }> => {
+    started.length = 0
+    const { p } = production([
+      cls('T.BPL.SyncAll', 'all'),
+      cls('T.BPL.SyncAny', 'any'),
+      cls('T.BPL.SyncLate', 'all', "timeout='0.05'"),
+    ])
+    const traces: string[] = []
+    const r = await compileProcess(p.processes!.get(className)!, p).run({
+      request: ADT,
+      trace: (t) => traces.push(t),
+      startCall: (s) => {
+        started.push(s)
+        return Promise.resolve({ reply: replies[s.call.name]! })
+      },
+    })
+    return { calls: r.calls.map((c) => c.name), traces }
+  }
+
+  it('type all: each call goes at once, and every response is read before going on', async () => {
+    const r = await runWith('T.BPL.SyncAll', {
+      PAS: Promise.resolve({ outcome: 'completed', response: ack('AA', 'pas') }),
+      GP: new Promise((resolve) =>
+        setTimeout(() => resolve({ outcome: 'completed', response: ack('AA', 'gp note') }), 20),
+      ),
+    })
+    expect(started.map((s) => [s.call.name, s.pending.map((c) => c.name)])).toEqual([
+      ['PAS', ['First']],
+      ['GP', []],
+    ])
+    expect(r.traces).toEqual(['ack AA note gp note'])
+    expect(r.calls).toEqual(['After'])
+  })
+
+  it('type any: the first response is enough', async () => {
+    const r = await runWith('T.BPL.SyncAny', {
+      PAS: Promise.resolve({ outcome: 'completed', response: ack('AE', 'x') }),
+      GP: new Promise(() => undefined),
+    })
+    expect(r.traces).toEqual(['ack AE note '])
+  })
+
+  it('a timeout sets synctimedout and goes on; a failed call is a fault', async () => {
+    const late = await runWith('T.BPL.SyncLate', {
+      PAS: Promise.resolve({ outcome: 'completed', response: ack('AA', 'x') }),
+      GP: new Promise(() => undefined),
+    })
+    expect(late.traces).toEqual(['timed out', 'ack AA note '])
+    expect(late.calls).toEqual(['After'])
+    const r = await runWith('T.BPL.SyncAll', {
+      PAS: Promise.resolve({ outcome: 'completed', response: ack('AA', 'x') }),
+      GP: Promise.resolve({ outcome: 'failed', error: 'AR: unknown' }),
+    }).catch((e: unknown) => e)
+    expect((r as Error).message).toMatch(/call "GP" to Errors Out failed: AR: unknown/)
+  })
+})
+
 describe('BPL: <delay> and <flow>', () => {
   it('a delay waits through the host (duration or until); flow branches run in document order', async () => {
     const cls = bplClass(
@@ -613,13 +691,13 @@ describe('BPL: what is not supported fails the compile, naming class, line and c
       'response handling',
       `<call name='Q' target='Archive Out' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="request" /></request><response type='EnsLib.HL7.Message'><assign property="context.Msg" value="callresponse" /></response></call>`,
       'ENGINE_PROCESS_UNSUPPORTED',
-      /<response> handling \(callresponse\) of an asynchronous call is not supported/,
+      /<response> handling \(callresponse\) of an asynchronous call that no <sync> waits for is not supported/,
     ],
     [
-      '<sync>',
+      'a <sync> naming no call',
       `<sync calls='Q' type='all' />`,
-      'ENGINE_PROCESS_UNSUPPORTED',
-      /line 13: .*<sync> is not supported/,
+      'ENGINE_PROCESS_INVALID',
+      /<sync calls> names "Q", which no asynchronous <call> of this process is called/,
     ],
     [
       '<receive>',
@@ -702,7 +780,7 @@ describe('BPL: the compatibility report', () => {
       /business process RGH\.BPL\.Results \(BPL\): runs each message without waiting/,
     )
     expect(by['item:Bad']?.status).toBe('unsupported')
-    expect(by['item:Bad']?.notes.join('\n')).toMatch(/<sync> is not supported/)
+    expect(by['item:Bad']?.notes.join('\n')).toMatch(/<sync calls> names "Q"/)
     expect(by['class:T.BPL.Unused']?.notes).toContain(
       'business process (BPL) not used by any item of the production',
     )

@@ -22,10 +22,12 @@
  * holding only comments. Expressions are ObjectScript (binary operators strictly left to right,
  * as in DTL) over `request`, `context`, `callrequest`, `callresponse` and `response`, with virtual
  * property paths (`request.{PID:3.1}`) and `X.GetValueAt("PID:3.1")`.
+ * A `<sync>` waits for the asynchronous calls it names: they go at once, with reply tokens,
+ * through `BplRunInput.startCall` (type all or any, timeout, `synctimedout`).
  *
  * Not supported (the compile fails naming class, file line and construct): `<response>` handling
- * of an asynchronous call and `sync` (waiting for asynchronous calls), a synchronous call to a
- * router or process, `receive`, `foreach` (collections), `code` with statements,
+ * of an asynchronous call no `<sync>` waits for, `syncresponses`, a call that waits (synchronous,
+ * or named by a `<sync>`) to a router or process, `receive`, `foreach` (collections), `code` with statements,
  * `sql`, `xslt`, `xpath`, `label` and `branch`, compensation, languages other than ObjectScript,
  * `##class()` calls other than `Ens.Util.FunctionSet` and methods of the process class. A
  * process that fails sends nothing more; a resend runs it again from the start.
@@ -127,6 +129,11 @@ export interface BplRunInput {
    * reply. Without it, a synchronous call fails the run.
    */
   callSync?: (call: BplSyncCall) => Promise<BplCallReply>
+  /**
+   * Hands a call a `<sync>` will wait for (and the calls before it) to the engine, and returns
+   * its reply (not waited for here). Without it, such a call fails the run.
+   */
+  startCall?: (call: BplSyncCall) => Promise<{ reply: Promise<BplCallReply> }>
   /** Waits `ms` for a `<delay>` (the host's own wait ends when it stops); default a plain timer. */
   delay?: (ms: number) => Promise<void>
 }
@@ -212,6 +219,8 @@ type Act =
       request: Act[]
       /** `async="0"`: wait for the target's response, then run `response`. */
       sync: boolean
+      /** An asynchronous call a `<sync>` names: handed over at once, its reply awaited there. */
+      tracked: boolean
       response: Act[]
       timeout?: Expr
     }
@@ -237,6 +246,7 @@ type Act =
   | { a: 'throw'; line: number; fault: Expr }
   | { a: 'seq'; line: number; body: Act[] }
   | { a: 'delay'; line: number; duration?: Expr; until?: Expr }
+  | { a: 'sync'; line: number; calls: string[]; any: boolean; timeout?: Expr }
 
 /** `break` and `continue` leave loops through these. */
 const BREAK = Symbol('break')
@@ -286,7 +296,6 @@ const IGNORED = new Set(['annotation', 'empty'])
 
 /** Activities IRIS has that LI Engine does not run, with what to do instead. */
 const UNSUPPORTED: Record<string, string> = {
-  sync: 'LI Engine does not wait for asynchronous calls: make the calls whose responses you need synchronous (async="0"), or remove the <sync>',
   receive: 'a process cannot wait for a deferred response here',
   foreach:
     'collections are not supported: loop with <while> over a counter, or move the loop into a DTL <foreach>',
@@ -413,6 +422,7 @@ export function compileProcess(
           `${what} ${src}: context property "${rest[0] ?? ''}" is not declared in <context>`,
         )
       if (base === 'callresponse' && inResponse && rest.length <= 1) continue
+      if (base === 'synctimedout' && rest.length === 0) continue
       if (base === 'callresponse' || base === 'syncresponses' || base === 'synctimedout')
         unsupported(
           line,
@@ -533,6 +543,18 @@ export function compileProcess(
     return undefined
   }
 
+  /** Names of the calls some `<sync calls="...">` waits for. */
+  const synced = new Set<string>()
+  /** Names of the asynchronous calls compiled as tracked (each name a `<sync>` gives must be one). */
+  const trackedNames = new Set<string>()
+  const scanSyncs = (el: XmlElement): void => {
+    for (const c of el.children) {
+      if (localName(c.name) === 'sync')
+        for (const n of (c.attrs.calls ?? '').split(',')) if (n.trim() !== '') synced.add(n.trim())
+      scanSyncs(c)
+    }
+  }
+  scanSyncs(root)
   /** Whether the activities being compiled are a synchronous call's `<response>`. */
   let inResponse = false
   const responseBody = (el: XmlElement): Act[] => {
@@ -649,11 +671,32 @@ export function compileProcess(
           }
           const reqEl = c.children.find((x) => localName(x.name) === 'request')
           const resEl = c.children.find((x) => localName(x.name) === 'response')
-          if (!sync && resEl && resEl.children.some((x) => !IGNORED.has(localName(x.name))))
+          const callName = name === '' ? rawTarget : name
+          const tracked = !sync && synced.has(callName)
+          if (tracked) trackedNames.add(callName)
+          if (
+            !sync &&
+            !tracked &&
+            resEl &&
+            resEl.children.some((x) => !IGNORED.has(localName(x.name)))
+          )
             unsupported(
               resEl.line,
-              `call "${name}": <response> handling (callresponse) of an asynchronous call is not supported (it needs <sync>): make the call synchronous (async="0") or drop the <response> actions`,
+              `call "${name}": <response> handling (callresponse) of an asynchronous call that no <sync> waits for is not supported: name it in a <sync calls="...">, or make the call synchronous (async="0")`,
             )
+          if (tracked && typeof target !== 'string')
+            unsupported(
+              line,
+              `call "${name}": a <sync> waits for it, so its target must be an operation named as such, not "@..."`,
+            )
+          if (tracked && typeof target === 'string') {
+            const item = p.items.find((i) => i.name === target)
+            if (item !== undefined && hostKindOf(item) !== 'operation')
+              unsupported(
+                line,
+                `call "${name}": a <sync> waits for it, but "${target}" is not an operation: only operations reply`,
+              )
+          }
           const type = reqEl?.attrs.type ?? 'EnsLib.HL7.Message'
           const timeout = (c.attrs.timeout ?? '').trim()
           out.push({
@@ -664,7 +707,8 @@ export function compileProcess(
             hl7: isHl7(type),
             request: reqEl ? body(reqEl, true, false) : [],
             sync,
-            response: sync && resEl ? responseBody(resEl) : [],
+            tracked,
+            response: (sync || tracked) && resEl ? responseBody(resEl) : [],
             ...(sync && timeout !== '' ? { timeout: expr(timeout, line, 'call timeout') } : {}),
           })
           break
@@ -721,6 +765,25 @@ export function compileProcess(
         case 'throw':
           out.push({ a: 'throw', line, fault: expr(c.attrs.fault ?? '""', line, 'fault', inCall) })
           break
+        case 'sync': {
+          const calls = (c.attrs.calls ?? '')
+            .split(',')
+            .map((x) => x.trim())
+            .filter((x) => x !== '')
+          if (calls.length === 0) invalid(line, '<sync> names no calls')
+          const type = (c.attrs.type ?? 'all').trim().toLowerCase()
+          if (type !== 'all' && type !== 'any')
+            invalid(line, `<sync> type="${c.attrs.type ?? ''}" is not all or any`)
+          const timeout = (c.attrs.timeout ?? '').trim()
+          out.push({
+            a: 'sync',
+            line,
+            calls,
+            any: type === 'any',
+            ...(timeout !== '' ? { timeout: expr(timeout, line, 'sync timeout', inCall) } : {}),
+          })
+          break
+        }
         case 'delay': {
           const duration = (c.attrs.duration ?? '').trim()
           const until = (c.attrs.until ?? '').trim()
@@ -813,6 +876,12 @@ export function compileProcess(
 
   const seqEl = root.children.filter((c) => localName(c.name) !== 'context')
   const main = body({ ...root, children: seqEl }, false, false)
+  for (const name of synced)
+    if (!trackedNames.has(name))
+      invalid(
+        root.line,
+        `<sync calls> names "${name}", which no asynchronous <call> of this process is called`,
+      )
 
   // Transforms and rules: resolved once (the engine's caches, else compiled here).
   const dtlCache = new Map<string, CompiledDtl>()
@@ -857,6 +926,33 @@ export function compileProcess(
     let response: Slot
     let callrequest: Slot
     let callresponse: Slot
+    let syncTimedOut = 0
+    /** Calls a `<sync>` waits for, by call name, until it does. */
+    const outstanding = new Map<
+      string,
+      { reply: Promise<BplCallReply>; response: readonly Act[]; target: string }[]
+    >()
+    /** A call's reply: a fault unless it completed; else its `<response>` runs with it. */
+    const respond = async (
+      name: string,
+      target: string,
+      reply: BplCallReply,
+      response: readonly Act[],
+      depth: number,
+    ): Promise<void> => {
+      if (reply.outcome !== 'completed')
+        throw new Error(
+          `call "${name}" to ${target} ${reply.outcome === 'aborted' ? 'was aborted' : 'failed'}: ${reply.error ?? 'no reason given'}`,
+        )
+      const text = reply.response ?? ''
+      callresponse =
+        text === '' ? new Hl7Doc() : /^\s*[{[]/.test(text) ? jsonOrText(text) : Hl7Doc.parse(text)
+      try {
+        await exec(response, depth)
+      } finally {
+        callresponse = undefined
+      }
+    }
     const pds = new WeakMap<Hl7Doc, PathDoc>()
     const pdOf = (doc: Hl7Doc): PathDoc => {
       let pd = pds.get(doc)
@@ -914,6 +1010,7 @@ export function compileProcess(
         return s instanceof Hl7Doc ? readPath(pdOf(s), p0, varIndex) : ''
       },
       ref: (base, refProps) => {
+        if (base === 'synctimedout') return syncTimedOut
         if (base === 'process') {
           const name = refProps[0] as string
           const set = input.settings?.[name]
@@ -1090,8 +1187,21 @@ export function compileProcess(
               } else if (typeof req === 'object' && req !== null)
                 made = { name: act.name, target, raw: JSON.stringify(req), format: 'json' }
               else throw new Error(`call "${act.name}": callrequest was never assigned a message`)
-              if (!act.sync) {
+              if (!act.sync && !act.tracked) {
                 calls.push(made)
+                break
+              }
+              if (act.tracked) {
+                if (input.startCall === undefined)
+                  throw new Error(
+                    `call "${act.name}": a <sync> waits for it, and nothing here can wait for its reply`,
+                  )
+                const { reply } = await input.startCall({ pending: calls.splice(0), call: made })
+                // Awaited at its <sync>, if the process gets there; never an unhandled rejection.
+                reply.catch(() => undefined)
+                const list = outstanding.get(act.name) ?? []
+                list.push({ reply, response: act.response, target })
+                outstanding.set(act.name, list)
                 break
               }
               if (input.callSync === undefined)
@@ -1112,21 +1222,45 @@ export function compileProcess(
                 call: made,
                 ...(seconds !== undefined && seconds > 0 ? { timeoutMs: seconds * 1000 } : {}),
               })
-              if (reply.outcome !== 'completed')
-                throw new Error(
-                  `call "${act.name}" to ${target} ${reply.outcome === 'aborted' ? 'was aborted' : 'failed'}: ${reply.error ?? 'no reason given'}`,
-                )
-              const text = reply.response ?? ''
-              callresponse =
-                text === ''
-                  ? new Hl7Doc()
-                  : /^\s*[{[]/.test(text)
-                    ? jsonOrText(text)
-                    : Hl7Doc.parse(text)
+              await respond(act.name, target, reply, act.response, depth)
+              break
+            }
+            case 'sync': {
+              syncTimedOut = 0
+              const waiting = act.calls.flatMap((name) =>
+                (outstanding.get(name) ?? []).map((o) => ({ name, ...o })),
+              )
+              for (const name of act.calls) outstanding.delete(name)
+              if (waiting.length === 0) break
+              const seconds = act.timeout === undefined ? 0 : toNum(evaluate(act.timeout, env))
+              let timer: NodeJS.Timeout | undefined
+              const timedOut =
+                seconds > 0
+                  ? new Promise<'timeout'>((resolve) => {
+                      timer = setTimeout(() => resolve('timeout'), seconds * 1000)
+                    })
+                  : undefined
+              const left = new Map(
+                waiting.map((w, i) => [i, w.reply.then((r) => ({ i, r }))] as const),
+              )
               try {
-                await exec(act.response, depth)
+                // Responses are handled as they arrive (IRIS order); `any` stops at the first.
+                while (left.size > 0) {
+                  const next = await Promise.race([
+                    ...left.values(),
+                    ...(timedOut ? [timedOut] : []),
+                  ])
+                  if (next === 'timeout') {
+                    syncTimedOut = 1
+                    break
+                  }
+                  left.delete(next.i)
+                  const w = waiting[next.i] as (typeof waiting)[number]
+                  await respond(w.name, w.target, next.r, w.response, depth)
+                  if (act.any) break
+                }
               } finally {
-                callresponse = undefined
+                if (timer !== undefined) clearTimeout(timer)
               }
               break
             }
@@ -1290,8 +1424,8 @@ function untilMs(text: string, now: Date): number {
 /** Whether any activity (at any depth) is a synchronous call. */
 function hasSyncCall(acts: readonly Act[]): boolean {
   return acts.some((a) => {
-    if (a.a === 'call') return a.sync
-    if (a.a === 'delay') return true
+    if (a.a === 'call') return a.sync || a.tracked
+    if (a.a === 'delay' || a.a === 'sync') return true
     if (a.a === 'seq' || a.a === 'while') return hasSyncCall(a.body)
     if (a.a === 'if') return hasSyncCall(a.then) || hasSyncCall(a.else)
     if (a.a === 'switch') return a.cases.some((c) => hasSyncCall(c.body)) || hasSyncCall(a.dflt)
