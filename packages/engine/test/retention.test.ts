@@ -94,8 +94,13 @@ describe('Engine retention', () => {
     expect(status.days).toBeCloseTo(0.4 / 86_400)
     expect(status.intervalSeconds).toBe(0.3)
     expect(status.nextRunAt ?? new Date(0)).toBeInstanceOf(Date)
+    // The run's log line comes once the whole run is over, which can be after its deletes are
+    // visible to the queries above: wait for it rather than read the lines at once.
+    await waitFor(
+      () => lines.some((l) => l.msg === 'purge finished' && (l.deleted as number) > 0),
+      'the purge run that deleted the sessions to log',
+    )
     const runs = lines.filter((l) => l.msg === 'purge finished')
-    expect(runs.some((l) => (l.deleted as number) > 0)).toBe(true)
     expect(runs.every((l) => l.trigger === 'schedule' && l.keepIncomplete === true)).toBe(true)
     // Counts and times only: no message content in the purge log lines.
     expect(JSON.stringify(runs)).not.toContain('MSH|')
