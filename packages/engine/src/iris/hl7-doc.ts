@@ -193,9 +193,18 @@ export interface FieldAddress {
   sub?: number
 }
 
-/** Reads a value from a segment, as encoded text. */
+/**
+ * Reads a value from a segment, as encoded text. A segment not yet split (a `LazySegment` no one
+ * has written) is read from its text: the value is cut out between separators, with the same
+ * result as splitting it into nested arrays first (which rules and DTLs reading a few fields
+ * of many segments paid for each segment they touched).
+ */
 export function getSegmentValue(doc: Hl7Doc, seg: DocSegment, a: FieldAddress): string {
   if (a.field === undefined) return doc.encodeSegment(seg)
+  if (seg instanceof LazySegment) {
+    const raw = seg.raw
+    if (raw !== undefined) return rawSegmentValue(doc.sep, seg.name, raw, a, a.field)
+  }
   const isHeader = seg.name === 'MSH' || seg.name === 'FHS' || seg.name === 'BHS'
   if (isHeader && (a.field === 1 || a.field === 2)) return fieldRaw(seg.fields[a.field])
   const f = seg.fields[a.field]
@@ -209,6 +218,40 @@ export function getSegmentValue(doc: Hl7Doc, seg: DocSegment, a: FieldAddress): 
   if (c === undefined) return ''
   if (a.sub === undefined) return c.join(doc.sep.subcomponent)
   return c[a.sub - 1] ?? ''
+}
+
+/** `getSegmentValue` on the text of a segment (see there); `field` is `a.field`. */
+function rawSegmentValue(
+  sep: Separators,
+  name: string,
+  raw: string,
+  a: FieldAddress,
+  field: number,
+): string {
+  const isHeader = name === 'MSH' || name === 'FHS' || name === 'BHS'
+  if (isHeader && field === 1) return sep.field
+  // In a header the field separator is field 1, so field n is the (n-1)th piece after the name.
+  const f = piece(raw, sep.field, isHeader ? field - 1 : field)
+  if (isHeader && field === 2) return f
+  if (a.rep === undefined && a.comp === undefined) return f
+  const r = piece(f, sep.repetition, (a.rep ?? 1) - 1)
+  if (a.comp === undefined) return r
+  const c = piece(r, sep.component, a.comp - 1)
+  if (a.sub === undefined) return c
+  return piece(c, sep.subcomponent, a.sub - 1)
+}
+
+/** The `i`th (0-based) piece of `s` between `d` separators; '' when there are fewer pieces. */
+function piece(s: string, d: string, i: number): string {
+  if (i < 0) return ''
+  let start = 0
+  for (let k = 0; k < i; k++) {
+    const j = s.indexOf(d, start)
+    if (j < 0) return ''
+    start = j + d.length
+  }
+  const end = s.indexOf(d, start)
+  return end < 0 ? s.slice(start) : s.slice(start, end)
 }
 
 /** Writes a value (encoded text; separators in it split into the lower levels) into a segment. */

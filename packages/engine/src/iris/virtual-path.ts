@@ -276,7 +276,10 @@ function segmentCandidates(
   if (groups.length === 0) {
     // A segment that occurs at most once resolves the same with or without the group tree, and
     // most rule paths (`{MSH:9.1}`, `{PID:3(1).1}`) name one: skip building the tree for them.
-    const all = pd.doc.segments.flatMap((s, i) => (s.name === segStep.name ? [i] : []))
+    const all: number[] = []
+    const segs = pd.doc.segments
+    for (let i = 0; i < segs.length; i++)
+      if ((segs[i] as DocSegment).name === segStep.name) all.push(i)
     if (all.length <= 1) return all
     const tree = pd.groupTree()
     const direct = tree.segs.get(segStep.name)
