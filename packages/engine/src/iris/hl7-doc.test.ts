@@ -42,6 +42,18 @@ describe('getSegmentValue on an untouched segment', () => {
     )
   })
 
+  it('a field split and joined again is the same text, at every level', () => {
+    const doc = new Hl7Doc()
+    fc.assert(
+      fc.property(field, (f) => {
+        const parsed = doc.parseField(f)
+        expect(doc.encodeField(parsed)).toBe(f)
+        expect(parsed).toEqual(f.split('~').map((r) => r.split('^').map((c) => c.split('&'))))
+      }),
+      { numRuns: 500 },
+    )
+  })
+
   it('MSH-1 and MSH-2 are the separators, MSH-3 the first field after them', () => {
     const doc = Hl7Doc.parse('MSH|^~\\&|PAS^X|RGH')
     const msh = doc.segments[0]!

@@ -86,14 +86,28 @@ export class Hl7Doc {
   /** Splits one raw field into repetitions, components and subcomponents. */
   parseField(raw: string): Field {
     const s = this.sep
-    return raw
-      .split(s.repetition)
-      .map((r) => r.split(s.component).map((c) => c.split(s.subcomponent)))
+    // Most fields hold one plain value: no split (and no three arrays of callbacks) for them.
+    if (!raw.includes(s.component) && !raw.includes(s.repetition) && !raw.includes(s.subcomponent))
+      return [[[raw]]]
+    const reps = raw.split(s.repetition)
+    const field: Field = new Array<Rep>(reps.length)
+    for (let i = 0; i < reps.length; i++) {
+      const comps = (reps[i] as string).split(s.component)
+      const rep: Rep = new Array<Comp>(comps.length)
+      for (let j = 0; j < comps.length; j++) rep[j] = (comps[j] as string).split(s.subcomponent)
+      field[i] = rep
+    }
+    return field
   }
 
   /** Encodes one field back to text. */
   encodeField(f: Field): string {
     const s = this.sep
+    // One plain value (most fields): itself.
+    if (f.length === 1) {
+      const r = f[0] as Rep
+      if (r.length === 1 && (r[0] as Comp).length === 1) return (r[0] as Comp)[0] as string
+    }
     return f.map((r) => r.map((c) => c.join(s.subcomponent)).join(s.component)).join(s.repetition)
   }
 
