@@ -32,6 +32,7 @@ import { QueueHost, sleep } from '../runtime/queue-host.js'
 import type { Disposition } from '../runtime/queue-host.js'
 import { ItemSettings } from '../runtime/settings.js'
 import { CallWaitEnded } from '../runtime/call-replies.js'
+import { completeProcessed } from './process-hop.js'
 import type { QueueMessageLike } from '../runtime/ports.js'
 import { VisibilityKeeper } from '../runtime/visibility.js'
 
@@ -180,20 +181,16 @@ export class BplProcessHost extends QueueHost {
     } finally {
       hold.stop()
     }
-    await path.forward(env, this.name, outputs)
-    let detail = callNames.length > 0 ? `calls ${callNames.join(', ')}` : 'no call made'
-    if (traces.length > 0) detail += `; trace: ${traces.join(' | ')}`
-    path.hopLater(
-      env.sessionId,
-      env.storeId,
-      env.source,
+    return completeProcessed(
+      this.ctx,
       this.name,
-      callNames.length > 0 ? 'completed' : 'discarded',
-      detail,
+      env,
+      outputs,
+      callNames.length > 0,
+      callNames.length > 0 ? `calls ${callNames.join(', ')}` : 'no call made',
+      traces,
+      started,
     )
-    this.ctx.metrics?.recordProcessingTime(this.name, (performance.now() - started) / 1000)
-    await path.settle(env, 'completed')
-    return { ack: true }
   }
 
   async #failed(env: Envelope, e: unknown, traces: readonly string[]): Promise<Disposition> {

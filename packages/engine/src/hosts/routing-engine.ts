@@ -45,6 +45,7 @@ import { errorText } from '../runtime/host.js'
 import type { HostContext } from '../runtime/host-context.js'
 import type { ForwardOutput } from '../runtime/message-path.js'
 import { QueueHost } from '../runtime/queue-host.js'
+import { completeProcessed } from './process-hop.js'
 import type { Disposition } from '../runtime/queue-host.js'
 import { ItemSettings } from '../runtime/settings.js'
 
@@ -208,21 +209,16 @@ export class RoutingEngineHost extends QueueHost {
     traces: string[],
     started: number,
   ): Promise<Disposition> {
-    const { path } = this.ctx
-    await path.forward(env, this.name, outputs)
-    let detail = matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched'
-    if (traces.length > 0) detail += `; trace: ${traces.join(' | ')}`
-    path.hopLater(
-      env.sessionId,
-      env.storeId,
-      env.source,
+    return completeProcessed(
+      this.ctx,
       this.name,
-      outputs.length > 0 ? 'completed' : 'discarded',
-      detail,
+      env,
+      outputs,
+      outputs.length > 0,
+      matched.length > 0 ? `rules ${matched.join(', ')}` : 'no rule matched',
+      traces,
+      started,
     )
-    this.ctx.metrics?.recordProcessingTime(this.name, (performance.now() - started) / 1000)
-    await path.settle(env, 'completed')
-    return { ack: true }
   }
 
   /**

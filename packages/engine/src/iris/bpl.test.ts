@@ -20,6 +20,11 @@ const ORU = irisFixture('messages/oru-r01.hl7')
 const ADT = irisFixture('messages/adt-a01.hl7')
 const OUTS = ['EPR Out', 'Pager Out', 'Archive Out', 'Errors Out']
 
+/** The four file operations the processes of these tests call. */
+function outItems(): { name: string; type: 'file-out'; settings: { FilePath: string } }[] {
+  return OUTS.map((name) => ({ name, type: 'file-out' as const, settings: { FilePath: '/tmp' } }))
+}
+
 /** A production with the four operations and a `Results` item running `bplClass`. */
 function production(extra: { text: string; file: string }[] = [], bplClass = 'RGH.BPL.Results') {
   const bundle = createIrisBundle()
@@ -32,10 +37,7 @@ function production(extra: { text: string; file: string }[] = [], bplClass = 'RG
   for (const e of extra) readIrisSource(e.text, e.file, bundle)
   const p = defineProduction({
     name: 'P',
-    items: [
-      ...OUTS.map((name) => ({ name, type: 'file-out' as const, settings: { FilePath: '/tmp' } })),
-      { name: 'Results', className: bplClass },
-    ],
+    items: [...outItems(), { name: 'Results', className: bplClass }],
   })
   for (const [k, v] of bundle.rules) p.rules.set(k, v)
   for (const [k, v] of bundle.transforms) p.transforms.set(k, v)
@@ -294,11 +296,7 @@ XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
   readIrisSource(udl, 'T.BPL.Dose.cls', bundle)
   const p = defineProduction({
     name: 'P',
-    items: OUTS.map((name) => ({
-      name,
-      type: 'file-out' as const,
-      settings: { FilePath: '/tmp' },
-    })),
+    items: outItems(),
     lookupTables: { DoseLimits: { I: '100' }, OtherLimits: { I: '1' } },
   })
   p.processes = new Map(bundle.processes)
@@ -355,11 +353,7 @@ XData BPL [ XMLNamespace = "http://www.intersystems.com/bpl" ]
       defineProduction({
         name: 'P',
         items: [
-          ...OUTS.map((name) => ({
-            name,
-            type: 'file-out' as const,
-            settings: { FilePath: '/tmp' },
-          })),
+          ...outItems(),
           {
             name: 'Dose',
             className: 'T.BPL.Dose',
@@ -763,11 +757,7 @@ describe('BPL: the compatibility report', () => {
       defineProduction({
         name: 'P',
         items: [
-          ...OUTS.map((name) => ({
-            name,
-            type: 'file-out' as const,
-            settings: { FilePath: '/tmp' },
-          })),
+          ...outItems(),
           { name: 'Results', className: 'RGH.BPL.Results' },
           { name: 'Bad', className: 'T.BPL.Bad' },
         ],
