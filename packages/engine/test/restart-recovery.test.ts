@@ -31,10 +31,12 @@ function startChild(
   dataDir: string,
   receiverPort: number,
   extra: string[],
+  bpl = false,
 ): Promise<{ proc: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [child, dataDir, String(receiverPort), ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LI_KILL_BPL: bpl ? '1' : '0' },
     })
     let out = ''
     let err = ''
@@ -69,12 +71,21 @@ describe('restart recovery', () => {
     for (const d of dirs) await removeDir(d)
   })
 
+  // The BPL rows route through a process that first asks the receiver (a synchronous call to the
+  // Query operation), then sends the message on with MSH-5 FINAL: the kill comes while the process
+  // waits for a reply that never comes.
   it.each([
-    ['in-process queues', (): string[] => []],
-    ['the Redis queue', (): string[] => [redisUrl(), `li:test:${randomUUID()}`]],
+    ['in-process queues', (): string[] => [], false],
+    ['the Redis queue', (): string[] => [redisUrl(), `li:test:${randomUUID()}`], false],
+    ['in-process queues and a BPL waiting on a synchronous call', (): string[] => [], true],
+    [
+      'the Redis queue and a BPL waiting on a synchronous call',
+      (): string[] => [redisUrl(), `li:test:${randomUUID()}`],
+      true,
+    ],
   ])(
     'with %s: every acknowledged message arrives after SIGKILL mid-stream and a restart',
-    async (_name, extraArgs) => {
+    async (_name, extraArgs, bpl) => {
       if (!existsSync(engineDist)) {
         throw new Error(
           `${engineDist} is missing: this test runs the built engine. Run \`pnpm build\` first.`,
@@ -88,7 +99,7 @@ describe('restart recovery', () => {
       const peer = new MllpPeer(() => ({ ack: null }))
       peers.push(peer)
       const receiverPort = await peer.listen()
-      const first = await startChild(dir, receiverPort, extra)
+      const first = await startChild(dir, receiverPort, extra, bpl)
       procs.push(first.proc)
 
       const acked: string[] = []
@@ -110,11 +121,15 @@ describe('restart recovery', () => {
       const before = peer.received.length
       peer.behave = (m) => ({ ack: ackFor(controlIdOf(m), 'AA') })
 
-      const second = await startChild(dir, receiverPort, extra)
+      const second = await startChild(dir, receiverPort, extra, bpl)
       procs.push(second.proc)
       const missing = await waitFor(
         () => {
-          const got = new Set(peer.received.slice(before).map(controlIdOf))
+          // Through the BPL, what counts is the message sent on (MSH-5 FINAL), not the question.
+          const delivered = peer.received
+            .slice(before)
+            .filter((m) => !bpl || m.split('|')[4] === 'FINAL')
+          const got = new Set(delivered.map(controlIdOf))
           const left = acked.filter((id) => !got.has(id))
           return left.length === 0 ? left : undefined
         },
