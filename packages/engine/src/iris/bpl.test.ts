@@ -626,6 +626,30 @@ ${call('Pager Out', '', 'After')}`,
   })
 })
 
+describe('BPL: <code> blocks with set and the trace macros', () => {
+  it('runs set (several assignments, expressions with = and commas) and $$$TRACE / $$$LOGALERT', async () => {
+    const cls = bplClass(
+      'T.BPL.Code',
+      `<code><![CDATA[
+ // work out the ward
+ Set context.Where = "Archive"_" Out", context.N = $piece("a,b,c", ",", 2)="b"  ; a comparison
+ set context.Msg = request
+ set context.Msg.{PID:5} = "DOE^JANE"
+ $$$TRACE("ward "_context.Where_" n "_context.N)
+ $$$LOGALERT("check "_request.{MSH:10})
+]]></code>
+<call name='C' target='@context.Where' async='1'><request type='EnsLib.HL7.Message'><assign property="callrequest" value="context.Msg" /></request></call>`,
+      `<property name='Where' type='%String' />`,
+    )
+    const { p } = production([cls])
+    const r = await run(p, ADT, 'T.BPL.Code')
+    expect(r.traces).toEqual(['ward Archive Out n 1'])
+    expect(r.alerts).toEqual(['check MSG00001'])
+    expect(r.calls.map((c) => c.target)).toEqual(['Archive Out'])
+    expect(parseMessage(r.calls[0]!.raw).get('PID-5')).toBe('DOE^JANE')
+  })
+})
+
 describe('BPL: <delay> and <flow>', () => {
   it('a delay waits through the host (duration or until); flow branches run in document order', async () => {
     const cls = bplClass(
@@ -700,10 +724,17 @@ describe('BPL: what is not supported fails the compile, naming class, line and c
       /<receive> is not supported/,
     ],
     [
-      'ObjectScript code',
-      `<code><![CDATA[ set context.N = 5 ]]></code>`,
+      'ObjectScript code other than set and the trace macros',
+      `<code><![CDATA[ set context.N = 5
+ do ##class(RGH.Util).Audit(request) ]]></code>`,
       'ENGINE_PROCESS_UNSUPPORTED',
-      /<code> block is not supported \(ObjectScript: "set context\.N = 5"\)/,
+      /<code> statement "do ##class\(RGH\.Util\)\.Audit\(request\)" is not supported \(only set and the \$\$\$TRACE\/\$\$\$LOG macros run here\)/,
+    ],
+    [
+      'a set with a postconditional',
+      `<code><![CDATA[ set:context.N=0 context.N = 5 ]]></code>`,
+      'ENGINE_PROCESS_UNSUPPORTED',
+      /<code> statement "set:context\.N=0 context\.N = 5" is not supported \(a postconditional\)/,
     ],
     [
       'an undeclared context property',

@@ -18,8 +18,8 @@
  * `callresponse`, the operation's ACK; `timeout` in seconds), `transform`, `rule` (a general
  * business rule, with resultLocation, reasonLocation and ruleContext), `trace`, `alert`, `scope`
  * with `faulthandlers` (`catch`, `catchall`), `throw`, `delay` (through `BplRunInput.delay`),
- * `flow` (branches one after the other), `reply`, `empty`, `milestone`; `<code>`
- * holding only comments. Expressions are ObjectScript (binary operators strictly left to right,
+ * `flow` (branches one after the other), `reply`, `empty`, `milestone`; `<code>` whose
+ * statements are `set` and the `$$$TRACE`/`$$$LOG*` macros. Expressions are ObjectScript (binary operators strictly left to right,
  * as in DTL) over `request`, `context`, `callrequest`, `callresponse` and `response`, with virtual
  * property paths (`request.{PID:3.1}`) and `X.GetValueAt("PID:3.1")`.
  * A `<sync>` waits for the asynchronous calls it names: they go at once, with reply tokens,
@@ -27,7 +27,7 @@
  *
  * Not supported (the compile fails naming class, file line and construct): `<response>` handling
  * of an asynchronous call no `<sync>` waits for, `syncresponses`, a call that waits (synchronous,
- * or named by a `<sync>`) to a router or process, `receive`, `foreach` (collections), `code` with statements,
+ * or named by a `<sync>`) to a router or process, `receive`, `foreach` (collections), `<code>` statements other than `set` and the `$$$TRACE`/`$$$LOG*` macros,
  * `sql`, `xslt`, `xpath`, `label` and `branch`, compensation, languages other than ObjectScript,
  * `##class()` calls other than `Ens.Util.FunctionSet` and methods of the process class. A
  * process that fails sends nothing more; a resend runs it again from the start.
@@ -854,12 +854,45 @@ export function compileProcess(
           break
         }
         case 'code': {
-          const code = codeStatements(c.text)
-          if (code.length > 0)
-            unsupported(
-              line,
-              `<code> block is not supported (ObjectScript: "${code[0]?.slice(0, 60) ?? ''}"); rewrite it with BPL activities or a DTL, or register a function`,
-            )
+          // The simple statements of a <code> block run: `set` (one or more assignments, as
+          // <assign>) and the $$$TRACE / $$$LOG* macros (as <trace>, $$$LOGALERT as <alert>).
+          for (const st of codeStatements(c.text)) {
+            const text = stripComment(st)
+            if (text === '') continue
+            const bad = (why: string): never =>
+              unsupported(
+                line,
+                `<code> statement "${text.slice(0, 60)}" is not supported (${why}); rewrite it with BPL activities or a DTL, or register a function`,
+              )
+            const macro = /^\$\$\$(TRACE|LOGINFO|LOGWARNING|LOGERROR|LOGALERT)\((.*)\)$/i.exec(text)
+            if (macro) {
+              const kind = (macro[1] as string).toUpperCase() === 'LOGALERT' ? 'alert' : 'trace'
+              out.push({ a: kind, line, value: expr(macro[2] as string, line, 'value', inCall) })
+              continue
+            }
+            const set = /^(?:set|s)(\s+|:)(.*)$/i.exec(text)
+            if (!set) bad('only set and the $$$TRACE/$$$LOG macros run here')
+            if ((set as RegExpExecArray)[1] === ':') bad('a postconditional')
+            for (const part of splitTopLevel((set as RegExpExecArray)[2] as string, ',')) {
+              const eq = splitTopLevel(part, '=')
+              if (eq.length < 2) bad(`"${part.trim()}" is not target = value`)
+              const target = (eq[0] as string).trim()
+              const value = part.slice(part.indexOf('=', target.length) + 1).trim()
+              const into = lhs(target, line, inCall)
+              const whole =
+                pathOf(into) === undefined && propsOf(into) === undefined
+                  ? wholeRef(value, inCall)
+                  : undefined
+              out.push({
+                a: 'assign',
+                line,
+                target: into,
+                value: expr(value, line, 'value', inCall),
+                ...(whole !== undefined ? { whole } : {}),
+                action: 'set',
+              })
+            }
+          }
           break
         }
         case 'context':
@@ -1389,6 +1422,42 @@ export function compileProcess(
     run,
     synchronous: hasSyncCall(main),
   }
+}
+
+/** A statement without its trailing `//` or `;` comment (outside string literals). */
+function stripComment(st: string): string {
+  let quoted = false
+  for (let i = 0; i < st.length; i++) {
+    const ch = st.charAt(i)
+    if (ch === '"') quoted = !quoted
+    else if (!quoted && (ch === ';' || (ch === '/' && st.charAt(i + 1) === '/')))
+      return st.slice(0, i).trim()
+  }
+  return st.trim()
+}
+
+/**
+ * `text` split at `sep` where it is outside string literals, parentheses and `{...}` paths (the
+ * commas between the assignments of one `set`, the `=` after its target).
+ */
+function splitTopLevel(text: string, sep: string): string[] {
+  const out: string[] = []
+  let depth = 0
+  let quoted = false
+  let start = 0
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charAt(i)
+    if (ch === '"') quoted = !quoted
+    else if (quoted) continue
+    else if (ch === '(' || ch === '{') depth++
+    else if (ch === ')' || ch === '}') depth--
+    else if (depth === 0 && ch === sep) {
+      out.push(text.slice(start, i))
+      start = i + 1
+    }
+  }
+  out.push(text.slice(start))
+  return out
 }
 
 /** A plain timer, for `<delay>` outside a host. */

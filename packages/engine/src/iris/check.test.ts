@@ -20,7 +20,7 @@ describe('checkProduction', () => {
     expect(by['item:EPR Out']!.status).toBe('supported')
     expect(by['item:Order Process']!.status).toBe('unsupported')
     expect(by['item:Order Process']!.notes[0]).toContain(
-      'business process RGH.Check.OrderBPL: <code> block is not supported (ObjectScript: "do ##class(RGH.Util).Audit(request)")',
+      'business process RGH.Check.OrderBPL: <code> statement "do ##class(RGH.Util).Audit(request)" is not supported (only set and the $$$TRACE/$$$LOG macros run here)',
     )
     expect(by['rule:RGH.Check.Rules']!.status).toBe('supported')
     expect(by['rule:RGH.Check.OldRules']!.status).toBe('unsupported')
