@@ -67,11 +67,11 @@ import {
   type WriteAction,
 } from './virtual-path.js'
 import {
-  codeStatements,
   compileTransform,
   getProp,
   isCompiledDtl,
   setProp,
+  simpleCodeStatements,
   type CompiledDtl,
 } from './dtl.js'
 import { localName, parseXml, type XmlElement } from './xml.js'
@@ -856,42 +856,33 @@ export function compileProcess(
         case 'code': {
           // The simple statements of a <code> block run: `set` (one or more assignments, as
           // <assign>) and the $$$TRACE / $$$LOG* macros (as <trace>, $$$LOGALERT as <alert>).
-          for (const st of codeStatements(c.text)) {
-            const text = stripComment(st)
-            if (text === '') continue
-            const bad = (why: string): never =>
-              unsupported(
+          for (const st of simpleCodeStatements(c.text, (text, why) =>
+            unsupported(
+              line,
+              `<code> statement "${text.slice(0, 60)}" is not supported (${why}); rewrite it with BPL activities or a DTL, or register a function`,
+            ),
+          )) {
+            if (st.k === 'trace') {
+              out.push({
+                a: st.alert ? 'alert' : 'trace',
                 line,
-                `<code> statement "${text.slice(0, 60)}" is not supported (${why}); rewrite it with BPL activities or a DTL, or register a function`,
-              )
-            const macro = /^\$\$\$(TRACE|LOGINFO|LOGWARNING|LOGERROR|LOGALERT)\((.*)\)$/i.exec(text)
-            if (macro) {
-              const kind = (macro[1] as string).toUpperCase() === 'LOGALERT' ? 'alert' : 'trace'
-              out.push({ a: kind, line, value: expr(macro[2] as string, line, 'value', inCall) })
+                value: expr(st.value, line, 'value', inCall),
+              })
               continue
             }
-            const set = /^(?:set|s)(\s+|:)(.*)$/i.exec(text)
-            if (!set) bad('only set and the $$$TRACE/$$$LOG macros run here')
-            if ((set as RegExpExecArray)[1] === ':') bad('a postconditional')
-            for (const part of splitTopLevel((set as RegExpExecArray)[2] as string, ',')) {
-              const eq = splitTopLevel(part, '=')
-              if (eq.length < 2) bad(`"${part.trim()}" is not target = value`)
-              const target = (eq[0] as string).trim()
-              const value = part.slice(part.indexOf('=', target.length) + 1).trim()
-              const into = lhs(target, line, inCall)
-              const whole =
-                pathOf(into) === undefined && propsOf(into) === undefined
-                  ? wholeRef(value, inCall)
-                  : undefined
-              out.push({
-                a: 'assign',
-                line,
-                target: into,
-                value: expr(value, line, 'value', inCall),
-                ...(whole !== undefined ? { whole } : {}),
-                action: 'set',
-              })
-            }
+            const into = lhs(st.target, line, inCall)
+            const whole =
+              pathOf(into) === undefined && propsOf(into) === undefined
+                ? wholeRef(st.value, inCall)
+                : undefined
+            out.push({
+              a: 'assign',
+              line,
+              target: into,
+              value: expr(st.value, line, 'value', inCall),
+              ...(whole !== undefined ? { whole } : {}),
+              action: 'set',
+            })
           }
           break
         }
@@ -1422,42 +1413,6 @@ export function compileProcess(
     run,
     synchronous: hasSyncCall(main),
   }
-}
-
-/** A statement without its trailing `//` or `;` comment (outside string literals). */
-function stripComment(st: string): string {
-  let quoted = false
-  for (let i = 0; i < st.length; i++) {
-    const ch = st.charAt(i)
-    if (ch === '"') quoted = !quoted
-    else if (!quoted && (ch === ';' || (ch === '/' && st.charAt(i + 1) === '/')))
-      return st.slice(0, i).trim()
-  }
-  return st.trim()
-}
-
-/**
- * `text` split at `sep` where it is outside string literals, parentheses and `{...}` paths (the
- * commas between the assignments of one `set`, the `=` after its target).
- */
-function splitTopLevel(text: string, sep: string): string[] {
-  const out: string[] = []
-  let depth = 0
-  let quoted = false
-  let start = 0
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charAt(i)
-    if (ch === '"') quoted = !quoted
-    else if (quoted) continue
-    else if (ch === '(' || ch === '{') depth++
-    else if (ch === ')' || ch === '}') depth--
-    else if (depth === 0 && ch === sep) {
-      out.push(text.slice(start, i))
-      start = i + 1
-    }
-  }
-  out.push(text.slice(start))
-  return out
 }
 
 /** A plain timer, for `<delay>` outside a host. */

@@ -30,7 +30,7 @@ describe('checkProduction', () => {
     expect(by['transform:RGH.Check.Good']!.status).toBe('supported')
     expect(by['transform:RGH.Check.WithCode']!.status).toBe('unsupported')
     expect(by['transform:RGH.Check.WithCode']!.notes[0]).toMatch(
-      /line \d+: transform class RGH\.Check\.WithCode: <code> block is not supported \(ObjectScript: "do ##class\(RGH\.Util\)\.Audit\(source\)"\)/,
+      /line \d+: transform class RGH\.Check\.WithCode: <code> statement "do ##class\(RGH\.Util\)\.Audit\(source\)" is not supported/,
     )
     expect(by['transform:RGH.Check.ToJson']).toMatchObject({ status: 'differences' })
     expect(by['transform:RGH.Check.ToJson']!.notes[0]).toContain('plain JSON object')

@@ -359,7 +359,8 @@ export function checkBundle(bundle: IrisBundle, options: CheckOptions = {}): Com
         notes.push(
           'REPORTERRORS = 0: action errors are returned with the result and logged, not thrown',
         )
-      if (/<code>/.test(def.xml)) notes.push('<code> blocks holding only comments are ignored')
+      if (/<code>/.test(def.xml))
+        notes.push('<code> blocks run their set statements and $$$TRACE/$$$LOG macros (as traces)')
       notes.push(...dtl.notes)
       if (notes.length > 0) status = 'differences'
     } catch (e) {

@@ -187,12 +187,12 @@ ${body}
 
 }
 `
-  const run = (params: string, body: string, create = 'copy') => {
+  const run = (params: string, body: string, create = 'copy', traces: string[] = []) => {
     const p = production(
       ['dtl/RGH.DTL.PV1Segment.cls'],
       [{ text: dtlClass(params, body, create), file: 'RGH.DTL.Param.cls' }],
     )
-    return compileTransform(p.transforms.get('RGH.DTL.Param')!, p).applyText(ADT, ctx(p))
+    return compileTransform(p.transforms.get('RGH.DTL.Param')!, p).applyText(ADT, ctx(p, traces))
   }
 
   it('IGNOREMISSINGSOURCE = 0 with REPORTERRORS = 1: a missing source segment fails the transform', () => {
@@ -226,19 +226,25 @@ ${body}
     expect(run('', body, 'new').text).toBe('MSH|^~\\&|||||||||X')
   })
 
-  it('a <code> block with statements fails the compile naming class, line and construct', () => {
+  it('a <code> block runs its set statements and trace macros; another statement fails the compile naming class, line and construct', () => {
+    const traces: string[] = []
+    const out = run(
+      '',
+      `<assign value='1' property='tX' action='set' />\n<code>\n<![CDATA[ set tX = tX + 1, target.{PID:5} = "DOE^"_tX  // two\n $$$TRACE("tX "_tX) ]]></code>`,
+      'copy',
+      traces,
+    )
+    expect(parseMessage(out.text!).get('PID-5')).toBe('DOE^2')
+    expect(traces).toEqual(['tX 2'])
     let err: unknown
     try {
-      run(
-        '',
-        `<assign value='1' property='tX' action='set' />\n<code>\n<![CDATA[ set tX = tX + 1 ]]></code>`,
-      )
+      run('', `<code>\n<![CDATA[ do ..Audit(source) ]]></code>`)
     } catch (e) {
       err = e
     }
     expect(isEngineError(err) && err.code).toBe('ENGINE_TRANSFORM_UNSUPPORTED')
     expect((err as Error).message).toMatch(
-      /RGH\.DTL\.Param\.cls line 10: transform class RGH\.DTL\.Param: <code> block is not supported \(ObjectScript: "set tX = tX \+ 1"\)/,
+      /RGH\.DTL\.Param\.cls line 9: transform class RGH\.DTL\.Param: <code> statement "do \.\.Audit\(source\)" is not supported \(only set and the \$\$\$TRACE\/\$\$\$LOG macros run here\)/,
     )
   })
 

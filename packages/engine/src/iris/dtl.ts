@@ -15,11 +15,12 @@
  * with create `new`, `copy` and `existing`; actions `assign` (action set, append, clear, remove,
  * insert), `foreach` (key; over repeating fields, segments and groups), `if`/`true`/`false`,
  * `switch`/`case`/`default`, `break`, `subtransform` (whole message or segment), `group`,
- * `comment`, `trace`; the class parameters IGNOREMISSINGSOURCE, REPORTERRORS,
+ * `comment`, `trace`, `<code>` blocks of `set` statements and `$$$TRACE`/`$$$LOG*` macros
+ * (`simpleCodeStatements`); the class parameters IGNOREMISSINGSOURCE, REPORTERRORS,
  * TREATEMPTYREPEATINGFIELDASNULL and GENERATEEMPTYSEGMENTS; expressions as in `expression.ts`.
  *
- * Not supported (the compile fails naming class, file line and construct): `<code>` blocks that
- * hold statements, `<sql>`, languages other than ObjectScript, unknown functions and
+ * Not supported (the compile fails naming class, file line and construct): other `<code>`
+ * statements, `<sql>`, languages other than ObjectScript, unknown functions and
  * `##class(...)` calls. Register a function with `registerIrisFunction` to supply one.
  */
 import { parseMessage, type Message } from '@li/hl7'
@@ -478,12 +479,25 @@ export function compileTransform(
         case 'false':
           break
         case 'code': {
-          const code = codeStatements(c.text)
-          if (code.length > 0) {
+          // `set` statements run as assigns, the $$$TRACE/$$$LOG* macros as traces.
+          const refuse = (text: string, why: string): never => {
             throw new EngineError(
               'ENGINE_TRANSFORM_UNSUPPORTED',
-              `${whereLine(line)}: <code> block is not supported (ObjectScript: "${code[0]?.slice(0, 60) ?? ''}"); rewrite it with DTL actions or register a function`,
+              `${whereLine(line)}: <code> statement "${text.slice(0, 60)}" is not supported (${why}); rewrite it with DTL actions or register a function`,
             )
+          }
+          for (const st of simpleCodeStatements(c.text, refuse)) {
+            if (st.k === 'trace') {
+              out.push({ a: 'trace', line, value: expr(st.value, line, 'trace value') })
+              continue
+            }
+            out.push({
+              a: 'assign',
+              line,
+              target: lhs(st.target, line),
+              value: expr(st.value.trim() === '' ? '""' : st.value, line, 'value'),
+              action: 'set',
+            })
           }
           break
         }
@@ -853,6 +867,81 @@ export function codeStatements(text: string): string[] {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('//') && !l.startsWith(';') && !l.startsWith('#;'))
+}
+
+/** A statement without its trailing `//` or `;` comment (outside string literals). */
+function stripComment(st: string): string {
+  let quoted = false
+  for (let i = 0; i < st.length; i++) {
+    const ch = st.charAt(i)
+    if (ch === '"') quoted = !quoted
+    else if (!quoted && (ch === ';' || (ch === '/' && st.charAt(i + 1) === '/')))
+      return st.slice(0, i).trim()
+  }
+  return st.trim()
+}
+
+/**
+ * `text` split at `sep` where it is outside string literals, parentheses and `{...}` paths (the
+ * commas between the assignments of one `set`, the `=` after its target).
+ */
+function splitTopLevel(text: string, sep: string): string[] {
+  const out: string[] = []
+  let depth = 0
+  let quoted = false
+  let start = 0
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charAt(i)
+    if (ch === '"') quoted = !quoted
+    else if (quoted) continue
+    else if (ch === '(' || ch === '{') depth++
+    else if (ch === ')' || ch === '}') depth--
+    else if (depth === 0 && ch === sep) {
+      out.push(text.slice(start, i))
+      start = i + 1
+    }
+  }
+  out.push(text.slice(start))
+  return out
+}
+
+/** A statement of a `<code>` block that DTL and BPL run: an assignment, or a trace macro. */
+export type SimpleCodeStatement =
+  { k: 'set'; target: string; value: string } | { k: 'trace'; value: string; alert: boolean }
+
+/**
+ * The statements of a `<code>` block that run: `set` (`set a = x, b = y`; also `s`) and the
+ * `$$$TRACE`, `$$$LOGINFO`, `$$$LOGWARNING`, `$$$LOGERROR` (traces) and `$$$LOGALERT` (an alert)
+ * macros, comments dropped. Any other statement is handed to `refuse` (which throws).
+ */
+export function simpleCodeStatements(
+  text: string,
+  refuse: (statement: string, why: string) => never,
+): SimpleCodeStatement[] {
+  const out: SimpleCodeStatement[] = []
+  for (const st of codeStatements(text)) {
+    const line = stripComment(st)
+    if (line === '') continue
+    const macro = /^\$\$\$(TRACE|LOGINFO|LOGWARNING|LOGERROR|LOGALERT)\((.*)\)$/i.exec(line)
+    if (macro) {
+      out.push({
+        k: 'trace',
+        value: macro[2] as string,
+        alert: (macro[1] as string).toUpperCase() === 'LOGALERT',
+      })
+      continue
+    }
+    const set = /^(?:set|s)(\s+|:)(.*)$/i.exec(line)
+    if (!set) return refuse(line, 'only set and the $$$TRACE/$$$LOG macros run here')
+    if (set[1] === ':') return refuse(line, 'a postconditional')
+    for (const part of splitTopLevel(set[2] as string, ',')) {
+      const eq = splitTopLevel(part, '=')
+      if (eq.length < 2) return refuse(line, `"${part.trim()}" is not target = value`)
+      const target = (eq[0] as string).trim()
+      out.push({ k: 'set', target, value: part.slice((eq[0] as string).length + 1).trim() })
+    }
+  }
+  return out
 }
 
 /** Whether a compiled transform is a DTL (it also runs on ER7 text and on objects). */
