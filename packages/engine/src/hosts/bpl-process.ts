@@ -115,6 +115,7 @@ export class BplProcessHost extends QueueHost {
         await path.forward(env, this.name, [{ ...output(s.call), replyTo: token }])
       } catch (e) {
         reply.catch(() => undefined)
+        replies.cancel(token, 'the call could not be handed over')
         throw e
       }
       handed.push(`${label(s.call)} (waited)`)

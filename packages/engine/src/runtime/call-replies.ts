@@ -30,6 +30,7 @@ export { BplWaitEnded as CallWaitEnded } from '../iris/bpl.js'
 /** Waiters and replies of synchronous calls. */
 export class CallReplies {
   readonly #waiters = new Map<string, (reply: BplCallReply) => void>()
+  readonly #cancels = new Map<string, (reason: string) => void>()
   readonly #shared: SharedReplies | undefined
   readonly #logger: Logger
   readonly #pollMs: number
@@ -56,6 +57,7 @@ export class CallReplies {
       let poll: NodeJS.Timeout | undefined
       const end = (): void => {
         this.#waiters.delete(token)
+        this.#cancels.delete(token)
         if (timer !== undefined) clearTimeout(timer)
         if (poll !== undefined) clearTimeout(poll)
         o.signal?.removeEventListener('abort', onAbort)
@@ -73,6 +75,10 @@ export class CallReplies {
       this.#waiters.set(token, (reply) => {
         end()
         resolve(reply)
+      })
+      this.#cancels.set(token, (reason) => {
+        end()
+        reject(new BplWaitEnded(reason, false))
       })
       o.signal?.addEventListener('abort', onAbort, { once: true })
       if (o.timeoutMs !== undefined)
@@ -106,6 +112,14 @@ export class CallReplies {
         poll = setTimeout(check, this.#pollMs)
       }
     })
+  }
+
+  /**
+   * Stops waiting on `token` (its message could not be handed over): the wait rejects with
+   * `reason`, and nothing stays registered.
+   */
+  cancel(token: string, reason: string): void {
+    this.#cancels.get(token)?.(reason)
   }
 
   /** Sends the reply on `token`: to the waiter here, else (several engines) through Redis. */
