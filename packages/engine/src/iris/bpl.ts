@@ -312,7 +312,7 @@ const UNSUPPORTED: Record<string, string> = {
  * Compiles a BPL class against a production: its transforms, general rules and call targets must
  * be there. Throws `ENGINE_PROCESS_INVALID` / `ENGINE_PROCESS_UNSUPPORTED` naming class, line and
  * construct.
- * @example const bp = compileProcess(p.processes.get('Trust.BPL.Orders')!, p); bp.run({ request: er7 }).calls
+ * @example const bp = compileProcess(p.processes.get('Trust.BPL.Orders')!, p); (await bp.run({ request: er7 })).calls
  */
 export function compileProcess(
   def: ProcessDefinition,
