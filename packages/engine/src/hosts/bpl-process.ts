@@ -93,6 +93,12 @@ export class BplProcessHost extends QueueHost {
       ...(c.format !== undefined ? { format: c.format } : {}),
     })
     let holding = false
+    /** From the first wait on, the queue message stays invisible until the process ends. */
+    const holdWhileWaiting = (): void => {
+      if (holding) return
+      holding = true
+      hold.start()
+    }
     /** Hands over the calls before `s.call`, then `s.call` with a reply token; its reply. */
     const startCall = async (s: BplSyncCall): Promise<{ reply: Promise<BplCallReply> }> => {
       const replies = this.ctx.callReplies
@@ -119,11 +125,7 @@ export class BplProcessHost extends QueueHost {
         throw e
       }
       handed.push(`${label(s.call)} (waited)`)
-      // From the first wait on, the queue message stays invisible until the process ends.
-      if (!holding) {
-        holding = true
-        hold.start()
-      }
+      holdWhileWaiting()
       return { reply }
     }
     const callSync = async (s: BplSyncCall): Promise<BplCallReply> => {
@@ -132,10 +134,7 @@ export class BplProcessHost extends QueueHost {
     }
     // `<delay>`: waits here, the queue message kept invisible; a stop ends it (and requeues).
     const delay = async (ms: number): Promise<void> => {
-      if (!holding) {
-        holding = true
-        hold.start()
-      }
+      holdWhileWaiting()
       await sleep(ms, this.signal)
       if (this.stopping) throw new CallWaitEnded('the host stopped during a <delay>', true)
     }
